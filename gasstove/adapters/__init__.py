@@ -1,0 +1,1 @@
+"""Adapters: turn domain decisions into bytes on a wire (DESIGN.md §3)."""

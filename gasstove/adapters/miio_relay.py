@@ -1,0 +1,169 @@
+"""Xiaomi miio relays over python-miio, with a deadline instead of 5 s × 3 retries.
+
+python-miio's ``send()`` retries the same request and does not check reply
+ids (DESIGN.md §5), so we only ever send idempotent sets, confirm by reading
+back, and run our own retry loop: a short timeout per try, bounded by the
+caller's overall deadline. Its blocking calls run in worker threads so that
+several burners are cut at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from ..domain.config import MiioRelayConfig
+from ..domain.errors import RelayRefused, RelayUnreachable, TokenRejected, Unconfirmed
+
+_LOG = logging.getLogger(__name__)
+
+#: Per-try timeout: a LAN relay answers in milliseconds; a lost datagram
+#: should cost a fraction of the deadline, not python-miio's 5 s.
+PER_TRY_S = 0.5
+#: Pause between read-backs while waiting for the contact to report a change.
+POLL_S = 0.05
+
+
+class MiioRelay:
+    def __init__(self, config: MiioRelayConfig, *, per_try: float = PER_TRY_S) -> None:
+        from miio.miioprotocol import MiIOProtocol
+
+        self.config = config
+        self._per_try = per_try
+        # python-miio's protocol object keeps ids and the device stamp: one
+        # request at a time.
+        self._guard = threading.Lock()
+        self._proto = MiIOProtocol(config.host, config.token.get_secret_value(), timeout=1)
+        # Its handshake uses a fixed 5 s timeout and 3 retries; a dead relay
+        # must cost one of our short tries instead.
+        self._proto.send_handshake = self._handshake
+        self._handshakes_answered = 0
+
+    def describe(self) -> str:
+        return self.config.describe()
+
+    async def identify(self, *, deadline: float) -> str:
+        info = await self._call("miIO.info", [], deadline)
+        if not isinstance(info, dict):
+            raise RelayRefused(f"{self.config.host} sent an unreadable miIO.info reply")
+        return f"{info.get('model', '?')} firmware {info.get('fw_ver', '?')}"
+
+    async def read(self, *, deadline: float) -> bool:
+        host = self.config.host
+        if self.config.protocol == "legacy":
+            reply = await self._call("get_prop", ["power"], deadline)
+            if isinstance(reply, list) and reply and reply[0] in ("on", "off"):
+                return bool(reply[0] == "on")
+            raise RelayRefused(f"{host} sent an unreadable power state")
+        reply = await self._call("get_properties", [self._prop(self.config.siid, self.config.piid)],
+                                 deadline)
+        try:
+            (prop,) = reply
+            if prop.get("code", 0) != 0:
+                raise RelayRefused(f"{host} cannot read siid {self.config.siid} "
+                                   f"piid {self.config.piid} (code {prop.get('code')})")
+            value = prop["value"]
+        except (TypeError, ValueError, KeyError, AttributeError):
+            raise RelayRefused(f"{host} sent an unreadable property reply") from None
+        if not isinstance(value, bool | int):
+            raise RelayRefused(f"{host} reports a non-boolean relay value")
+        return bool(value)
+
+    async def switch(
+        self, energised: bool, *, deadline: float, pulse_seconds: float | None = None
+    ) -> None:
+        countdown = self.config.countdown
+        if pulse_seconds is not None and countdown is not None and energised:
+            # Arm the device's own timer first, so the cut that follows ends by
+            # itself even if we die; we still restore on time ourselves.
+            units = max(1, math.ceil(pulse_seconds / countdown.unit_seconds))
+            await self._set_properties([(countdown.siid, countdown.piid, units)], deadline)
+        if self.config.protocol == "legacy":
+            reply = await self._call("set_power", ["on" if energised else "off"], deadline)
+            if reply != ["ok"]:
+                raise RelayRefused(f"{self.config.host} did not accept set_power")
+            return
+        await self._set_properties([(self.config.siid, self.config.piid, energised)], deadline)
+
+    async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        seen: bool | None = None
+        while True:
+            seen = await self.read(deadline=deadline)
+            if seen == energised:
+                return
+            if time.monotonic() + POLL_S >= deadline:
+                break
+            await asyncio.sleep(POLL_S)
+        state = "energised" if seen else "released"
+        raise Unconfirmed(f"{self.config.host} still reports the relay {state}")
+
+    async def close(self) -> None:
+        return None
+
+    @staticmethod
+    def _prop(siid: int, piid: int, value: Any = None) -> dict[str, Any]:
+        prop: dict[str, Any] = {"did": f"gasstove-{siid}-{piid}", "siid": siid, "piid": piid}
+        if value is not None:
+            prop["value"] = value
+        return prop
+
+    async def _set_properties(self, props: list[tuple[int, int, Any]], deadline: float) -> None:
+        reply = await self._call("set_properties", [self._prop(*p) for p in props], deadline)
+        try:
+            codes = [item.get("code", 0) for item in reply]
+        except (TypeError, AttributeError):
+            raise RelayRefused(f"{self.config.host} sent an unreadable set reply") from None
+        if len(codes) != len(props) or any(codes):
+            raise RelayRefused(f"{self.config.host} refused the property write (codes {codes})")
+
+    async def _call(self, method: str, params: Any, deadline: float) -> Any:
+        return await asyncio.to_thread(self._call_blocking, method, params, deadline)
+
+    def _call_blocking(self, method: str, params: Any, deadline: float) -> Any:
+        from miio.exceptions import DeviceError, DeviceException
+
+        host = self.config.host
+        tries = 0
+        checksum_errors = 0
+        answered_before = self._handshakes_answered
+        with self._guard:
+            while (remaining := deadline - time.monotonic()) > 0.01:
+                tries += 1
+                self._proto._timeout = min(self._per_try, remaining)
+                try:
+                    return self._proto.send(method, params, retry_count=0)
+                except DeviceError as err:
+                    code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else "?"
+                    raise RelayRefused(f"{host} refused {method} (error code {code})") from None
+                except DeviceException as err:
+                    if "checksum" in str(err).lower():
+                        checksum_errors += 1
+                    # The device may have restarted (new stamp): handshake again.
+                    self._proto._discovered = False
+                    _LOG.debug("%s: try %d of %s failed: %s", host, tries, method, type(err).__name__)
+                except OSError as err:  # unroutable address, no network
+                    raise RelayUnreachable(f"cannot reach {host}: {err.strerror or err}") from None
+        if checksum_errors or (self._handshakes_answered > answered_before and tries >= 2):
+            raise TokenRejected(
+                f"token rejected by {host}: it answers the handshake but not our "
+                "commands (check the token)"
+            )
+        raise RelayUnreachable(f"no answer from {host} within the deadline ({tries} tries)")
+
+    def _handshake(self, *, retry_count: int = 0) -> Any:
+        from miio.exceptions import DeviceException
+
+        reply = self._proto.discover(self.config.host, timeout=self._proto._timeout)
+        if reply is None:
+            raise DeviceException(f"no handshake reply from {self.config.host}")
+        header = reply.header.value
+        self._proto._device_id = header.device_id
+        self._proto._device_ts = header.ts
+        self._proto._discovered = True
+        self._handshakes_answered += 1
+        return reply
+

@@ -1,0 +1,1 @@
+"""Pure domain layer: no I/O, imports nothing above it (DESIGN.md §3)."""

@@ -1,0 +1,158 @@
+"""Configuration models (pydantic). Pure: loading YAML lives in ``gasstove.adapters.config_file``.
+
+Validators raise ``ValueError`` with short messages that name the rule, never
+the offending secret: the loader prefixes file, line and key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import model_validator
+
+from .durations import parse_duration
+from .errors import DurationError
+from .plan import CutPlan, DevicePulse, Wiring, plan_cut
+
+BURNER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+#: Words that mean "every burner" to the CLI and voice; no burner may take them.
+ALL_WORDS = frozenset({"all", "every", "全部", "所有"})
+
+
+def _seconds(minimum: float, maximum: float) -> BeforeValidator:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a duration such as 3s")
+        if isinstance(value, int | float):
+            if not minimum <= value <= maximum:
+                raise ValueError(f"must be between {minimum:g} and {maximum:g} seconds")
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return parse_duration(value, minimum=minimum, maximum=maximum)
+            except DurationError as err:
+                raise ValueError(str(err)) from None
+        raise ValueError("must be a duration such as 3s")
+
+    return BeforeValidator(convert)
+
+
+CutSeconds = Annotated[float, _seconds(1, 60)]
+Deadline = Annotated[float, _seconds(0.5, 60)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _token(value: SecretStr) -> SecretStr:
+    if not re.fullmatch(r"[0-9a-fA-F]{32}", value.get_secret_value()):
+        raise ValueError("must be 32 hex characters")
+    return value
+
+
+class MiioCountdown(Model):
+    """A MIoT property that switches the relay off by itself after N units.
+
+    Declaring it lets an ON pulse (a cut with ``normally_closed`` wiring) end
+    on the device even if we die mid-pulse, e.g. ``cuco.plug.cp2`` siid 2 piid 5
+    in minutes.
+    """
+
+    siid: int = Field(ge=1, le=255)
+    piid: int = Field(ge=1, le=255)
+    unit_seconds: float = Field(default=60, ge=1, le=3600)
+
+
+class MiioRelayConfig(Model):
+    type: Literal["miio"]
+    host: str = Field(min_length=1, max_length=253)
+    token: SecretStr
+    #: ``miot``: MIoT property write; ``legacy``: miIO ``set_power`` plug.
+    protocol: Literal["miot", "legacy"] = "miot"
+    siid: int = Field(default=2, ge=1, le=255)
+    piid: int = Field(default=1, ge=1, le=255)
+    countdown: MiioCountdown | None = None
+
+    _check_token = field_validator("token")(_token)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.\-:]+", value):
+            raise ValueError("must be an IP address or host name")
+        return value
+
+    def device_pulse(self) -> DevicePulse:
+        return DevicePulse(on=self.countdown is not None and self.protocol == "miot")
+
+    def describe(self) -> str:
+        where = f"siid {self.siid} piid {self.piid}" if self.protocol == "miot" else "set_power"
+        return f"miio {self.host} ({where})"
+
+
+RelayConfig = Annotated[MiioRelayConfig, Field(discriminator="type")]
+
+
+class BurnerConfig(Model):
+    aliases: list[str] = Field(default_factory=list)
+    wiring: Wiring = Wiring.NORMALLY_CLOSED
+    cut_seconds: CutSeconds = 3.0
+    relay: RelayConfig
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        for alias in value:
+            if not alias.strip():
+                raise ValueError("an alias may not be empty")
+            if alias.strip().casefold() in ALL_WORDS:
+                raise ValueError(f"{alias!r} means every burner and cannot be an alias")
+        return [a.strip() for a in value]
+
+    def plan(self) -> CutPlan:
+        return plan_cut(self.wiring, self.cut_seconds, self.relay.device_pulse())
+
+
+class StoveConfig(Model):
+    name: str = Field(default="stove", min_length=1, max_length=64)
+    #: Overall time a shut-off may take to be confirmed before it is reported failed.
+    deadline: Deadline = 5.0
+    burners: dict[str, BurnerConfig]
+
+    @field_validator("burners")
+    @classmethod
+    def _burners(cls, value: dict[str, BurnerConfig]) -> dict[str, BurnerConfig]:
+        if not value:
+            raise ValueError("at least one burner is needed")
+        seen: dict[str, str] = {}
+        for name, burner in value.items():
+            if not BURNER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"burner name {name!r} must be lower-case letters, digits or _ "
+                    "(put other spellings in aliases)"
+                )
+            if name in ALL_WORDS:
+                raise ValueError(f"{name!r} means every burner and cannot name one")
+            for word in (name, *burner.aliases):
+                key = word.casefold()
+                if key in seen and seen[key] != name:
+                    raise ValueError(f"{word!r} names both {seen[key]!r} and {name!r}")
+                seen[key] = name
+        return value
+
+
+class Config(Model):
+    stove: StoveConfig
+
+    @model_validator(mode="after")
+    def _relays_distinct(self) -> Config:
+        owners: dict[str, str] = {}
+        for name, burner in self.stove.burners.items():
+            key = burner.relay.describe()
+            if key in owners:
+                raise ValueError(f"burners {owners[key]!r} and {name!r} use the same relay {key}")
+            owners[key] = name
+        return self

@@ -1,0 +1,51 @@
+"""Errors users see. Each carries the exit code of the DESIGN.md §4 contract.
+
+Messages are one line and never contain secrets: callers build them from
+names, hosts and keys, never from tokens or passwords.
+"""
+
+from __future__ import annotations
+
+
+class GasstoveError(Exception):
+    """Base of every error shown to a user as one line."""
+
+    exit_code = 1
+
+
+class UsageError(GasstoveError):
+    """Bad input from a person or a file; nothing was sent to a stove."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration file is wrong; the message names file, line and key."""
+
+
+class DurationError(UsageError):
+    """A duration could not be understood or is out of bounds."""
+
+
+class RelayError(GasstoveError):
+    """A relay did not do, or did not confirm, what was asked (exit 1)."""
+
+
+class RelayUnreachable(RelayError):
+    """No answer from the relay (or its broker) before the deadline."""
+
+
+class TokenRejected(RelayError):
+    """The relay answers its handshake but ignores our encrypted commands."""
+
+
+class RelayRefused(RelayError):
+    """The relay answered with an error."""
+
+
+class RelayOffline(RelayError):
+    """The relay's own availability report (LWT) says it is offline."""
+
+
+class Unconfirmed(RelayError):
+    """The relay answered but its reported state never matched the request."""
