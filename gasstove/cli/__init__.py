@@ -1,0 +1,1 @@
+"""The ``stove`` command line."""

@@ -1,0 +1,259 @@
+"""``stove``: shut a gas stove's burners off, now or later, from a terminal.
+
+Exit codes (DESIGN.md §4): 0 done and confirmed; 1 the stove or a device did
+not confirm; 2 usage or configuration error (nothing was sent to a stove).
+Heavy imports (python-miio, paho, pydantic) happen inside the commands that
+need them, so ``stove --help`` and the daemon client stay quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from ..domain.errors import GasstoveError, UsageError
+
+if TYPE_CHECKING:
+    from ..control import Outcome, Stove
+    from ..domain.config import Config
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="stove",
+    help="Timed, remote and voice shut-off for a gas stove, through a relay in its "
+    "flame-failure loop.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state: dict[str, Path | None] = {"config": None}
+
+Burners = Annotated[
+    list[str] | None, typer.Argument(help="Burner names or aliases; none means every burner.")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@app.callback()
+def _global(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", metavar="PATH",
+            help="Configuration file (else $GASSTOVE_CONFIG, ./gasstove.yaml, "
+            "~/.config/gasstove/config.yaml).",
+        ),
+    ] = None,
+) -> None:
+    _state["config"] = config
+
+
+def config_path() -> Path:
+    from ..adapters.config_file import default_config_path
+
+    return _state["config"] or default_config_path()
+
+
+def load() -> Config:
+    from ..adapters.config_file import load_config
+
+    return load_config(config_path())
+
+
+def run_with_stove(config: Config, act: Callable[[Stove], Awaitable[T]]) -> T:
+    """Build the relays, run ``act``, and always close the relays."""
+    from ..adapters.relays import build_relays
+    from ..control import Stove
+
+    async def main() -> T:
+        stove = Stove(config.stove, build_relays(config))
+        try:
+            return await act(stove)
+        finally:
+            await stove.close()
+
+    return _run(main())
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def report(outcomes: list[Outcome], *, as_json: bool, stove_name: str, action: str) -> NoReturn:
+    ok = all(o.ok for o in outcomes)
+    if as_json:
+        print(json.dumps({
+            "stove": stove_name, "action": action, "ok": ok,
+            "burners": [o.as_json() for o in outcomes],
+        }, ensure_ascii=False))
+    else:
+        width = max(len(o.burner) for o in outcomes)
+        for o in outcomes:
+            stream = sys.stdout if o.ok else sys.stderr
+            print(f"{o.burner:<{width}}  {o.message}", file=stream)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def off(
+    burners: Burners = None,
+    in_: Annotated[
+        str | None, typer.Option("--in", metavar="DURATION", help="Shut off after 20m, 1h30m, 90s...")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", metavar="TIME", help="Shut off at 18:30 or an ISO time.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="With no daemon, keep this process as the timer.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Shut burners off: open the flame-failure loop for cut_seconds, then restore it."""
+    config = load()
+    delay = _delay(in_, at)
+    stove_names = _resolve(config, burners or [])
+    if delay is None:
+        outcomes = run_with_stove(config, lambda s: s.shut_off(stove_names))
+        report(outcomes, as_json=as_json, stove_name=config.stove.name, action="shut_off")
+    if not wait:
+        raise UsageError(
+            "no `stove serve` daemon holds timers yet: start `stove serve`, "
+            "or add --wait to keep this terminal as the timer"
+        )
+    from .countdown import wait_then
+
+    if not wait_then(delay, stove_names):
+        raise typer.Exit(0)
+    outcomes = run_with_stove(config, lambda s: s.shut_off(stove_names))
+    report(outcomes, as_json=as_json, stove_name=config.stove.name, action="shut_off")
+
+
+@app.command()
+def lock(burners: Burners = None, as_json: JsonFlag = False) -> None:
+    """Hold the loop open so the burner cannot be lit until `stove unlock`."""
+    config = load()
+    names = _resolve(config, burners or [])
+    report(run_with_stove(config, lambda s: s.lock(names)), as_json=as_json,
+           stove_name=config.stove.name, action="lock")
+
+
+@app.command()
+def unlock(burners: Burners = None, as_json: JsonFlag = False) -> None:
+    """Close the loop again so the burner can be lit by hand."""
+    config = load()
+    names = _resolve(config, burners or [])
+    report(run_with_stove(config, lambda s: s.unlock(names)), as_json=as_json,
+           stove_name=config.stove.name, action="unlock")
+
+
+@app.command()
+def status(burners: Burners = None, as_json: JsonFlag = False) -> None:
+    """Read every relay: ready (loop closed) or held off (loop open), or unreachable."""
+    config = load()
+    names = _resolve(config, burners or [])
+    report(run_with_stove(config, lambda s: s.status(names)), as_json=as_json,
+           stove_name=config.stove.name, action="status")
+
+
+@app.command()
+def check(as_json: JsonFlag = False) -> None:
+    """Validate the configuration and reach every relay (nothing is switched)."""
+    config = load()
+
+    async def probe(stove: Stove) -> list[dict[str, Any]]:
+        async def one(name: str) -> dict[str, Any]:
+            relay = stove.relays[name]
+            row: dict[str, Any] = {"burner": name, "relay": relay.describe(), "ok": False}
+            try:
+                deadline = asyncio.get_running_loop().time() + config.stove.deadline
+                row["device"] = await relay.identify(deadline=deadline)
+                energised = await relay.read(deadline=deadline)
+                row["state"] = config.stove.burners[name].plan().describe(energised)
+                row["ok"] = True
+            except GasstoveError as err:
+                row["error"] = str(err)
+            return row
+
+        return list(await asyncio.gather(*(one(n) for n in config.stove.burners)))
+
+    rows = run_with_stove(config, probe)
+    ok = all(r["ok"] for r in rows)
+    if as_json:
+        print(json.dumps({"config": str(config_path()), "ok": ok, "burners": rows},
+                         ensure_ascii=False))
+    else:
+        print(f"{config_path()}: valid, stove {config.stove.name!r}, {len(rows)} burner(s)")
+        for r in rows:
+            detail = f"{r['device']}, {r['state']}" if r["ok"] else f"NOT reachable: {r['error']}"
+            print(f"  {r['burner']}: {r['relay']}: {detail}", file=sys.stdout if r["ok"] else sys.stderr)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def demo(
+    cut_seconds: Annotated[
+        float, typer.Option(min=1, max=30, help="How long the demo's cut holds the loop open.")
+    ] = 3.0,
+) -> None:
+    """Watch the whole loop on simulated hardware: nothing to configure."""
+    from ..sim.demo import run_demo
+
+    raise typer.Exit(run_demo(cut_seconds=cut_seconds))
+
+
+def _delay(in_: str | None, at: str | None) -> float | None:
+    from datetime import datetime
+
+    from ..domain.clock_time import parse_at
+    from ..domain.durations import parse_duration
+
+    if in_ is not None and at is not None:
+        raise UsageError("give either --in or --at, not both")
+    if in_ is not None:
+        return parse_duration(in_)
+    if at is not None:
+        now = datetime.now().astimezone()
+        return (parse_at(at, now) - now).total_seconds()
+    return None
+
+
+def _resolve(config: Config, words: list[str]) -> list[str]:
+    from ..control import Stove
+
+    return Stove(config.stove, {}).resolve(words)
+
+
+def _register_subcommands() -> None:
+    from . import sim
+
+    app.add_typer(sim.app, name="sim")
+
+
+_register_subcommands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors with the contract's exit codes."""
+    import click
+
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except GasstoveError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except click.ClickException as err:  # usage errors: exit 2
+        err.show()
+        sys.exit(err.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
