@@ -56,8 +56,8 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
         mark = err.problem_mark or err.context_mark
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{filename}{line}: not valid YAML: {err.problem or err.context}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{filename}: not valid YAML: {err}") from None
+    except yaml.YAMLError as err:  # e.g. a control character: no line mark
+        raise ConfigError(f"{filename}: not valid YAML: {str(err).splitlines()[0]}") from None
     if node is None:
         raise ConfigError(f"{filename}: the file is empty (see config.example.yaml)")
     lines: dict[Path_, int] = {}
@@ -66,13 +66,19 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
         return Config.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        key, line = _locate(first["loc"], data, lines)
+        path = _locate(first["loc"], data)
         message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
+        if first["type"] == "union_tag_invalid":
+            path = (*path, "type")
+            message = f"must be one of: {first.get('ctx', {}).get('expected_tags', '?')}"
+        elif first["type"] == "extra_forbidden":
             message = "unknown key" + _suggest(first["loc"], Config)
         elif first["type"] == "missing":
             message = "missing"
-        where = f"{filename}:{line}" if line else filename
+        found = next((lines[path[:end]] for end in range(len(path), -1, -1)
+                      if path[:end] in lines), None)
+        key = ".".join(str(p) for p in path) or "(top level)"
+        where = f"{filename}:{found}" if found else filename
         raise ConfigError(f"{where} {key}: {message}") from None
 
 
@@ -93,7 +99,7 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, filename) for i, item in enumerate(node.value)]
-    value = _SCALARS.construct_object(node)  # type: ignore[no-untyped-call]
+    value = _SCALARS.construct_object(node)
     if isinstance(value, str):
         def env(m: re.Match[str]) -> str:
             name = m.group(1)
@@ -109,14 +115,16 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
     return value
 
 
-def _locate(loc: tuple[Any, ...], data: Any, lines: dict[Path_, int]) -> tuple[str, int | None]:
-    """Dotted key and line of a pydantic error location in the raw YAML data."""
+def _locate(loc: tuple[Any, ...], data: Any) -> Path_:
+    """The path in the raw YAML data of a pydantic error location."""
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+        if part == "[key]":  # pydantic's marker for an error in a dict key
+            break
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if in_dict or in_list:
             current = current[part]
         elif isinstance(current, dict) and current.get("type") == part:
             continue  # pydantic names the union member it tried; the file does not
@@ -124,11 +132,7 @@ def _locate(loc: tuple[Any, ...], data: Any, lines: dict[Path_, int]) -> tuple[s
             path.append(part)
             break
         path.append(part)
-    line = None
-    for end in range(len(path), -1, -1):
-        if (line := lines.get(tuple(path[:end]))) is not None:
-            break
-    return ".".join(str(p) for p in path) or "(top level)", line
+    return tuple(path)
 
 
 def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:

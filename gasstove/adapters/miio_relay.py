@@ -16,6 +16,9 @@ import threading
 import time
 from typing import Any
 
+from miio.exceptions import DeviceError, DeviceException
+from miio.miioprotocol import MiIOProtocol
+
 from ..domain.config import MiioRelayConfig
 from ..domain.errors import RelayRefused, RelayUnreachable, TokenRejected, Unconfirmed
 
@@ -30,18 +33,12 @@ POLL_S = 0.05
 
 class MiioRelay:
     def __init__(self, config: MiioRelayConfig, *, per_try: float = PER_TRY_S) -> None:
-        from miio.miioprotocol import MiIOProtocol
-
         self.config = config
         self._per_try = per_try
         # python-miio's protocol object keeps ids and the device stamp: one
         # request at a time.
         self._guard = threading.Lock()
-        self._proto = MiIOProtocol(config.host, config.token.get_secret_value(), timeout=1)
-        # Its handshake uses a fixed 5 s timeout and 3 retries; a dead relay
-        # must cost one of our short tries instead.
-        self._proto.send_handshake = self._handshake
-        self._handshakes_answered = 0
+        self._proto = _Protocol(config.host, config.token.get_secret_value())
 
     def describe(self) -> str:
         return self.config.describe()
@@ -124,16 +121,15 @@ class MiioRelay:
         return await asyncio.to_thread(self._call_blocking, method, params, deadline)
 
     def _call_blocking(self, method: str, params: Any, deadline: float) -> Any:
-        from miio.exceptions import DeviceError, DeviceException
-
         host = self.config.host
         tries = 0
         checksum_errors = 0
-        answered_before = self._handshakes_answered
+        answered_before = self._proto.handshakes_answered
         with self._guard:
             while (remaining := deadline - time.monotonic()) > 0.01:
                 tries += 1
-                self._proto._timeout = min(self._per_try, remaining)
+                # python-miio annotates the timeout as int; its socket takes float
+                self._proto._timeout = min(self._per_try, remaining)  # type: ignore[assignment]
                 try:
                     return self._proto.send(method, params, retry_count=0)
                 except DeviceError as err:
@@ -147,23 +143,33 @@ class MiioRelay:
                     _LOG.debug("%s: try %d of %s failed: %s", host, tries, method, type(err).__name__)
                 except OSError as err:  # unroutable address, no network
                     raise RelayUnreachable(f"cannot reach {host}: {err.strerror or err}") from None
-        if checksum_errors or (self._handshakes_answered > answered_before and tries >= 2):
+        if checksum_errors or (self._proto.handshakes_answered > answered_before and tries >= 2):
             raise TokenRejected(
                 f"token rejected by {host}: it answers the handshake but not our "
                 "commands (check the token)"
             )
         raise RelayUnreachable(f"no answer from {host} within the deadline ({tries} tries)")
 
-    def _handshake(self, *, retry_count: int = 0) -> Any:
-        from miio.exceptions import DeviceException
 
-        reply = self._proto.discover(self.config.host, timeout=self._proto._timeout)
+
+class _Protocol(MiIOProtocol):
+    """python-miio's protocol with a handshake bounded by the per-try timeout.
+
+    Its own handshake waits a fixed 5 s, three times: a dead relay must cost
+    one of our short tries instead.
+    """
+
+    def __init__(self, host: str, token: str) -> None:
+        super().__init__(host, token, timeout=1)
+        self.handshakes_answered = 0
+
+    def send_handshake(self, *, retry_count: int = 0) -> Any:
+        reply = self.discover(self.ip, timeout=self._timeout)
         if reply is None:
-            raise DeviceException(f"no handshake reply from {self.config.host}")
+            raise DeviceException(f"no handshake reply from {self.ip}")
         header = reply.header.value
-        self._proto._device_id = header.device_id
-        self._proto._device_ts = header.ts
-        self._proto._discovered = True
-        self._handshakes_answered += 1
+        self._device_id = header.device_id
+        self._device_ts = header.ts
+        self._discovered = True
+        self.handshakes_answered += 1
         return reply
-

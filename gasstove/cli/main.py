@@ -243,17 +243,26 @@ _register_subcommands()
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with the contract's exit codes."""
-    import click
-
     try:
         code = app(args=argv, standalone_mode=False)
     except GasstoveError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
-    except click.ClickException as err:  # usage errors: exit 2
-        err.show()
-        sys.exit(err.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except Exception as err:
+        if not _is_usage_error(err):
+            raise
+        if message := err.format_message():  # type: ignore[attr-defined]
+            print(f"error: {message} (see `stove --help`)", file=sys.stderr)
+        sys.exit(2)  # (an empty message: no arguments, the help was shown)
+    except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(err: Exception) -> bool:
+    """Click's usage errors: typer >= 0.22 vendors click, older typer uses click itself."""
+    import click
+
+    bases = [click.ClickException, getattr(typer, "TyperException", click.ClickException)]
+    return isinstance(err, tuple(bases))

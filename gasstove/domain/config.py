@@ -9,11 +9,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
-from pydantic import model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .durations import parse_duration
 from .errors import DurationError
+from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from .plan import CutPlan, DevicePulse, Wiring, plan_cut
 
 BURNER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -93,7 +103,7 @@ class MiioRelayConfig(Model):
         return f"miio {self.host} ({where})"
 
 
-RelayConfig = Annotated[MiioRelayConfig, Field(discriminator="type")]
+RelayConfig = Annotated[MiioRelayConfig | MqttRelayConfig, Field(discriminator="type")]
 
 
 class BurnerConfig(Model):
@@ -116,11 +126,25 @@ class BurnerConfig(Model):
         return plan_cut(self.wiring, self.cut_seconds, self.relay.device_pulse())
 
 
+def _burner_name(name: str) -> str:
+    if not BURNER_NAME.fullmatch(name):
+        raise ValueError(
+            f"burner name {name!r} must be lower-case letters, digits or _ "
+            "(put other spellings in aliases)"
+        )
+    if name in ALL_WORDS:
+        raise ValueError(f"{name!r} means every burner and cannot name one")
+    return name
+
+
+BurnerName = Annotated[str, AfterValidator(_burner_name)]
+
+
 class StoveConfig(Model):
     name: str = Field(default="stove", min_length=1, max_length=64)
     #: Overall time a shut-off may take to be confirmed before it is reported failed.
     deadline: Deadline = 5.0
-    burners: dict[str, BurnerConfig]
+    burners: dict[BurnerName, BurnerConfig]
 
     @field_validator("burners")
     @classmethod
@@ -129,13 +153,6 @@ class StoveConfig(Model):
             raise ValueError("at least one burner is needed")
         seen: dict[str, str] = {}
         for name, burner in value.items():
-            if not BURNER_NAME.fullmatch(name):
-                raise ValueError(
-                    f"burner name {name!r} must be lower-case letters, digits or _ "
-                    "(put other spellings in aliases)"
-                )
-            if name in ALL_WORDS:
-                raise ValueError(f"{name!r} means every burner and cannot name one")
             for word in (name, *burner.aliases):
                 key = word.casefold()
                 if key in seen and seen[key] != name:
@@ -146,6 +163,19 @@ class StoveConfig(Model):
 
 class Config(Model):
     stove: StoveConfig
+    #: The broker every ``type: mqtt`` relay talks through (one connection for all).
+    mqtt: MqttBrokerConfig | None = Field(default=None, validate_default=True)
+
+    @field_validator("mqtt")
+    @classmethod
+    def _mqtt_needed(cls, value: MqttBrokerConfig | None, info: ValidationInfo) -> Any:
+        stove = info.data.get("stove")
+        if value is None and stove is not None:
+            for name, burner in stove.burners.items():
+                if burner.relay.type == "mqtt":
+                    raise ValueError(f"missing: burner {name!r} has an MQTT relay, so an mqtt: "
+                                     "section must name the broker (at least its host)")
+        return value
 
     @model_validator(mode="after")
     def _relays_distinct(self) -> Config:

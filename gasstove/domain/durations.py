@@ -54,7 +54,7 @@ def _parse(text: str) -> float | None:
     if not text:
         return None
     if m := _CLOCK.fullmatch(text):
-        h, mi, s = (int(g) for g in m.groups())
+        h, mi, s = (float(g) for g in m.groups())
         return h * 3600 + mi * 60 + s
     if text.startswith("p"):
         m = _ISO.fullmatch(text.upper())

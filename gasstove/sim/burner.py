@@ -103,7 +103,7 @@ class Burner:
 
     def set_relay(self, energised: bool, wiring: Wiring) -> None:
         """The relay contact in the loop: which contact the loop runs through decides."""
-        closed = not energised if wiring is Wiring.NORMALLY_CLOSED else energised
+        closed = not energised if wiring == Wiring.NORMALLY_CLOSED else energised
         self.set_loop(closed)
 
     # -- what can be observed -----------------------------------------------

@@ -132,7 +132,7 @@ class MiioSimDevice(asyncio.DatagramProtocol):
             return {
                 "model": s.model, "fw_ver": "1.0.0_sim", "hw_ver": "sim",
                 "life": int(time.monotonic() - self._boot),
-                "mac": "02:00:00:%02x:%02x:%02x" % tuple(s.device_id.to_bytes(3, "big")),
+                "mac": "02:00:00:{:02x}:{:02x}:{:02x}".format(*tuple(s.device_id.to_bytes(3, "big"))),
                 "netif": {"localIp": s.host, "mask": "255.0.0.0", "gw": "127.0.0.1"},
                 "ap": {"ssid": "gasstove-sim", "rssi": -40},
             }

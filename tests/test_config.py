@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gasstove.adapters.config_file import load_config, parse_config
+from gasstove.domain.errors import ConfigError
+from gasstove.domain.plan import Wiring
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "00112233445566778899aabbccddeeff"
+
+GOOD = f"""\
+stove:
+  name: kitchen
+  burners:
+    left:
+      aliases: [左边, left burner]
+      relay:
+        type: miio
+        host: 192.168.1.50
+        token: {TOKEN}
+"""
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "gasstove.yaml")
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_example_configuration_is_complete_and_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GASSTOVE_LEFT_TOKEN", TOKEN)
+    monkeypatch.setenv("GASSTOVE_RIGHT_TOKEN", TOKEN.upper())
+    config = load_config(ROOT / "config.example.yaml")
+    left, right = config.stove.burners["left"], config.stove.burners["right"]
+    assert left.relay.protocol == "miot" and right.relay.protocol == "legacy"
+    assert left.wiring is Wiring.NORMALLY_CLOSED and right.wiring is Wiring.NORMALLY_OPEN
+    assert "左边" in left.aliases
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    burner = parse_config(GOOD).stove.burners["left"]
+    assert burner.cut_seconds == 3 and burner.wiring is Wiring.NORMALLY_CLOSED
+    assert (burner.relay.siid, burner.relay.piid) == (2, 1)
+    assert parse_config(GOOD).stove.deadline == 5
+
+
+def test_a_bad_token_names_file_line_and_key_but_not_the_token() -> None:
+    message = error_of(GOOD.replace(TOKEN, "deadbeef-secret"))
+    assert message == "gasstove.yaml:9 stove.burners.left.relay.token: must be 32 hex characters"
+
+
+def test_a_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEFT_TOKEN", TOKEN)
+    config = parse_config(GOOD.replace(TOKEN, "${LEFT_TOKEN}"))
+    assert config.stove.burners["left"].relay.token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(config)
+
+
+def test_a_missing_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_TOKEN", raising=False)
+    message = error_of(GOOD.replace(TOKEN, "${NOPE_TOKEN}"))
+    assert message == (
+        "gasstove.yaml:9 stove.burners.left.relay.token: environment variable NOPE_TOKEN is not set"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("      relay:", "      wirng: normally_open\n      relay:"),
+         "gasstove.yaml:6 stove.burners.left.wirng: unknown key (did you mean 'wiring'?)"),
+        (("        host:", "        tokn: x\n        host:"),
+         "gasstove.yaml:8 stove.burners.left.relay.tokn: unknown key (did you mean 'token'?)"),
+        (("      relay:", "      wiring: sideways\n      relay:"),
+         "gasstove.yaml:6 stove.burners.left.wiring: Input should be 'normally_closed' or "
+         "'normally_open'"),
+        (("      relay:", "      cut_seconds: 0.2s\n      relay:"),
+         "gasstove.yaml:6 stove.burners.left.cut_seconds: duration too short: '0.2s' (at least 1s)"),
+        (("      relay:", "      cut_seconds: 500\n      relay:"),
+         "gasstove.yaml:6 stove.burners.left.cut_seconds: must be between 1 and 60 seconds"),
+        (("type: miio", "type: zwave"),
+         "gasstove.yaml:7 stove.burners.left.relay.type: must be one of: 'miio'"),
+        (("        host: 192.168.1.50\n", ""),
+         "gasstove.yaml:6 stove.burners.left.relay.host: missing"),
+        (("    left:", "    Left Burner:"),
+         "gasstove.yaml:4 stove.burners.Left Burner: burner name 'Left Burner'"),
+        (("  name: kitchen\n", "  name: kitchen\n  name: again\n"),
+         "gasstove.yaml:3 stove.name: duplicate key"),
+        (("[左边, left burner]", "[all]"),
+         "gasstove.yaml:5 stove.burners.left.aliases: 'all' means every burner"),
+        (("stove:", "stove: [\n"), "gasstove.yaml:"),
+    ],
+)
+def test_errors_name_file_line_and_key(change: tuple[str, str], expected: str) -> None:
+    assert error_of(GOOD.replace(*change)).startswith(expected)
+
+
+def test_a_word_may_not_name_two_burners() -> None:
+    right = GOOD.split("    left:\n")[1].replace("192.168.1.50", "192.168.1.51")
+    text = GOOD + "    right:\n" + right.replace("[左边, left burner]", "[左边]")
+    assert "'左边' names both 'left' and 'right'" in error_of(text)
+
+
+def test_two_burners_may_not_share_one_relay() -> None:
+    right = GOOD.split("    left:\n")[1].replace("[左边, left burner]", "[]")
+    assert "use the same relay miio 192.168.1.50" in error_of(GOOD + "    right:\n" + right)
+
+
+def test_an_empty_or_missing_file_is_explained(tmp_path: Path) -> None:
+    assert "is empty" in error_of("")
+    with pytest.raises(ConfigError, match="no configuration file"):
+        load_config(tmp_path / "missing.yaml")
+
+
+@settings(max_examples=150)
+@given(st.text(max_size=200))
+def test_any_text_is_a_config_or_one_line_config_error(text: str) -> None:
+    try:
+        parse_config(text, "fuzz.yaml")
+    except ConfigError as err:
+        assert "\n" not in str(err)
+        assert str(err).startswith("fuzz.yaml")
