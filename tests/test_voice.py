@@ -1,0 +1,292 @@
+"""Voice grammar (issue 5): the sentence corpus, the delay parser and safety properties."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from gasstove.domain.config import StoveConfig
+from gasstove.domain.errors import UsageError
+from gasstove.domain.voice import (
+    HASS_INTENTS,
+    VoiceCommand,
+    parse_delay,
+    parse_utterance,
+    sentence_data,
+)
+
+CORPUS = Path(__file__).parent / "voice_corpus"
+#: Burner configurations the corpus' first column refers to.
+CONFIGS: Mapping[str, Mapping[str, Sequence[str]]] = {
+    "-": {},
+    "lr": {"left": ["左灶"], "right": ["右灶"], "back": ["后面", "rear"]},
+    "ws": {"wok": ["炒锅"], "soup": ["汤锅", "煲汤"]},
+}
+
+
+class Case(NamedTuple):
+    where: str
+    cfg: str
+    text: str
+    expected: VoiceCommand
+
+
+def _value(field: str) -> str | None:
+    return None if field == "-" else field
+
+
+def _load() -> list[Case]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.tsv")):
+        with path.open(encoding="utf-8", newline="") as f:
+            for number, row in enumerate(csv.reader(f, delimiter="\t"), start=1):
+                if not row or row[0].startswith("#"):
+                    continue
+                cfg, text, intent, delay, burner = row
+                expected = VoiceCommand(
+                    intent=_value(intent),  # type: ignore[arg-type]
+                    delay_s=None if delay == "-" else int(delay),
+                    burner=_value(burner),
+                )
+                cases.append(Case(f"{path.name}:{number}", cfg, text, expected))
+    return cases
+
+
+CASES = _load()
+
+
+def _parse(case: Case) -> VoiceCommand:
+    return parse_utterance(case.text, burners=CONFIGS[case.cfg])
+
+
+def test_corpus_is_large_and_has_negatives() -> None:
+    negatives = [c for c in CASES if c.expected.intent is None]
+    assert len(CASES) >= 300
+    assert len(negatives) >= 80
+    assert {c.where.split(":")[0] for c in CASES} == {"en.tsv", "zh.tsv"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.where for c in CASES])
+def test_corpus(case: Case) -> None:
+    assert _parse(case) == case.expected, case.text
+
+
+def test_corpus_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = [c for c in CASES if _parse(c) != c.expected]
+    correct = len(CASES) - len(wrong)
+    summary = (
+        f"voice corpus: {correct}/{len(CASES)} correct ({100 * correct / len(CASES):.1f}%)"
+        f" with hassil {version('hassil')}"
+    )
+    with capsys.disabled():  # shown in the test output without -s
+        print(f"\n{summary}")
+    assert not wrong, summary + "; wrong: " + ", ".join(c.where for c in wrong)
+
+
+def test_as_json_shape() -> None:
+    command = parse_utterance("半小时后把左边的火关了")
+    assert command.as_json() == {"intent": "shut_off", "delay_s": 1800, "burner": "left"}
+
+
+def test_lang_forces_the_grammar() -> None:
+    assert parse_utterance("关火", lang="en").intent is None
+    assert parse_utterance("turn off the stove", lang="zh").intent is None
+    assert parse_utterance("turn off the stove", lang="en").intent == "shut_off"
+
+
+def test_configured_alias_wins_over_builtin_word() -> None:
+    # "左边" is the wok's alias here, so it is not the built-in left
+    command = parse_utterance("关掉左边的火", burners={"wok": ["左边"], "left": []})
+    assert command.burner == "wok"
+
+
+def test_missing_hassil_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "hassil", None)
+    with pytest.raises(UsageError, match="gasstove\\[voice\\]"):
+        parse_utterance("关火")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "seconds"),
+    [
+        ("二十分钟", "zh", 1200),
+        ("一个半小时", "zh", 5400),
+        ("一刻钟", "zh", 900),
+        ("1小时20分钟", "zh", 4800),
+        ("一百二十分钟", "zh", 7200),
+        ("两分半钟", "zh", 150),
+        ("an hour and a half", "en", 5400),
+        ("1h 15m", "en", 4500),
+        ("90 seconds", "en", 90),
+        ("twenty-five minutes", "en", 1500),
+        ("24 hours", "en", 86400),
+    ],
+)
+def test_parse_delay(text: str, lang: str, seconds: int) -> None:
+    assert parse_delay(text, lang) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("二五分钟", "zh"),
+        ("三点钟", "zh"),
+        ("二十五小时", "zh"),
+        ("零分钟", "zh"),
+        ("一百零十分钟", "zh"),
+        ("半小时半", "zh"),
+        ("", "zh"),
+        ("10", "en"),
+        ("25 hours", "en"),
+        ("30m 1h", "en"),
+        ("an hour and", "en"),
+        ("a couple of minutes", "en"),
+        ("half a quarter", "en"),
+        ("", "en"),
+    ],
+)
+def test_parse_delay_refuses(text: str, lang: str) -> None:
+    assert parse_delay(text, lang) is None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_sentence_data_is_what_home_assistant_needs(lang: str) -> None:
+    data = sentence_data(lang, {"wok": ["炒锅", "big pan"]})  # type: ignore[arg-type]
+    assert set(data["intents"]) == set(HASS_INTENTS)
+    assert data["lists"]["delay"] == {"wildcard": True}
+    values = {v["in"]: v["out"] for v in data["lists"]["burner"]["values"]}
+    assert values.get("wok") == "wok"
+    assert "all" in values.values()
+    # burners are configured and none is called left: no built-in left word
+    assert "left" not in values.values()
+
+
+ON_PHRASES = [
+    "打开燃气灶",
+    "开火",
+    "点火",
+    "把火打开",
+    "打开煤气",
+    "点燃",
+    "开一下火",
+    "turn on the stove",
+    "light the burner",
+    "switch the gas on",
+    "ignite the hob",
+    "turn the left burner on",
+    "relight the stove",
+]
+COMMANDS = [
+    "关火",
+    "二十分钟后关火",
+    "取消关火",
+    "炉子关了吗",
+    "turn off the stove in 20 minutes",
+    "cancel the stove timer",
+    "is the stove on",
+    "turn off the left burner",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60), st.sampled_from(["auto", "zh", "en"]))
+def test_any_text_gives_a_command(text: str, lang: str) -> None:
+    assert isinstance(parse_utterance(text, lang=lang), VoiceCommand)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(COMMANDS), st.text(max_size=10)), max_size=3),
+    st.sampled_from(ON_PHRASES),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from(["", " ", "，", ", "]),
+)
+def test_turning_on_never_maps_to_an_intent(pieces: list[str], phrase: str, where: int, joiner: str) -> None:
+    pieces.insert(min(where, len(pieces)), phrase)
+    text = (joiner or " ").join(pieces) if phrase.isascii() else joiner.join(pieces)
+    assert parse_utterance(text).intent is None, text
+
+
+# -- CLI ------------------------------------------------------------------
+
+
+def _app(config: Callable[[], StoveConfig], acted: list[VoiceCommand]) -> typer.Typer:
+    from gasstove.cli.voice import register
+
+    app = typer.Typer()
+
+    def act(command: VoiceCommand) -> int:
+        acted.append(command)
+        return 0
+
+    register(app, config, act)
+    return app
+
+
+def _no_config() -> StoveConfig:
+    from gasstove.adapters.config_file import load_config
+
+    return load_config(Path("/nonexistent/gasstove.yaml")).stove
+
+
+def _config(aliases: list[str]) -> Callable[[], StoveConfig]:
+    def load() -> StoveConfig:
+        relay = {"type": "miio", "host": "127.0.0.9", "token": "0" * 32}
+        return StoveConfig.model_validate({"burners": {"wok": {"aliases": aliases, "relay": relay}}})
+
+    return load
+
+
+def test_cli_parse_json_without_config() -> None:
+    acted: list[VoiceCommand] = []
+    result = CliRunner().invoke(_app(_no_config, acted), ["parse", "半小时后把左边的火关了", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.output == '{"intent": "shut_off", "delay_s": 1800, "burner": "left"}\n'
+    assert acted == []
+
+
+def test_cli_parse_uses_config_aliases_and_prints_a_line() -> None:
+    app = _app(_config(["炒锅"]), [])
+    result = CliRunner().invoke(app, ["parse", "二十分钟后关掉炒锅的火"])
+    assert result.output == "shut_off in 20m, burner wok\n"
+    # left is not configured: not understood, still a successful parse
+    result = CliRunner().invoke(app, ["parse", "关掉左边的火", "--lang", "zh", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {"intent": None, "delay_s": None, "burner": None}
+
+
+def test_cli_parse_refuses_an_invalid_config() -> None:
+    def broken() -> StoveConfig:
+        from gasstove.adapters.config_file import parse_config
+
+        return parse_config("stove: [", "gasstove.yaml").stove
+
+    result = CliRunner().invoke(_app(broken, []), ["parse", "关火"])
+    assert isinstance(result.exception, UsageError)
+
+
+def test_cli_say_acts_through_the_hook() -> None:
+    acted: list[VoiceCommand] = []
+    result = CliRunner().invoke(_app(_config([]), acted), ["say", "cancel the stove timer"])
+    assert result.exit_code == 0
+    assert acted == [VoiceCommand(intent="cancel", delay_s=None, burner=None)]
+
+
+def test_cli_say_refuses_what_it_does_not_understand() -> None:
+    acted: list[VoiceCommand] = []
+    result = CliRunner().invoke(_app(_config([]), acted), ["say", "打开燃气灶"])
+    assert isinstance(result.exception, UsageError)
+    assert result.exception.exit_code == 2
+    assert "打开燃气灶" in str(result.exception)
+    assert acted == []
