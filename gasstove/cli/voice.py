@@ -1,0 +1,108 @@
+"""``stove parse`` and ``stove say``: the voice grammar from a terminal.
+
+``main.py`` wires them in with :func:`register`, handing over how to load the
+stove's configuration and how to act, so ``say`` goes through exactly the
+same path as ``stove off`` / ``cancel`` / ``status``. Errors are raised as
+:class:`~gasstove.domain.errors.GasstoveError` for main.py to print as one line
+with its exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..domain.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from ..domain.config import StoveConfig
+    from ..domain.voice import VoiceCommand
+
+
+class Lang(StrEnum):
+    auto = "auto"
+    zh = "zh"
+    en = "en"
+
+
+LangOption = Annotated[
+    Lang, typer.Option("--lang", help="Language of the utterance; auto guesses from the text.")
+]
+Utterance = Annotated[str, typer.Argument(help='What was said, e.g. "二十分钟后关火".')]
+
+
+def _config_missing(err: Exception) -> bool:
+    # The loader reports a missing file as a ConfigError raised while handling
+    # FileNotFoundError; every other ConfigError means a file that is there and wrong.
+    return isinstance(err, FileNotFoundError) or isinstance(err.__context__, FileNotFoundError)
+
+
+def _burners(load_stove_config: Callable[[], StoveConfig]) -> Mapping[str, Sequence[str]]:
+    """Configured burner names and aliases; none (built-in words only) without a config file."""
+    try:
+        stove = load_stove_config()
+    except (ConfigError, FileNotFoundError) as err:
+        if _config_missing(err):
+            return {}
+        raise
+    return {name: burner.aliases for name, burner in stove.burners.items()}
+
+
+def describe(command: VoiceCommand) -> str:
+    """One readable line, e.g. "shut_off in 20m, burner left"."""
+    from ..domain.durations import format_duration
+
+    if command.intent is None:
+        return "not understood (nothing would be done)"
+    text: str = command.intent
+    if command.delay_s is not None:
+        text += f" in {format_duration(command.delay_s)}"
+    # no burner said means every burner
+    return f"{text}, burner {command.burner or 'all'}"
+
+
+def register(
+    app: typer.Typer,
+    load_stove_config: Callable[[], StoveConfig],
+    act: Callable[[VoiceCommand], int],
+) -> None:
+    """Add ``parse`` and ``say`` to ``app``.
+
+    ``load_stove_config`` returns the stove's configuration; when the file
+    does not exist it raises FileNotFoundError, or the ConfigError that
+    ``gasstove.adapters.config_file.load_config`` raises while handling one.
+    ``act`` carries out an understood command (intent not None) the way the
+    other commands do and returns the process exit code (DESIGN.md §4).
+    """
+
+    @app.command("parse")
+    def parse(
+        utterance: Utterance,
+        lang: LangOption = Lang.auto,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        """Show what an utterance means; touches nothing (works without a config file)."""
+        from ..domain.voice import parse_utterance
+
+        command = parse_utterance(utterance, lang=lang.value, burners=_burners(load_stove_config))
+        if as_json:
+            typer.echo(json.dumps(command.as_json(), ensure_ascii=False))
+        else:
+            typer.echo(describe(command))
+
+    @app.command("say")
+    def say(utterance: Utterance, lang: LangOption = Lang.auto) -> None:
+        """Act on an utterance, as `stove off` / `cancel` / `status` would."""
+        from ..domain.voice import parse_utterance
+
+        stove = load_stove_config()
+        burners = {name: burner.aliases for name, burner in stove.burners.items()}
+        command = parse_utterance(utterance, lang=lang.value, burners=burners)
+        if command.intent is None:
+            one_line = " ".join(utterance.split())
+            raise UsageError(f"not understood: {one_line!r} (nothing was sent)")
+        raise typer.Exit(act(command))
