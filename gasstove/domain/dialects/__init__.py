@@ -1,0 +1,45 @@
+"""MQTT relay dialects, one small pure module per firmware (DESIGN.md §3, §4 "Relays").
+
+Each says which topics to subscribe, what to publish to set the relay
+(idempotent sets, never toggles), how the device can time a pulse itself, how
+to ask for a fresh state report, and how to read state and availability
+messages. No I/O and no paho here: ``gasstove.adapters.mqtt`` moves the bytes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import (
+    MAX_PAYLOAD,
+    CannotHold,
+    DeclaredTimer,
+    Dialect,
+    Message,
+    ParseError,
+    Report,
+)
+from .esphome import EspHome
+from .generic import Generic
+from .shelly import Shelly
+from .shelly_rpc import ShellyRpc
+from .tasmota import Tasmota
+from .zigbee2mqtt import Zigbee2Mqtt
+
+if TYPE_CHECKING:
+    from ..mqtt_config import MqttRelayConfig
+
+REGISTRY: dict[str, type[Tasmota | Shelly | ShellyRpc | Zigbee2Mqtt | EspHome | Generic]] = {
+    cls.name: cls for cls in (Tasmota, Shelly, ShellyRpc, Zigbee2Mqtt, EspHome, Generic)
+}
+
+
+def dialect_for(config: MqttRelayConfig) -> Dialect:
+    return REGISTRY[config.dialect].from_config(config)
+
+
+__all__ = [
+    "MAX_PAYLOAD", "REGISTRY", "CannotHold", "DeclaredTimer", "Dialect", "EspHome", "Generic",
+    "Message", "ParseError", "Report", "Shelly", "ShellyRpc", "Tasmota", "Zigbee2Mqtt",
+    "dialect_for",
+]

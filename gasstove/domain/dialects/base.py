@@ -1,0 +1,194 @@
+"""What every MQTT dialect provides, and the parsing helpers they share. Pure: no I/O.
+
+A dialect turns "energise / release, perhaps timed by the device" into messages
+to publish, and a message the device published into a :class:`Report`. The
+transport (``gasstove.adapters.mqtt``) adds everything else: QoS 1, never
+retained, deadlines and confirmation.
+
+Everything a device sends is hostile until parsed: a dialect either returns a
+:class:`Report`, ``None`` (a message on one of its topics that says nothing
+about the relay), or raises :class:`ParseError`, which the transport logs and
+ignores. Nothing else may escape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..plan import DevicePulse
+
+#: A relay's state report is tens of bytes (a Tasmota STATE a few hundred):
+#: anything bigger is refused unread rather than parsed.
+MAX_PAYLOAD = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Message:
+    """One publish. QoS and retain are not the dialect's choice: QoS 1, never retained."""
+
+    topic: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one device message says; ``None`` fields say nothing."""
+
+    energised: bool | None = None  #: the relay's own report of its coil
+    online: bool | None = None  #: its availability (LWT / birth message)
+    refused: str | None = None  #: the device answered our command with an error
+
+
+class ParseError(ValueError):
+    """A message on one of our topics that is not a valid report (logged, then ignored)."""
+
+
+class CannotHold(ValueError):
+    """The firmware ends this state by itself, so it cannot be held (a lock, a rest state)."""
+
+
+class Dialect(ABC):
+    name: ClassVar[str]
+    #: The bridge answers a command with the state it asked for, not one the
+    #: device reported (Zigbee2MQTT): confirm only with a fresh read.
+    optimistic_echo: ClassVar[bool] = False
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the relay is, unique per relay (used to spot two burners on one relay)."""
+
+    @abstractmethod
+    def subscriptions(self) -> tuple[str, ...]:
+        """Exact topics (no wildcards) carrying this relay's state and availability."""
+
+    @abstractmethod
+    def device_pulse(self) -> DevicePulse:
+        """Which pulses the firmware times itself, so they end even if we die."""
+
+    @abstractmethod
+    def _set(self, energised: bool) -> list[Message]:
+        """An idempotent set (never a toggle): a retried toggle would undo itself."""
+
+    def _pulse(self, energised: bool, seconds: float) -> list[Message]:
+        """Switch to ``energised`` and have the device switch back after ``seconds``."""
+        raise NotImplementedError  # only reached when device_pulse() allows it
+
+    def poll(self) -> list[Message]:
+        """Ask the device for a fresh state report; empty when the firmware has no such request."""
+        return []
+
+    @abstractmethod
+    def parse(self, topic: str, payload: bytes) -> Report | None: ...
+
+    def switch(self, energised: bool, pulse_seconds: float | None = None) -> list[Message]:
+        """Messages that set the relay; with ``pulse_seconds`` the device switches back itself.
+
+        Raises ``ValueError`` for a pulse this firmware cannot time (the caller
+        asked without checking :meth:`device_pulse`).
+        """
+        if pulse_seconds is None:
+            return self._set(energised)
+        pulse = self.device_pulse()
+        if not (pulse.on if energised else pulse.off):
+            way = "an ON" if energised else "an OFF"
+            raise ValueError(f"{self.describe()} cannot time {way} pulse itself")
+        return self._pulse(energised, pulse_seconds)
+
+
+class DeclaredTimer(Dialect):
+    """Firmware whose only timer is a per-relay setting made on the device by the user.
+
+    Shelly Gen1 ``auto_off``/``auto_on`` and an ESPHome ``on_turn_on: delay``
+    are not per-command: once set, *every* switch in that direction ends by
+    itself. So the relay declares the device-side pulse only when the
+    configuration says the setting is made, and then refuses to *hold* that
+    state (a lock would silently end; with ``normally_open`` wiring an
+    ``auto_off`` would put the burner out after every restore).
+    """
+
+    auto_off: bool
+    auto_on: bool
+
+    def device_pulse(self) -> DevicePulse:
+        return DevicePulse(on=self.auto_off, off=self.auto_on)
+
+    def switch(self, energised: bool, pulse_seconds: float | None = None) -> list[Message]:
+        if pulse_seconds is None and (self.auto_off if energised else self.auto_on):
+            setting, state = ("auto_off", "energised") if energised else ("auto_on", "released")
+            raise CannotHold(
+                f"{self.describe()}: {setting} is set on the device, so it cannot hold "
+                f"the relay {state} (a lock, or this wiring's rest state)"
+            )
+        return super().switch(energised, pulse_seconds)
+
+    def _pulse(self, energised: bool, seconds: float) -> list[Message]:
+        # The device's own setting ends it; its duration is the one set on the device.
+        return self._set(energised)
+
+
+# -- parsing helpers ---------------------------------------------------------
+
+
+def text(payload: bytes) -> str:
+    """The payload as stripped UTF-8 text, refusing oversized and undecodable ones."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ParseError(f"payload of {len(payload)} bytes is too large for a state report")
+    try:
+        return payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ParseError("payload is not UTF-8 text") from None
+
+
+def json_payload(payload: bytes) -> Any:
+    try:
+        return json.loads(text(payload))
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        raise ParseError("payload is not valid JSON") from None
+
+
+def json_object(payload: bytes) -> dict[str, Any]:
+    value = json_payload(payload)
+    if not isinstance(value, dict):
+        raise ParseError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def lookup(value: Any, path: tuple[str, ...]) -> Any:
+    """``value[p0][p1]...``; ``None`` when a key is missing (the message is about something else)."""
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def word(value: Any, on: str, off: str, what: str) -> bool:
+    """``True``/``False`` for the device's words for on and off (case-insensitive)."""
+    if isinstance(value, str):
+        folded = value.strip().casefold()
+        if folded == on.casefold():
+            return True
+        if folded == off.casefold():
+            return False
+    raise ParseError(f"{what} must be {on!r} or {off!r}, got {_brief(value)}")
+
+
+def boolean(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ParseError(f"{what} must be true or false, got {_brief(value)}")
+
+
+def tenths(seconds: float) -> int:
+    """Whole tenths of a second, rounded up: a device-timed cut never ends early."""
+    return math.ceil(round(seconds * 10, 6))
+
+
+def _brief(value: Any) -> str:
+    """A short description of a bad value for a log line (never the whole payload)."""
+    shown = repr(value)
+    return shown if len(shown) <= 40 else f"{type(value).__name__} ({len(shown)} chars)"

@@ -1,0 +1,70 @@
+"""ESPHome MQTT client: ``<prefix>/switch/<id>/command`` and ``/state``, ``<prefix>/status``.
+
+Conventions checked against the ESPHome documentation:
+https://esphome.io/components/mqtt.html (topic_prefix defaults to the node
+name; the birth/will messages are ``online``/``offline`` on
+``<prefix>/status``, retained; a switch's default topics are
+``<prefix>/switch/<object_id>/command`` and ``/state``, state retained).
+
+ESPHome has no per-command timer and no "report your state" request (its
+retained state topic serves a fresh subscriber). A device-side pulse exists
+only if the user flashed one, e.g. ``on_turn_on: [delay: 3s, switch.turn_off:
+relay]``; the configuration declares it with ``auto_off``/``auto_on`` (see
+:class:`~.base.DeclaredTimer`), otherwise we time the pulse ourselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from .base import DeclaredTimer, Message, ParseError, Report, text, word
+
+if TYPE_CHECKING:
+    from ..mqtt_config import MqttRelayConfig
+
+
+@dataclass(frozen=True)
+class EspHome(DeclaredTimer):
+    name: ClassVar[str] = "esphome"
+    prefix: str
+    switch_id: str = "relay"
+    auto_off: bool = False
+    auto_on: bool = False
+
+    @classmethod
+    def from_config(cls, config: MqttRelayConfig) -> EspHome:
+        assert config.topic is not None  # the config model requires it
+        return cls(config.topic, config.switch, config.auto_off, config.auto_on)
+
+    @property
+    def switch_topic(self) -> str:
+        return f"{self.prefix}/switch/{self.switch_id}"
+
+    @property
+    def state_topic(self) -> str:
+        return f"{self.switch_topic}/state"
+
+    @property
+    def command_topic(self) -> str:
+        return f"{self.switch_topic}/command"
+
+    @property
+    def status_topic(self) -> str:
+        return f"{self.prefix}/status"
+
+    def describe(self) -> str:
+        return f"esphome {self.switch_topic}"
+
+    def subscriptions(self) -> tuple[str, ...]:
+        return (self.state_topic, self.status_topic)
+
+    def _set(self, energised: bool) -> list[Message]:
+        return [Message(self.command_topic, "ON" if energised else "OFF")]
+
+    def parse(self, topic: str, payload: bytes) -> Report | None:
+        if topic == self.status_topic:
+            return Report(online=word(text(payload), "online", "offline", "status"))
+        if topic == self.state_topic:
+            return Report(energised=word(text(payload), "ON", "OFF", "switch state"))
+        raise ParseError(f"not a topic of {self.describe()}")

@@ -1,0 +1,115 @@
+"""Tasmota: ``cmnd/<topic>/POWER<n>``, state on ``stat/<topic>/POWER<n>`` and ``RESULT``.
+
+Conventions checked against the Tasmota documentation:
+https://tasmota.github.io/docs/Commands/ (Power, PulseTime, Backlog, Delay) and
+https://tasmota.github.io/docs/MQTT/ (cmnd/stat/tele prefixes, ``tele/<topic>/LWT``
+Online/Offline, retained). A one-relay device names its relay ``POWER`` unless
+SetOption26 is on, so channel 1 accepts both spellings.
+
+Device-side pulses (DESIGN.md §5): ``PulseTime<n>`` turns a relay OFF after it
+was turned ON (an NC cut). It is a stored setting, so every plain ON clears it
+first, or a later lock would end by itself. An OFF pulse (NO cut) is a
+``Backlog POWER OFF; Delay; POWER ON`` that runs on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from ..plan import DevicePulse
+from .base import Dialect, Message, ParseError, Report, json_object, tenths, text, word
+
+if TYPE_CHECKING:
+    from ..mqtt_config import MqttRelayConfig
+
+#: ``Delay`` in a Backlog: 0.1 s steps, 2..3600.
+DELAY_MAX = 3600
+
+
+def pulse_time(seconds: float) -> int:
+    """The PulseTime value for ``seconds``: 1..111 are tenths, 112+ are seconds + 100."""
+    steps = max(1, tenths(seconds))
+    if steps <= 111:
+        return steps
+    return -(-steps // 10) + 100  # whole seconds, rounded up
+
+
+def pulse_seconds(value: int) -> float:
+    """Seconds a PulseTime value holds the relay ON (0: no pulse)."""
+    return value / 10 if value <= 111 else float(value - 100)
+
+
+@dataclass(frozen=True)
+class Tasmota(Dialect):
+    name: ClassVar[str] = "tasmota"
+    topic: str
+    channel: int | None = None  #: None: a one-relay device (``POWER``)
+    timer: bool = True
+
+    @classmethod
+    def from_config(cls, config: MqttRelayConfig) -> Tasmota:
+        assert config.topic is not None  # the config model requires it
+        return cls(config.topic, config.channel, config.device_timer)
+
+    @property
+    def power(self) -> str:
+        return "POWER" if self.channel is None else f"POWER{self.channel}"
+
+    @property
+    def pulse_command(self) -> str:
+        return f"PulseTime{self.channel or 1}"
+
+    def _names(self) -> frozenset[str]:
+        """How the device may name our relay in its reports."""
+        if self.channel in (None, 1):
+            return frozenset({"POWER", "POWER1"})
+        return frozenset({self.power})
+
+    def cmnd(self, command: str) -> str:
+        return f"cmnd/{self.topic}/{command}"
+
+    @property
+    def lwt_topic(self) -> str:
+        return f"tele/{self.topic}/LWT"
+
+    def describe(self) -> str:
+        return f"tasmota {self.cmnd(self.power)}"
+
+    def subscriptions(self) -> tuple[str, ...]:
+        stat = tuple(f"stat/{self.topic}/{name}" for name in sorted(self._names()))
+        return (*stat, f"stat/{self.topic}/RESULT", f"tele/{self.topic}/STATE", self.lwt_topic)
+
+    def device_pulse(self) -> DevicePulse:
+        return DevicePulse(on=self.timer, off=self.timer)
+
+    def _set(self, energised: bool) -> list[Message]:
+        if energised and self.timer:
+            # A PulseTime left from an earlier cut would end this ON by itself.
+            return [Message(self.cmnd("Backlog"), f"{self.pulse_command} 0; {self.power} ON")]
+        return [Message(self.cmnd(self.power), "ON" if energised else "OFF")]
+
+    def _pulse(self, energised: bool, seconds: float) -> list[Message]:
+        if energised:
+            return [Message(self.cmnd("Backlog"),
+                            f"{self.pulse_command} {pulse_time(seconds)}; {self.power} ON")]
+        delay = min(DELAY_MAX, max(2, tenths(seconds)))
+        return [Message(self.cmnd("Backlog"),
+                        f"{self.power} OFF; Delay {delay}; {self.power} ON")]
+
+    def poll(self) -> list[Message]:
+        return [Message(self.cmnd(self.power), "")]  # an empty command reports the state
+
+    def parse(self, topic: str, payload: bytes) -> Report | None:
+        if topic == self.lwt_topic:
+            return Report(online=word(text(payload), "Online", "Offline", "LWT"))
+        name = topic.rsplit("/", 1)[-1]
+        if name in self._names():
+            return Report(energised=word(text(payload), "ON", "OFF", name))
+        if name in ("RESULT", "STATE"):
+            data = json_object(payload)
+            found = [key for key in self._names() if key in data]
+            if not found:
+                return None  # the answer to another command (PulseTime, Backlog...)
+            return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"))
+        raise ParseError(f"not a topic of {self.describe()}")

@@ -1,0 +1,91 @@
+"""Zigbee2MQTT: ``<base>/<name>/set`` with ``state`` and ``on_time``, state on ``<base>/<name>``.
+
+Conventions checked against the Zigbee2MQTT documentation:
+https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html (``/set``,
+``/get``, state on the device topic), a switch's "On with timed off" exposes
+section, e.g. https://www.zigbee2mqtt.io/devices/SWITCH-ZR02.html (``on_time``
+in seconds, only when turning ON), and
+https://www.zigbee2mqtt.io/guide/configuration/device-availability.html
+(``<base>/<name>/availability``, retained; ``{"state":"online"}``, or plain
+``online`` with the legacy payload).
+
+Z2M publishes the state it *asked* for as soon as the Zigbee command is
+acknowledged (DESIGN.md §5), so ``optimistic_echo`` makes the transport confirm
+with a ``/get`` answer instead. ``off_wait_time`` is never sent: during it the
+device ignores further timed ONs, and that could swallow the next cut.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from ..plan import DevicePulse
+from .base import Dialect, Message, ParseError, Report, json_payload, tenths, text, word
+
+if TYPE_CHECKING:
+    from ..mqtt_config import MqttRelayConfig
+
+
+@dataclass(frozen=True)
+class Zigbee2Mqtt(Dialect):
+    name: ClassVar[str] = "zigbee2mqtt"
+    optimistic_echo: ClassVar[bool] = True
+    friendly_name: str
+    base_topic: str = "zigbee2mqtt"
+    endpoint: str | None = None
+    timer: bool = True
+
+    @classmethod
+    def from_config(cls, config: MqttRelayConfig) -> Zigbee2Mqtt:
+        assert config.topic is not None  # the config model requires it
+        return cls(config.topic, config.base_topic, config.endpoint, config.device_timer)
+
+    @property
+    def device_topic(self) -> str:
+        return f"{self.base_topic}/{self.friendly_name}"
+
+    @property
+    def availability_topic(self) -> str:
+        return f"{self.device_topic}/availability"
+
+    @property
+    def key(self) -> str:
+        return "state" if self.endpoint is None else f"state_{self.endpoint}"
+
+    def describe(self) -> str:
+        return f"zigbee2mqtt {self.device_topic} {self.key}"
+
+    def subscriptions(self) -> tuple[str, ...]:
+        return (self.device_topic, self.availability_topic)
+
+    def device_pulse(self) -> DevicePulse:
+        return DevicePulse(on=self.timer)  # on_time only applies to turning ON
+
+    def _send(self, suffix: str, body: dict[str, object]) -> list[Message]:
+        return [Message(f"{self.device_topic}/{suffix}", json.dumps(body))]
+
+    def _set(self, energised: bool) -> list[Message]:
+        return self._send("set", {self.key: "ON" if energised else "OFF"})
+
+    def _pulse(self, energised: bool, seconds: float) -> list[Message]:
+        return self._send("set", {self.key: "ON", "on_time": tenths(seconds) / 10})
+
+    def poll(self) -> list[Message]:
+        return self._send("get", {self.key: ""})
+
+    def parse(self, topic: str, payload: bytes) -> Report | None:
+        if topic == self.availability_topic:
+            value = json_payload(payload) if text(payload).startswith("{") else text(payload)
+            if isinstance(value, dict):
+                value = value.get("state")
+            return Report(online=word(value, "online", "offline", "availability"))
+        if topic == self.device_topic:
+            data = json_payload(payload)
+            if not isinstance(data, dict):
+                raise ParseError("device state is not a JSON object")
+            if self.key not in data:
+                return None  # linkquality, power... without the switch state
+            return Report(energised=word(data[self.key], "ON", "OFF", self.key))
+        raise ParseError(f"not a topic of {self.describe()}")

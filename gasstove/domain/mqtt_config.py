@@ -1,0 +1,170 @@
+"""Configuration of MQTT relays and of the broker they talk through (pydantic).
+
+One flat ``type: mqtt`` model with a ``dialect`` key: a user copies a block
+from the docs and changes a topic. Keys that the chosen dialect does not read
+are refused by name rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from .plan import DevicePulse
+
+if TYPE_CHECKING:
+    from .dialects import Dialect
+
+DialectName = Literal["tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome", "generic"]
+
+#: Dialect-specific keys each dialect reads (``type`` and ``dialect`` aside).
+DIALECT_KEYS: dict[str, frozenset[str]] = {
+    "tasmota": frozenset({"topic", "channel", "device_timer"}),
+    "shelly": frozenset({"topic", "channel", "auto_off", "auto_on"}),
+    "shelly_rpc": frozenset({"topic", "channel", "device_timer"}),
+    "zigbee2mqtt": frozenset({"topic", "base_topic", "endpoint", "device_timer"}),
+    "esphome": frozenset({"topic", "switch", "auto_off", "auto_on"}),
+    "generic": frozenset({
+        "command_topic", "state_topic", "availability_topic", "get_topic", "get_payload",
+        "payload_on", "payload_off", "state_on", "state_off", "state_json_path",
+        "payload_available", "payload_not_available", "auto_off", "auto_on",
+    }),
+}
+_REQUIRED: dict[str, tuple[str, ...]] = {"generic": ("command_topic", "state_topic")}
+
+_HOST = re.compile(r"[A-Za-z0-9.\-:]+")
+_NAME = re.compile(r"[A-Za-z0-9_\-]{1,23}")
+
+
+def _topic(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > 200:
+        raise ValueError("must be an MQTT topic of 1 to 200 characters")
+    if any(c in value for c in "+#\x00"):
+        raise ValueError("must be one exact topic (no + or # wildcards)")
+    return value
+
+
+class MqttBrokerConfig(BaseModel):
+    """The top-level ``mqtt:`` section: one broker, one connection for every MQTT relay."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)  # as config.Model
+
+    host: str = Field(min_length=1, max_length=253)
+    #: Default 1883, or 8883 with TLS.
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=256)
+    password: SecretStr | None = None
+    tls: bool = False
+    #: CA bundle to trust instead of the system's; implies ``tls``.
+    ca_file: str | None = Field(default=None, min_length=1)
+    #: Our client ids are ``<prefix>-<random>``: two gasstove processes never collide.
+    client_id_prefix: str = "gasstove"
+    keepalive: int = Field(default=30, ge=5, le=3600)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not _HOST.fullmatch(value):
+            raise ValueError("must be an IP address or host name")
+        return value
+
+    @field_validator("client_id_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError("must be 1 to 23 letters, digits, _ or -")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> MqttBrokerConfig:
+        if self.password is not None and self.username is None:
+            raise ValueError("password: needs a username too")
+        return self
+
+    @property
+    def use_tls(self) -> bool:
+        return self.tls or self.ca_file is not None
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (8883 if self.use_tls else 1883)
+
+    def describe(self) -> str:
+        return f"{self.host}:{self.effective_port}"
+
+
+class MqttRelayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)  # as config.Model
+
+    type: Literal["mqtt"]
+    dialect: DialectName
+    #: Tasmota %topic%, Shelly device id, Shelly Gen2 topic prefix,
+    #: Zigbee2MQTT friendly name, ESPHome topic prefix (node name).
+    topic: str | None = None
+    #: Tasmota relay number (POWER<n>; omit for a one-relay device's POWER),
+    #: Shelly relay index, Shelly Gen2 switch id (both from 0).
+    channel: int | None = Field(default=None, ge=0, le=32)
+    #: Let the firmware time the pulse per command where it can (Tasmota
+    #: PulseTime/Backlog, Shelly Gen2 toggle_after, Zigbee2MQTT on_time).
+    device_timer: bool = True
+    #: Shelly Gen1, ESPHome, generic: the device itself is set up to release
+    #: (auto_off) or re-energise (auto_on) after cut_seconds.
+    auto_off: bool = False
+    auto_on: bool = False
+    base_topic: str = "zigbee2mqtt"
+    #: Zigbee2MQTT endpoint of a multi-gang switch (``state_<endpoint>``).
+    endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,16}$")
+    #: ESPHome switch object id.
+    switch: str = Field(default="relay", pattern=r"^[a-z0-9_]{1,64}$")
+    command_topic: str | None = None
+    state_topic: str | None = None
+    availability_topic: str | None = None
+    get_topic: str | None = None
+    get_payload: str = ""
+    payload_on: str = Field(default="ON", min_length=1, max_length=64)
+    payload_off: str = Field(default="OFF", min_length=1, max_length=64)
+    #: What the state topic says; default: the command payloads.
+    state_on: str | None = Field(default=None, min_length=1, max_length=64)
+    state_off: str | None = Field(default=None, min_length=1, max_length=64)
+    #: Dotted path of the state in a JSON state message, e.g. ``switch.output``.
+    state_json_path: str | None = Field(default=None, pattern=r"^[^.\s]+(\.[^.\s]+)*$")
+    payload_available: str = Field(default="online", min_length=1, max_length=64)
+    payload_not_available: str = Field(default="offline", min_length=1, max_length=64)
+
+    _topics = field_validator(
+        "topic", "base_topic", "command_topic", "state_topic", "availability_topic", "get_topic"
+    )(_topic)
+
+    @model_validator(mode="after")
+    def _dialect_keys(self) -> MqttRelayConfig:
+        reads = DIALECT_KEYS[self.dialect]
+        for key in sorted(self.model_fields_set - {"type", "dialect"} - reads):
+            raise ValueError(f"{key}: not used by dialect {self.dialect} (it reads: "
+                             f"{', '.join(sorted(reads))})")
+        for key in _REQUIRED.get(self.dialect, ("topic",)):
+            if getattr(self, key) is None:
+                raise ValueError(f"{key}: missing (dialect {self.dialect} needs it)")
+        if self.dialect == "generic" and self.state_topic == self.command_topic:
+            # We would read our own command back as the device's state.
+            raise ValueError("state_topic: must differ from command_topic")
+        if self.state_on is not None and self.state_on == self.state_off:
+            raise ValueError("state_off: must differ from state_on")
+        if self.payload_on == self.payload_off:
+            raise ValueError("payload_off: must differ from payload_on")
+        return self
+
+    def dialect_impl(self) -> Dialect:
+        """The pure dialect (topics, payloads, parsing) for this relay."""
+        from .dialects import dialect_for  # the dialects read this model: import late
+
+        return dialect_for(self)
+
+    def device_pulse(self) -> DevicePulse:
+        return self.dialect_impl().device_pulse()
+
+    def describe(self) -> str:
+        return f"mqtt {self.dialect_impl().describe()}"
