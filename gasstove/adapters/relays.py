@@ -7,10 +7,18 @@ from ..domain.relay import Relay
 
 
 def build_relays(config: Config) -> dict[str, Relay]:
+    """One adapter per burner; MQTT relays share one broker connection, closed with the last."""
     relays: dict[str, Relay] = {}
+    broker = None
     for name, burner in config.stove.burners.items():
         if burner.relay.type == "miio":
             from .miio_relay import MiioRelay
 
             relays[name] = MiioRelay(burner.relay)
+        elif burner.relay.type == "mqtt":
+            from .mqtt import MqttBroker, MqttRelay
+
+            assert config.mqtt is not None  # the config model requires it with an MQTT relay
+            broker = broker or MqttBroker(config.mqtt)
+            relays[name] = MqttRelay(burner.relay, broker)
     return relays

@@ -60,7 +60,7 @@ class Tasmota(Dialect):
     def pulse_command(self) -> str:
         return f"PulseTime{self.channel or 1}"
 
-    def _names(self) -> frozenset[str]:
+    def power_names(self) -> frozenset[str]:
         """How the device may name our relay in its reports."""
         if self.channel in (None, 1):
             return frozenset({"POWER", "POWER1"})
@@ -77,7 +77,7 @@ class Tasmota(Dialect):
         return f"tasmota {self.cmnd(self.power)}"
 
     def subscriptions(self) -> tuple[str, ...]:
-        stat = tuple(f"stat/{self.topic}/{name}" for name in sorted(self._names()))
+        stat = tuple(f"stat/{self.topic}/{name}" for name in sorted(self.power_names()))
         return (*stat, f"stat/{self.topic}/RESULT", f"tele/{self.topic}/STATE", self.lwt_topic)
 
     def device_pulse(self) -> DevicePulse:
@@ -104,11 +104,11 @@ class Tasmota(Dialect):
         if topic == self.lwt_topic:
             return Report(online=word(text(payload), "Online", "Offline", "LWT"))
         name = topic.rsplit("/", 1)[-1]
-        if name in self._names():
+        if name in self.power_names():
             return Report(energised=word(text(payload), "ON", "OFF", name))
         if name in ("RESULT", "STATE"):
             data = json_object(payload)
-            found = [key for key in self._names() if key in data]
+            found = [key for key in self.power_names() if key in data]
             if not found:
                 return None  # the answer to another command (PulseTime, Backlog...)
             return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"))

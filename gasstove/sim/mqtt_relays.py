@@ -1,0 +1,487 @@
+"""Simulated MQTT relays, one per firmware, on a real broker, wired into a burner model.
+
+Each behaves like its firmware as far as gasstove can tell: it subscribes to
+its command topics, publishes its own state reports, announces itself with a
+retained online message and leaves a retained offline will, and times pulses
+the way the firmware does (Tasmota PulseTime and Backlog/Delay, Shelly Gen2
+``toggle_after``, Zigbee2MQTT ``on_time`` with its optimistic echo, Shelly
+Gen1 ``auto_off``/``auto_on`` settings, an ESPHome ``on_turn_on`` delay).
+Topic names come from the same dialect objects the real adapter uses, built
+from the same configuration block a user writes.
+
+``ignore_commands`` makes a relay that hears switch commands but does not act
+(a stuck contact, a firmware that lost its mind): it still answers state
+requests truthfully, and Zigbee2MQTT still echoes optimistically, so only a
+confirmation read from the device catches it. Timers go through ``schedule``
+so a caller can run them on its own clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ..domain.dialects import EspHome, Generic, Shelly, ShellyRpc, Tasmota, Zigbee2Mqtt
+from ..domain.dialects.tasmota import pulse_seconds
+from ..domain.mqtt_config import MqttRelayConfig
+from ..domain.plan import Wiring
+from .burner import Burner
+
+_LOG = logging.getLogger(__name__)
+
+Cancel = Callable[[], None]
+#: ``schedule(seconds, action)`` runs ``action`` later and returns a way to cancel it.
+Schedule = Callable[[float, Callable[[], None]], Cancel]
+
+
+def thread_timer(seconds: float, action: Callable[[], None]) -> Cancel:
+    timer = threading.Timer(seconds, action)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
+
+
+class SimRelay(ABC):
+    """The firmware-independent part: connection, LWT, the coil and the burner it drives."""
+
+    dialect_name: ClassVar[str]
+
+    def __init__(
+        self,
+        config: MqttRelayConfig,
+        burner: Burner,
+        wiring: Wiring,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        energised: bool | None = None,
+        ignore_commands: bool = False,
+        auto_seconds: float = 3.0,
+        schedule: Schedule = thread_timer,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.burner = burner
+        self.wiring = wiring
+        self.host, self.port = host, port
+        self.ignore_commands = ignore_commands
+        #: Seconds of the firmware's auto_off/auto_on setting (Shelly Gen1, ESPHome, generic).
+        self.auto_seconds = auto_seconds
+        self._schedule = schedule
+        self._on_change = on_change or (lambda _what: None)
+        self._lock = threading.RLock()
+        self._timers: dict[str, Cancel] = {}
+        self._connected = threading.Event()
+        self._client: paho.Client | None = None
+        # Powered up at rest: the burner works (normally_open needs the coil on).
+        self.energised = wiring is Wiring.NORMALLY_OPEN if energised is None else energised
+        burner.set_relay(self.energised, wiring)
+
+    # -- what a firmware defines -------------------------------------------------
+    @abstractmethod
+    def command_topics(self) -> list[str]: ...
+
+    @abstractmethod
+    def availability(self) -> tuple[str, str, str] | None:
+        """(topic, online payload, offline payload), both retained; None if it has none."""
+
+    @abstractmethod
+    def on_command(self, topic: str, payload: str) -> None: ...
+
+    @abstractmethod
+    def report(self) -> None:
+        """Publish the relay's state the way the firmware does."""
+
+    # -- life cycle ----------------------------------------------------------------
+    def start(self, timeout: float = 5.0) -> None:
+        """Connect (raises OSError if the broker is not there) and announce."""
+        client = paho.Client(CallbackAPIVersion.VERSION2,
+                             client_id=f"sim-{self.dialect_name}-{secrets.token_hex(3)}")
+        if (avail := self.availability()) is not None:
+            client.will_set(avail[0], avail[2], qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = lambda *_args: self._connected.clear()
+        client.on_message = self._on_message
+        client.reconnect_delay_set(1, 2)  # a firmware retries quickly
+        self._client = client
+        client.connect(self.host, self.port, keepalive=30)
+        client.loop_start()
+        if not self._connected.wait(timeout):
+            raise TimeoutError(f"simulated {self.dialect_name} relay could not connect")
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        """A clean shut-down: say offline (retained), disconnect."""
+        self._cancel_all()
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if (avail := self.availability()) is not None and self._connected.is_set():
+            client.publish(avail[0], avail[2], qos=1, retain=True).wait_for_publish(2)
+        client.disconnect()
+        client.loop_stop()
+
+    def kill(self) -> None:
+        """Power loss: the coil drops, timers die, and the broker publishes the will."""
+        self._cancel_all()
+        client, self._client = self._client, None
+        if client is not None:
+            client.loop_stop()
+            if (sock := client.socket()) is not None:
+                sock.close()  # no DISCONNECT packet: the broker sends our LWT
+        with self._lock:
+            self.energised = False
+            self.burner.set_relay(False, self.wiring)
+        self._on_change("power lost: relay released, offline")
+
+    # -- helpers for firmwares ---------------------------------------------------
+    def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=1, retain=retain)
+
+    def set(self, energised: bool, why: str, *, report: bool = True) -> None:
+        """The coil changes (or is set again): the burner follows, the firmware reports."""
+        with self._lock:
+            changed = energised != self.energised
+            self.energised = energised
+            self.burner.set_relay(energised, self.wiring)
+            if report:
+                self.report()
+        if changed:
+            self._on_change(f"relay {'energised' if energised else 'released'} ({why})")
+
+    def after(self, name: str, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` after ``seconds`` (replacing the timer of that name)."""
+        self.cancel(name)
+
+        def fire() -> None:
+            with self._lock:
+                self._timers.pop(name, None)
+                action()
+
+        with self._lock:
+            self._timers[name] = self._schedule(seconds, fire)
+
+    def cancel(self, name: str) -> None:
+        with self._lock:
+            if (cancel := self._timers.pop(name, None)) is not None:
+                cancel()
+
+    def _cancel_all(self) -> None:
+        with self._lock:
+            for name in list(self._timers):
+                self.cancel(name)
+
+    # -- paho thread -------------------------------------------------------------
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            return
+        for topic in self.command_topics():
+            client.subscribe(topic, qos=1)
+        if (avail := self.availability()) is not None:
+            client.publish(avail[0], avail[1], qos=1, retain=True)
+        with self._lock:
+            self.report()
+        self._connected.set()
+
+    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            payload = msg.payload.decode("utf-8")
+            with self._lock:
+                self.on_command(msg.topic, payload)
+        except (ValueError, KeyError, TypeError) as err:  # a firmware shrugs at garbage
+            _LOG.warning("simulated %s ignored a command on %s: %s", self.dialect_name, msg.topic,
+                         err)
+
+
+def _on_off(payload: str, current: bool, on: str = "ON", off: str = "OFF") -> bool:
+    """The state a command asks for (TOGGLE included: firmwares accept it, we never send it)."""
+    word = payload.strip().upper()
+    if word in (on.upper(), "1", "TRUE"):
+        return True
+    if word in (off.upper(), "0", "FALSE"):
+        return False
+    if word == "TOGGLE":
+        return not current
+    raise ValueError(f"unknown state {payload[:20]!r}")
+
+
+class TasmotaSim(SimRelay):
+    dialect_name = "tasmota"
+
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
+                 **kwargs: Any) -> None:
+        self.dialect = Tasmota.from_config(config)
+        self.pulse_time = 0  #: the stored PulseTime setting of our relay
+        super().__init__(config, burner, wiring, **kwargs)
+
+    def command_topics(self) -> list[str]:
+        return [f"cmnd/{self.dialect.topic}/#"]
+
+    def availability(self) -> tuple[str, str, str]:
+        return (self.dialect.lwt_topic, "Online", "Offline")
+
+    def on_command(self, topic: str, payload: str) -> None:
+        self.run(topic.rsplit("/", 1)[-1], payload.strip())
+
+    def run(self, command: str, arg: str) -> None:
+        key = command.upper()
+        if key == "BACKLOG":
+            self.backlog([c.strip() for c in arg.split(";") if c.strip()])
+        elif key in self.dialect.power_names():
+            if arg:
+                self.power(_on_off(arg, self.energised))
+            else:
+                self.report()  # an empty command asks for the state
+        elif key == self.dialect.pulse_command.upper():
+            if arg:
+                self.pulse_time = max(0, min(64900, int(arg)))
+            self._result({self.dialect.pulse_command: {"Set": self.pulse_time}})
+        else:
+            self._result({"Command": "Unknown"})
+
+    def power(self, on: bool) -> None:
+        if self.ignore_commands:
+            return
+        self.set(on, "POWER")
+        if on and self.pulse_time:
+            # PulseTime: the firmware turns the relay OFF again by itself.
+            self.after("pulse", pulse_seconds(self.pulse_time),
+                       lambda: self.set(False, f"PulseTime {self.pulse_time}"))
+        else:
+            self.cancel("pulse")
+
+    def backlog(self, commands: list[str]) -> None:
+        """Run commands in order on the device; ``Delay <tenths>`` waits between them."""
+        for i, command in enumerate(commands):
+            name, _, arg = command.partition(" ")
+            if name.upper() == "DELAY":
+                self.after("backlog", max(2, int(arg)) / 10,
+                           functools.partial(self.backlog, commands[i + 1:]))
+                return
+            self.run(name, arg.strip())
+
+    def _result(self, body: dict[str, Any]) -> None:
+        self.publish(f"stat/{self.dialect.topic}/RESULT", json.dumps(body))
+
+    def report(self) -> None:
+        state = "ON" if self.energised else "OFF"
+        self._result({self.dialect.power: state})
+        self.publish(f"stat/{self.dialect.topic}/{self.dialect.power}", state)
+
+
+class _AutoTimerSim(SimRelay):
+    """Firmware with a per-relay auto_off/auto_on setting made on the device (DeclaredTimer)."""
+
+    def switch_to(self, on: bool, why: str) -> None:
+        if self.ignore_commands:
+            return
+        self.set(on, why)
+        if on and self.config.auto_off:
+            self.after("auto", self.auto_seconds, lambda: self.set(False, "auto_off"))
+        elif not on and self.config.auto_on:
+            self.after("auto", self.auto_seconds, lambda: self.set(True, "auto_on"))
+        else:
+            self.cancel("auto")
+
+
+class ShellySim(_AutoTimerSim):
+    dialect_name = "shelly"
+
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
+                 **kwargs: Any) -> None:
+        self.dialect = Shelly.from_config(config)
+        super().__init__(config, burner, wiring, **kwargs)
+
+    def command_topics(self) -> list[str]:
+        return [f"{self.dialect.relay_topic}/command", self.dialect.device_command_topic]
+
+    def availability(self) -> tuple[str, str, str]:
+        return (self.dialect.online_topic, "true", "false")
+
+    def on_command(self, topic: str, payload: str) -> None:
+        if topic == self.dialect.device_command_topic:
+            if payload.strip() == "update":
+                self.report()
+            return
+        self.switch_to(_on_off(payload, self.energised, "on", "off"), f"command {payload}")
+
+    def report(self) -> None:
+        self.publish(self.dialect.relay_topic, "on" if self.energised else "off")
+
+
+class ShellyRpcSim(SimRelay):
+    dialect_name = "shelly_rpc"
+
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
+                 **kwargs: Any) -> None:
+        self.dialect = ShellyRpc.from_config(config)
+        super().__init__(config, burner, wiring, **kwargs)
+
+    def command_topics(self) -> list[str]:
+        return [self.dialect.rpc_topic]
+
+    def availability(self) -> tuple[str, str, str]:
+        return (self.dialect.online_topic, "true", "false")
+
+    def on_command(self, topic: str, payload: str) -> None:
+        request = json.loads(payload)
+        src, method = str(request["src"]), request.get("method")
+        params = request.get("params") or {}
+        reply: dict[str, Any] = {"id": request.get("id"), "src": self.dialect.prefix, "dst": src}
+        if params.get("id") != self.dialect.channel:
+            reply["error"] = {"code": -105, "message": f"Argument 'id', value {params.get('id')} "
+                                                       "not found!"}
+        elif method == "Switch.Set":
+            reply["result"] = {"was_on": self.energised}
+            self.switch_set(bool(params["on"]), params.get("toggle_after"))
+        elif method == "Switch.GetStatus":
+            reply["result"] = self._status()
+        else:
+            reply["error"] = {"code": 404, "message": f"No handler for {method}"}
+        self.publish(f"{src}/rpc", json.dumps(reply))
+
+    def switch_set(self, on: bool, toggle_after: Any) -> None:
+        if self.ignore_commands:
+            return
+        self.set(on, "Switch.Set")
+        if isinstance(toggle_after, int | float) and toggle_after > 0:
+            self.after("toggle", float(toggle_after),
+                       lambda: self.set(not on, f"toggle_after {toggle_after}"))
+        else:
+            self.cancel("toggle")
+
+    def _status(self) -> dict[str, Any]:
+        return {"id": self.dialect.channel, "source": "MQTT", "output": self.energised}
+
+    def report(self) -> None:
+        status = self._status()
+        self.publish(self.dialect.status_topic, json.dumps(status))
+        notify = {"src": self.dialect.prefix, "dst": f"{self.dialect.prefix}/events",
+                  "method": "NotifyStatus",
+                  "params": {"ts": round(time.time(), 2), self.dialect.component: status}}
+        self.publish(self.dialect.events_topic, json.dumps(notify))
+
+
+class Zigbee2MqttSim(SimRelay):
+    """The Zigbee2MQTT bridge and one on/off device behind it."""
+
+    dialect_name = "zigbee2mqtt"
+
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
+                 **kwargs: Any) -> None:
+        self.dialect = Zigbee2Mqtt.from_config(config)
+        super().__init__(config, burner, wiring, **kwargs)
+
+    def command_topics(self) -> list[str]:
+        return [f"{self.dialect.device_topic}/set", f"{self.dialect.device_topic}/get"]
+
+    def availability(self) -> tuple[str, str, str]:
+        return (self.dialect.availability_topic, '{"state":"online"}', '{"state":"offline"}')
+
+    def on_command(self, topic: str, payload: str) -> None:
+        body = json.loads(payload)
+        if topic.endswith("/get"):
+            self.report()
+            return
+        on = _on_off(str(body[self.dialect.key]), self.energised)
+        # The bridge publishes what it asked for once the command is sent,
+        # whatever the device then does (DESIGN.md §5).
+        self._publish_state(on)
+        if self.ignore_commands:
+            return
+        self.set(on, "set", report=False)
+        on_time = body.get("on_time")
+        if on and isinstance(on_time, int | float) and on_time > 0:
+            self.after("on_time", float(on_time), lambda: self.set(False, f"on_time {on_time}"))
+        else:
+            self.cancel("on_time")
+
+    def _publish_state(self, on: bool) -> None:
+        body = {self.dialect.key: "ON" if on else "OFF", "linkquality": 120}
+        self.publish(self.dialect.device_topic, json.dumps(body))
+
+    def report(self) -> None:
+        self._publish_state(self.energised)
+
+
+class EspHomeSim(_AutoTimerSim):
+    dialect_name = "esphome"
+
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
+                 **kwargs: Any) -> None:
+        self.dialect = EspHome.from_config(config)
+        super().__init__(config, burner, wiring, **kwargs)
+
+    def command_topics(self) -> list[str]:
+        return [self.dialect.command_topic]
+
+    def availability(self) -> tuple[str, str, str]:
+        return (self.dialect.status_topic, "online", "offline")
+
+    def on_command(self, topic: str, payload: str) -> None:
+        self.switch_to(_on_off(payload, self.energised), f"command {payload}")
+
+    def report(self) -> None:
+        # ESPHome retains switch states by default.
+        self.publish(self.dialect.state_topic, "ON" if self.energised else "OFF", retain=True)
+
+
+class GenericSim(_AutoTimerSim):
+    dialect_name = "generic"
+
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
+                 **kwargs: Any) -> None:
+        self.dialect = Generic.from_config(config)
+        super().__init__(config, burner, wiring, **kwargs)
+
+    def command_topics(self) -> list[str]:
+        d = self.dialect
+        return [d.command_topic] + ([d.get_topic] if d.get_topic else [])
+
+    def availability(self) -> tuple[str, str, str] | None:
+        d = self.dialect
+        if d.availability_topic is None:
+            return None
+        return (d.availability_topic, d.payload_available, d.payload_not_available)
+
+    def on_command(self, topic: str, payload: str) -> None:
+        if topic == self.dialect.get_topic:
+            self.report()
+            return
+        d = self.dialect
+        self.switch_to(_on_off(payload, self.energised, d.payload_on, d.payload_off),
+                       f"command {payload}")
+
+    def report(self) -> None:
+        d = self.dialect
+        value: Any = d.state_on if self.energised else d.state_off
+        if not d.state_json_path:
+            self.publish(d.state_topic, value)
+            return
+        for key in reversed(d.state_json_path):
+            value = {key: value}
+        self.publish(d.state_topic, json.dumps(value))
+
+
+SIMS: dict[str, type[SimRelay]] = {
+    cls.dialect_name: cls
+    for cls in (TasmotaSim, ShellySim, ShellyRpcSim, Zigbee2MqttSim, EspHomeSim, GenericSim)
+}
+
+
+def sim_for(config: MqttRelayConfig, burner: Burner, wiring: Wiring, **kwargs: Any) -> SimRelay:
+    """The simulated firmware for ``config.dialect`` (not yet started)."""
+    return SIMS[config.dialect](config, burner, wiring, **kwargs)
