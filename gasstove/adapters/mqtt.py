@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -98,10 +99,14 @@ class MqttBroker:
         if self._users > 0 or self._client is None:
             return
         client, self._client = self._client, None
-        self.connected = False
+        was_connected, self.connected = self.connected, False
         client.disconnect()
-        # loop_stop joins paho's thread, which may be sleeping in its back-off.
-        await asyncio.to_thread(client.loop_stop)
+        if was_connected:
+            await asyncio.to_thread(client.loop_stop)  # let paho's thread send the DISCONNECT
+        else:
+            # Nothing to flush, and paho's thread may sleep up to a second in its
+            # back-off: a failed `stove off` must not outlive its deadline for that.
+            threading.Thread(target=client.loop_stop, daemon=True).start()
 
     def route(self, topics: tuple[str, ...], relay: MqttRelay) -> None:
         for topic in topics:

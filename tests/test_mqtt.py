@@ -1,0 +1,358 @@
+"""MQTT relays end to end: the Stove service, the transport, a real mosquitto, simulated firmware.
+
+No mocks: every test talks through a real broker to a simulated relay that
+drives a burner model. Topics get a random suffix so retained messages of one
+test (an LWT "offline") never leak into another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gasstove.adapters.mqtt import MqttRelay
+from gasstove.adapters.relays import build_relays
+from gasstove.control import Stove
+from gasstove.domain.config import Config
+from gasstove.domain.errors import RelayOffline, RelayRefused
+from gasstove.domain.plan import Wiring
+from tests.fixtures_mqtt import Mosquitto, MqttSim, free_port
+
+pytestmark = pytest.mark.timeout(30)
+
+DIALECTS = ["tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome", "generic"]
+NC, NO = Wiring.NORMALLY_CLOSED, Wiring.NORMALLY_OPEN
+
+
+def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on a fresh event loop (pytest sees the wrapped signature)."""
+    @functools.wraps(test)
+    def sync(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return sync
+
+
+def block(dialect: str, **extra: Any) -> dict[str, Any]:
+    """A relay block as a user writes it, on topics of its own."""
+    u = secrets.token_hex(3)
+    base: dict[str, dict[str, Any]] = {
+        "tasmota": {"topic": f"kitchen-{u}", "channel": 1},
+        "shelly": {"topic": f"shelly1-{u}"},
+        "shelly_rpc": {"topic": f"shellyplus1-{u}"},
+        "zigbee2mqtt": {"topic": f"stove relay {u}"},
+        "esphome": {"topic": f"stove-{u}"},
+        "generic": {"command_topic": f"gas/{u}/set", "state_topic": f"gas/{u}/state",
+                    "availability_topic": f"gas/{u}/online", "get_topic": f"gas/{u}/get",
+                    "state_json_path": "relay.state"},
+    }
+    return {"dialect": dialect, **base[dialect], **extra}
+
+
+def device_timer(dialect: str, wiring: Wiring) -> dict[str, Any]:
+    """Config keys that make the device time a cut with this wiring (None if it cannot)."""
+    if dialect in ("shelly", "esphome", "generic"):
+        return {"auto_off": True} if wiring is NC else {"auto_on": True}
+    return {}
+
+
+def stove_for(broker: Mosquitto | tuple[str, int], relays: dict[str, dict[str, Any]],
+              wiring: Wiring = NC, deadline: float = 2.0) -> tuple[Stove, Config]:
+    host, port = (broker.host, broker.port) if isinstance(broker, Mosquitto) else broker
+    config = Config.model_validate({
+        "stove": {"deadline": deadline, "burners": {
+            name: {"wiring": wiring.value, "cut_seconds": 1, "relay": {"type": "mqtt", **relay}}
+            for name, relay in relays.items()}},
+        "mqtt": {"host": host, "port": port, "keepalive": 10},
+    })
+    return Stove(config.stove, build_relays(config)), config
+
+
+async def until(condition: Callable[[], bool], within: float) -> bool:
+    end = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def assert_out_for_good_and_restored(sim: MqttSim, wiring: Wiring) -> None:
+    state = sim.burner.state()
+    assert not state.flame and not state.valve_open, "the flame must be out"
+    assert state.loop_closed, "the loop must be closed again so it can be relit by hand"
+    assert sim.sim.energised is (wiring is NO)
+
+
+# -- shut-off through the Stove service ------------------------------------------------
+
+
+@pytest.mark.parametrize("wiring", [NC, NO])
+@pytest.mark.parametrize("dialect", DIALECTS)
+@run
+async def test_stove_shuts_a_lit_burner_off(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str, wiring: Wiring
+) -> None:
+    sim = mqtt_sim(block(dialect), wiring=wiring)
+    assert sim.burner.lit
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, wiring)
+    try:
+        (outcome,) = await stove.shut_off(["front"])
+        status = await stove.status(["front"])
+    finally:
+        await stove.close()
+    assert outcome.ok and outcome.restored, outcome.message
+    assert_out_for_good_and_restored(sim, wiring)
+    assert status[0].relay == "resting"
+
+
+@run
+async def test_two_relays_share_one_client_and_close_it(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    left, right = mqtt_sim(block("tasmota")), mqtt_sim(block("shelly_rpc"))
+    stove, _ = stove_for(mosquitto, {"left": left.relay, "right": right.relay})
+    a, b = stove.relays["left"], stove.relays["right"]
+    assert isinstance(a, MqttRelay) and isinstance(b, MqttRelay)
+    assert a._broker is b._broker
+    outcomes = await stove.shut_off(["left", "right"])
+    assert all(o.ok for o in outcomes), [o.message for o in outcomes]
+    await stove.close()
+    assert a._broker._client is None and not a._broker.connected
+
+
+# -- the device ends the pulse by itself ---------------------------------------------------
+
+KILLED = [(d, w) for d in DIALECTS for w in (NC, NO) if not (d == "zigbee2mqtt" and w is NO)]
+
+
+@pytest.mark.parametrize(("dialect", "wiring"), KILLED)
+@run
+async def test_device_restores_by_itself_when_we_die_mid_pulse(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str, wiring: Wiring
+) -> None:
+    extra = device_timer(dialect, wiring)
+    sim = mqtt_sim(block(dialect, **extra), wiring=wiring, auto_seconds=1.0)
+    stove, config = stove_for(mosquitto, {"front": sim.relay}, wiring)
+    plan = config.stove.burners["front"].plan()
+    assert plan.device_timed
+    relay = stove.relays["front"]
+    deadline = time.monotonic() + 2
+    await relay.switch(plan.cut, deadline=deadline, pulse_seconds=plan.seconds)
+    await relay.wait_for(plan.cut, deadline=deadline)
+    assert not sim.burner.lit
+    await relay.close()  # "killed": gone without restoring
+    assert await until(lambda: sim.sim.energised is plan.rest, 2.5), "the device did not restore"
+    assert_out_for_good_and_restored(sim, wiring)
+
+
+@run
+async def test_tasmota_lock_after_a_pulse_is_not_ended_by_pulse_time(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    sim = mqtt_sim(block("tasmota"))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    try:
+        assert (await stove.shut_off(["front"]))[0].ok
+        (locked,) = await stove.lock(["front"])
+        assert locked.ok, locked.message
+        await asyncio.sleep(1.3)  # longer than the PulseTime the shut-off set
+        assert sim.sim.energised and not sim.burner.state().loop_closed
+        assert (await stove.unlock(["front"]))[0].ok
+    finally:
+        await stove.close()
+
+
+@run
+async def test_declared_auto_off_refuses_a_lock_it_could_not_hold(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    sim = mqtt_sim(block("shelly", auto_off=True), auto_seconds=1.0)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    try:
+        (outcome,) = await stove.lock(["front"])
+    finally:
+        await stove.close()
+    assert not outcome.ok and "auto_off is set on the device" in outcome.message
+    assert sim.burner.lit and not sim.sim.energised  # nothing was sent
+
+
+# -- confirmation comes from the device, not from us ---------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@run
+async def test_a_relay_that_ignores_the_command_is_unconfirmed(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str
+) -> None:
+    # Zigbee2MQTT's sim still echoes {"state": "ON"} optimistically: only /get tells.
+    sim = mqtt_sim(block(dialect), ignore_commands=True)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=1.0)
+    start = time.monotonic()
+    try:
+        (outcome,) = await stove.shut_off(["front"])
+    finally:
+        await stove.close()
+    assert not outcome.ok and "NOT confirmed" in outcome.message
+    assert "still reports the relay released" in outcome.message or "no state report" in \
+        outcome.message
+    assert time.monotonic() - start < 1.0 + 1.0 / 3 + 0.5
+    assert sim.burner.lit
+
+
+@run
+async def test_commands_are_never_retained(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    sim = mqtt_sim(block("tasmota"))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    try:
+        assert (await stove.shut_off(["front"]))[0].ok
+    finally:
+        await stove.close()
+    seen: list[str] = []
+    spy = paho.Client(CallbackAPIVersion.VERSION2)
+    spy.on_message = lambda _c, _u, msg: seen.append(msg.topic) if msg.retain else None
+    spy.connect(mosquitto.host, mosquitto.port)
+    spy.subscribe(f"cmnd/{sim.relay['topic']}/#")
+    spy.loop_start()
+    await asyncio.sleep(0.3)
+    spy.disconnect()
+    spy.loop_stop()
+    assert seen == []
+
+
+# -- availability, broker failures -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@run
+async def test_a_relay_whose_lwt_says_offline_fails_fast(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str
+) -> None:
+    sim = mqtt_sim(block(dialect))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    try:
+        assert "online" in await relay.identify(deadline=time.monotonic() + 2)
+        sim.sim.kill()  # power cut: the broker publishes its will
+        assert await until(lambda: isinstance(relay, MqttRelay) and relay._online is False, 2)
+        start = time.monotonic()
+        (outcome,) = await stove.shut_off(["front"])
+        assert time.monotonic() - start < 0.3
+        assert not outcome.ok and "offline" in outcome.message
+        with pytest.raises(RelayOffline):
+            await relay.switch(True, deadline=time.monotonic() + 1)
+    finally:
+        await stove.close()
+
+
+@run
+async def test_offline_is_known_from_the_retained_lwt_before_the_first_command(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    sim = mqtt_sim(block("esphome"))
+    sim.sim.kill()
+    await asyncio.sleep(0.2)  # the broker stores the will as retained
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    try:
+        with pytest.raises(RelayOffline, match="reports itself offline"):
+            await stove.relays["front"].switch(True, deadline=time.monotonic() + 2)
+    finally:
+        await stove.close()
+
+
+@run
+async def test_broker_down_fails_within_the_deadline() -> None:
+    stove, _ = stove_for(("127.0.0.1", free_port()), {"front": block("tasmota")}, deadline=1.0)
+    start = time.monotonic()
+    try:
+        (outcome,) = await stove.shut_off(["front"])
+    finally:
+        await stove.close()
+    assert time.monotonic() - start < 1.3
+    assert not outcome.ok and "not reachable" in outcome.message
+
+
+@run
+async def test_broker_restarted_mid_session_reconnects_and_works(
+    own_mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    sim = mqtt_sim(block("shelly_rpc"), broker=own_mosquitto)
+    stove, _ = stove_for(own_mosquitto, {"front": sim.relay}, deadline=5.0)
+    try:
+        assert (await stove.status(["front"]))[0].ok
+        own_mosquitto.restart()
+        await asyncio.sleep(0.1)  # let the simulated device notice the drop
+        assert await until(lambda: sim.sim.wait_connected(0), 4)
+        (outcome,) = await stove.shut_off(["front"])
+        assert outcome.ok, outcome.message
+        assert_out_for_good_and_restored(sim, NC)
+    finally:
+        await stove.close()
+
+
+# -- hostile publishers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@run
+async def test_malformed_state_messages_are_logged_and_ignored(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = mqtt_sim(block(dialect))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    assert isinstance(relay, MqttRelay)
+    garbage = [b"{not json", b"x" * 1_000_000, b'{"POWER1": 5, "state": [1], "output": "on"}',
+               b"\xff\xfe", b"[" * 10_000, b"ON AND OFF"]
+    try:
+        await relay.identify(deadline=time.monotonic() + 2)
+        vandal = paho.Client(CallbackAPIVersion.VERSION2)
+        vandal.connect(mosquitto.host, mosquitto.port)
+        vandal.loop_start()
+        for topic in relay.dialect.subscriptions():
+            for payload in garbage:
+                vandal.publish(topic, payload, qos=1).wait_for_publish(2)
+        vandal.disconnect()
+        vandal.loop_stop()
+        with caplog.at_level(logging.WARNING, logger="gasstove.adapters.mqtt"):
+            assert await until(lambda: "payload of 1000000 bytes" in caplog.text, 2)
+        (status,) = await stove.status(["front"])  # still reads the device's own report
+    finally:
+        await stove.close()
+    assert status.ok and status.relay == "resting", status.message
+    assert sim.burner.lit
+    assert "x" * 50 not in caplog.text  # payloads are not logged
+
+
+@run
+async def test_broker_refusing_a_password_is_refused_without_the_secret(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path)
+    # No anonymous clients and no password file: every login is refused.
+    broker.conf.write_text(f"listener {broker.port} {broker.host}\nallow_anonymous false\n")
+    broker.start()
+    try:
+        config = Config.model_validate({
+            "stove": {"deadline": 1, "burners": {"front": {"relay": {"type": "mqtt",
+                                                                       **block("tasmota")}}}},
+            "mqtt": {"host": broker.host, "port": broker.port, "username": "stove",
+                     "password": "s3cret-pw"}})
+        relays = build_relays(config)
+        with pytest.raises(RelayRefused, match="refused the connection") as caught:
+            await relays["front"].read(deadline=time.monotonic() + 1)
+        await relays["front"].close()
+    finally:
+        broker.stop()
+    assert "s3cret" not in str(caught.value)
