@@ -1,0 +1,88 @@
+"""The gasstove integration: timed, remote and voice shut-off of a gas stove.
+
+A relay sits in series with each burner's thermocouple flame-failure loop;
+opening it for a few seconds drops the gas safety valve. Nothing here can
+open gas (DESIGN.md §2 rule 1): entities and services only cut, lock
+(hold the loop open) or unlock (close the loop; relighting stays manual).
+
+Supported Home Assistant versions: 2024.3 (the last for Python 3.11) and
+current releases. Only APIs present in both are used: ``hass.data`` rather
+than ``ConfigEntry.runtime_data`` (2024.4+), no ``ConfigEntry[...]`` at
+runtime, ``async_forward_entry_setups``, an options flow that does not assign
+``config_entry``, and no ``config_entry=`` argument to the coordinator.
+"""
+
+from __future__ import annotations
+
+from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
+
+from homeassistant.config_entries import ConfigEntry  # noqa: E402
+from homeassistant.const import Platform  # noqa: E402
+from homeassistant.core import HomeAssistant  # noqa: E402
+from homeassistant.exceptions import ConfigEntryNotReady  # noqa: E402
+from homeassistant.helpers import config_validation as cv  # noqa: E402
+from homeassistant.helpers.typing import ConfigType  # noqa: E402
+
+from gasstove.domain.errors import RelayError  # noqa: E402
+
+from .const import DOMAIN  # noqa: E402
+from .coordinator import GasStoveCoordinator  # noqa: E402
+from .intent import async_setup_intents  # noqa: E402
+from .services import async_setup_services  # noqa: E402
+from .stove_config import build_relays, stove_config_from_entry  # noqa: E402
+
+PLATFORMS: list[Platform] = [
+    Platform.BUTTON, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH, Platform.VALVE,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Services and intents belong to the integration, not to one stove."""
+    hass.data.setdefault(DOMAIN, {})
+    async_setup_services(hass)
+    async_setup_intents(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    config = stove_config_from_entry(entry)
+    relays = build_relays(hass, config)
+    for relay in relays.values():
+        start = getattr(relay, "async_start", None)  # MQTT relays subscribe first
+        if start is not None:
+            try:
+                await start()
+            except RelayError as err:
+                raise ConfigEntryNotReady(str(err)) from err
+    coordinator = GasStoveCoordinator(hass, entry, relays)
+    # A relay that does not answer yet is shown unavailable rather than
+    # failing the setup: the timers and the shut-off button must still load.
+    await coordinator.async_refresh()
+    hass.data.setdefault(DOMAIN, {})[entry.entry_id] = coordinator
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await coordinator.async_restore_timers()
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    unloaded: bool = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        coordinator: GasStoveCoordinator = hass.data[DOMAIN].pop(entry.entry_id)
+        await coordinator.async_shutdown()
+    return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Removing a stove forgets its timers too."""
+    from homeassistant.helpers.storage import Store
+
+    from .const import STORAGE_VERSION
+
+    await Store[dict[str, object]](hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.timers").async_remove()

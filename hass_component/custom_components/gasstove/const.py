@@ -1,0 +1,57 @@
+"""Constants of the gasstove integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+DOMAIN: Final = "gasstove"
+
+# Config entry data: the stove as the library's StoveConfig would take it
+# (``name``, ``deadline``, ``burners``), so one model validates YAML and UI input.
+CONF_BURNERS: Final = "burners"
+CONF_BURNER: Final = "burner"
+CONF_RELAY: Final = "relay"
+CONF_RELAY_TYPE: Final = "relay_type"
+CONF_WIRING: Final = "wiring"
+CONF_CUT_SECONDS: Final = "cut_seconds"
+CONF_PROTOCOL: Final = "protocol"
+CONF_DIALECT: Final = "dialect"
+CONF_TOPIC: Final = "topic"
+CONF_CHANNEL: Final = "channel"
+CONF_DEADLINE: Final = "deadline"
+# Options
+CONF_ALIASES: Final = "aliases"
+CONF_MAX_BURN_MINUTES: Final = "max_burn_minutes"
+
+RELAY_MIIO: Final = "miio"
+RELAY_MQTT: Final = "mqtt"
+#: Dialects the UI offers: each is addressed by one topic. ``generic`` needs a
+#: dozen topics and payloads and is left to the YAML configuration of the CLI.
+UI_DIALECTS: Final = ("tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome")
+
+DEFAULT_CUT_SECONDS: Final = 3.0
+DEFAULT_DEADLINE: Final = 5.0
+#: Longest timer anyone may set (the library's MAX_DELAY_S is 24 h too).
+MAX_DELAY_MINUTES: Final = 24 * 60
+
+#: Relay state is read this often; a state change we cause is pushed at once.
+SCAN_INTERVAL: Final = timedelta(seconds=30)
+
+STORAGE_VERSION: Final = 1
+
+EVENT_SHUT_OFF: Final = "gasstove_shut_off"
+EVENT_SHUT_OFF_FAILED: Final = "gasstove_shut_off_failed"
+
+SERVICE_SHUT_OFF: Final = "shut_off"
+SERVICE_CANCEL: Final = "cancel"
+SERVICE_LOCK: Final = "lock"
+SERVICE_UNLOCK: Final = "unlock"
+
+ATTR_BURNERS: Final = "burners"
+ATTR_DELAY: Final = "delay"
+ATTR_STOVE: Final = "stove"
+
+INTENT_SHUT_OFF: Final = "GasStoveShutOff"
+INTENT_CANCEL: Final = "GasStoveCancel"
+INTENT_STATUS: Final = "GasStoveStatus"

@@ -1,0 +1,44 @@
+"""Base entity: one device per stove, entities per burner."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import GasStoveCoordinator
+
+
+class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
+    _attr_has_entity_name = True
+    #: Entities that depend on reading the relay; the others (button, timer
+    #: number and sensor) stay usable when it does not answer -- a shut-off
+    #: attempt must never be refused by the UI; a dead relay makes it fail loudly.
+    needs_relay = True
+
+    def __init__(
+        self, coordinator: GasStoveCoordinator, burner: str, description: EntityDescription
+    ) -> None:
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.burner = burner
+        entry = coordinator.entry
+        # The entry's unique id is its first relay's address: stable across
+        # reinstalls, unlike the entry id.
+        base = entry.unique_id or entry.entry_id
+        self._attr_unique_id = f"{base}_{burner}_{description.key}"
+        self._attr_translation_placeholders = {"burner": burner.replace("_", " ").capitalize()}
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, base)},
+            name=entry.title,
+            manufacturer="gasstove",
+            model="Flame-failure loop relay",
+        )
+
+    @property
+    def available(self) -> bool:
+        if not self.needs_relay:
+            return True
+        data = (self.coordinator.data or {}).get(self.burner)
+        return super().available and data is not None and data.reachable

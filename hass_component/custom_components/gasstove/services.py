@@ -1,0 +1,125 @@
+"""Services ``gasstove.shut_off`` / ``cancel`` / ``lock`` / ``unlock``.
+
+Registered once in ``async_setup`` (not per entry), so automations that use
+them validate even while a stove is still loading. ``burners`` takes names or
+aliases (any language) and "all"; none means every burner. ``stove`` picks a
+config entry when there are several stoves. ``delay`` takes what Home
+Assistant's duration selector gives (``{"minutes": 20}``, ``"00:20:00"``,
+seconds) and the library's own spellings (``20m``, ``1h30m``, ``PT20M``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+
+from gasstove.domain.durations import parse_duration
+from gasstove.domain.errors import DurationError
+
+from .const import (
+    ATTR_BURNERS,
+    ATTR_DELAY,
+    ATTR_STOVE,
+    DOMAIN,
+    SERVICE_CANCEL,
+    SERVICE_LOCK,
+    SERVICE_SHUT_OFF,
+    SERVICE_UNLOCK,
+)
+from .coordinator import GasStoveCoordinator
+
+
+def _delay(value: Any) -> timedelta:
+    if isinstance(value, str):
+        try:
+            return timedelta(seconds=parse_duration(value))
+        except DurationError:
+            pass  # "00:20:00" is Home Assistant's spelling: let cv try
+    try:
+        result: timedelta = cv.time_period(value)
+    except vol.Invalid:
+        raise vol.Invalid(f"delay {value!r} is not a duration such as 20m or 00:20:00") from None
+    return result
+
+
+BASE_SCHEMA = {
+    vol.Optional(ATTR_STOVE): cv.string,
+    vol.Optional(ATTR_BURNERS): vol.All(cv.ensure_list, [cv.string]),
+}
+SHUT_OFF_SCHEMA = vol.Schema({**BASE_SCHEMA, vol.Optional(ATTR_DELAY): _delay})
+BURNERS_SCHEMA = vol.Schema(BASE_SCHEMA)
+
+
+def targets(hass: HomeAssistant, stove: str | None,
+            words: list[str] | None) -> list[tuple[GasStoveCoordinator, list[str]]]:
+    """(stove, burner names) pairs for a call; raises a translated error for a bad name."""
+    coordinators: list[GasStoveCoordinator] = list(hass.data.get(DOMAIN, {}).values())
+    if stove is not None:
+        wanted = stove.casefold()
+        coordinators = [c for c in coordinators
+                        if wanted in (c.entry.entry_id.casefold(), c.entry.title.casefold())]
+        if not coordinators:
+            raise ServiceValidationError(
+                f"no gas stove {stove!r} is set up", translation_domain=DOMAIN,
+                translation_key="unknown_stove", translation_placeholders={"stove": stove},
+            )
+    if not coordinators:
+        raise ServiceValidationError("no gas stove is set up", translation_domain=DOMAIN,
+                                     translation_key="no_stove")
+    if not words or len(coordinators) == 1:
+        return [(c, c.resolve(words)) for c in coordinators]
+    # Several stoves and burner words: each stove takes the words it knows.
+    chosen: list[tuple[GasStoveCoordinator, list[str]]] = []
+    unknown = set(words)
+    for coordinator in coordinators:
+        known = [w for w in words if _knows(coordinator, w)]
+        unknown.difference_update(known)
+        if known:
+            chosen.append((coordinator, coordinator.resolve(known)))
+    if unknown:
+        coordinators[0].resolve(sorted(unknown))  # raises the translated error
+    return chosen
+
+
+def _knows(coordinator: GasStoveCoordinator, word: str) -> bool:
+    try:
+        coordinator.stove.resolve([word])
+    except Exception:  # noqa: BLE001 - UsageError: not this stove's word
+        return False
+    return True
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    async def shut_off(call: ServiceCall) -> ServiceResponse:
+        delay: timedelta | None = call.data.get(ATTR_DELAY)
+        chosen = targets(hass, call.data.get(ATTR_STOVE), call.data.get(ATTR_BURNERS))
+        result: dict[str, Any] = {}
+        if delay is None:
+            for coordinator, burners in chosen:
+                outcomes = await coordinator.async_shut_off(burners)
+                result[coordinator.entry.title] = {o.burner: o.message for o in outcomes}
+        else:
+            for coordinator, burners in chosen:
+                due = await coordinator.async_schedule(burners, delay.total_seconds())
+                result[coordinator.entry.title] = {b: f"scheduled at {due.isoformat()}" for b in burners}
+        return result if call.return_response else None
+
+    async def cancel(call: ServiceCall) -> None:
+        for coordinator, burners in targets(hass, call.data.get(ATTR_STOVE), call.data.get(ATTR_BURNERS)):
+            await coordinator.async_cancel(burners)
+
+    async def lock(call: ServiceCall) -> None:
+        for coordinator, burners in targets(hass, call.data.get(ATTR_STOVE), call.data.get(ATTR_BURNERS)):
+            await coordinator.async_lock(burners, call.service == SERVICE_LOCK)
+
+    hass.services.async_register(DOMAIN, SERVICE_SHUT_OFF, shut_off, SHUT_OFF_SCHEMA,
+                                 supports_response=SupportsResponse.OPTIONAL)
+    hass.services.async_register(DOMAIN, SERVICE_CANCEL, cancel, BURNERS_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_LOCK, lock, BURNERS_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_UNLOCK, lock, BURNERS_SCHEMA)

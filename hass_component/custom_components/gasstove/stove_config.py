@@ -1,0 +1,70 @@
+"""Config entry <-> the library's ``StoveConfig``, and the relays it names.
+
+Entry ``data`` holds what identifies the hardware (burner names, wiring,
+relay addresses and token); ``options`` holds what a user tunes afterwards
+(cut length and aliases per burner, maximum burn time). Both go through the
+library's pydantic models, so the UI accepts exactly what ``gasstove.yaml``
+accepts and reports the same one-line errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+
+from gasstove.domain.config import StoveConfig
+from gasstove.domain.relay import Relay
+
+from .const import (
+    CONF_ALIASES,
+    CONF_BURNERS,
+    CONF_CUT_SECONDS,
+    CONF_DEADLINE,
+    CONF_RELAY,
+    DEFAULT_DEADLINE,
+)
+
+
+def stove_dict(data: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The ``stove:`` mapping of a gasstove.yaml for this entry."""
+    burners: dict[str, Any] = {}
+    cut = options.get(CONF_CUT_SECONDS, {})
+    aliases = options.get(CONF_ALIASES, {})
+    for name, burner in data[CONF_BURNERS].items():
+        merged = dict(burner)
+        if name in cut:
+            merged[CONF_CUT_SECONDS] = cut[name]
+        if name in aliases:
+            merged[CONF_ALIASES] = list(aliases[name])
+        burners[name] = merged
+    return {"name": data.get("name", "stove"), CONF_DEADLINE: data.get(CONF_DEADLINE, DEFAULT_DEADLINE),
+            CONF_BURNERS: burners}
+
+
+def stove_config_from_entry(entry: ConfigEntry) -> StoveConfig:
+    return StoveConfig.model_validate(stove_dict(dict(entry.data), dict(entry.options)))
+
+
+def relay_key(relay: dict[str, Any]) -> str:
+    """What makes a relay unique (host and property, or MQTT topic): two burners, or
+    two config entries, may never drive the same relay."""
+    return str(StoveConfig.model_validate(
+        {"burners": {"probe": {CONF_RELAY: relay}}}
+    ).burners["probe"].relay.describe())
+
+
+def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
+    """One relay adapter per burner: the library's miio driver, or MQTT through HA."""
+    relays: dict[str, Relay] = {}
+    for name, burner in config.burners.items():
+        if burner.relay.type == "miio":
+            from gasstove.adapters.miio_relay import MiioRelay
+
+            relays[name] = MiioRelay(burner.relay)
+        else:
+            from .mqtt_relay import HassMqttRelay
+
+            relays[name] = HassMqttRelay(hass, burner.relay)
+    return relays

@@ -1,0 +1,99 @@
+"""Fixtures: Home Assistant's test harness plus simulated miio relays on real UDP.
+
+The relays are the library's simulator (``gasstove.sim``): a real miio peer on
+127.0.0.x:54321 wired to a simulated burner, so "the flame went out" is a
+physical fact of the model, not a mock's call count. pytest-homeassistant
+disables sockets for every test; the simulator needs them (``socket_enabled``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "hass_component"))  # custom_components.gasstove
+
+from gasstove.domain.plan import Wiring  # noqa: E402
+from gasstove.sim.burner import Burner  # noqa: E402
+from gasstove.sim.miio_device import (  # noqa: E402
+    MiioSimDevice,
+    MiioSimSettings,
+    free_loopback_host,
+    serve_in_thread,
+)
+
+TOKEN = "00112233445566778899aabbccddeeff"
+DEAD_HOST = "127.0.0.254"  # nothing listens there: a relay that never answers
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/gasstove in every test."""
+
+
+@pytest.fixture(autouse=True)
+def instant_pulse() -> Iterator[None]:
+    """A cut holds the loop open for cut_seconds; tests do not wait for it."""
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    with patch("custom_components.gasstove.coordinator.async_pulse_wait", no_wait):
+        yield
+
+
+@dataclass
+class SimRelay:
+    device: MiioSimDevice
+    burner: Burner
+    clock: list[float]
+
+    @property
+    def host(self) -> str:
+        return self.device.settings.host
+
+    @property
+    def lit(self) -> bool:
+        return self.burner.lit
+
+
+@pytest.fixture
+def miio_relay(socket_enabled: None) -> Iterator[Callable[..., SimRelay]]:
+    """Factory: a simulated relay with a lit burner on a free loopback address."""
+    stack = contextlib.ExitStack()
+    used: list[str] = []
+
+    def start(name: str = "left", **settings: Any) -> SimRelay:
+        wiring = settings["wiring"] = Wiring(settings.get("wiring", Wiring.NORMALLY_CLOSED))
+        settings.setdefault("energised", wiring is Wiring.NORMALLY_OPEN)
+        clock = [0.0]
+        burner = Burner(name, clock=lambda: clock[0])
+        burner.push_and_turn()
+        clock[0] += 5
+        burner.release()
+        host = free_loopback_host(start=int(used[-1].rsplit(".", 1)[1]) + 1 if used else 2)
+        used.append(host)
+        device = MiioSimDevice(MiioSimSettings(host, settings.pop("token", TOKEN), **settings), burner)
+        stack.enter_context(serve_in_thread(device))
+        return SimRelay(device, burner, clock)
+
+    with stack:
+        yield start
+
+
+def miio_burner(host: str, *, wiring: str = "normally_closed", cut_seconds: float = 1.0,
+                token: str = TOKEN) -> dict[str, Any]:
+    return {"wiring": wiring, "cut_seconds": cut_seconds,
+            "relay": {"type": "miio", "host": host, "token": token, "protocol": "miot"}}
+
+
+def entry_data(burners: dict[str, dict[str, Any]], *, name: str = "Kitchen",
+               deadline: float = 1.0) -> dict[str, Any]:
+    return {"name": name, "deadline": deadline, "burners": burners}

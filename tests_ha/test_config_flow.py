@@ -1,0 +1,175 @@
+"""Config flow: every step, error and abort, against simulated relays over UDP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.gasstove.const import DOMAIN
+
+from .conftest import DEAD_HOST, TOKEN, entry_data, miio_burner
+
+MIIO_INPUT = {"burner": "left", "wiring": "normally_closed", "cut_seconds": 2, "protocol": "miot"}
+
+
+async def _to_miio(hass: HomeAssistant, name: str = "Kitchen") -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert result["type"] == FlowResultType.FORM
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": name})
+    assert result["type"] == FlowResultType.MENU
+    assert result["menu_options"] == ["miio", "mqtt"]
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "miio"})
+
+
+async def test_miio_two_burners(hass: HomeAssistant, miio_relay: Any) -> None:
+    left, right = miio_relay("left"), miio_relay("right", wiring="normally_open")
+    result = await _to_miio(hass)
+    assert result["step_id"] == "miio"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "host": left.host, "token": TOKEN.upper()})
+    assert result["type"] == FlowResultType.MENU
+    assert result["step_id"] == "next"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "miio"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "burner": "right", "wiring": "normally_open",
+                            "host": right.host, "token": TOKEN})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "finish"})
+    assert result["type"] == FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Kitchen"
+    assert result["data"]["burners"]["left"]["relay"] == {
+        "type": "miio", "host": left.host, "token": TOKEN, "protocol": "miot"}
+    assert result["data"]["burners"]["right"]["wiring"] == "normally_open"
+    assert result["result"].unique_id == f"miio {left.host} (siid 2 piid 1)"
+    await hass.async_block_till_done()
+    # Nothing was switched by the flow: the burners still burn.
+    assert left.lit and right.lit
+
+
+@pytest.mark.parametrize(
+    ("user_input", "errors"),
+    [
+        ({"host": DEAD_HOST, "token": TOKEN}, {"base": "cannot_connect"}),
+        ({"token": "ab" * 16}, {"base": "invalid_auth"}),
+        ({"token": "not-a-token"}, {"token": "invalid_token"}),
+        ({"host": "bad host!"}, {"host": "invalid_host"}),
+        ({"burner": "Left Burner"}, {"burner": "invalid_burner"}),
+    ],
+)
+async def test_miio_errors(hass: HomeAssistant, miio_relay: Any, user_input: dict[str, Any],
+                           errors: dict[str, str]) -> None:
+    left = miio_relay("left")
+    result = await _to_miio(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "host": left.host, "token": TOKEN, **user_input})
+    assert result["type"] == FlowResultType.FORM
+    assert result["errors"] == errors
+    # The form keeps what was typed, except the token (a secret is never echoed back).
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "host": left.host, "token": TOKEN})
+    assert result["type"] == FlowResultType.MENU
+
+
+async def test_same_relay_twice_in_one_flow(hass: HomeAssistant, miio_relay: Any) -> None:
+    left = miio_relay("left")
+    result = await _to_miio(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "host": left.host, "token": TOKEN})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "miio"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "host": left.host, "token": TOKEN})
+    assert result["errors"] == {"burner": "duplicate_burner"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "burner": "right", "host": left.host, "token": TOKEN})
+    assert result["errors"] == {"base": "duplicate_relay"}
+
+
+async def test_already_configured(hass: HomeAssistant, miio_relay: Any) -> None:
+    left = miio_relay("left")
+    MockConfigEntry(domain=DOMAIN, title="Old", unique_id="x",
+                    data=entry_data({"left": miio_burner(left.host)})).add_to_hass(hass)
+    result = await _to_miio(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "host": left.host, "token": TOKEN})
+    assert result["errors"] == {"base": "already_configured"}
+
+
+async def test_unique_id_abort(hass: HomeAssistant, miio_relay: Any) -> None:
+    left = miio_relay("left")
+    MockConfigEntry(domain=DOMAIN, title="Old", unique_id=f"miio {left.host} (siid 2 piid 1)",
+                    data=entry_data({"right": miio_burner("127.0.0.250")})).add_to_hass(hass)
+    result = await _to_miio(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**MIIO_INPUT, "host": left.host, "token": TOKEN})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "finish"})
+    assert result["type"] == FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_mqtt_needs_mqtt_integration(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": "K"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "mqtt"})
+    assert result["type"] == FlowResultType.ABORT
+    assert result["reason"] == "mqtt_not_configured"
+
+
+async def test_mqtt_burner(hass: HomeAssistant, mqtt_mock: Any) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": "K"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "mqtt"})
+    assert result["step_id"] == "mqtt"
+    base = {"burner": "left", "wiring": "normally_closed", "cut_seconds": 3, "dialect": "tasmota"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {**base, "topic": "a/+"})
+    assert result["errors"] == {"topic": "invalid_topic"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**base, "topic": "stove_left", "channel": 1})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "finish"})
+    assert result["type"] == FlowResultType.CREATE_ENTRY
+    assert result["data"]["burners"]["left"]["relay"] == {
+        "type": "mqtt", "dialect": "tasmota", "topic": "stove_left", "channel": 1}
+
+
+async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
+    left = miio_relay("left")
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="u",
+                            data=entry_data({"left": miio_burner(left.host)}))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] == FlowResultType.FORM
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"left_cut_seconds": 4, "left_aliases": "all", "max_burn_minutes": 60})
+    assert result["errors"] == {"base": "invalid_aliases"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"left_cut_seconds": 4, "left_aliases": "左边, left burner", "max_burn_minutes": 60})
+    assert result["type"] == FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options == {"cut_seconds": {"left": 4.0}, "aliases": {"left": ["左边", "left burner"]},
+                             "max_burn_minutes": 60}
+    coordinator = hass.data[DOMAIN][entry.entry_id]  # reloaded with the new options
+    assert coordinator.config.burners["left"].cut_seconds == 4.0
+    assert coordinator.resolve(["左边"]) == ["left"]
+
+
+async def test_reconfigure(hass: HomeAssistant, miio_relay: Any) -> None:
+    old, new = miio_relay("left"), miio_relay("left")
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="u",
+                            data=entry_data({"left": miio_burner(old.host)}))
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id})
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"burner": "left", "host": DEAD_HOST, "token": TOKEN})
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"burner": "left", "host": new.host, "token": TOKEN})
+    assert result["type"] == FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["burners"]["left"]["relay"]["host"] == new.host
