@@ -223,6 +223,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 self.timers[burner] = timer
             else:
                 self._arm(burner, timer)
+        self.async_update_listeners()  # the entities were added before the timers came back
         for burner, late_s in overdue:
             late = format_duration(max(1, round(late_s)))
             _LOGGER.warning("%s %s: the shut-off timer came due while Home Assistant was not "
