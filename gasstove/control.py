@@ -51,6 +51,9 @@ class Stove:
         self.relays = relays
         self._sleep = sleep
         self._now = monotonic
+        # One action at a time per burner: a timer firing while someone locks
+        # must not interleave its restore with the lock.
+        self._busy = {name: asyncio.Lock() for name in config.burners}
 
     def resolve(self, words: Sequence[str]) -> list[str]:
         """Burner names for what the user typed (names, aliases, "all"); none means all."""
@@ -88,8 +91,12 @@ class Stove:
     async def _each(
         self, burners: Iterable[str], act: Callable[[str], Awaitable[Outcome]]
     ) -> list[Outcome]:
+        async def one(name: str) -> Outcome:
+            async with self._busy[name]:
+                return await act(name)
+
         # Burners are independent: one dead relay must not delay the others' cut.
-        return list(await asyncio.gather(*(act(name) for name in burners)))
+        return list(await asyncio.gather(*(one(name) for name in burners)))
 
     def _deadline(self) -> float:
         return self._now() + self.config.deadline

@@ -97,7 +97,7 @@ def test_a_wrong_token_exits_1_naming_the_host_never_the_token(
         (["off", "--in", "0s"], "error: duration must be more than zero: '0s'"),
         (["off", "--in", "30h"], "error: duration too long: '30h'"),
         (["off", "middle"], "error: unknown burner 'middle' (this stove has: left)"),
-        (["off", "--in", "20m"], "error: no `stove serve` daemon holds timers yet"),
+        (["off", "--in", "20m"], "error: no `stove serve` daemon is running to hold the timer"),
         (["off", "--in", "20m", "--at", "18:00"], "error: give either --in or --at"),
         (["lock", "nowhere"], "error: unknown burner 'nowhere'"),
     ],

@@ -23,6 +23,9 @@ from ..domain.config import MiioRelayConfig
 from ..domain.errors import RelayRefused, RelayUnreachable, TokenRejected, Unconfirmed
 
 _LOG = logging.getLogger(__name__)
+# python-miio logs each lost datagram at ERROR; our retries are expected and
+# the driver reports the final result itself, as one line.
+logging.getLogger("miio.miioprotocol").setLevel(logging.CRITICAL)
 
 #: Per-try timeout: a LAN relay answers in milliseconds; a lost datagram
 #: should cost a fraction of the deadline, not python-miio's 5 s.

@@ -53,3 +53,17 @@ def wait_then(
     if live:
         out.write("\r" + " " * 20 + "\r")
     return True
+
+
+def watch_status(refresh: Callable[[], int], *, sleep: Callable[[float], None] = time.sleep,
+                 out: TextIO = sys.stdout) -> int:
+    """`stove status --watch`: redraw every second until Ctrl-C (then exit 0)."""
+    try:
+        while True:
+            if out.isatty():
+                out.write("\x1b[H\x1b[2J")  # home and clear: a live view, not a log
+            print(datetime.now().strftime("%H:%M:%S"), file=out, flush=True)
+            refresh()
+            sleep(1.0)
+    except KeyboardInterrupt:
+        return 0

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from ..domain.errors import GasstoveError, UsageError
+from ..domain.timers import local_clock
+from .countdown import clock_text
 
 if TYPE_CHECKING:
-    from ..control import Outcome, Stove
+    from ..control import Stove
     from ..domain.config import Config
+    from ..domain.voice import VoiceCommand
 
 T = TypeVar("T")
 
@@ -88,19 +91,45 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def report(outcomes: list[Outcome], *, as_json: bool, stove_name: str, action: str) -> NoReturn:
-    ok = all(o.ok for o in outcomes)
+def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str, action: str,
+           code: int | None = None) -> NoReturn:
+    ok = all(r["ok"] for r in results)
     if as_json:
-        print(json.dumps({
-            "stove": stove_name, "action": action, "ok": ok,
-            "burners": [o.as_json() for o in outcomes],
-        }, ensure_ascii=False))
+        print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results},
+                         ensure_ascii=False))
     else:
-        width = max(len(o.burner) for o in outcomes)
-        for o in outcomes:
-            stream = sys.stdout if o.ok else sys.stderr
-            print(f"{o.burner:<{width}}  {o.message}", file=stream)
-    raise typer.Exit(0 if ok else 1)
+        width = max(len(r["burner"]) for r in results)
+        for r in results:
+            line = f"{r['burner']:<{width}}  {r['message']}"
+            if (timer := r.get("timer")) and r.get("action") != "timer":
+                line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
+                         f"(in {clock_text(timer['in_s'])})")
+            print(line, file=sys.stdout if r["ok"] else sys.stderr)
+    raise typer.Exit(code if code is not None else 0 if ok else 1)
+
+
+def via_daemon(config: Config, request: dict[str, Any], *, as_json: bool, action: str,
+               source: str = "cli") -> bool:
+    """Hand the command to a running daemon and report its answer; False if none runs."""
+    from .client import ask_daemon
+
+    # long enough for a cut, its pulse and the restore, each with its deadline
+    longest_cut = max(b.cut_seconds for b in config.stove.burners.values())
+    timeout = 2 * config.stove.deadline + longest_cut + 5
+    reply = ask_daemon(config.daemon.socket_path(), {**request, "source": source}, timeout)
+    if reply is None:
+        return False
+    if "error" in reply:
+        code = reply.get("exit", 1)
+        raise (UsageError if code == 2 else GasstoveError)(str(reply["error"]))
+    report(reply["burners"], as_json=as_json, stove_name=config.stove.name, action=action)
+
+
+def direct(config: Config, action: str, names: list[str], *, as_json: bool) -> NoReturn:
+    """No daemon: act on the relays from this process."""
+    outcomes = run_with_stove(config, lambda s: getattr(s, action)(names))
+    report([o.as_json() for o in outcomes], as_json=as_json, stove_name=config.stove.name,
+           action=action)
 
 
 @app.command()
@@ -119,22 +148,43 @@ def off(
 ) -> None:
     """Shut burners off: open the flame-failure loop for cut_seconds, then restore it."""
     config = load()
-    delay = _delay(in_, at)
-    stove_names = _resolve(config, burners or [])
+    shut_off(config, _resolve(config, burners or []), _delay(in_, at), wait=wait, as_json=as_json)
+
+
+def shut_off(config: Config, names: list[str], delay: float | None, *, wait: bool = False,
+             as_json: bool = False, source: str = "cli") -> NoReturn:
+    request: dict[str, Any] = {"action": "off", "burners": names}
+    if delay is not None:
+        request["delay_s"] = delay
+    via_daemon(config, request, as_json=as_json, action="shut_off", source=source)
     if delay is None:
-        outcomes = run_with_stove(config, lambda s: s.shut_off(stove_names))
-        report(outcomes, as_json=as_json, stove_name=config.stove.name, action="shut_off")
+        direct(config, "shut_off", names, as_json=as_json)
     if not wait:
         raise UsageError(
-            "no `stove serve` daemon holds timers yet: start `stove serve`, "
+            "no `stove serve` daemon is running to hold the timer: start `stove serve`, "
             "or add --wait to keep this terminal as the timer"
         )
     from .countdown import wait_then
 
-    if not wait_then(delay, stove_names):
+    if not wait_then(delay, names):
         raise typer.Exit(0)
-    outcomes = run_with_stove(config, lambda s: s.shut_off(stove_names))
-    report(outcomes, as_json=as_json, stove_name=config.stove.name, action="shut_off")
+    direct(config, "shut_off", names, as_json=as_json)
+
+
+@app.command()
+def cancel(burners: Burners = None, as_json: JsonFlag = False) -> None:
+    """Cancel pending shut-off timers (none named: every burner's)."""
+    config = load()
+    cancel_timers(config, _resolve(config, burners or []), as_json=as_json)
+
+
+def cancel_timers(config: Config, names: list[str], *, as_json: bool = False,
+                  source: str = "cli") -> NoReturn:
+    via_daemon(config, {"action": "cancel", "burners": names}, as_json=as_json, action="cancel",
+               source=source)
+    report([{"burner": n, "action": "cancel", "ok": True,
+             "message": "no timer pending (no `stove serve` is running)"} for n in names],
+           as_json=as_json, stove_name=config.stove.name, action="cancel")
 
 
 @app.command()
@@ -142,8 +192,8 @@ def lock(burners: Burners = None, as_json: JsonFlag = False) -> None:
     """Hold the loop open so the burner cannot be lit until `stove unlock`."""
     config = load()
     names = _resolve(config, burners or [])
-    report(run_with_stove(config, lambda s: s.lock(names)), as_json=as_json,
-           stove_name=config.stove.name, action="lock")
+    if not via_daemon(config, {"action": "lock", "burners": names}, as_json=as_json, action="lock"):
+        direct(config, "lock", names, as_json=as_json)
 
 
 @app.command()
@@ -151,17 +201,58 @@ def unlock(burners: Burners = None, as_json: JsonFlag = False) -> None:
     """Close the loop again so the burner can be lit by hand."""
     config = load()
     names = _resolve(config, burners or [])
-    report(run_with_stove(config, lambda s: s.unlock(names)), as_json=as_json,
-           stove_name=config.stove.name, action="unlock")
+    if not via_daemon(config, {"action": "unlock", "burners": names}, as_json=as_json,
+                      action="unlock"):
+        direct(config, "unlock", names, as_json=as_json)
 
 
 @app.command()
-def status(burners: Burners = None, as_json: JsonFlag = False) -> None:
-    """Read every relay: ready (loop closed) or held off (loop open), or unreachable."""
+def status(
+    burners: Burners = None,
+    as_json: JsonFlag = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second; Ctrl-C ends.")] = False,
+) -> None:
+    """Every burner: ready or held off, locked, timer countdown, relay reachable."""
     config = load()
     names = _resolve(config, burners or [])
-    report(run_with_stove(config, lambda s: s.status(names)), as_json=as_json,
-           stove_name=config.stove.name, action="status")
+    if not watch:
+        show_status(config, names, as_json=as_json)
+    from .countdown import watch_status
+
+    raise typer.Exit(watch_status(lambda: _status_once(config, names)))
+
+
+def show_status(config: Config, names: list[str], *, as_json: bool = False,
+                source: str = "cli") -> NoReturn:
+    via_daemon(config, {"action": "status", "burners": names}, as_json=as_json,
+               action="status", source=source)
+    direct(config, "status", names, as_json=as_json)
+
+
+def _status_once(config: Config, names: list[str]) -> int:
+    """One refresh of `status --watch`: the exit code a plain `status` would give."""
+    try:
+        show_status(config, names)
+    except typer.Exit as done:
+        return int(done.exit_code)
+
+
+@app.command()
+def serve(
+    log_format: Annotated[str, typer.Option(help="text or json (one object per line).")] = "text",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """The daemon: holds timers (surviving restarts) and owns the relays; Ctrl-C stops."""
+    if log_format not in ("text", "json"):
+        raise UsageError(f"--log-format must be text or json, not {log_format!r}")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise UsageError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}")
+    config = load()
+    from ..daemon.run import serve as run_daemon
+    from ..daemon.run import setup_logging
+
+    setup_logging(log_format, log_level.upper())
+    _run(run_daemon(config))
 
 
 @app.command()
@@ -232,10 +323,22 @@ def _resolve(config: Config, words: list[str]) -> list[str]:
     return Stove(config.stove, {}).resolve(words)
 
 
+def _act_on_voice(command: VoiceCommand) -> int:
+    """`stove say`: the same paths as `stove off`, `cancel` and `status`."""
+    config = load()
+    names = _resolve(config, [] if command.burner in (None, "all") else [command.burner])
+    if command.intent == "shut_off":
+        shut_off(config, names, command.delay_s, source="voice")
+    if command.intent == "cancel":
+        cancel_timers(config, names, source="voice")
+    show_status(config, names, source="voice")
+
+
 def _register_subcommands() -> None:
-    from . import sim
+    from . import sim, voice
 
     app.add_typer(sim.app, name="sim")
+    voice.register(app, lambda: load().stove, _act_on_voice)
 
 
 _register_subcommands()

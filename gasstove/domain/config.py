@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from .daemon_config import DaemonConfig
 from .durations import parse_duration
 from .errors import DurationError
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
@@ -165,6 +166,7 @@ class Config(Model):
     stove: StoveConfig
     #: The broker every ``type: mqtt`` relay talks through (one connection for all).
     mqtt: MqttBrokerConfig | None = Field(default=None, validate_default=True)
+    daemon: DaemonConfig = DaemonConfig()
 
     @field_validator("mqtt")
     @classmethod

@@ -234,11 +234,16 @@ class _MethodError(Exception):
         self.message = message
 
 
-def free_loopback_host(start: int = 2) -> str:
-    """A 127.0.0.x address whose port 54321 is free: python-miio's port is fixed."""
+def free_loopback_host(start: int | None = None) -> str:
+    """A 127.0.0.x address whose port 54321 is free: python-miio's port is fixed.
+
+    Without ``start`` the search begins at a random address, so several
+    simulators started at once (parallel test runs) rarely race for one.
+    """
     import socket
 
-    for last in range(start, 255):
+    first = start if start is not None else random.randrange(2, 255)
+    for last in [*range(first, 255), *range(2, first)]:
         host = f"127.0.0.{last}"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             try:

@@ -1,0 +1,115 @@
+"""The daemon's SQLite file: pending timers and locks, written before they are acknowledged.
+
+WAL mode with ``synchronous=FULL``: a timer acknowledged to a user is on disk
+and survives a kill -9 or a power cut. One daemon per file: an exclusive
+lock file refuses a second ``stove serve`` on the same database.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+
+from ..domain.errors import UsageError
+from ..domain.timers import Timer
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS timers (
+    burner TEXT PRIMARY KEY,
+    due_at REAL NOT NULL,
+    set_at REAL NOT NULL,
+    source TEXT NOT NULL,
+    requested_by TEXT NOT NULL DEFAULT '',
+    firing INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS locks (
+    burner TEXT PRIMARY KEY,
+    locked_at REAL NOT NULL,
+    source TEXT NOT NULL
+);
+"""
+
+
+class StoreError(UsageError):
+    """The database cannot be used; the daemon refuses to start rather than lose timers."""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_fd: int | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._take_lock()
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=2)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{path}: written by a newer gasstove (schema {version})")
+            (check,) = self._db.execute("PRAGMA quick_check").fetchone()
+            if check != "ok":
+                raise StoreError(f"{path}: database is damaged ({check})")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            os.chmod(path, 0o600)
+        except sqlite3.DatabaseError as err:
+            self.close()
+            raise StoreError(
+                f"{path}: cannot use the timer database ({err}); move it away to start "
+                "afresh, and check `stove status`: its pending timers are not loaded"
+            ) from None
+        except OSError as err:
+            self.close()
+            raise StoreError(f"{path}: {err.strerror or err}") from None
+
+    def _take_lock(self) -> None:
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"{self.path}: another `stove serve` is using this database") from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        if db := getattr(self, "_db", None):
+            db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- timers ---------------------------------------------------------------
+    def timers(self) -> list[Timer]:
+        rows = self._db.execute(
+            "SELECT burner, due_at, set_at, source, requested_by, firing FROM timers ORDER BY due_at"
+        ).fetchall()
+        return [Timer(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    def put_timer(self, timer: Timer) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)",
+            (timer.burner, timer.due_at, timer.set_at, timer.source, timer.requested_by,
+             int(timer.firing)),
+        )
+
+    def delete_timer(self, burner: str, *, set_at: float | None = None) -> None:
+        """Delete ``burner``'s timer; with ``set_at``, only if it is still that timer."""
+        if set_at is None:
+            self._db.execute("DELETE FROM timers WHERE burner = ?", (burner,))
+        else:
+            self._db.execute("DELETE FROM timers WHERE burner = ? AND set_at = ?", (burner, set_at))
+
+    # -- locks ----------------------------------------------------------------
+    def locks(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT burner FROM locks")}
+
+    def set_lock(self, burner: str, locked: bool, *, at: float, source: str) -> None:
+        if locked:
+            self._db.execute("INSERT OR REPLACE INTO locks VALUES (?, ?, ?)", (burner, at, source))
+        else:
+            self._db.execute("DELETE FROM locks WHERE burner = ?", (burner,))

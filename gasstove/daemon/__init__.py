@@ -1,0 +1,1 @@
+"""``stove serve``: the daemon that owns the relays and the timers."""

@@ -1,0 +1,76 @@
+"""Run the daemon: store, relays, timers, socket; until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ..domain.config import Config
+from .clock import Clock, SystemClock
+from .service import Daemon
+
+_LOG = logging.getLogger("gasstove.daemon")
+
+
+async def serve(config: Config, *, clock: Clock | None = None,
+                ready: Callable[[Daemon], None] | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    from ..adapters.relays import build_relays
+    from ..adapters.store import Store
+    from ..control import Stove
+    from .server import start_socket
+
+    clock = clock or SystemClock()
+    stop = stop or asyncio.Event()
+    store = Store(config.daemon.database_path())
+    stove = Stove(config.stove, build_relays(config), sleep=clock.sleep)
+    daemon = Daemon(stove, store, clock)
+    server = None
+    socket_path = config.daemon.socket_path()
+    try:
+        server = await start_socket(daemon, socket_path)
+        daemon.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        _LOG.info("serving stove %r: %d burner(s), %d timer(s) pending, socket %s, database %s",
+                  config.stove.name, len(config.stove.burners), len(daemon.timers),
+                  socket_path, store.path)
+        if ready:
+            ready(daemon)
+        await stop.wait()
+        _LOG.info("stopping: pending timers stay stored for the next start")
+    finally:
+        if server is not None:
+            server.close()
+            socket_path.unlink(missing_ok=True)
+        await daemon.stop()
+        await stove.close()
+        store.close()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname, "logger": record.name, "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

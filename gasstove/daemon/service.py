@@ -1,0 +1,242 @@
+"""The daemon's core: timers that survive restarts, on top of the Stove service.
+
+Every change is written to the store before it is acknowledged. A timer is
+marked ``firing`` before its shut-off starts and deleted only after, so a
+crash in between fires it again on recovery: a second cut is harmless, a
+lost one is not (DESIGN.md §2, rule 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from ..adapters.store import Store
+from ..control import Outcome, Stove
+from ..domain.commands import Command
+from ..domain.durations import format_duration
+from ..domain.timers import (
+    Timer,
+    iso,
+    lateness,
+    local_clock,
+    monotonic_deadline,
+    replaced_message,
+)
+from .clock import Clock
+
+_LOG = logging.getLogger("gasstove.daemon")
+
+#: Waits between attempts when a timer's shut-off is not confirmed.
+RETRY_AFTER_S = (5.0, 15.0)
+
+Result = dict[str, Any]
+
+
+class Daemon:
+    def __init__(
+        self, stove: Stove, store: Store, clock: Clock, *,
+        retry_after: tuple[float, ...] = RETRY_AFTER_S,
+    ) -> None:
+        self.stove = stove
+        self.store = store
+        self.clock = clock
+        self.retry_after = retry_after
+        self.timers: dict[str, Timer] = {}
+        self.locked: set[str] = store.locks() & set(stove.config.burners)
+        self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
+        self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
+        self._firing: set[str] = set()
+        #: Called after anything users can see changed (MQTT state, HA...).
+        self.listeners: list[Callable[[], None]] = []
+        #: Called with each finished timer firing (for tests and the event log).
+        self.fired: list[Callable[[Timer, Outcome, float], None]] = []
+
+    # -- life cycle -------------------------------------------------------------
+    def start(self) -> None:
+        now = self.clock.wall()
+        for timer in self.store.timers():
+            if timer.burner not in self.stove.config.burners:
+                _LOG.error("stored timer for unknown burner %r dropped (config changed?)",
+                           timer.burner)
+                self.store.delete_timer(timer.burner)
+                continue
+            if timer.firing:
+                _LOG.warning("timer for %s was firing when the daemon stopped; "
+                             "shutting off again to be sure", timer.burner)
+            elif (late := lateness(timer, now)) > 0:
+                _LOG.warning("timer for %s came due at %s while the daemon was down; "
+                             "firing now, %.1f s late", timer.burner, iso(timer.due_at), late)
+            else:
+                _LOG.info("timer for %s restored: due %s", timer.burner, iso(timer.due_at))
+            self._schedule(timer)
+
+    async def stop(self) -> None:
+        """Stop waiting; pending timers stay in the store for the next start.
+
+        A shut-off already under way is let finish (it is bounded by the
+        deadlines and the pulse), so a stop never leaves a relay cutting.
+        """
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    # -- commands -----------------------------------------------------------------
+    async def handle(self, command: Command) -> list[Result]:
+        names = self.stove.resolve(list(command.burners))
+        if command.action == "off" and command.delay_s is not None:
+            return self._set_timers(names, command)
+        if command.action == "off":
+            return await self._shut_off_now(names, command)
+        if command.action == "cancel":
+            return self._cancel(names)
+        if command.action == "status":
+            return await self.status(names)
+        locking = command.action == "lock"
+        act = self.stove.lock if locking else self.stove.unlock
+        outcomes = await act(names)
+        for outcome in outcomes:
+            if outcome.ok:
+                self.store.set_lock(outcome.burner, locking, at=self.clock.wall(),
+                                    source=command.source)
+                (self.locked.add if locking else self.locked.discard)(outcome.burner)
+        self._changed()
+        return [self._result(o) for o in outcomes]
+
+    async def status(self, names: Iterable[str]) -> list[Result]:
+        results = []
+        for outcome in await self.stove.status(names):
+            if outcome.relay == "cutting" and outcome.burner in self.locked:
+                outcome = replace(outcome, message=(
+                    f"locked: it cannot be lit until `stove unlock {outcome.burner}`"))
+            elif outcome.relay == "cutting":
+                outcome = replace(outcome, message=(
+                    "relay left cutting (a cut did not restore): the burner cannot be lit "
+                    f"until `stove unlock {outcome.burner}`"))
+            results.append(self._result(outcome))
+        return results
+
+    def _set_timers(self, names: list[str], command: Command) -> list[Result]:
+        assert command.delay_s is not None
+        now = self.clock.wall()
+        results = []
+        for name in names:
+            timer = Timer(name, now + command.delay_s, now, command.source, command.requested_by)
+            old = self.timers.get(name)
+            self.store.put_timer(timer)  # on disk before anyone is told
+            self._cancel_task(name)
+            self._schedule(timer)
+            message = (f"shut-off at {local_clock(timer.due_at)} "
+                       f"(in {format_duration(command.delay_s)})")
+            if old is not None:
+                message += f"; {replaced_message(old, now)}"
+            _LOG.info("timer set for %s: due %s, from %s", name, iso(timer.due_at), command.source)
+            results.append({"burner": name, "action": "timer", "ok": True, "message": message,
+                            "timer": timer.as_json(now), "replaced": old is not None,
+                            "locked": name in self.locked})
+        self._changed()
+        return results
+
+    async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
+        cancelled = [n for n in names if n in self.timers]
+        for name in cancelled:
+            self._drop_timer(name)
+        outcomes = await self.stove.shut_off(names)
+        for o in outcomes:
+            _log_outcome(o, f"from {command.source}")
+        self._changed()
+        results = [self._result(o) for o in outcomes]
+        for result in results:
+            if result["burner"] in cancelled:
+                result["message"] += "; its pending timer is no longer needed and was cancelled"
+        return results
+
+    def _cancel(self, names: list[str]) -> list[Result]:
+        results = []
+        for name in names:
+            timer = self.timers.get(name)
+            if name in self._firing:
+                results.append({"burner": name, "action": "cancel", "ok": False,
+                                "message": "too late: the timer's shut-off is under way",
+                                "timer": None, "locked": name in self.locked})
+                continue
+            if timer is not None:
+                self._drop_timer(name)
+                _LOG.info("timer for %s cancelled", name)
+            message = (f"timer cancelled (was due {local_clock(timer.due_at)})" if timer
+                       else "no timer was pending")
+            results.append({"burner": name, "action": "cancel", "ok": True, "message": message,
+                            "timer": None, "locked": name in self.locked})
+        self._changed()
+        return results
+
+    # -- timers -------------------------------------------------------------------
+    def _schedule(self, timer: Timer) -> None:
+        deadline = monotonic_deadline(timer, self.clock.wall(), self.clock.monotonic())
+        late_at_start = lateness(timer, self.clock.wall())
+        self.timers[timer.burner] = timer
+        task = asyncio.create_task(
+            self._wait_and_fire(timer, deadline, late_at_start), name=f"timer-{timer.burner}"
+        )
+        self._tasks[timer.burner] = task
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _wait_and_fire(self, timer: Timer, deadline: float, late_at_start: float) -> None:
+        wait = deadline - self.clock.monotonic()
+        if wait > 0:
+            await self.clock.sleep(wait)
+        late = late_at_start + max(0.0, self.clock.monotonic() - deadline)
+        # From here the shut-off runs to its end: a cancel that arrives now is too late.
+        self._tasks.pop(timer.burner, None)
+        self._firing.add(timer.burner)
+        self.store.put_timer(replace(timer, firing=True))
+        try:
+            outcome = await self._fire_with_retries(timer)
+        finally:
+            self._firing.discard(timer.burner)
+        self.store.delete_timer(timer.burner, set_at=timer.set_at)
+        if self.timers.get(timer.burner) == timer:
+            del self.timers[timer.burner]
+        _log_outcome(outcome, f"by timer set from {timer.source}, {late:.3f} s late")
+        for listener in self.fired:
+            listener(timer, outcome, late)
+        self._changed()
+
+    async def _fire_with_retries(self, timer: Timer) -> Outcome:
+        (outcome,) = await self.stove.shut_off([timer.burner])
+        for pause in self.retry_after:
+            if outcome.ok:
+                break
+            _LOG.error("timer shut-off of %s NOT confirmed (%s); trying again in %s",
+                       timer.burner, outcome.message, format_duration(pause))
+            await self.clock.sleep(pause)
+            (outcome,) = await self.stove.shut_off([timer.burner])
+        return outcome
+
+    def _cancel_task(self, name: str) -> None:
+        if task := self._tasks.pop(name, None):
+            task.cancel()
+
+    def _drop_timer(self, name: str) -> None:
+        self._cancel_task(name)
+        self.store.delete_timer(name)
+        self.timers.pop(name, None)
+
+    # -- views ----------------------------------------------------------------------
+    def _result(self, outcome: Outcome) -> Result:
+        timer = self.timers.get(outcome.burner)
+        return {**outcome.as_json(), "locked": outcome.burner in self.locked,
+                "timer": timer.as_json(self.clock.wall()) if timer else None}
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+def _log_outcome(outcome: Outcome, how: str) -> None:
+    level = logging.INFO if outcome.ok else logging.ERROR
+    _LOG.log(level, "%s %s %s: %s", outcome.burner, outcome.action, how, outcome.message)

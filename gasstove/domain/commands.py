@@ -1,0 +1,77 @@
+"""Commands as they arrive from outside (socket, MQTT): validated before anything is done.
+
+Both the local socket and the MQTT command topic speak this JSON shape::
+
+    {"action": "off", "burners": ["left"], "in": "20m"}
+    {"action": "off", "delay_s": 1200}          # every burner
+    {"action": "cancel" | "lock" | "unlock" | "status", "burners": [...]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .durations import MAX_DELAY_S, parse_duration
+from .errors import UsageError
+
+ACTIONS = ("off", "cancel", "lock", "unlock", "status")
+ActionName = Literal["off", "cancel", "lock", "unlock", "status"]
+_KEYS = {"action", "burners", "in", "delay_s", "source", "requested_by"}
+MAX_BURNER_WORDS = 64
+
+
+@dataclass(frozen=True)
+class Command:
+    action: ActionName
+    burners: tuple[str, ...] = ()  #: names or aliases as typed; empty means every burner
+    delay_s: float | None = None
+    source: str = "socket"
+    requested_by: str = ""
+
+
+def parse_command(obj: Any, *, source: str) -> Command:
+    """A :class:`Command` from decoded JSON, or a one-line :class:`UsageError`."""
+    if not isinstance(obj, dict):
+        raise UsageError("a command must be a JSON object")
+    unknown = sorted(set(obj) - _KEYS)
+    if unknown:
+        raise UsageError(f"unknown key {unknown[0]!r} in command")
+    action = obj.get("action")
+    if action not in ACTIONS:
+        raise UsageError(f"action must be one of {', '.join(ACTIONS)}, not {_short(action)}")
+    burners = obj.get("burners", [])
+    if isinstance(burners, str):
+        burners = [burners]
+    if (not isinstance(burners, list) or len(burners) > MAX_BURNER_WORDS
+            or not all(isinstance(b, str) and 0 < len(b) <= 64 for b in burners)):
+        raise UsageError("burners must be a list of burner names")
+    delay = _delay(obj)
+    if delay is not None and action != "off":
+        raise UsageError(f"a delay only goes with action off, not {action}")
+    requested_by = obj.get("requested_by", "")
+    if not isinstance(requested_by, str) or len(requested_by) > 128:
+        raise UsageError("requested_by must be a short string")
+    return Command(action, tuple(burners), delay, source, requested_by)
+
+
+def _delay(obj: dict[str, Any]) -> float | None:
+    if "in" in obj and "delay_s" in obj:
+        raise UsageError("give either in or delay_s, not both")
+    if "in" in obj:
+        if not isinstance(obj["in"], str):
+            raise UsageError("in must be a duration such as \"20m\"")
+        return parse_duration(obj["in"])
+    if "delay_s" in obj:
+        value = obj["delay_s"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise UsageError("delay_s must be a number of seconds")
+        if not 1 <= value <= MAX_DELAY_S:
+            raise UsageError(f"delay_s must be between 1 and {MAX_DELAY_S}")
+        return float(value)
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,59 @@
+"""An injectable clock for the daemon: virtual minutes pass in milliseconds."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+
+
+class FakeClock:
+    """Wall and monotonic time that move only when the test says so.
+
+    ``advance`` wakes sleepers in deadline order and yields real time in
+    between, so the I/O a woken task starts (real UDP to a simulated relay)
+    completes and any sleep it begins next is scheduled before time moves on.
+    """
+
+    def __init__(self, wall: float = 1_800_000_000.0) -> None:
+        self._wall = wall
+        self._mono = 1000.0
+        self._order = itertools.count()
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+
+    def wall(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._mono + seconds, next(self._order), future))
+        await future
+
+    def jump_wall(self, seconds: float) -> None:
+        """NTP or a person changed the clock: only wall time moves."""
+        self._wall += seconds
+
+    async def advance(self, seconds: float, *, settle: float = 0.03) -> None:
+        target = self._mono + seconds
+        while True:
+            await asyncio.sleep(settle)
+            while self._sleepers and self._sleepers[0][2].done():
+                heapq.heappop(self._sleepers)  # cancelled sleeper
+            if not self._sleepers or self._sleepers[0][0] > target:
+                break
+            deadline, _, future = heapq.heappop(self._sleepers)
+            self._move_to(deadline)
+            future.set_result(None)
+        self._move_to(target)
+        await asyncio.sleep(settle)
+
+    def _move_to(self, mono: float) -> None:
+        if mono > self._mono:
+            self._wall += mono - self._mono
+            self._mono = mono

@@ -1,0 +1,298 @@
+"""The daemon's timers: fire once and on time, survive restarts and clock jumps.
+
+Virtual time (FakeClock) drives the timers and the pulse; relays are
+simulated miio devices over real UDP, the store a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from gasstove.adapters.config_file import parse_config
+from gasstove.adapters.relays import build_relays
+from gasstove.adapters.store import Store, StoreError
+from gasstove.control import Outcome, Stove
+from gasstove.daemon.server import handle_line, start_socket
+from gasstove.daemon.service import Daemon
+from gasstove.domain.commands import Command
+from gasstove.domain.errors import UsageError
+from gasstove.domain.timers import Timer
+from gasstove.sim.miio_device import free_loopback_host
+
+from .fixtures_daemon import FakeClock
+from .fixtures_miio import SimRelay, burner_yaml
+
+Fired = list[tuple[str, bool, float]]
+
+
+@asynccontextmanager
+async def running(db: Path, clock: FakeClock, *burners: str,
+                  retry_after: tuple[float, ...] = (5.0, 15.0)) -> AsyncIterator[tuple[Daemon, Fired]]:
+    config = parse_config("stove:\n  deadline: 1s\n  burners:\n" + "".join(burners))
+    stove = Stove(config.stove, build_relays(config), sleep=clock.sleep)
+    store = Store(db)
+    daemon = Daemon(stove, store, clock, retry_after=retry_after)
+    fired: Fired = []
+    daemon.fired.append(lambda t, o, late: fired.append((t.burner, o.ok, late)))
+    daemon.start()
+    try:
+        yield daemon, fired
+    finally:
+        await daemon.stop()
+        await stove.close()
+        store.close()
+
+
+def off_in(seconds: float, *burners: str, source: str = "cli") -> Command:
+    return Command("off", burners, seconds, source)
+
+
+def test_a_twenty_minute_timer_fires_once_on_time(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (daemon, fired):
+            (result,) = await daemon.handle(off_in(1200, "left"))
+            assert result["ok"] and result["timer"]["in_s"] == 1200
+            assert "in 20m" in result["message"]
+            await clock.advance(1199.9)
+            assert fired == [] and sim.burner.lit
+            await clock.advance(0.2)
+            assert not sim.burner.lit, "cut within 100 ms of the deadline"
+            await clock.advance(2)  # the pulse (cut_seconds 1s) ends, the relay restores
+            assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
+            assert fired[0][2] < 0.1, "woke within 100 ms of its deadline"
+            await clock.advance(3600)
+            assert len(fired) == 1, "fires once"
+            assert sim.burner.state().loop_closed, "the pulse ended"
+            assert daemon.timers == {}
+
+    asyncio.run(main())
+    with sqlite3.connect(tmp_path / "g.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM timers").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("jump", [3600, -3600])
+def test_a_wall_clock_jump_neither_fires_early_nor_loses_the_timer(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, jump: float,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (daemon, fired):
+            await daemon.handle(off_in(600, "left"))
+            await clock.advance(60)
+            clock.jump_wall(jump)
+            await clock.advance(500)
+            assert fired == [], "not early"
+            await clock.advance(40.1)
+            assert not sim.burner.lit, "not lost"
+            await clock.advance(2)
+            assert [b for b, _, _ in fired] == ["left"]
+
+    asyncio.run(main())
+
+
+def test_timers_survive_a_restart_and_late_ones_fire_at_once(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    left, right = miio_relay("left"), miio_relay("right")
+    burners = (burner_yaml("left", left), burner_yaml("right", right))
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, *burners) as (daemon, _):
+            await daemon.handle(off_in(60, "left"))
+            await daemon.handle(off_in(7200, "right"))
+        clock.jump_wall(300)  # the daemon is down for five minutes
+        caplog.set_level(logging.INFO, "gasstove.daemon")
+        async with running(db, clock, *burners) as (daemon, fired):
+            await clock.advance(0.1)
+            assert not left.burner.lit and right.burner.lit
+            await clock.advance(2)
+            assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
+            assert 239 < fired[0][2] < 241, "reported 240 s late"
+            assert "came due at" in caplog.text and "firing now, 240.0 s late" in caplog.text
+            assert set(daemon.timers) == {"right"}
+            await clock.advance(7200 - 300)
+            await clock.advance(2)
+            assert [b for b, _, _ in fired] == ["left", "right"]
+
+    asyncio.run(main())
+
+
+def test_a_timer_caught_mid_firing_by_a_crash_fires_again(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    store = Store(tmp_path / "g.db")
+    store.put_timer(Timer("left", clock.wall() - 1, clock.wall() - 61, "cli", firing=True))
+    store.close()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (_, fired):
+            await clock.advance(2)
+            assert [b for b, _, _ in fired] == ["left"]
+
+    asyncio.run(main())
+
+
+def test_replace_cancel_and_shut_off_now(miio_relay: Callable[..., SimRelay], tmp_path: Path) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (daemon, fired):
+            await daemon.handle(off_in(600, "left"))
+            (again,) = await daemon.handle(off_in(1200, "left", source="voice"))
+            assert again["replaced"] and "replaces the timer due in 10m (set from cli)" in again["message"]
+            await clock.advance(900)
+            assert fired == [], "the replaced timer is gone"
+            (cancelled,) = await daemon.handle(Command("cancel", ("left",)))
+            assert cancelled["message"].startswith("timer cancelled")
+            (nothing,) = await daemon.handle(Command("cancel", ("left",)))
+            assert nothing["message"] == "no timer was pending"
+            await daemon.handle(off_in(60, "left"))
+            task = asyncio.create_task(daemon.handle(Command("off", ("left",))))
+            await clock.advance(2)
+            (now,) = await task
+            assert now["ok"] and "pending timer is no longer needed" in now["message"]
+            assert daemon.timers == {}
+            await clock.advance(120)
+            assert fired == []
+
+    asyncio.run(main())
+
+
+def test_an_unconfirmed_timer_shut_off_is_retried_and_logged_at_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    dead = burner_yaml("left", None, host=free_loopback_host())
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, dead, retry_after=(5.0,)) as (daemon, fired):
+            await daemon.handle(off_in(10, "left"))
+            await clock.advance(10.1, settle=2)  # the dead relay costs its real 1 s deadline
+            await clock.advance(5, settle=2)
+            assert fired == [("left", False, pytest.approx(0, abs=0.1))]
+
+    asyncio.run(main())
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("NOT confirmed" in e and "trying again in 5s" in e for e in errors)
+    assert any(e.startswith("left shut_off by timer") for e in errors)
+
+
+def test_locks_are_remembered_and_told_apart_from_a_relay_left_cutting(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (daemon, _):
+            (locked,) = await daemon.handle(Command("lock", ()))
+            assert locked["ok"] and locked["locked"]
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (daemon, _):
+            (status,) = await daemon.handle(Command("status", ()))
+            assert status["locked"] and status["message"].startswith("locked:")
+            await daemon.handle(Command("unlock", ()))
+            sim.device.energised = True  # a cut whose restore never came
+            (status,) = await daemon.handle(Command("status", ()))
+            assert not status["locked"] and status["message"].startswith("relay left cutting")
+
+    asyncio.run(main())
+
+
+def test_a_damaged_database_is_refused_loudly(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(StoreError, match=r"g\.db: cannot use the timer database .*pending timers"):
+        Store(db)
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    first = Store(tmp_path / "g.db")
+    try:
+        with pytest.raises(StoreError, match="another `stove serve` is using this database"):
+            Store(tmp_path / "g.db")
+    finally:
+        first.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (b"not json", "not a JSON object"),
+        (b"[1, 2]", "a command must be a JSON object"),
+        (b'{"action": "explode"}', "action must be one of off, cancel, lock, unlock, status"),
+        (b'{"action": "off", "in": "soon"}', "not a duration: 'soon'"),
+        (b'{"action": "off", "delay_s": 1e9}', "delay_s must be between 1 and 86400"),
+        (b'{"action": "off", "delay_s": true}', "delay_s must be a number of seconds"),
+        (b'{"action": "lock", "in": "5m"}', "a delay only goes with action off"),
+        (b'{"action": "off", "burners": ["middle"]}', "unknown burner 'middle'"),
+        (b'{"action": "off", "burners": [1]}', "burners must be a list of burner names"),
+        (b'{"action": "off", "rm": "-rf"}', "unknown key 'rm'"),
+    ],
+)
+def test_bad_socket_commands_get_a_one_line_error_and_do_nothing(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, line: bytes, error: str,
+) -> None:
+    sim = miio_relay()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", FakeClock(), burner_yaml("left", sim)) as (daemon, _):
+            reply = await handle_line(daemon, line, "uid 0")
+            assert reply["ok"] is False and reply["exit"] == 2
+            assert reply["error"].startswith(error) or error in reply["error"]
+            assert daemon.timers == {}
+
+    asyncio.run(main())
+    assert sim.device.requests == []
+
+
+def test_the_socket_is_owner_only_and_speaks_json_lines(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    path = tmp_path / "run" / "d.sock"
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", FakeClock(), burner_yaml("left", sim)) as (daemon, _):
+            server = await start_socket(daemon, path)
+            try:
+                assert path.stat().st_mode & 0o777 == 0o600
+                assert path.parent.stat().st_mode & 0o777 == 0o700
+                with pytest.raises(UsageError, match="already listening"):
+                    await start_socket(daemon, path)
+                reader, writer = await asyncio.open_unix_connection(str(path))
+                writer.write(b'{"action": "off", "in": "20m", "source": "voice"}\n' + b"x" * 70000 + b"\n")
+                first = json.loads(await reader.readline())
+                assert first["ok"] and first["burners"][0]["timer"]["source"] == "voice"
+                assert first["burners"][0]["timer"]["requested_by"].startswith("uid ")
+                second = json.loads(await reader.readline())
+                assert second == {"ok": False, "exit": 2, "error": "request line too long"}
+                writer.close()
+            finally:
+                server.close()
+
+    asyncio.run(main())
+
+
+def test_outcome_json_is_plain_data() -> None:
+    outcome = Outcome("left", "shut_off", True, "resting", "ok", cut_ms=3, restored=True)
+    assert json.loads(json.dumps(outcome.as_json()))["cut_ms"] == 3

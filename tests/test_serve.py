@@ -1,0 +1,117 @@
+"""`stove serve` as a real process: the CLI talks to it, and kill -9 loses no timer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .fixtures_miio import SimRelay, burner_yaml
+
+Stove = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def cuts(sim: SimRelay) -> int:
+    return sum(1 for r in sim.device.requests if r.get("method") == "set_properties"
+               and r["params"][0].get("value") is True)
+
+
+@pytest.fixture
+def daemon_config(tmp_path: Path, miio_relay: Callable[..., SimRelay]) -> tuple[Path, SimRelay, SimRelay]:
+    left, right = miio_relay("left"), miio_relay("right")
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(
+        "stove:\n  name: kitchen\n  deadline: 2s\n  burners:\n"
+        + burner_yaml("left", left) + burner_yaml("right", right)
+        + f"daemon:\n  database: {tmp_path}/state/g.db\n  socket: {tmp_path}/state/d.sock\n"
+    )
+    return config, left, right
+
+
+@pytest.fixture
+def serve(daemon_config: tuple[Path, SimRelay, SimRelay]) -> Iterator[Callable[[], subprocess.Popen[str]]]:
+    config = daemon_config[0]
+    procs: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        proc = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
+                                stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        sock = config.parent / "state" / "d.sock"
+        for _ in range(200):
+            if sock.exists():
+                return proc
+            time.sleep(0.05)
+        raise AssertionError("the daemon did not start")
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+
+
+def stove(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_kill_9_with_pending_timers_loses_none_and_fires_none_twice(
+    daemon_config: tuple[Path, SimRelay, SimRelay], serve: Callable[[], subprocess.Popen[str]],
+) -> None:
+    config, left, right = daemon_config
+    first = serve()
+    done = stove(config, "off", "left", "--in", "1s")
+    assert done.returncode == 0 and "shut-off at" in done.stdout
+    done = stove(config, "off", "right", "--in", "1h", "--json")
+    assert json.loads(done.stdout)["burners"][0]["timer"]["in_s"] == pytest.approx(3600, abs=2)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(5)
+    time.sleep(1.5)  # left comes due while nothing holds it
+    assert left.burner.lit and cuts(left) == 0
+
+    second = serve()
+    deadline = time.monotonic() + 10
+    while left.burner.lit and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left.burner.lit, "the late timer fired at once on recovery"
+    status = stove(config, "status", "--json")
+    rows = {r["burner"]: r for r in json.loads(status.stdout)["burners"]}
+    assert rows["left"]["timer"] is None
+    assert rows["right"]["timer"]["in_s"] > 3500 and right.burner.lit
+    done = stove(config, "cancel", "right")
+    assert done.returncode == 0 and "timer cancelled" in done.stdout
+    second.send_signal(signal.SIGTERM)
+    _, log = second.communicate(timeout=10)
+    assert "came due at" in log and "s late" in log
+    assert cuts(left) == 1 and cuts(right) == 0, "each timer fired exactly once"
+
+
+def test_without_a_daemon_a_delay_needs_wait_and_cancel_has_nothing_to_do(
+    daemon_config: tuple[Path, SimRelay, SimRelay],
+) -> None:
+    config, left, _ = daemon_config
+    done = stove(config, "off", "--in", "20m")
+    assert done.returncode == 2
+    assert done.stderr == ("error: no `stove serve` daemon is running to hold the timer: start "
+                           "`stove serve`, or add --wait to keep this terminal as the timer\n")
+    done = stove(config, "cancel")
+    assert done.returncode == 0 and "no timer pending" in done.stdout
+    assert left.device.requests == []
+
+
+def test_a_second_daemon_is_refused(
+    daemon_config: tuple[Path, SimRelay, SimRelay], serve: Callable[[], subprocess.Popen[str]],
+) -> None:
+    config = daemon_config[0]
+    serve()
+    done = stove(config, "serve")
+    assert done.returncode == 2
+    assert "another `stove serve` is using this database" in done.stderr
