@@ -168,6 +168,11 @@ class Config(Model):
     mqtt: MqttBrokerConfig | None = Field(default=None, validate_default=True)
     daemon: DaemonConfig = DaemonConfig()
 
+    @field_validator("daemon", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        return {} if value is None else value  # "daemon:" with every key commented out
+
     @field_validator("mqtt")
     @classmethod
     def _mqtt_needed(cls, value: MqttBrokerConfig | None, info: ValidationInfo) -> Any:
