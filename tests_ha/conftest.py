@@ -45,7 +45,9 @@ def instant_pulse() -> Iterator[None]:
     async def no_wait(seconds: float) -> None:
         return None
 
-    with patch("custom_components.gasstove.coordinator.async_pulse_wait", no_wait):
+    # A dead relay costs the probe's whole deadline: 1 s is enough on loopback.
+    with patch("custom_components.gasstove.coordinator.async_pulse_wait", no_wait), \
+            patch("custom_components.gasstove.config_flow.PROBE_DEADLINE_S", 1.0):
         yield
 
 

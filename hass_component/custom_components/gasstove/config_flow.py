@@ -51,6 +51,8 @@ from .const import (
 from .stove_config import relay_key
 
 WIRINGS = ["normally_closed", "normally_open"]
+#: How long the flow waits for a relay to answer before "cannot_connect".
+PROBE_DEADLINE_S = DEFAULT_DEADLINE
 
 
 def _select(options: list[str], key: str) -> selector.SelectSelector:
@@ -115,7 +117,7 @@ async def _async_test_miio(relay: dict[str, Any]) -> str | None:
     config = StoveConfig.model_validate({"burners": {"probe": {CONF_RELAY: relay}}}).burners["probe"].relay
     driver = MiioRelay(config)  # type: ignore[arg-type]
     try:
-        deadline = time.monotonic() + DEFAULT_DEADLINE
+        deadline = time.monotonic() + PROBE_DEADLINE_S
         await driver.identify(deadline=deadline)
         await driver.read(deadline=deadline)
     except TokenRejected:
