@@ -5,6 +5,8 @@ Both the local socket and the MQTT command topic speak this JSON shape::
     {"action": "off", "burners": ["left"], "in": "20m"}
     {"action": "off", "delay_s": 1200}          # every burner
     {"action": "cancel" | "lock" | "unlock" | "status", "burners": [...]}
+
+An optional ``"id"`` is echoed in the answer, to match answers to commands.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .errors import UsageError
 
 ACTIONS = ("off", "cancel", "lock", "unlock", "status")
 ActionName = Literal["off", "cancel", "lock", "unlock", "status"]
-_KEYS = {"action", "burners", "in", "delay_s", "source", "requested_by"}
+_KEYS = {"action", "burners", "in", "delay_s", "source", "requested_by", "id"}
 MAX_BURNER_WORDS = 64
 
 
@@ -28,6 +30,7 @@ class Command:
     delay_s: float | None = None
     source: str = "socket"
     requested_by: str = ""
+    id: str = ""  #: the caller's correlation id, echoed in the answer
 
 
 def parse_command(obj: Any, *, source: str) -> Command:
@@ -52,7 +55,10 @@ def parse_command(obj: Any, *, source: str) -> Command:
     requested_by = obj.get("requested_by", "")
     if not isinstance(requested_by, str) or len(requested_by) > 128:
         raise UsageError("requested_by must be a short string")
-    return Command(action, tuple(burners), delay, source, requested_by)
+    ident = obj.get("id", "")
+    if not isinstance(ident, str | int) or isinstance(ident, bool) or len(str(ident)) > 64:
+        raise UsageError("id must be a short string or number")
+    return Command(action, tuple(burners), delay, source, requested_by, str(ident))
 
 
 def _delay(obj: dict[str, Any]) -> float | None:

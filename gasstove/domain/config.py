@@ -24,6 +24,7 @@ from pydantic import (
 from .daemon_config import DaemonConfig
 from .durations import parse_duration
 from .errors import DurationError
+from .flame import FlameInput
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from .plan import CutPlan, DevicePulse, Wiring, plan_cut
 
@@ -51,6 +52,7 @@ def _seconds(minimum: float, maximum: float) -> BeforeValidator:
 
 
 CutSeconds = Annotated[float, _seconds(1, 60)]
+MaxBurn = Annotated[float, _seconds(60, 24 * 3600)]
 Deadline = Annotated[float, _seconds(0.5, 60)]
 
 
@@ -112,6 +114,16 @@ class BurnerConfig(Model):
     wiring: Wiring = Wiring.NORMALLY_CLOSED
     cut_seconds: CutSeconds = 3.0
     relay: RelayConfig
+    #: Optional MQTT topic saying whether the burner is lit (needs ``mqtt:``).
+    flame: FlameInput | None = None
+    #: With a flame input: shut the burner off when it has burned this long.
+    max_burn: MaxBurn | None = None
+
+    @model_validator(mode="after")
+    def _max_burn_needs_flame(self) -> BurnerConfig:
+        if self.max_burn is not None and self.flame is None:
+            raise ValueError("max_burn needs a flame input to know when the burner was lit")
+        return self
 
     @field_validator("aliases")
     @classmethod
@@ -181,6 +193,9 @@ class Config(Model):
             for name, burner in stove.burners.items():
                 if burner.relay.type == "mqtt":
                     raise ValueError(f"missing: burner {name!r} has an MQTT relay, so an mqtt: "
+                                     "section must name the broker (at least its host)")
+                if burner.flame is not None:
+                    raise ValueError(f"missing: burner {name!r} has a flame input, so an mqtt: "
                                      "section must name the broker (at least its host)")
         return value
 

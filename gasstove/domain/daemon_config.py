@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def state_dir(env: Mapping[str, str] = os.environ) -> Path:
@@ -25,6 +25,13 @@ class DaemonConfig(BaseModel):
     database: Path | None = None
     #: Unix socket of `stove serve`, owner-only. Default: <state dir>/daemon.sock
     socket: Path | None = None
+    #: With an ``mqtt:`` broker: the daemon's command/state topics live under
+    #: this. Default: gasstove/<stove name>
+    mqtt_topic: str | None = Field(default=None, pattern=r"^[^#+\x00]{1,100}$")
+    #: Home Assistant MQTT discovery prefix; null turns discovery off.
+    discovery_prefix: str | None = Field(default="homeassistant", pattern=r"^[^#+/\x00]{1,64}$")
+    #: How often every relay is read to refresh reachability and state.
+    poll_interval: float = Field(default=60, ge=5, le=3600)
 
     def database_path(self, env: Mapping[str, str] = os.environ) -> Path:
         return (self.database or state_dir(env) / "gasstove.db").expanduser()
