@@ -115,50 +115,50 @@ class Remote:
                 "availability_mode": "all",
             }
             title = burner.replace("_", " ").capitalize()
-
-            def entity(component: str, key: str, config: dict[str, Any]) -> None:
-                uid = f"{node}_{burner}_{key}"
-                out.append((f"{self.discovery_prefix}/{component}/{node}/{burner}_{key}/config",
-                            {"unique_id": uid, "object_id": uid, **common, **config}))
-
-            entity("button", "shut_off", {
-                "name": f"{title} shut off", "icon": "mdi:fire-off",
-                "command_topic": self.burner_command(burner),
-                "payload_press": json.dumps({"action": "off"}),
-            })
-            entity("sensor", "shut_off_at", {
-                "name": f"{title} shut-off at", "device_class": "timestamp",
-                "state_topic": state,
-                # "None" is MQTT sensor's payload for "no value": no timer pending
-                "value_template": "{{ value_json.timer_due or 'None' }}",
-            })
-            entity("number", "shut_off_in", {
-                "name": f"{title} shut off in", "icon": "mdi:timer-outline",
-                "command_topic": self.burner_command(burner),
-                "command_template": '{"action": "off", "delay_s": {{ (value * 60) | int }}}',
-                "min": 1, "max": 1440, "step": 1, "mode": "box",
-                "unit_of_measurement": "min",
-            })
-            entity("lock", "lock", {
-                "name": f"{title} lock", "icon": "mdi:stove",
-                "command_topic": self.burner_command(burner),
-                "payload_lock": json.dumps({"action": "lock"}),
-                "payload_unlock": json.dumps({"action": "unlock"}),
-                "state_topic": state,
-                "value_template": "{{ 'LOCKED' if value_json.locked else 'UNLOCKED' }}",
-                "state_locked": "LOCKED", "state_unlocked": "UNLOCKED",
-            })
-            entity("sensor", "relay", {
-                "name": f"{title} relay", "device_class": "enum",
-                "options": ["ready", "locked", "left_cutting", "unknown"],
-                "state_topic": state, "value_template": "{{ value_json.status }}",
-            })
+            entities: list[tuple[str, str, dict[str, Any]]] = [
+                ("button", "shut_off", {
+                    "name": f"{title} shut off", "icon": "mdi:fire-off",
+                    "command_topic": self.burner_command(burner),
+                    "payload_press": json.dumps({"action": "off"}),
+                }),
+                ("sensor", "shut_off_at", {
+                    "name": f"{title} shut-off at", "device_class": "timestamp",
+                    "state_topic": state,
+                    # "None" is MQTT sensor's payload for "no value": no timer pending
+                    "value_template": "{{ value_json.timer_due or 'None' }}",
+                }),
+                ("number", "shut_off_in", {
+                    "name": f"{title} shut off in", "icon": "mdi:timer-outline",
+                    "command_topic": self.burner_command(burner),
+                    "command_template": '{"action": "off", "delay_s": {{ (value * 60) | int }}}',
+                    "min": 1, "max": 1440, "step": 1, "mode": "box",
+                    "unit_of_measurement": "min",
+                }),
+                ("lock", "lock", {
+                    "name": f"{title} lock", "icon": "mdi:stove",
+                    "command_topic": self.burner_command(burner),
+                    "payload_lock": json.dumps({"action": "lock"}),
+                    "payload_unlock": json.dumps({"action": "unlock"}),
+                    "state_topic": state,
+                    "value_template": "{{ 'LOCKED' if value_json.locked else 'UNLOCKED' }}",
+                    "state_locked": "LOCKED", "state_unlocked": "UNLOCKED",
+                }),
+                ("sensor", "relay", {
+                    "name": f"{title} relay", "device_class": "enum",
+                    "options": ["ready", "locked", "left_cutting", "unknown"],
+                    "state_topic": state, "value_template": "{{ value_json.status }}",
+                }),
+            ]
             if burner in flames:
-                entity("binary_sensor", "flame", {
+                entities.append(("binary_sensor", "flame", {
                     "name": f"{title} flame", "device_class": "heat",
                     "state_topic": state,
                     "value_template": "{{ 'ON' if value_json.lit else 'OFF' }}",
-                })
+                }))
+            for component, key, config in entities:
+                uid = f"{node}_{burner}_{key}"
+                out.append((f"{self.discovery_prefix}/{component}/{node}/{burner}_{key}/config",
+                            {"unique_id": uid, "object_id": uid, **common, **config}))
         return out
 
 
