@@ -187,7 +187,8 @@ class MqttBroker:
         elif not up and self.connected:
             _LOG.warning("lost %s; reconnecting", self.describe())
         self.connected = up
-        self._refused = refused
+        if up or refused is not None:  # the disconnect that follows a refusal keeps its reason
+            self._refused = refused
         if not up:
             for fut in self._acks.values():
                 if not fut.done():
