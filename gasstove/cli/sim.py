@@ -107,3 +107,12 @@ def miio(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
+
+
+def _register() -> None:
+    from .sim_mqtt import register
+
+    register(app)
+
+
+_register()

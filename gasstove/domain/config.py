@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -22,8 +21,7 @@ from pydantic import (
 )
 
 from .daemon_config import DaemonConfig
-from .durations import parse_duration
-from .errors import DurationError
+from .fields import seconds_field
 from .flame import FlameInput
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from .plan import CutPlan, DevicePulse, Wiring, plan_cut
@@ -33,27 +31,9 @@ BURNER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 ALL_WORDS = frozenset({"all", "every", "全部", "所有"})
 
 
-def _seconds(minimum: float, maximum: float) -> BeforeValidator:
-    def convert(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("must be a duration such as 3s")
-        if isinstance(value, int | float):
-            if not minimum <= value <= maximum:
-                raise ValueError(f"must be between {minimum:g} and {maximum:g} seconds")
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return parse_duration(value, minimum=minimum, maximum=maximum)
-            except DurationError as err:
-                raise ValueError(str(err)) from None
-        raise ValueError("must be a duration such as 3s")
-
-    return BeforeValidator(convert)
-
-
-CutSeconds = Annotated[float, _seconds(1, 60)]
-MaxBurn = Annotated[float, _seconds(60, 24 * 3600)]
-Deadline = Annotated[float, _seconds(0.5, 60)]
+CutSeconds = Annotated[float, seconds_field(1, 60)]
+MaxBurn = Annotated[float, seconds_field(60, 24 * 3600)]
+Deadline = Annotated[float, seconds_field(0.5, 60)]
 
 
 class Model(BaseModel):

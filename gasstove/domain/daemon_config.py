@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .fields import seconds_field
 
 
 def state_dir(env: Mapping[str, str] = os.environ) -> Path:
@@ -31,7 +34,7 @@ class DaemonConfig(BaseModel):
     #: Home Assistant MQTT discovery prefix; null turns discovery off.
     discovery_prefix: str | None = Field(default="homeassistant", pattern=r"^[^#+/\x00]{1,64}$")
     #: How often every relay is read to refresh reachability and state.
-    poll_interval: float = Field(default=60, ge=5, le=3600)
+    poll_interval: Annotated[float, seconds_field(5, 3600)] = 60.0
 
     def database_path(self, env: Mapping[str, str] = os.environ) -> Path:
         return (self.database or state_dir(env) / "gasstove.db").expanduser()
