@@ -296,3 +296,42 @@ def test_the_socket_is_owner_only_and_speaks_json_lines(
 def test_outcome_json_is_plain_data() -> None:
     outcome = Outcome("left", "shut_off", True, "resting", "ok", cut_ms=3, restored=True)
     assert json.loads(json.dumps(outcome.as_json()))["cut_ms"] == 3
+
+
+def test_a_forgotten_burner_is_shut_off_after_its_maximum_burn_time(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    extra = "      flame: {topic: kitchen/flame}\n      max_burn: 2h\n"
+    burner = burner_yaml("left", sim, extra=extra)
+    changed: list[list[str]] = []
+
+    async def main() -> None:
+        db = tmp_path / "g.db"
+        config = parse_config("stove:\n  deadline: 1s\n  burners:\n" + burner
+                              + "mqtt: {host: 127.0.0.1}\n")
+        stove = Stove(config.stove, build_relays(config), sleep=clock.sleep)
+        daemon = Daemon(stove, Store(db), clock)
+        daemon.listeners.append(changed.append)
+        daemon.start()
+        try:
+            daemon.flame("left", True)
+            assert daemon.burner_state("left")["lit"] is True
+            await clock.advance(3600)
+            daemon.flame("left", False)  # turned off by hand: the limit is off too
+            daemon.flame("left", True)  # lit again: two fresh hours
+            await clock.advance(7199)
+            assert sim.burner.lit
+            await clock.advance(3)
+            assert not sim.burner.lit
+        finally:
+            await daemon.stop()
+            await stove.close()
+            daemon.store.close()
+
+    caplog.set_level(logging.INFO, "gasstove.daemon")
+    asyncio.run(main())
+    assert "left has burned for 2h (its max_burn): shutting it off" in caplog.text
+    assert "left shut_off from max_burn" in caplog.text
+    assert ["left"] in changed

@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -70,14 +70,27 @@ class _Signal:
         return True
 
 
-class MqttBroker:
-    """The one paho client for a broker; relays attach to it and it closes with the last."""
+class Receiver(Protocol):
+    """Anything that takes the messages of topics routed to it (relays, the daemon's remote)."""
 
-    def __init__(self, config: MqttBrokerConfig) -> None:
+    def receive(self, topic: str, payload: bytes, retained: bool) -> None: ...
+
+
+class MqttBroker:
+    """The one paho client for a broker; relays attach to it and it closes with the last.
+
+    ``will``: a (topic, payload) the broker publishes, retained, when we vanish
+    (the daemon's availability); ``on_connect`` callbacks run on the loop after
+    every (re)connection, to subscribe and republish.
+    """
+
+    def __init__(self, config: MqttBrokerConfig, *, will: tuple[str, str] | None = None) -> None:
         self.config = config
+        self.will = will
+        self.on_connect: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
-        self._relays: dict[str, list[MqttRelay]] = {}
+        self._relays: dict[str, list[Receiver]] = {}
         self._users = 0
         self.connected = False
         #: Counts connections: a relay re-subscribes when it changes (clean sessions).
@@ -108,17 +121,21 @@ class MqttBroker:
             # back-off: a failed `stove off` must not outlive its deadline for that.
             threading.Thread(target=client.loop_stop, daemon=True).start()
 
-    def route(self, topics: tuple[str, ...], relay: MqttRelay) -> None:
+    def route(self, topics: tuple[str, ...], relay: Receiver) -> None:
         for topic in topics:
             if relay not in (owners := self._relays.setdefault(topic, [])):
                 owners.append(relay)
 
     # -- connection -----------------------------------------------------------
-    async def connected_by(self, deadline: float) -> None:
-        """Return once connected; RelayUnreachable/RelayRefused at ``deadline``."""
+    def start(self) -> None:
+        """Start connecting (and reconnecting) in the background, on the running loop."""
         self._loop = asyncio.get_running_loop()
         if self._client is None:
             self._start()
+
+    async def connected_by(self, deadline: float) -> None:
+        """Return once connected; RelayUnreachable/RelayRefused at ``deadline``."""
+        self.start()
         while not self.connected:
             if self._refused is not None:
                 raise RelayRefused(f"{self.describe()} refused the connection: {self._refused}")
@@ -136,6 +153,8 @@ class MqttBroker:
         if cfg.use_tls:
             client.tls_set(ca_certs=cfg.ca_file)
         client.reconnect_delay_set(*RECONNECT_S)
+        if self.will is not None:
+            client.will_set(self.will[0], self.will[1], qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -184,6 +203,8 @@ class MqttBroker:
         if up and not self.connected:
             self.generation += 1
             _LOG.info("connected to %s", self.describe())
+            for callback in self.on_connect:
+                callback()
         elif not up and self.connected:
             _LOG.warning("lost %s; reconnecting", self.describe())
         self.connected = up
@@ -244,9 +265,14 @@ class MqttBroker:
             raise RelayUnreachable(f"cannot publish on {self.describe()}")
         await self._acked(-token - 1, deadline, "a barrier message")
 
-    async def publish(self, topic: str, payload: str, deadline: float) -> None:
-        """Publish a command (QoS 1, never retained) and wait for the broker's PUBACK."""
-        info = self._client_or_raise().publish(topic, payload, qos=1, retain=False)
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        """Publish (QoS 1) and wait for the broker's PUBACK.
+
+        Commands are never retained; only the daemon's own state, availability
+        and discovery messages are (``retain=True``).
+        """
+        info = self._client_or_raise().publish(topic, payload, qos=1, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise RelayUnreachable(f"cannot publish to {topic} on {self.describe()}: "
                                    f"{paho.error_string(info.rc)}")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..domain.config import Config
 from ..domain.relay import Relay
 
+if TYPE_CHECKING:
+    from .mqtt import MqttBroker
 
-def build_relays(config: Config) -> dict[str, Relay]:
-    """One adapter per burner; MQTT relays share one broker connection, closed with the last."""
+
+def build_relays(config: Config, broker: MqttBroker | None = None) -> dict[str, Relay]:
+    """One adapter per burner; MQTT relays share one broker connection, closed with the last.
+
+    Pass ``broker`` to share it with something else (the daemon's remote control).
+    """
     relays: dict[str, Relay] = {}
-    broker = None
     for name, burner in config.stove.burners.items():
         if burner.relay.type == "miio":
             from .miio_relay import MiioRelay

@@ -28,13 +28,29 @@ async def serve(config: Config, *, clock: Clock | None = None,
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
     store = Store(config.daemon.database_path())
-    stove = Stove(config.stove, build_relays(config), sleep=clock.sleep)
+    broker, remote = None, None
+    if config.mqtt is not None:
+        from ..adapters.mqtt import MqttBroker
+        from ..domain.remote import remote_for
+        from .mqtt_remote import MqttRemote
+
+        topics = remote_for(config.stove.name, config.stove.burners,
+                            topic=config.daemon.mqtt_topic,
+                            discovery_prefix=config.daemon.discovery_prefix)
+        broker = MqttBroker(config.mqtt, will=MqttRemote.will(topics))
+    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep)
     daemon = Daemon(stove, store, clock)
+    if broker is not None:
+        remote = MqttRemote(daemon, broker, topics)
     server = None
+    poller = None
     socket_path = config.daemon.socket_path()
     try:
         server = await start_socket(daemon, socket_path)
         daemon.start()
+        if remote is not None:
+            remote.start()
+        poller = asyncio.create_task(daemon.poll(config.daemon.poll_interval))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -49,7 +65,11 @@ async def serve(config: Config, *, clock: Clock | None = None,
         if server is not None:
             server.close()
             socket_path.unlink(missing_ok=True)
+        if poller is not None:
+            poller.cancel()
         await daemon.stop()
+        if remote is not None:
+            await remote.close()
         await stove.close()
         store.close()
 

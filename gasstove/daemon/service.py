@@ -18,6 +18,7 @@ from ..adapters.store import Store
 from ..control import Outcome, Stove
 from ..domain.commands import Command
 from ..domain.durations import format_duration
+from ..domain.remote import burner_state
 from ..domain.timers import (
     Timer,
     iso,
@@ -50,8 +51,14 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
-        #: Called after anything users can see changed (MQTT state, HA...).
-        self.listeners: list[Callable[[], None]] = []
+        #: Called with the burners whose visible state changed (MQTT state...).
+        self.listeners: list[Callable[[list[str]], None]] = []
+        #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable.
+        self.relay: dict[str, tuple[str, bool]] = {n: ("unknown", False)
+                                                    for n in stove.config.burners}
+        #: Flame inputs: lit or not (None: no input, or nothing heard yet).
+        self.lit: dict[str, bool | None] = dict.fromkeys(stove.config.burners)
+        self._max_burn: dict[str, asyncio.Task[None]] = {}
         #: Called with each finished timer firing (for tests and the event log).
         self.fired: list[Callable[[Timer, Outcome, float], None]] = []
 
@@ -103,11 +110,10 @@ class Daemon:
                 self.store.set_lock(outcome.burner, locking, at=self.clock.wall(),
                                     source=command.source)
                 (self.locked.add if locking else self.locked.discard)(outcome.burner)
-        self._changed()
-        return [self._result(o) for o in outcomes]
+        return self._results(outcomes)
 
     async def status(self, names: Iterable[str]) -> list[Result]:
-        results = []
+        results: list[Outcome] = []
         for outcome in await self.stove.status(names):
             if outcome.relay == "cutting" and outcome.burner in self.locked:
                 outcome = replace(outcome, message=(
@@ -116,8 +122,8 @@ class Daemon:
                 outcome = replace(outcome, message=(
                     "relay left cutting (a cut did not restore): the burner cannot be lit "
                     f"until `stove unlock {outcome.burner}`"))
-            results.append(self._result(outcome))
-        return results
+            results.append(outcome)
+        return self._results(results)
 
     def _set_timers(self, names: list[str], command: Command) -> list[Result]:
         assert command.delay_s is not None
@@ -137,7 +143,7 @@ class Daemon:
             results.append({"burner": name, "action": "timer", "ok": True, "message": message,
                             "timer": timer.as_json(now), "replaced": old is not None,
                             "locked": name in self.locked})
-        self._changed()
+        self._changed(names)
         return results
 
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
@@ -147,8 +153,7 @@ class Daemon:
         outcomes = await self.stove.shut_off(names)
         for o in outcomes:
             _log_outcome(o, f"from {command.source}")
-        self._changed()
-        results = [self._result(o) for o in outcomes]
+        results = self._results(outcomes)
         for result in results:
             if result["burner"] in cancelled:
                 result["message"] += "; its pending timer is no longer needed and was cancelled"
@@ -170,7 +175,7 @@ class Daemon:
                        else "no timer was pending")
             results.append({"burner": name, "action": "cancel", "ok": True, "message": message,
                             "timer": None, "locked": name in self.locked})
-        self._changed()
+        self._changed(names)
         return results
 
     # -- timers -------------------------------------------------------------------
@@ -204,7 +209,7 @@ class Daemon:
         _log_outcome(outcome, f"by timer set from {timer.source}, {late:.3f} s late")
         for listener in self.fired:
             listener(timer, outcome, late)
-        self._changed()
+        self._results([outcome])
 
     async def _fire_with_retries(self, timer: Timer) -> Outcome:
         (outcome,) = await self.stove.shut_off([timer.burner])
@@ -226,15 +231,58 @@ class Daemon:
         self.store.delete_timer(name)
         self.timers.pop(name, None)
 
-    # -- views ----------------------------------------------------------------------
-    def _result(self, outcome: Outcome) -> Result:
-        timer = self.timers.get(outcome.burner)
-        return {**outcome.as_json(), "locked": outcome.burner in self.locked,
-                "timer": timer.as_json(self.clock.wall()) if timer else None}
+    # -- flame input and maximum burn time ------------------------------------------
+    def flame(self, name: str, lit: bool) -> None:
+        """The burner's flame input reports lit or out."""
+        was, self.lit[name] = self.lit[name], lit
+        if lit == was:
+            return
+        _LOG.info("%s flame %s", name, "lit" if lit else "out")
+        if task := self._max_burn.pop(name, None):
+            task.cancel()
+        max_burn = self.stove.config.burners[name].max_burn
+        if lit and max_burn is not None:
+            # from when we heard it lit: after a restart the count starts again
+            task = asyncio.create_task(self._burn_limit(name, max_burn), name=f"max-burn-{name}")
+            self._max_burn[name] = task
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        self._changed([name])
 
-    def _changed(self) -> None:
+    async def _burn_limit(self, name: str, max_burn: float) -> None:
+        await self.clock.sleep(max_burn)
+        self._max_burn.pop(name, None)
+        _LOG.warning("%s has burned for %s (its max_burn): shutting it off",
+                     name, format_duration(max_burn))
+        await self._shut_off_now([name], Command("off", (name,), source="max_burn"))
+
+    # -- views ----------------------------------------------------------------------
+    def _results(self, outcomes: Iterable[Outcome]) -> list[Result]:
+        """Remember what the relays said, tell listeners, and give the answers."""
+        results = []
+        for outcome in outcomes:
+            self.relay[outcome.burner] = (outcome.relay, outcome.relay != "unknown")
+            timer = self.timers.get(outcome.burner)
+            results.append({**outcome.as_json(), "locked": outcome.burner in self.locked,
+                            "timer": timer.as_json(self.clock.wall()) if timer else None})
+        self._changed([r["burner"] for r in results])
+        return results
+
+    def burner_state(self, name: str) -> dict[str, Any]:
+        relay, reachable = self.relay[name]
+        timer = self.timers.get(name)
+        return burner_state(relay=relay, reachable=reachable, locked=name in self.locked,
+                            timer_due=timer.due_at if timer else None, lit=self.lit[name])
+
+    async def poll(self, interval: float) -> None:
+        """Read every relay now and then, so reachability and state stay current."""
+        while True:
+            await self.status(list(self.stove.config.burners))
+            await self.clock.sleep(interval)
+
+    def _changed(self, names: list[str]) -> None:
         for listener in self.listeners:
-            listener()
+            listener(names)
 
 
 def _log_outcome(outcome: Outcome, how: str) -> None:

@@ -1,0 +1,161 @@
+"""The daemon on MQTT: commands in, results and retained state out, HA discovery.
+
+Runs on the daemon's shared broker connection. After every (re)connection it
+subscribes, says ``online`` (the LWT says ``offline``), republishes discovery
+and every burner's state. A retained message on a command topic is never
+acted on: a retained "off" (or "lock") would replay on every reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from ..adapters.mqtt import MqttBroker
+from ..domain.dialects import ParseError
+from ..domain.errors import GasstoveError, RelayError
+from ..domain.flame import FlameInput
+from ..domain.remote import OFFLINE, ONLINE, Remote, result_payload
+from .service import Daemon
+
+_LOG = logging.getLogger("gasstove.daemon")
+#: A publish that is not acknowledged by then is given up; state is sent again on reconnect.
+PUBLISH_DEADLINE_S = 10.0
+
+
+class MqttRemote:
+    def __init__(self, daemon: Daemon, broker: MqttBroker, remote: Remote) -> None:
+        self.daemon = daemon
+        self.broker = broker
+        self.remote = remote
+        self.flames: dict[str, FlameInput] = {
+            name: burner.flame for name, burner in daemon.stove.config.burners.items()
+            if burner.flame is not None
+        }
+        self._flame_topics = {f.topic: name for name, f in self.flames.items()}
+        self._dirty: set[str] = set()
+        self._flush: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        broker.attach()
+        broker.on_connect.append(self._connected)
+        daemon.listeners.append(self._changed)
+
+    @staticmethod
+    def will(remote: Remote) -> tuple[str, str]:
+        return remote.availability, OFFLINE
+
+    def start(self) -> None:
+        self.broker.start()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self.broker.connected:
+            # a clean stop says offline itself; the LWT covers a crash
+            with contextlib.suppress(RelayError):
+                await self._publish(self.remote.availability, OFFLINE, retain=True)
+        await self.broker.release()
+
+    # -- connection -------------------------------------------------------------
+    def _connected(self) -> None:
+        self._spawn(self._announce())
+
+    async def _announce(self) -> None:
+        topics = (*self.remote.subscriptions(), *self._flame_topics)
+        self.broker.route(topics, self)
+        try:
+            await self.broker.subscribe(topics, time.monotonic() + PUBLISH_DEADLINE_S)
+            await self._publish(self.remote.availability, ONLINE, retain=True)
+            await self._discovery()
+        except RelayError as err:
+            _LOG.warning("MQTT announce failed (%s); retrying on the next connection", err)
+            return
+        self._changed(list(self.daemon.stove.config.burners))
+
+    async def _discovery(self) -> None:
+        for topic, config in self.remote.discovery(self.flames):
+            await self._publish(topic, json.dumps(config), retain=True)
+
+    # -- messages ---------------------------------------------------------------
+    def receive(self, topic: str, payload: bytes, retained: bool) -> None:
+        if topic in self._flame_topics:
+            self._flame(self._flame_topics[topic], payload)
+        elif topic == self.remote.ha_status:
+            if payload.strip() == b"online":  # Home Assistant (re)started: it forgot us
+                self._spawn(self._rediscover())
+        elif retained:
+            _LOG.warning("ignored a retained command on %s: commands must not be retained "
+                         "(it would act again on every reconnect); clear it with an empty "
+                         "retained message", topic)
+        else:
+            self._spawn(self._command(topic, payload))
+
+    def _flame(self, name: str, payload: bytes) -> None:
+        try:
+            lit = self.flames[name].parse(payload)
+        except ParseError as err:
+            _LOG.warning("%s: ignored a flame message (%d bytes): %s", name, len(payload), err)
+            return
+        if lit is not None:
+            self.daemon.flame(name, lit)
+
+    async def _rediscover(self) -> None:
+        try:
+            await self._discovery()
+        except RelayError as err:
+            _LOG.warning("MQTT discovery not republished: %s", err)
+        self._changed(list(self.daemon.stove.config.burners))
+
+    async def _command(self, topic: str, payload: bytes) -> None:
+        command = None
+        try:
+            command = self.remote.parse(topic, payload)
+            _LOG.info("MQTT command on %s: %s %s", topic, command.action,
+                      ", ".join(command.burners) or "all burners")
+            results = await self.daemon.handle(command)
+            ok = all(r["ok"] for r in results)
+            reply: dict[str, Any] = {"ok": ok, "exit": 0 if ok else 1, "burners": results}
+        except GasstoveError as err:
+            _LOG.warning("MQTT command on %s refused: %s", topic, err)
+            reply = {"ok": False, "exit": err.exit_code, "error": str(err)}
+        request = None
+        if command is not None:
+            request = {"action": command.action, "burners": list(command.burners),
+                       "delay_s": command.delay_s, "id": command.id or None}
+        try:
+            await self._publish(self.remote.result, json.dumps(
+                result_payload(request, reply), ensure_ascii=False))
+        except RelayError as err:
+            _LOG.warning("MQTT result not published: %s", err)
+
+    # -- state ------------------------------------------------------------------
+    def _changed(self, names: list[str]) -> None:
+        """Coalesce state changes: a thousand timers firing publish once each, not n²."""
+        self._dirty.update(names)
+        if self.broker.connected and (self._flush is None or self._flush.done()):
+            self._flush = self._spawn(self._publish_states())
+
+    async def _publish_states(self) -> None:
+        while self._dirty and self.broker.connected:
+            names, self._dirty = self._dirty, set()
+            try:
+                for name in sorted(names):
+                    await self._publish(self.remote.state(name),
+                                        json.dumps(self.daemon.burner_state(name)), retain=True)
+            except RelayError as err:
+                _LOG.warning("MQTT state not published (%s); sent again on reconnect", err)
+                return
+
+    async def _publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        await self.broker.publish(topic, payload, time.monotonic() + PUBLISH_DEADLINE_S,
+                                  retain=retain)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

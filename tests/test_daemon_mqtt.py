@@ -1,0 +1,177 @@
+"""The daemon on a real mosquitto: commands in, results and retained state out, discovery, LWT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gasstove.adapters.config_file import parse_config
+from gasstove.daemon.run import serve
+from gasstove.daemon.service import Daemon
+
+from .fixtures_mqtt import Mosquitto, MqttSim
+
+
+class Watcher:
+    """A plain MQTT client that records what it sees and can publish."""
+
+    def __init__(self, broker: Mosquitto, *topics: str) -> None:
+        self.messages: list[tuple[str, Any, bool]] = []
+        self._seen = threading.Condition()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, *_: [c.subscribe(t, 1) for t in topics]
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            payload: Any = json.loads(msg.payload)
+        except ValueError:
+            payload = msg.payload.decode()
+        with self._seen:
+            self.messages.append((msg.topic, payload, bool(msg.retain)))
+            self._seen.notify_all()
+
+    def wait(self, match: Callable[[str, Any], bool], timeout: float = 10) -> Any:
+        with self._seen:
+            for _ in range(int(timeout * 20)):
+                for topic, payload, _ in reversed(self.messages):
+                    if match(topic, payload):
+                        return payload
+                self._seen.wait(0.05)
+        raise AssertionError(f"nothing matched in {[m[0] for m in self.messages][-20:]}")
+
+    def publish(self, topic: str, payload: str, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, mosquitto: Mosquitto,
+          mqtt_sim: Callable[..., MqttSim]) -> Iterator[tuple[str, str, MqttSim, Watcher, Path]]:
+    tag = secrets.token_hex(3)
+    base, prefix = f"test{tag}/kitchen", f"ha{tag}"
+    sim = mqtt_sim({"dialect": "tasmota", "topic": f"relay{tag}"})
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(f"""\
+stove:
+  name: kitchen
+  deadline: 2s
+  burners:
+    left:
+      cut_seconds: 1s
+      relay: {{type: mqtt, dialect: tasmota, topic: relay{tag}}}
+mqtt: {{host: {mosquitto.host}, port: {mosquitto.port}}}
+daemon:
+  database: {tmp_path}/g.db
+  socket: {tmp_path}/d.sock
+  mqtt_topic: {base}
+  discovery_prefix: {prefix}
+""")
+    watcher = Watcher(mosquitto, f"{base}/#", f"{prefix}/#")
+    yield base, prefix, sim, watcher, config
+    watcher.close()
+
+
+def run_daemon(config: Path, body: Callable[[Daemon], None]) -> None:
+    """Run `serve` in-process while ``body`` (blocking, in a thread) talks MQTT to it."""
+    parsed = parse_config(config.read_text())
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(serve(parsed, stop=stop, ready=ready.set_result))
+        daemon = await asyncio.wait_for(ready, 10)
+        try:
+            await asyncio.to_thread(body, daemon)
+        finally:
+            stop.set()
+            await task
+
+    asyncio.run(main())
+
+
+def test_commands_results_state_and_discovery(setup: tuple[str, str, MqttSim, Watcher, Path]) -> None:
+    base, prefix, sim, watcher, config = setup
+
+    def body(_: Daemon) -> None:
+        assert watcher.wait(lambda t, p: t == f"{base}/availability") == "online"
+        button = watcher.wait(lambda t, p: t.endswith("/left_shut_off/config"))
+        assert button["command_topic"] == f"{base}/left/set"
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        assert state["status"] == "ready" and state["timer_due"] is None
+
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "id": "a1"}))
+        result = watcher.wait(lambda t, p: t == f"{base}/result" and p["request"]["id"] == "a1")
+        assert result["ok"] and result["burners"][0]["restored"] is True
+        assert not sim.burner.lit
+
+        watcher.publish(f"{base}/set", json.dumps({"action": "off", "in": "20m", "id": "a2"}))
+        watcher.wait(lambda t, p: t == f"{base}/result" and p["request"]["id"] == "a2")
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_due"])
+        assert state["timer_due"].endswith("+00:00")
+
+        watcher.publish(f"{base}/set", "{not json")
+        bad = watcher.wait(lambda t, p: t == f"{base}/result" and not p["ok"])
+        assert bad == {"ok": False, "exit": 2, "error": f"command on {base}/set is not a JSON object",
+                       "request": None}
+
+        def lock_configs() -> int:
+            return sum(t.endswith("/left_lock/config") for t, _, _ in watcher.messages)
+
+        before = lock_configs()
+        watcher.publish(f"{prefix}/status", "online")  # Home Assistant restarted
+        watcher.wait(lambda t, p: lock_configs() > before)
+
+    run_daemon(config, body)
+    assert watcher.wait(lambda t, p: t == f"{base}/availability") == "offline"
+
+
+def test_a_retained_command_is_never_acted_on(setup: tuple[str, str, MqttSim, Watcher, Path]) -> None:
+    base, _, sim, watcher, config = setup
+    watcher.publish(f"{base}/left/set", json.dumps({"action": "lock"}), retain=True)
+
+    def body(daemon: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        time.sleep(0.3)
+        assert daemon.locked == set() and sim.burner.lit
+        assert not any(t == f"{base}/result" for t, _, _ in watcher.messages)
+
+    try:
+        run_daemon(config, body)
+    finally:
+        watcher.publish(f"{base}/left/set", "", retain=True)
+
+
+def test_the_broker_says_offline_for_a_daemon_killed_with_9(
+    setup: tuple[str, str, MqttSim, Watcher, Path],
+) -> None:
+    base, _, _, watcher, config = setup
+    proc = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert watcher.wait(lambda t, p: t == f"{base}/availability" and p == "online") == "online"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+        assert watcher.wait(lambda t, p: t == f"{base}/availability" and p == "offline",
+                            timeout=5) == "offline"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
