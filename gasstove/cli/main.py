@@ -335,10 +335,11 @@ def _act_on_voice(command: VoiceCommand) -> int:
 
 
 def _register_subcommands() -> None:
-    from . import sim, voice
+    from . import ha, sim, voice
 
     app.add_typer(sim.app, name="sim")
     voice.register(app, lambda: load().stove, _act_on_voice)
+    ha.register(app)
 
 
 _register_subcommands()
