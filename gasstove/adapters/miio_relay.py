@@ -10,17 +10,52 @@ several burners are cut at the same time.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import math
+import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from miio.exceptions import DeviceError, DeviceException
-from miio.miioprotocol import MiIOProtocol
-
-from ..domain.config import MiioRelayConfig
 from ..domain.errors import RelayRefused, RelayUnreachable, TokenRejected, Unconfirmed
+
+if TYPE_CHECKING:
+    from ..domain.config import MiioRelayConfig
+
+
+def _bare_miio_package() -> None:
+    """Let ``miio.miioprotocol`` be imported without running ``miio/__init__.py`` first.
+
+    That file imports every device class python-miio has: about 300 ms, most
+    of a one-shot ``stove off``, for a protocol that needs three small
+    modules. The package module is registered bare and runs its own
+    ``__init__`` the first time anyone asks it for a name it lacks (a module
+    ``__getattr__``, PEP 562), so ``import miio; miio.MiotDevice`` elsewhere in
+    the process works as usual and every module exists once.
+    """
+    if "miio" in sys.modules:
+        return
+    spec = importlib.util.find_spec("miio")
+    if spec is None or spec.loader is None:
+        return  # not installed: the import below says so
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+    finishing = threading.Lock()
+
+    def finish(name: str) -> Any:
+        with finishing:
+            if package.__dict__.pop("__getattr__", None) is not None:
+                loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__getattr__ = finish  # type: ignore[method-assign]
+    sys.modules["miio"] = package
+
+
+_bare_miio_package()
+from miio.exceptions import DeviceError, DeviceException  # noqa: E402  (after the bare package)
+from miio.miioprotocol import MiIOProtocol  # noqa: E402
 
 _LOG = logging.getLogger(__name__)
 # python-miio logs each lost datagram at ERROR; our retries are expected and
