@@ -58,13 +58,21 @@ def test_state_tells_a_lock_from_a_relay_left_cutting() -> None:
                         lit=None)["status"] == "locked"
     state = burner_state(relay="cutting", reachable=True, locked=False, timer_due=1.8e9, lit=False)
     assert state["status"] == "left_cutting" and state["timer_due"].startswith("2027-01-15T08:00")
+    assert state["problem"] is False
+    failed = burner_state(relay="unknown", reachable=False, locked=False, timer_due=None,
+                          lit=None, problem="shut-off NOT confirmed: no answer")
+    assert failed["problem"] is True and failed["problem_reason"].startswith("shut-off NOT")
 
 
 def test_discovery_gives_each_burner_its_entities_on_one_device() -> None:
     configs = dict(REMOTE.discovery(flame_inputs=["left"]))
     left = {t: c for t, c in configs.items() if "/left_" in t}
     assert sorted(t.split("/")[1] for t in left) == [
-        "binary_sensor", "button", "lock", "number", "sensor", "sensor"]
+        "binary_sensor", "binary_sensor", "button", "lock", "number", "sensor", "sensor"]
+    problem = configs["homeassistant/binary_sensor/gasstove_kitchen/left_problem/config"]
+    assert problem["device_class"] == "problem"
+    assert problem["availability"] == [{"topic": "gasstove/kitchen/availability"}], \
+        "a problem must show while the relay is unreachable"
     button = configs["homeassistant/button/gasstove_kitchen/left_shut_off/config"]
     assert json.loads(button["payload_press"]) == {"action": "off"}
     assert button["command_topic"] == "gasstove/kitchen/left/set"

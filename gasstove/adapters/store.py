@@ -15,7 +15,8 @@ from pathlib import Path
 from ..domain.errors import UsageError
 from ..domain.timers import Timer
 
-SCHEMA_VERSION = 1
+#: 1: timers, locks; 2: + events (the history)
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS timers (
@@ -31,7 +32,30 @@ CREATE TABLE IF NOT EXISTS locks (
     locked_at REAL NOT NULL,
     source TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    stove TEXT NOT NULL,
+    burner TEXT NOT NULL,
+    action TEXT NOT NULL,
+    source TEXT NOT NULL,
+    requested_by TEXT NOT NULL DEFAULT '',
+    result TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    latency_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
 """
+
+
+def create_schema(db: sqlite3.Connection) -> None:
+    """Create what is missing, refusing a file from a newer gasstove."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"database written by a newer gasstove (schema {version})")
+    db.executescript(_SCHEMA)
+    if version < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 class StoreError(UsageError):
@@ -48,14 +72,13 @@ class Store:
             self._db = sqlite3.connect(path, isolation_level=None, timeout=2)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{path}: written by a newer gasstove (schema {version})")
             (check,) = self._db.execute("PRAGMA quick_check").fetchone()
             if check != "ok":
                 raise StoreError(f"{path}: database is damaged ({check})")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            try:
+                create_schema(self._db)
+            except StoreError as err:
+                raise StoreError(f"{path}: {err}") from None
             os.chmod(path, 0o600)
         except sqlite3.DatabaseError as err:
             self.close()

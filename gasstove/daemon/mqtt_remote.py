@@ -43,6 +43,7 @@ class MqttRemote:
         broker.attach()
         broker.on_connect.append(self._connected)
         daemon.listeners.append(self._changed)
+        daemon.recorder.alert_listeners.append(self._alert)
 
     @staticmethod
     def will(remote: Remote) -> tuple[str, str]:
@@ -131,6 +132,15 @@ class MqttRemote:
                 result_payload(request, reply), ensure_ascii=False))
         except RelayError as err:
             _LOG.warning("MQTT result not published: %s", err)
+
+    def _alert(self, alert: dict[str, Any]) -> None:
+        self._spawn(self._publish_alert(alert))
+
+    async def _publish_alert(self, alert: dict[str, Any]) -> None:
+        try:
+            await self._publish(self.remote.alert, json.dumps(alert, ensure_ascii=False))
+        except RelayError as err:  # the broker may be what failed; the log and on_failure remain
+            _LOG.error("MQTT alert not published: %s", err)
 
     # -- state ------------------------------------------------------------------
     def _changed(self, names: list[str]) -> None:

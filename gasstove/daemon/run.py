@@ -10,7 +10,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..adapters.history import EventLog
 from ..domain.config import Config
+from ..records import Recorder
 from .clock import Clock, SystemClock
 from .service import Daemon
 
@@ -39,11 +41,14 @@ async def serve(config: Config, *, clock: Clock | None = None,
                             discovery_prefix=config.daemon.discovery_prefix)
         broker = MqttBroker(config.mqtt, will=MqttRemote.will(topics))
     stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep)
-    daemon = Daemon(stove, store, clock)
+    log = EventLog.open(store.path)
+    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
+                        wall=clock.wall)
+    daemon = Daemon(stove, store, clock, recorder=recorder)
     if broker is not None:
         remote = MqttRemote(daemon, broker, topics)
     server = None
-    poller = None
+    poller = pruner = None
     socket_path = config.daemon.socket_path()
     try:
         server = await start_socket(daemon, socket_path)
@@ -51,6 +56,8 @@ async def serve(config: Config, *, clock: Clock | None = None,
         if remote is not None:
             remote.start()
         poller = asyncio.create_task(daemon.poll(config.daemon.poll_interval))
+        if log is not None:
+            pruner = asyncio.create_task(prune_history(log, clock, config))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -65,13 +72,26 @@ async def serve(config: Config, *, clock: Clock | None = None,
         if server is not None:
             server.close()
             socket_path.unlink(missing_ok=True)
-        if poller is not None:
-            poller.cancel()
+        for task in (poller, pruner):
+            if task is not None:
+                task.cancel()
         await daemon.stop()
         if remote is not None:
             await remote.close()
         await stove.close()
+        if log is not None:
+            log.close()
         store.close()
+
+
+async def prune_history(log: EventLog, clock: Clock, config: Config) -> None:
+    """Keep the history within its age and row limits: at start, then hourly."""
+    while True:
+        dropped = log.prune(int(clock.wall() * 1000), keep_days=config.daemon.history_days,
+                            max_rows=config.daemon.history_rows)
+        if dropped:
+            _LOG.info("history: pruned %d old event(s)", dropped)
+        await clock.sleep(3600)
 
 
 class JsonFormatter(logging.Formatter):

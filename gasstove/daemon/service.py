@@ -27,6 +27,7 @@ from ..domain.timers import (
     monotonic_deadline,
     replaced_message,
 )
+from ..records import Recorder
 from .clock import Clock
 
 _LOG = logging.getLogger("gasstove.daemon")
@@ -41,11 +42,15 @@ class Daemon:
     def __init__(
         self, stove: Stove, store: Store, clock: Clock, *,
         retry_after: tuple[float, ...] = RETRY_AFTER_S,
+        recorder: Recorder | None = None,
     ) -> None:
         self.stove = stove
         self.store = store
         self.clock = clock
         self.retry_after = retry_after
+        self.recorder = recorder or Recorder(stove.config.name, None, wall=clock.wall)
+        #: Why the last shut-off of a burner failed; cleared by the next confirmed one.
+        self.problem: dict[str, str | None] = dict.fromkeys(stove.config.burners)
         self.timers: dict[str, Timer] = {}
         self.locked: set[str] = store.locks() & set(stove.config.burners)
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
@@ -53,9 +58,10 @@ class Daemon:
         self._firing: set[str] = set()
         #: Called with the burners whose visible state changed (MQTT state...).
         self.listeners: list[Callable[[list[str]], None]] = []
-        #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable.
-        self.relay: dict[str, tuple[str, bool]] = {n: ("unknown", False)
-                                                    for n in stove.config.burners}
+        #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
+        #: (None until first read).
+        self.relay: dict[str, tuple[str, bool | None]] = {n: ("unknown", None)
+                                                           for n in stove.config.burners}
         #: Flame inputs: lit or not (None: no input, or nothing heard yet).
         self.lit: dict[str, bool | None] = dict.fromkeys(stove.config.burners)
         self._max_burn: dict[str, asyncio.Task[None]] = {}
@@ -99,7 +105,7 @@ class Daemon:
         if command.action == "off":
             return await self._shut_off_now(names, command)
         if command.action == "cancel":
-            return self._cancel(names)
+            return self._cancel(names, command)
         if command.action == "status":
             return await self.status(names)
         locking = command.action == "lock"
@@ -110,6 +116,8 @@ class Daemon:
                 self.store.set_lock(outcome.burner, locking, at=self.clock.wall(),
                                     source=command.source)
                 (self.locked.add if locking else self.locked.discard)(outcome.burner)
+        await self.recorder.outcomes(outcomes, source=command.source,
+                                     requested_by=command.requested_by)
         return self._results(outcomes)
 
     async def status(self, names: Iterable[str]) -> list[Result]:
@@ -140,6 +148,9 @@ class Daemon:
             if old is not None:
                 message += f"; {replaced_message(old, now)}"
             _LOG.info("timer set for %s: due %s, from %s", name, iso(timer.due_at), command.source)
+            self.recorder.event(name, "timer_replaced" if old else "timer_set", command.source,
+                                requested_by=command.requested_by,
+                                reason=f"due {iso(timer.due_at)}")
             results.append({"burner": name, "action": "timer", "ok": True, "message": message,
                             "timer": timer.as_json(now), "replaced": old is not None,
                             "locked": name in self.locked})
@@ -153,13 +164,15 @@ class Daemon:
         outcomes = await self.stove.shut_off(names)
         for o in outcomes:
             _log_outcome(o, f"from {command.source}")
+        await self.recorder.outcomes(outcomes, source=command.source,
+                                     requested_by=command.requested_by)
         results = self._results(outcomes)
         for result in results:
             if result["burner"] in cancelled:
                 result["message"] += "; its pending timer is no longer needed and was cancelled"
         return results
 
-    def _cancel(self, names: list[str]) -> list[Result]:
+    def _cancel(self, names: list[str], command: Command) -> list[Result]:
         results = []
         for name in names:
             timer = self.timers.get(name)
@@ -171,6 +184,9 @@ class Daemon:
             if timer is not None:
                 self._drop_timer(name)
                 _LOG.info("timer for %s cancelled", name)
+                self.recorder.event(name, "timer_cancelled", command.source,
+                                    requested_by=command.requested_by,
+                                    reason=f"was due {iso(timer.due_at)}")
             message = (f"timer cancelled (was due {local_clock(timer.due_at)})" if timer
                        else "no timer was pending")
             results.append({"burner": name, "action": "cancel", "ok": True, "message": message,
@@ -207,6 +223,10 @@ class Daemon:
         if self.timers.get(timer.burner) == timer:
             del self.timers[timer.burner]
         _log_outcome(outcome, f"by timer set from {timer.source}, {late:.3f} s late")
+        by = f"set from {timer.source}" + (f" by {timer.requested_by}" if timer.requested_by else "")
+        self.recorder.event(timer.burner, "timer_fired", "timer", requested_by=by,
+                            reason=f"{late:.1f} s late", latency_ms=round(late * 1000))
+        await self.recorder.outcomes([outcome], source="timer", requested_by=by)
         for listener in self.fired:
             listener(timer, outcome, late)
         self._results([outcome])
@@ -238,6 +258,7 @@ class Daemon:
         if lit == was:
             return
         _LOG.info("%s flame %s", name, "lit" if lit else "out")
+        self.recorder.event(name, "flame_lit" if lit else "flame_out", "mqtt")
         if task := self._max_burn.pop(name, None):
             task.cancel()
         max_burn = self.stove.config.burners[name].max_burn
@@ -254,6 +275,7 @@ class Daemon:
         self._max_burn.pop(name, None)
         _LOG.warning("%s has burned for %s (its max_burn): shutting it off",
                      name, format_duration(max_burn))
+        self.recorder.event(name, "max_burn", "max_burn", reason=f"lit for {format_duration(max_burn)}")
         await self._shut_off_now([name], Command("off", (name,), source="max_burn"))
 
     # -- views ----------------------------------------------------------------------
@@ -261,7 +283,16 @@ class Daemon:
         """Remember what the relays said, tell listeners, and give the answers."""
         results = []
         for outcome in outcomes:
-            self.relay[outcome.burner] = (outcome.relay, outcome.relay != "unknown")
+            reachable = outcome.relay != "unknown"
+            was = self.relay[outcome.burner][1]
+            if was is not None and reachable != was and outcome.action == "status":
+                self.recorder.event(outcome.burner, "relay_back" if reachable else
+                                    "relay_unreachable", "poll",
+                                    result="done" if reachable else "failed",
+                                    reason="" if reachable else outcome.message)
+            self.relay[outcome.burner] = (outcome.relay, reachable)
+            if outcome.action == "shut_off":
+                self.problem[outcome.burner] = None if outcome.ok else outcome.message
             timer = self.timers.get(outcome.burner)
             results.append({**outcome.as_json(), "locked": outcome.burner in self.locked,
                             "timer": timer.as_json(self.clock.wall()) if timer else None})
@@ -271,8 +302,9 @@ class Daemon:
     def burner_state(self, name: str) -> dict[str, Any]:
         relay, reachable = self.relay[name]
         timer = self.timers.get(name)
-        return burner_state(relay=relay, reachable=reachable, locked=name in self.locked,
-                            timer_due=timer.due_at if timer else None, lit=self.lit[name])
+        return burner_state(relay=relay, reachable=bool(reachable), locked=name in self.locked,
+                            timer_due=timer.due_at if timer else None, lit=self.lit[name],
+                            problem=self.problem[name])
 
     async def poll(self, interval: float) -> None:
         """Read every relay now and then, so reachability and state stay current."""

@@ -154,13 +154,27 @@ class StoveConfig(Model):
         return value
 
 
+class AlertsConfig(Model):
+    #: A program run (no shell) for every failed shut-off, the alert as JSON on its stdin:
+    #: for users without Home Assistant, e.g. ["/usr/local/bin/notify-phone", "--urgent"].
+    on_failure: list[str] | None = Field(default=None, min_length=1)
+
+    @field_validator("on_failure")
+    @classmethod
+    def _argv(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value[0].strip():
+            raise ValueError("the first word must be the program to run")
+        return value
+
+
 class Config(Model):
     stove: StoveConfig
+    alerts: AlertsConfig = AlertsConfig()
     #: The broker every ``type: mqtt`` relay talks through (one connection for all).
     mqtt: MqttBrokerConfig | None = Field(default=None, validate_default=True)
     daemon: DaemonConfig = DaemonConfig()
 
-    @field_validator("daemon", mode="before")
+    @field_validator("daemon", "alerts", mode="before")
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
         return {} if value is None else value  # "daemon:" with every key commented out

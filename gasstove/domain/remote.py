@@ -8,6 +8,7 @@ Topics under ``<base>`` (default ``gasstove/<stove name>``):
 - ``<base>/result``: the answer to every command (QoS 1, not retained).
 - ``<base>/<burner>/state``: retained JSON, see :func:`burner_state`.
 - ``<base>/availability``: ``online`` / ``offline`` (retained; the LWT says offline).
+- ``<base>/alert``: a shut-off that was not confirmed (JSON, QoS 1, not retained).
 
 Discovery follows https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery:
 retained configs under ``<prefix>/<component>/<node_id>/<object_id>/config``,
@@ -59,6 +60,11 @@ class Remote:
     @property
     def availability(self) -> str:
         return f"{self.base}/availability"
+
+    @property
+    def alert(self) -> str:
+        """A failed shut-off, as JSON (QoS 1, not retained)."""
+        return f"{self.base}/alert"
 
     @property
     def ha_status(self) -> str | None:
@@ -149,6 +155,13 @@ class Remote:
                     "state_topic": state, "value_template": "{{ value_json.status }}",
                 }),
             ]
+            entities.append(("binary_sensor", "problem", {
+                "name": f"{title} shut-off problem", "device_class": "problem",
+                "state_topic": state,
+                "value_template": "{{ 'ON' if value_json.problem else 'OFF' }}",
+                # must stay available when the relay is not: that is when it matters
+                "availability": [{"topic": self.availability}],
+            }))
             if burner in flames:
                 entities.append(("binary_sensor", "flame", {
                     "name": f"{title} flame", "device_class": "heat",
@@ -163,7 +176,7 @@ class Remote:
 
 
 def burner_state(*, relay: str, reachable: bool, locked: bool, timer_due: float | None,
-                 lit: bool | None) -> dict[str, Any]:
+                 lit: bool | None, problem: str | None = None) -> dict[str, Any]:
     """The retained per-burner state: what a dashboard shows."""
     if relay == "cutting":
         status = "locked" if locked else "left_cutting"
@@ -174,6 +187,8 @@ def burner_state(*, relay: str, reachable: bool, locked: bool, timer_due: float 
     return {
         "status": status, "relay": relay, "reachable": reachable, "locked": locked,
         "timer_due": iso(timer_due) if timer_due is not None else None, "lit": lit,
+        # the last shut-off failed; cleared by the next confirmed one
+        "problem": problem is not None, "problem_reason": problem,
     }
 
 

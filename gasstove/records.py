@@ -1,0 +1,115 @@
+"""What follows every action, for every front end: the history row, and for a
+shut-off that was not confirmed, the alert on every channel the user has.
+
+Channels (DESIGN.md §2 rule 2, issue "every shut-off on the record"): a log
+line at ERROR; the ``on_failure`` program with the alert as JSON on stdin;
+and whatever the caller adds (the daemon publishes it on MQTT). Neither the
+history nor an alert may fail or delay a cut: they run after it, and their
+own failures are logged and swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from .control import Outcome
+from .domain.history import Event, Result, result_of
+from .domain.timers import iso
+
+_LOG = logging.getLogger("gasstove.alerts")
+
+#: How long an ``on_failure`` program may run before it is killed.
+ON_FAILURE_TIMEOUT_S = 30.0
+_ACTIONS = {"shut_off": "cut", "lock": "lock", "unlock": "unlock"}
+
+Alert = dict[str, Any]
+
+
+class EventSink(Protocol):
+    def record(self, events: Iterable[Event]) -> None: ...
+
+
+class Recorder:
+    def __init__(
+        self,
+        stove: str,
+        log: EventSink | None,  #: None: nothing is recorded
+        *,
+        on_failure: list[str] | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.stove = stove
+        self.log = log
+        self.on_failure = on_failure
+        self.wall = wall
+        #: Called with every alert (the daemon's MQTT alert topic).
+        self.alert_listeners: list[Callable[[Alert], None]] = []
+
+    def event(self, burner: str, action: str, source: str, *, requested_by: str = "",
+              result: Result = "done", reason: str = "", latency_ms: int | None = None) -> None:
+        self.record([Event(self._now_ms(), self.stove, burner, action, source, requested_by,
+                           result, reason, latency_ms)])
+
+    def record(self, events: Iterable[Event]) -> None:
+        if self.log is not None:
+            self.log.record(events)
+
+    async def outcomes(self, outcomes: Iterable[Outcome], *, source: str,
+                       requested_by: str = "", action: str | None = None) -> None:
+        """Record what was done; alert for every shut-off that was not confirmed."""
+        now = self._now_ms()
+        events, alerts = [], []
+        for o in outcomes:
+            name = action or _ACTIONS.get(o.action)
+            if name is None:
+                continue
+            result = result_of(o.ok, o.relay)
+            reason = "" if o.ok and "already" not in o.message else o.message
+            events.append(Event(now, self.stove, o.burner, name, source, requested_by, result,
+                                reason, o.cut_ms))
+            if not o.ok and o.action == "shut_off":
+                alerts.append({"stove": self.stove, "burner": o.burner, "action": name,
+                               "result": result, "reason": o.message, "source": source,
+                               "requested_by": requested_by, "at": iso(now / 1000)})
+        self.record(events)
+        for alert in alerts:
+            await self.alert(alert)
+
+    async def alert(self, alert: Alert) -> None:
+        _LOG.error("ALERT: %s %s NOT confirmed (%s, from %s): %s", alert["burner"],
+                   alert["action"], alert["result"], alert["source"], alert["reason"])
+        for listener in self.alert_listeners:
+            listener(alert)
+        if self.on_failure:
+            await run_on_failure(self.on_failure, alert)
+
+    def _now_ms(self) -> int:
+        return int(self.wall() * 1000)
+
+
+async def run_on_failure(argv: list[str], alert: Alert) -> None:
+    """Run the user's program (no shell) with the alert on stdin; never raise."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+    except OSError as err:
+        _LOG.error("on_failure program %s could not start: %s", argv[0], err.strerror or err)
+        return
+    try:
+        _, err_out = await asyncio.wait_for(
+            proc.communicate(json.dumps(alert, ensure_ascii=False).encode() + b"\n"),
+            ON_FAILURE_TIMEOUT_S)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        _LOG.error("on_failure program %s killed after %.0f s", argv[0], ON_FAILURE_TIMEOUT_S)
+        return
+    if proc.returncode:
+        last = err_out.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        _LOG.error("on_failure program %s exited %d: %s", argv[0], proc.returncode, last[0][:200])
