@@ -33,6 +33,10 @@ class DaemonConfig(BaseModel):
     mqtt_topic: str | None = Field(default=None, pattern=r"^[^#+\x00]{1,100}$")
     #: Home Assistant MQTT discovery prefix; null turns discovery off.
     discovery_prefix: str | None = Field(default="homeassistant", pattern=r"^[^#+/\x00]{1,64}$")
+    #: History: events older than this many days are pruned...
+    history_days: float = Field(default=90, ge=1, le=3650)
+    #: ...and only this many of the newest are kept, so the file never grows without bound.
+    history_rows: int = Field(default=100_000, ge=100, le=10_000_000)
     #: How often every relay is read to refresh reachability and state.
     poll_interval: Annotated[float, seconds_field(5, 3600)] = 60.0
 
