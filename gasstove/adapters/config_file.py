@@ -10,14 +10,20 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
-from ..domain.config import Config
-from ..domain.errors import ConfigError
+from ..domain.defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME, socket_path
+from ..domain.durations import config_seconds
+from ..domain.errors import ConfigError, DurationError
+
+if TYPE_CHECKING:  # pydantic and the models cost ~200 ms: only loading a config imports them
+    from pydantic import BaseModel
+
+    from ..domain.config import Config
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -37,8 +43,12 @@ def default_config_path() -> Path:
 
 
 def load_config(path: Path) -> Config:
+    return parse_config(_read(path), str(path))
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no configuration file (copy config.example.yaml there, "
@@ -46,10 +56,60 @@ def load_config(path: Path) -> Config:
         ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read: {err}") from None
-    return parse_config(text, str(path))
 
 
-def parse_config(text: str, filename: str = "<config>") -> Config:
+@dataclass(frozen=True)
+class DaemonRoute:
+    """What a client needs to hand a command to a running ``stove serve``."""
+
+    socket: Path
+    stove_name: str
+    deadline: float
+    longest_cut: float
+
+    @property
+    def reply_timeout(self) -> float:
+        """Long enough for a cut, its pulse and the restore, each with its deadline."""
+        return 2 * self.deadline + self.longest_cut + 5
+
+    @classmethod
+    def of(cls, config: Config) -> DaemonRoute:
+        return cls(config.daemon.socket_path(), config.stove.name, config.stove.deadline,
+                   max(b.cut_seconds for b in config.stove.burners.values()))
+
+
+def daemon_route(path: Path) -> DaemonRoute | None:
+    """The route to the daemon, read from the YAML alone, without building the models.
+
+    Validating the whole file costs ~200 ms of pydantic, more than a daemon
+    command's whole budget; the daemon checks each command (burner names,
+    delays) against the configuration it validated itself. The few values
+    read here go through the models' own converters and defaults. None when
+    the file cannot be read this way: :func:`load_config` then names the error.
+    """
+    try:
+        data = _to_python(_compose(_read(path), str(path)), (), {}, str(path))
+    except ConfigError:
+        return None
+    stove = data.get("stove") if isinstance(data, dict) else None
+    daemon = (data.get("daemon") if isinstance(data, dict) else None) or {}
+    burners = stove.get("burners") if isinstance(stove, dict) else None
+    if not (isinstance(stove, dict) and isinstance(daemon, dict) and isinstance(burners, dict)
+            and burners and all(isinstance(b, dict) for b in burners.values())):
+        return None
+    socket, name = daemon.get("socket"), stove.get("name", STOVE_NAME)
+    if not (socket is None or (isinstance(socket, str) and socket)) or not isinstance(name, str):
+        return None
+    try:
+        deadline = config_seconds(stove.get("deadline", DEADLINE_S), *DEADLINE_BOUNDS)
+        cut = max(config_seconds(b.get("cut_seconds", CUT_SECONDS), *CUT_BOUNDS)
+                  for b in burners.values())
+    except DurationError:
+        return None
+    return DaemonRoute(socket_path(Path(socket) if socket else None), name, deadline, cut)
+
+
+def _compose(text: str, filename: str) -> yaml.Node:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
@@ -60,6 +120,15 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
         raise ConfigError(f"{filename}: not valid YAML: {str(err).splitlines()[0]}") from None
     if node is None:
         raise ConfigError(f"{filename}: the file is empty (see config.example.yaml)")
+    return node
+
+
+def parse_config(text: str, filename: str = "<config>") -> Config:
+    from pydantic import ValidationError
+
+    from ..domain.config import Config
+
+    node = _compose(text, filename)
     lines: dict[Path_, int] = {}
     data = _to_python(node, (), lines, filename)
     try:
@@ -148,6 +217,8 @@ def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     found: list[type[BaseModel]] = []

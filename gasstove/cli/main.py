@@ -22,7 +22,7 @@ from ..domain.timers import local_clock
 from .countdown import clock_text
 
 if TYPE_CHECKING:
-    from ..control import Stove
+    from ..control import Outcome, Stove
     from ..domain.config import Config
     from ..domain.voice import VoiceCommand
 
@@ -125,11 +125,35 @@ def via_daemon(config: Config, request: dict[str, Any], *, as_json: bool, action
     report(reply["burners"], as_json=as_json, stove_name=config.stove.name, action=action)
 
 
-def direct(config: Config, action: str, names: list[str], *, as_json: bool) -> NoReturn:
-    """No daemon: act on the relays from this process."""
-    outcomes = run_with_stove(config, lambda s: getattr(s, action)(names))
+def direct(config: Config, action: str, names: list[str], *, as_json: bool,
+           source: str = "cli") -> NoReturn:
+    """No daemon: act on the relays from this process, and put it on the record."""
+
+    async def act(stove: Stove) -> list[Outcome]:
+        outcomes: list[Outcome] = await getattr(stove, action)(names)
+        if action != "status":
+            await record_outcomes(config, outcomes, source=source)
+        return outcomes
+
+    outcomes = run_with_stove(config, act)
     report([o.as_json() for o in outcomes], as_json=as_json, stove_name=config.stove.name,
            action=action)
+
+
+async def record_outcomes(config: Config, outcomes: list[Outcome], *, source: str) -> None:
+    """History row and failure alerts for a one-shot action (the daemon does its own)."""
+    import os
+
+    from ..adapters.history import EventLog
+    from ..records import Recorder
+
+    log = EventLog.open(config.daemon.database_path())
+    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure)
+    try:
+        await recorder.outcomes(outcomes, source=source, requested_by=f"uid {os.getuid()}")
+    finally:
+        if log is not None:
+            log.close()
 
 
 @app.command()
@@ -158,7 +182,7 @@ def shut_off(config: Config, names: list[str], delay: float | None, *, wait: boo
         request["delay_s"] = delay
     via_daemon(config, request, as_json=as_json, action="shut_off", source=source)
     if delay is None:
-        direct(config, "shut_off", names, as_json=as_json)
+        direct(config, "shut_off", names, as_json=as_json, source=source)
     if not wait:
         raise UsageError(
             "no `stove serve` daemon is running to hold the timer: start `stove serve`, "
@@ -168,7 +192,7 @@ def shut_off(config: Config, names: list[str], delay: float | None, *, wait: boo
 
     if not wait_then(delay, names):
         raise typer.Exit(0)
-    direct(config, "shut_off", names, as_json=as_json)
+    direct(config, "shut_off", names, as_json=as_json, source=source)
 
 
 @app.command()
@@ -235,6 +259,40 @@ def _status_once(config: Config, names: list[str]) -> int:
         show_status(config, names)
     except typer.Exit as done:
         return int(done.exit_code)
+
+
+@app.command()
+def history(
+    burners: Burners = None,
+    since: Annotated[
+        str | None, typer.Option(help="How far back: 2h, 3d... or a time, 2026-11-25T08:00.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many rows.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """What was done to the stove, newest first: cuts, timers, locks, failures."""
+    from datetime import datetime
+
+    from ..adapters.history import read_events
+    from ..domain.history import parse_since
+
+    config = load()
+    names = _resolve(config, burners) if burners else []
+    since_ms = None
+    if since is not None:
+        since_ms = int(parse_since(since, datetime.now().astimezone()).timestamp() * 1000)
+    events = read_events(config.daemon.database_path(), burners=names, since_ms=since_ms,
+                         limit=limit)
+    if as_json:
+        for event in events:
+            print(json.dumps(event.as_json(), ensure_ascii=False))
+        return
+    if not events:
+        print("no events recorded" + (" in that time" if since else " yet"))
+        return
+    print(f"{'time':<19}  {'burner':<10} {'action':<16} {'result':<11} {'latency':>8}  source")
+    for event in events:
+        print(event.row())
 
 
 @app.command()

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from .daemon_config import DaemonConfig
+from .defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME
 from .fields import seconds_field
 from .flame import FlameInput
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
@@ -31,9 +32,9 @@ BURNER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 ALL_WORDS = frozenset({"all", "every", "全部", "所有"})
 
 
-CutSeconds = Annotated[float, seconds_field(1, 60)]
+CutSeconds = Annotated[float, seconds_field(*CUT_BOUNDS)]
 MaxBurn = Annotated[float, seconds_field(60, 24 * 3600)]
-Deadline = Annotated[float, seconds_field(0.5, 60)]
+Deadline = Annotated[float, seconds_field(*DEADLINE_BOUNDS)]
 
 
 class Model(BaseModel):
@@ -92,7 +93,7 @@ RelayConfig = Annotated[MiioRelayConfig | MqttRelayConfig, Field(discriminator="
 class BurnerConfig(Model):
     aliases: list[str] = Field(default_factory=list)
     wiring: Wiring = Wiring.NORMALLY_CLOSED
-    cut_seconds: CutSeconds = 3.0
+    cut_seconds: CutSeconds = CUT_SECONDS
     relay: RelayConfig
     #: Optional MQTT topic saying whether the burner is lit (needs ``mqtt:``).
     flame: FlameInput | None = None
@@ -134,9 +135,9 @@ BurnerName = Annotated[str, AfterValidator(_burner_name)]
 
 
 class StoveConfig(Model):
-    name: str = Field(default="stove", min_length=1, max_length=64)
+    name: str = Field(default=STOVE_NAME, min_length=1, max_length=64)
     #: Overall time a shut-off may take to be confirmed before it is reported failed.
-    deadline: Deadline = 5.0
+    deadline: Deadline = DEADLINE_S
     burners: dict[BurnerName, BurnerConfig]
 
     @field_validator("burners")

@@ -9,16 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .defaults import socket_path, state_dir
 from .fields import seconds_field
-
-
-def state_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """systemd's StateDirectory, else $GASSTOVE_STATE_DIR, else XDG's state home."""
-    for name in ("GASSTOVE_STATE_DIR", "STATE_DIRECTORY"):
-        if env.get(name):
-            return Path(env[name].split(":")[0])
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local/state")
-    return Path(base) / "gasstove"
 
 
 class DaemonConfig(BaseModel):
@@ -44,4 +36,4 @@ class DaemonConfig(BaseModel):
         return (self.database or state_dir(env) / "gasstove.db").expanduser()
 
     def socket_path(self, env: Mapping[str, str] = os.environ) -> Path:
-        return (self.socket or state_dir(env) / "daemon.sock").expanduser()
+        return socket_path(self.socket, env)

@@ -86,3 +86,16 @@ def _fmt(seconds: float) -> str:
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0s"
+
+
+def config_seconds(value: object, minimum: float, maximum: float) -> float:
+    """A duration from a configuration file: a number of seconds, or text such as ``3s``."""
+    if isinstance(value, bool):
+        raise DurationError("must be a duration such as 3s")
+    if isinstance(value, int | float):
+        if not minimum <= value <= maximum:
+            raise DurationError(f"must be between {minimum:g} and {maximum:g} seconds")
+        return float(value)
+    if isinstance(value, str):
+        return parse_duration(value, minimum=minimum, maximum=maximum)
+    raise DurationError("must be a duration such as 3s")
