@@ -11,6 +11,8 @@ import asyncio
 import functools
 import logging
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -20,7 +22,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gasstove.adapters.mqtt import MqttRelay
+from gasstove.adapters.mqtt_relay import MqttRelay
 from gasstove.adapters.relays import build_relays
 from gasstove.control import Stove
 from gasstove.domain.config import Config
@@ -124,11 +126,11 @@ async def test_two_relays_share_one_client_and_close_it(
     stove, _ = stove_for(mosquitto, {"left": left.relay, "right": right.relay})
     a, b = stove.relays["left"], stove.relays["right"]
     assert isinstance(a, MqttRelay) and isinstance(b, MqttRelay)
-    assert a._broker is b._broker
+    assert a._link is b._link
     outcomes = await stove.shut_off(["left", "right"])
     assert all(o.ok for o in outcomes), [o.message for o in outcomes]
     await stove.close()
-    assert a._broker._client is None and not a._broker.connected
+    assert a._link._client is None and not a._link.connected
 
 
 # -- the device ends the pulse by itself ---------------------------------------------------
@@ -327,7 +329,7 @@ async def test_malformed_state_messages_are_logged_and_ignored(
                 vandal.publish(topic, payload, qos=1).wait_for_publish(2)
         vandal.disconnect()
         vandal.loop_stop()
-        with caplog.at_level(logging.WARNING, logger="gasstove.adapters.mqtt"):
+        with caplog.at_level(logging.WARNING, logger="gasstove.adapters.mqtt_relay"):
             assert await until(lambda: "payload of 1000000 bytes" in caplog.text, 2)
         (status,) = await stove.status(["front"])  # still reads the device's own report
     finally:
@@ -356,3 +358,12 @@ async def test_broker_refusing_a_password_is_refused_without_the_secret(tmp_path
     finally:
         broker.stop()
     assert "s3cret" not in str(caught.value)
+
+
+def test_the_relay_logic_imports_no_mqtt_client() -> None:
+    # Home Assistant imports gasstove.adapters.mqtt_relay next to its own paho (1.6 on 2024.x).
+    code = ("import sys, gasstove.adapters.mqtt_relay; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'paho'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -1,15 +1,15 @@
-"""MQTT relays over paho-mqtt: one client per broker, shared by every relay on it.
+"""The MQTT connection of the library: one paho client per broker, shared by every relay on it.
+
+:class:`MqttBroker` is the paho implementation of
+:class:`~gasstove.adapters.mqtt_relay.MqttLink`; the relay logic itself lives
+in :mod:`gasstove.adapters.mqtt_relay`, which Home Assistant shares. The
+daemon's remote control uses the broker directly (``route``/``subscribe``/
+``publish(retain=True)``).
 
 paho runs its own network thread; every callback is handed to the asyncio loop
-with ``call_soon_threadsafe``, so relay state is only touched on the loop.
-
-Rules from DESIGN.md §2/§4: commands are QoS 1 and never retained (a retained
-"off" replays on every reconnect); a switch is confirmed only by a state
-message the device published after the command (never by our own publish,
-never by a retained copy, and with Zigbee2MQTT never by its optimistic echo);
-a relay whose availability topic says offline fails at once; a broker that
-cannot be reached fails within the caller's deadline. The password is handed
-to paho and never appears in a message or a log line.
+with ``call_soon_threadsafe``, so relay state is only touched on the loop. A
+broker that cannot be reached fails within the caller's deadline. The password
+is handed to paho and never appears in a message or a log line.
 """
 
 from __future__ import annotations
@@ -21,59 +21,20 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ..domain.dialects import CannotHold, Dialect, ParseError, Report
-from ..domain.errors import RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
-from ..domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
+from ..domain.errors import RelayRefused, RelayUnreachable
+from ..domain.mqtt_config import MqttBrokerConfig
+from .mqtt_relay import Receiver, Signal
 
 _LOG = logging.getLogger(__name__)
 
-#: Without a state report this long after a command or a poll, ask again.
-REPOLL_S = 0.5
-#: How long a Zigbee2MQTT-style bridge gets to echo our /set before we ask with /get.
-ECHO_WINDOW_S = 0.3
 #: paho's reconnect back-off, doubling from the first to the second.
 RECONNECT_S = (1, 30)
-
-
-class _Signal:
-    """Wakes every waiter on the loop that created its future (no loop bound at construction)."""
-
-    def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def notify(self) -> None:
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(None)
-        self._waiters.clear()
-
-    async def wait(self, until: float) -> bool:
-        """True if notified before the monotonic instant ``until``."""
-        timeout = until - time.monotonic()
-        if timeout <= 0:
-            return False
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            return False
-        finally:
-            if fut in self._waiters:
-                self._waiters.remove(fut)
-        return True
-
-
-class Receiver(Protocol):
-    """Anything that takes the messages of topics routed to it (relays, the daemon's remote)."""
-
-    def receive(self, topic: str, payload: bytes, retained: bool) -> None: ...
 
 
 class MqttBroker:
@@ -91,12 +52,14 @@ class MqttBroker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
         self._relays: dict[str, list[Receiver]] = {}
+        #: The connection (``generation``) each relay's subscriptions were made on.
+        self._subscribed: dict[Receiver, int] = {}
         self._users = 0
         self.connected = False
         #: Counts connections: a relay re-subscribes when it changes (clean sessions).
         self.generation = 0
         self._refused: str | None = None
-        self._changed = _Signal()
+        self._changed = Signal()
         self._acks: dict[int, asyncio.Future[list[ReasonCode] | None]] = {}
         self._barrier_topic = ""
 
@@ -252,6 +215,19 @@ class MqttBroker:
         if any(code.is_failure for code in codes):
             raise RelayRefused(f"{self.describe()} refused a subscription to {', '.join(topics)}")
 
+    async def ready(self, topics: tuple[str, ...], receiver: Receiver, deadline: float) -> None:
+        """Connected, ``topics`` subscribed on this connection, and their retained messages seen.
+
+        Every connection is a clean session, so a reconnection subscribes again.
+        """
+        await self.connected_by(deadline)
+        if self._subscribed.get(receiver) != self.generation:
+            generation = self.generation
+            self.route(topics, receiver)
+            await self.subscribe(topics, deadline)
+            await self.barrier(deadline)
+            self._subscribed[receiver] = generation
+
     async def barrier(self, deadline: float) -> None:
         """Return once every message the broker queued for us before now has been handled.
 
@@ -277,143 +253,3 @@ class MqttBroker:
             raise RelayUnreachable(f"cannot publish to {topic} on {self.describe()}: "
                                    f"{paho.error_string(info.rc)}")
         await self._acked(info.mid, deadline, f"the command to {topic}")
-
-
-class MqttRelay:
-    """One relay on a shared :class:`MqttBroker`, speaking its firmware's dialect."""
-
-    def __init__(self, config: MqttRelayConfig, broker: MqttBroker) -> None:
-        self.config = config
-        self.dialect: Dialect = config.dialect_impl()
-        self._broker = broker
-        broker.attach()
-        self._generation = 0  #: the broker connection our subscriptions were made on
-        self._energised: bool | None = None
-        self._online: bool | None = None
-        self._refused: str | None = None
-        self._reports = 0  #: state reports received
-        self._fresh = 0  #: the number of the last live (not retained) state report
-        self._command = 0  #: reports received before our last command
-        self._changed = _Signal()
-
-    def describe(self) -> str:
-        return self.config.describe()
-
-    # -- Relay protocol ---------------------------------------------------------
-    async def identify(self, *, deadline: float) -> str:
-        await self._ready(deadline)
-        online = {True: "online", False: "OFFLINE", None: "availability unknown"}[self._online]
-        return f"{self.dialect.name} relay on {self._broker.config.describe()}, {online}"
-
-    async def read(self, *, deadline: float) -> bool:
-        await self._ready(deadline)
-        self._check_online()
-        if not self.dialect.poll():
-            # Retained messages were handled by _ready(); this firmware has no
-            # state request, so waiting longer would only delay a cut.
-            if self._energised is None:
-                raise Unconfirmed(f"{self.describe()} has not reported its state yet (it has "
-                                  "no state request and publishes on changes only)")
-            return self._energised  # its last own report (a retained state serves for this)
-        after = self._reports
-        await self._poll(deadline)
-        while self._reports == after:
-            self._check_online()
-            if not await self._changed.wait(min(deadline, time.monotonic() + REPOLL_S)):
-                if time.monotonic() >= deadline:
-                    raise self._silent(deadline, "no state report")
-                await self._poll(deadline)
-        assert self._energised is not None
-        return self._energised
-
-    async def switch(
-        self, energised: bool, *, deadline: float, pulse_seconds: float | None = None
-    ) -> None:
-        await self._ready(deadline)
-        self._check_online()
-        try:
-            messages = self.dialect.switch(energised, pulse_seconds)
-        except CannotHold as err:
-            raise RelayRefused(str(err)) from None
-        self._refused = None
-        self._command = self._reports  # only reports after this can confirm
-        for message in messages:
-            await self._broker.publish(message.topic, message.payload, deadline)
-
-    async def wait_for(self, energised: bool, *, deadline: float) -> None:
-        await self._ready(deadline)
-        baseline = self._command
-        if self.dialect.optimistic_echo:
-            # The bridge's echo of our /set is its guess; let it pass, then ask.
-            while self._reports == baseline and await self._changed.wait(
-                min(deadline, time.monotonic() + ECHO_WINDOW_S)
-            ):
-                pass
-            baseline = self._reports
-            await self._poll(deadline)
-        while True:
-            self._check_online()
-            if self._refused is not None:
-                raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
-            if self._fresh > baseline and self._energised == energised:
-                return
-            if not await self._changed.wait(min(deadline, time.monotonic() + REPOLL_S)):
-                if time.monotonic() >= deadline:
-                    break
-                await self._poll(deadline)
-        if self._fresh > baseline:
-            state = "energised" if self._energised else "released"
-            raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
-        raise self._silent(deadline, "no state report since the command")
-
-    async def close(self) -> None:
-        await self._broker.release()
-
-    # -- internals ----------------------------------------------------------------
-    async def _ready(self, deadline: float) -> None:
-        """Connected, subscribed on this connection, and retained messages seen."""
-        broker = self._broker
-        await broker.connected_by(deadline)
-        if self._generation != broker.generation:
-            topics = self.dialect.subscriptions()
-            broker.route(topics, self)
-            await broker.subscribe(topics, deadline)
-            await broker.barrier(deadline)
-            self._generation = broker.generation
-
-    async def _poll(self, deadline: float) -> None:
-        for message in self.dialect.poll():
-            await self._broker.publish(message.topic, message.payload, deadline)
-
-    def _check_online(self) -> None:
-        if self._online is False:
-            raise RelayOffline(f"{self.describe()} reports itself offline (its availability "
-                               "topic / LWT): is it powered and on the network?")
-
-    def _silent(self, deadline: float, what: str) -> Unconfirmed | RelayUnreachable:
-        if not self._broker.connected:
-            return RelayUnreachable(f"lost {self._broker.describe()} before {self.describe()} "
-                                    "answered")
-        return Unconfirmed(f"{what} from {self.describe()} within the deadline")
-
-    def receive(self, topic: str, payload: bytes, retained: bool) -> None:
-        """One message on one of our topics (on the loop, from the broker's dispatch)."""
-        try:
-            report: Report | None = self.dialect.parse(topic, payload)
-        except ParseError as err:
-            # Hostile or broken publishers must not crash us; the payload itself is not logged.
-            _LOG.warning("%s: ignored a message on %s (%d bytes): %s",
-                         self.describe(), topic, len(payload), err)
-            return
-        if report is None:
-            return
-        if report.online is not None:
-            self._online = report.online
-        if report.refused is not None:
-            self._refused = report.refused
-        if report.energised is not None:
-            self._energised = report.energised
-            self._reports += 1
-            if not retained:
-                self._fresh = self._reports
-        self._changed.notify()

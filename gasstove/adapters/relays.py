@@ -23,7 +23,8 @@ def build_relays(config: Config, broker: MqttBroker | None = None) -> dict[str, 
 
             relays[name] = MiioRelay(burner.relay)
         elif burner.relay.type == "mqtt":
-            from .mqtt import MqttBroker, MqttRelay
+            from .mqtt import MqttBroker
+            from .mqtt_relay import MqttRelay
 
             assert config.mqtt is not None  # the config model requires it with an MQTT relay
             broker = broker or MqttBroker(config.mqtt)

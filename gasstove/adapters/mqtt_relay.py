@@ -1,0 +1,231 @@
+"""An MQTT relay: the confirmation rules, over any MQTT connection (no paho here).
+
+The logic of talking to a relay's firmware lives here once, written against
+:class:`MqttLink`: the library's paho client (:class:`gasstove.adapters.mqtt.MqttBroker`)
+implements it, and so does the Home Assistant integration over Home
+Assistant's own ``mqtt`` connection. This module imports no MQTT client, so
+Home Assistant (which pins its own paho) can import it.
+
+Rules from DESIGN.md §2/§4: commands are QoS 1 and never retained (a retained
+"off" replays on every reconnect); a switch is confirmed only by a state
+message the device published after the command (never by our own publish,
+never by a retained copy, and with Zigbee2MQTT never by its optimistic echo);
+a relay whose availability topic says offline fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Protocol
+
+from ..domain.dialects import CannotHold, Dialect, ParseError, Report
+from ..domain.errors import RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
+from ..domain.mqtt_config import MqttRelayConfig
+
+_LOG = logging.getLogger(__name__)
+
+#: Without a state report this long after a command or a poll, ask again.
+REPOLL_S = 0.5
+#: How long a Zigbee2MQTT-style bridge gets to echo our /set before we ask with /get.
+ECHO_WINDOW_S = 0.3
+
+
+class Signal:
+    """Wakes every waiter on the loop that created its future (no loop bound at construction)."""
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def notify(self) -> None:
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._waiters.clear()
+
+    async def wait(self, until: float) -> bool:
+        """True if notified before the monotonic instant ``until``."""
+        timeout = until - time.monotonic()
+        if timeout <= 0:
+            return False
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
+        return True
+
+
+class Receiver(Protocol):
+    """Anything that takes the messages of topics routed to it (relays, the daemon's remote)."""
+
+    def receive(self, topic: str, payload: bytes, retained: bool) -> None: ...
+
+
+class MqttLink(Protocol):
+    """What a relay needs of an MQTT connection; messages reach it on the event loop.
+
+    Deadlines are absolute ``time.monotonic()`` instants; a call that cannot
+    finish by then raises a :class:`~gasstove.domain.errors.RelayError`.
+    """
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is up now (to tell "broker lost" from "device silent")."""
+        ...
+
+    def describe(self) -> str:
+        """The connection, for messages (never a secret)."""
+        ...
+
+    def attach(self) -> None:
+        """One more relay uses the link; it stays up until every one has released it."""
+        ...
+
+    async def release(self) -> None: ...
+
+    async def ready(self, topics: tuple[str, ...], receiver: Receiver, deadline: float) -> None:
+        """Return once connected, subscribed to ``topics`` on the current connection, and
+        every retained message of theirs has been handed to ``receiver.receive``."""
+        ...
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        """Publish with QoS 1; return once the broker acknowledged it."""
+        ...
+
+
+class MqttRelay:
+    """One relay on a (shared) :class:`MqttLink`, speaking its firmware's dialect."""
+
+    def __init__(self, config: MqttRelayConfig, link: MqttLink) -> None:
+        self.config = config
+        self.dialect: Dialect = config.dialect_impl()
+        self._link = link
+        link.attach()
+        self._energised: bool | None = None
+        self._online: bool | None = None
+        self._refused: str | None = None
+        self._reports = 0  #: state reports received
+        self._fresh = 0  #: the number of the last live (not retained) state report
+        self._command = 0  #: reports received before our last command
+        self._changed = Signal()
+
+    def describe(self) -> str:
+        return self.config.describe()
+
+    # -- Relay protocol ---------------------------------------------------------
+    async def identify(self, *, deadline: float) -> str:
+        await self._ready(deadline)
+        online = {True: "online", False: "OFFLINE", None: "availability unknown"}[self._online]
+        return f"{self.dialect.name} relay on {self._link.describe()}, {online}"
+
+    async def read(self, *, deadline: float) -> bool:
+        await self._ready(deadline)
+        self._check_online()
+        if not self.dialect.poll():
+            # Retained messages were handled by _ready(); this firmware has no
+            # state request, so waiting longer would only delay a cut.
+            if self._energised is None:
+                raise Unconfirmed(f"{self.describe()} has not reported its state yet (it has "
+                                  "no state request and publishes on changes only)")
+            return self._energised  # its last own report (a retained state serves for this)
+        after = self._reports
+        await self._poll(deadline)
+        while self._reports == after:
+            self._check_online()
+            if not await self._changed.wait(min(deadline, time.monotonic() + REPOLL_S)):
+                if time.monotonic() >= deadline:
+                    raise self._silent("no state report")
+                await self._poll(deadline)
+        assert self._energised is not None
+        return self._energised
+
+    async def switch(
+        self, energised: bool, *, deadline: float, pulse_seconds: float | None = None
+    ) -> None:
+        await self._ready(deadline)
+        self._check_online()
+        try:
+            messages = self.dialect.switch(energised, pulse_seconds)
+        except CannotHold as err:
+            raise RelayRefused(str(err)) from None
+        self._refused = None
+        self._command = self._reports  # only reports after this can confirm
+        for message in messages:
+            await self._link.publish(message.topic, message.payload, deadline)
+
+    async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        await self._ready(deadline)
+        baseline = self._command
+        if self.dialect.optimistic_echo:
+            # The bridge's echo of our /set is its guess; let it pass, then ask.
+            while self._reports == baseline and await self._changed.wait(
+                min(deadline, time.monotonic() + ECHO_WINDOW_S)
+            ):
+                pass
+            baseline = self._reports
+            await self._poll(deadline)
+        while True:
+            self._check_online()
+            if self._refused is not None:
+                raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
+            if self._fresh > baseline and self._energised == energised:
+                return
+            if not await self._changed.wait(min(deadline, time.monotonic() + REPOLL_S)):
+                if time.monotonic() >= deadline:
+                    break
+                await self._poll(deadline)
+        if self._fresh > baseline:
+            state = "energised" if self._energised else "released"
+            raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
+        raise self._silent("no state report since the command")
+
+    async def close(self) -> None:
+        await self._link.release()
+
+    # -- internals ----------------------------------------------------------------
+    async def _ready(self, deadline: float) -> None:
+        await self._link.ready(self.dialect.subscriptions(), self, deadline)
+
+    async def _poll(self, deadline: float) -> None:
+        for message in self.dialect.poll():
+            await self._link.publish(message.topic, message.payload, deadline)
+
+    def _check_online(self) -> None:
+        if self._online is False:
+            raise RelayOffline(f"{self.describe()} reports itself offline (its availability "
+                               "topic / LWT): is it powered and on the network?")
+
+    def _silent(self, what: str) -> Unconfirmed | RelayUnreachable:
+        if not self._link.connected:
+            return RelayUnreachable(f"lost {self._link.describe()} before {self.describe()} "
+                                    "answered")
+        return Unconfirmed(f"{what} from {self.describe()} within the deadline")
+
+    def receive(self, topic: str, payload: bytes, retained: bool) -> None:
+        """One message on one of our topics (on the loop, from the link)."""
+        try:
+            report: Report | None = self.dialect.parse(topic, payload)
+        except ParseError as err:
+            # Hostile or broken publishers must not crash us; the payload itself is not logged.
+            _LOG.warning("%s: ignored a message on %s (%d bytes): %s",
+                         self.describe(), topic, len(payload), err)
+            return
+        if report is None:
+            return
+        if report.online is not None:
+            self._online = report.online
+        if report.refused is not None:
+            self._refused = report.refused
+        if report.energised is not None:
+            self._energised = report.energised
+            self._reports += 1
+            if not retained:
+                self._fresh = self._reports
+        self._changed.notify()
