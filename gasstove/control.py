@@ -33,6 +33,8 @@ class Outcome:
     message: str
     cut_ms: int | None = None  #: request to confirmed cut, for shut-off and lock
     restored: bool | None = None  #: shut-off only: the loop was closed again
+    #: On failure: whether the command reached the relay (so it may have acted).
+    sent: bool | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,14 +119,17 @@ class Stove:
                 )
         except RelayError:
             pass  # cannot tell: cut anyway, the cut is what matters
+        sent = False
         try:
             await relay.switch(
                 plan.cut, deadline=deadline,
                 pulse_seconds=plan.seconds if plan.device_timed else None,
             )
+            sent = True
             await relay.wait_for(plan.cut, deadline=deadline)
         except RelayError as err:
-            return Outcome(name, "shut_off", False, "unknown", f"shut-off NOT confirmed: {err}")
+            return Outcome(name, "shut_off", False, "unknown", f"shut-off NOT confirmed: {err}",
+                           sent=sent)
         cut_ms = round((self._now() - start) * 1000)
         try:
             await self._sleep(plan.seconds)
@@ -164,11 +169,13 @@ class Stove:
         relay = self.relays[name]
         start = self._now()
         deadline = start + self.config.deadline
+        sent = False
         try:
             await relay.switch(plan.cut, deadline=deadline)
+            sent = True
             await relay.wait_for(plan.cut, deadline=deadline)
         except RelayError as err:
-            return Outcome(name, "lock", False, "unknown", f"lock NOT confirmed: {err}")
+            return Outcome(name, "lock", False, "unknown", f"lock NOT confirmed: {err}", sent=sent)
         cut_ms = round((self._now() - start) * 1000)
         return Outcome(
             name, "lock", True, "cutting",

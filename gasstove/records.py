@@ -68,7 +68,7 @@ class Recorder:
             name = action or _ACTIONS.get(o.action)
             if name is None:
                 continue
-            result = result_of(o.ok, o.relay)
+            result = result_of(o.ok, o.sent)
             reason = "" if o.ok and "already" not in o.message else o.message
             events.append(Event(now, self.stove, o.burner, name, source, requested_by, result,
                                 reason, o.cut_ms))

@@ -175,3 +175,39 @@ def test_the_broker_says_offline_for_a_daemon_killed_with_9(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_dead_relay_raises_the_alert_and_the_problem_then_a_good_cut_clears_it(
+    setup: tuple[str, str, MqttSim, Watcher, Path],
+) -> None:
+    base, _, sim, watcher, config = setup
+    alerts = config.parent / "alerts.jsonl"
+    config.write_text(config.read_text() + (
+        f"alerts:\n  on_failure: [{sys.executable!r}, -c, "
+        f"\"import sys; open({str(alerts)!r}, 'a').write(sys.stdin.read())\"]\n"))
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        sim.sim.ignore_commands = True  # the relay stops switching: the cut is never confirmed
+        started = time.monotonic()
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "source": "ha"}))
+        alert = watcher.wait(lambda t, p: t == f"{base}/alert")
+        assert time.monotonic() - started < 2 + 1, "within the deadline plus 1 s"
+        assert alert["burner"] == "left" and alert["source"] == "ha"
+        assert alert["result"] == "unconfirmed", "the command reached it: it may have acted"
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["problem"])
+        assert "NOT confirmed" in state["problem_reason"]
+        sim.sim.ignore_commands = False
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "id": "again"}))
+        watcher.wait(lambda t, p: t == f"{base}/result" and p["request"]["id"] == "again")
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state")
+        assert state["problem"] is False
+
+    run_daemon(config, body)
+    (ran,) = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert ran["burner"] == "left"
+    from gasstove.adapters.history import read_events
+
+    rows = read_events(config.parent / "g.db")
+    cuts = [(r.source, r.result) for r in rows if r.action == "cut"]
+    assert cuts == [("mqtt", "confirmed"), ("ha", "unconfirmed")]

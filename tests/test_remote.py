@@ -27,8 +27,10 @@ def test_commands_parse_and_a_burner_topic_implies_the_burner() -> None:
     command = REMOTE.parse("gasstove/kitchen/left/set", b'{"action": "off", "in": "20m", "id": 7}')
     assert (command.action, command.burners, command.delay_s) == ("off", ("left",), 1200)
     assert command.source == "mqtt" and command.id == "7"
-    command = REMOTE.parse("gasstove/kitchen/set", b'{"action": "lock", "source": "cli"}')
-    assert command.burners == () and command.source == "mqtt", "a payload cannot claim a source"
+    command = REMOTE.parse("gasstove/kitchen/set", b'{"action": "lock", "source": "timer"}')
+    assert command.burners == () and command.source == "mqtt", "only front ends may name themselves"
+    command = REMOTE.parse("gasstove/kitchen/set", b'{"action": "lock", "source": "ha"}')
+    assert command.source == "ha"
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_discovery_gives_each_burner_its_entities_on_one_device() -> None:
     assert problem["availability"] == [{"topic": "gasstove/kitchen/availability"}], \
         "a problem must show while the relay is unreachable"
     button = configs["homeassistant/button/gasstove_kitchen/left_shut_off/config"]
-    assert json.loads(button["payload_press"]) == {"action": "off"}
+    assert json.loads(button["payload_press"]) == {"action": "off", "source": "ha"}
     assert button["command_topic"] == "gasstove/kitchen/left/set"
     assert button["device"]["identifiers"] == ["gasstove_kitchen"]
     assert {"topic": "gasstove/kitchen/availability"} in button["availability"]

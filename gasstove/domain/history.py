@@ -47,11 +47,11 @@ class Event:
         return f"{text}  {self.reason}" if self.reason else text
 
 
-def result_of(ok: bool, relay: str) -> Result:
-    """A failed action whose relay state is known answered but did not match: unconfirmed."""
+def result_of(ok: bool, sent: bool | None) -> Result:
+    """Confirmed; unconfirmed (it reached the relay, which may have acted); or failed."""
     if ok:
         return "confirmed"
-    return "failed" if relay == "unknown" else "unconfirmed"
+    return "unconfirmed" if sent else "failed"
 
 
 def parse_since(text: str, now: datetime) -> datetime:

@@ -29,6 +29,8 @@ from .errors import UsageError
 from .timers import iso
 
 ONLINE, OFFLINE = "online", "offline"
+#: Sources an MQTT command may name itself as.
+FRONT_ENDS = ("ha", "voice")
 MAX_PAYLOAD = 64 * 1024
 
 
@@ -89,10 +91,14 @@ class Remote:
             if not isinstance(obj, dict) or "burners" in obj:
                 raise UsageError(f"a command on {topic} is a JSON object without burners")
             obj = {**obj, "burners": [burner]}
+        source = "mqtt"
         if isinstance(obj, dict):
-            obj = {k: v for k, v in obj.items() if k != "source"}  # the topic says where from
+            # A front end on MQTT may say which it is (Home Assistant's discovered
+            # button says "ha"); it is a label for the history, not a permission.
+            said = obj.pop("source", None)
+            source = said if said in FRONT_ENDS else "mqtt"
             obj.setdefault("requested_by", client)
-        return parse_command(obj, source="mqtt")
+        return parse_command(obj, source=source)
 
     # -- Home Assistant discovery -------------------------------------------------
     def discovery(self, flame_inputs: Iterable[str] = ()) -> list[tuple[str, dict[str, Any]]]:
@@ -125,7 +131,7 @@ class Remote:
                 ("button", "shut_off", {
                     "name": f"{title} shut off", "icon": "mdi:fire-off",
                     "command_topic": self.burner_command(burner),
-                    "payload_press": json.dumps({"action": "off"}),
+                    "payload_press": json.dumps({"action": "off", "source": "ha"}),
                 }),
                 ("sensor", "shut_off_at", {
                     "name": f"{title} shut-off at", "device_class": "timestamp",
@@ -136,15 +142,16 @@ class Remote:
                 ("number", "shut_off_in", {
                     "name": f"{title} shut off in", "icon": "mdi:timer-outline",
                     "command_topic": self.burner_command(burner),
-                    "command_template": '{"action": "off", "delay_s": {{ (value * 60) | int }}}',
+                    "command_template": ('{"action": "off", "source": "ha", '
+                                         '"delay_s": {{ (value * 60) | int }}}'),
                     "min": 1, "max": 1440, "step": 1, "mode": "box",
                     "unit_of_measurement": "min",
                 }),
                 ("lock", "lock", {
                     "name": f"{title} lock", "icon": "mdi:stove",
                     "command_topic": self.burner_command(burner),
-                    "payload_lock": json.dumps({"action": "lock"}),
-                    "payload_unlock": json.dumps({"action": "unlock"}),
+                    "payload_lock": json.dumps({"action": "lock", "source": "ha"}),
+                    "payload_unlock": json.dumps({"action": "unlock", "source": "ha"}),
                     "state_topic": state,
                     "value_template": "{{ 'LOCKED' if value_json.locked else 'UNLOCKED' }}",
                     "state_locked": "LOCKED", "state_unlocked": "UNLOCKED",
