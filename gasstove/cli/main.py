@@ -2,13 +2,14 @@
 
 Exit codes (DESIGN.md §4): 0 done and confirmed; 1 the stove or a device did
 not confirm; 2 usage or configuration error (nothing was sent to a stove).
-Heavy imports (python-miio, paho, pydantic) happen inside the commands that
-need them, so ``stove --help`` and the daemon client stay quick.
+Heavy imports (python-miio, paho, pydantic, asyncio) happen inside the
+commands that need them, and a command a running daemon can take is handed
+to it before the configuration models are built, so ``stove --help`` and the
+daemon client stay quick (bench/README.md has the figures).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -16,20 +17,55 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
 from ..domain.timers import local_clock
 from .countdown import clock_text
 
 if TYPE_CHECKING:
+    from ..adapters.config_file import DaemonRoute
     from ..control import Outcome, Stove
     from ..domain.config import Config
     from ..domain.voice import VoiceCommand
 
 T = TypeVar("T")
 
+
+def _add_sim(app: typer.Typer) -> None:
+    from . import sim
+
+    app.add_typer(sim.app, name="sim")
+
+
+def _add_ha(app: typer.Typer) -> None:
+    from . import ha
+
+    ha.register(app)
+
+
+#: Sub-command groups imported only when named or listed by ``--help``: the
+#: simulator pulls in the MQTT models (~150 ms), ``ha`` its file tools.
+_LAZY: dict[str, Callable[[typer.Typer], None]] = {"sim": _add_sim, "ha": _add_ha}
+
+
+class _Commands(TyperGroup):
+    # (click's types: typer >= 0.22 vendors its own click, older typer uses click)
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in _LAZY if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in _LAZY and cmd_name not in self.commands:
+            holder = typer.Typer()
+            _LAZY[cmd_name](holder)
+            group = typer.main.get_command(holder)
+            self.commands[cmd_name] = group.commands[cmd_name]  # type: ignore[attr-defined]
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
     name="stove",
+    cls=_Commands,
     help="Timed, remote and voice shut-off for a gas stove, through a relay in its "
     "flame-failure loop.",
     no_args_is_help=True,
@@ -88,6 +124,8 @@ def run_with_stove(config: Config, act: Callable[[Stove], Awaitable[T]]) -> T:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -108,21 +146,34 @@ def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str, act
     raise typer.Exit(code if code is not None else 0 if ok else 1)
 
 
-def via_daemon(config: Config, request: dict[str, Any], *, as_json: bool, action: str,
-               source: str = "cli") -> bool:
+def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json: bool,
+               action: str, source: str = "cli") -> bool:
     """Hand the command to a running daemon and report its answer; False if none runs."""
+    from ..adapters.config_file import DaemonRoute
     from .client import ask_daemon
 
-    # long enough for a cut, its pulse and the restore, each with its deadline
-    longest_cut = max(b.cut_seconds for b in config.stove.burners.values())
-    timeout = 2 * config.stove.deadline + longest_cut + 5
-    reply = ask_daemon(config.daemon.socket_path(), {**request, "source": source}, timeout)
+    route = config if isinstance(config, DaemonRoute) else DaemonRoute.of(config)
+    reply = ask_daemon(route.socket, {**request, "source": source}, route.reply_timeout)
     if reply is None:
         return False
     if "error" in reply:
         code = reply.get("exit", 1)
         raise (UsageError if code == 2 else GasstoveError)(str(reply["error"]))
-    report(reply["burners"], as_json=as_json, stove_name=config.stove.name, action=action)
+    report(reply["burners"], as_json=as_json, stove_name=route.stove_name, action=action)
+
+
+def daemon_first(request: dict[str, Any], *, as_json: bool, action: str) -> None:
+    """Hand the command to a running daemon before building the configuration models.
+
+    The daemon resolves the burner words and checks the command against the
+    configuration it validated itself (exit 2 on a bad one, as here), so a
+    daemon command costs no pydantic. Returns if no daemon answers, or if the
+    file needs a full load to explain what is wrong with it.
+    """
+    from ..adapters.config_file import daemon_route
+
+    if route := daemon_route(config_path()):
+        via_daemon(route, request, as_json=as_json, action=action)
 
 
 def direct(config: Config, action: str, names: list[str], *, as_json: bool,
@@ -171,16 +222,23 @@ def off(
     as_json: JsonFlag = False,
 ) -> None:
     """Shut burners off: open the flame-failure loop for cut_seconds, then restore it."""
+    delay = _delay(in_, at)
+    daemon_first(_off_request(burners or [], delay), as_json=as_json, action="shut_off")
     config = load()
-    shut_off(config, _resolve(config, burners or []), _delay(in_, at), wait=wait, as_json=as_json)
+    shut_off(config, _resolve(config, burners or []), delay, wait=wait, as_json=as_json)
+
+
+def _off_request(burners: list[str], delay: float | None) -> dict[str, Any]:
+    request: dict[str, Any] = {"action": "off", "burners": burners}
+    if delay is not None:
+        request["delay_s"] = delay
+    return request
 
 
 def shut_off(config: Config, names: list[str], delay: float | None, *, wait: bool = False,
              as_json: bool = False, source: str = "cli") -> NoReturn:
-    request: dict[str, Any] = {"action": "off", "burners": names}
-    if delay is not None:
-        request["delay_s"] = delay
-    via_daemon(config, request, as_json=as_json, action="shut_off", source=source)
+    via_daemon(config, _off_request(names, delay), as_json=as_json, action="shut_off",
+               source=source)
     if delay is None:
         direct(config, "shut_off", names, as_json=as_json, source=source)
     if not wait:
@@ -198,6 +256,7 @@ def shut_off(config: Config, names: list[str], delay: float | None, *, wait: boo
 @app.command()
 def cancel(burners: Burners = None, as_json: JsonFlag = False) -> None:
     """Cancel pending shut-off timers (none named: every burner's)."""
+    daemon_first({"action": "cancel", "burners": burners or []}, as_json=as_json, action="cancel")
     config = load()
     cancel_timers(config, _resolve(config, burners or []), as_json=as_json)
 
@@ -214,6 +273,7 @@ def cancel_timers(config: Config, names: list[str], *, as_json: bool = False,
 @app.command()
 def lock(burners: Burners = None, as_json: JsonFlag = False) -> None:
     """Hold the loop open so the burner cannot be lit until `stove unlock`."""
+    daemon_first({"action": "lock", "burners": burners or []}, as_json=as_json, action="lock")
     config = load()
     names = _resolve(config, burners or [])
     if not via_daemon(config, {"action": "lock", "burners": names}, as_json=as_json, action="lock"):
@@ -223,6 +283,7 @@ def lock(burners: Burners = None, as_json: JsonFlag = False) -> None:
 @app.command()
 def unlock(burners: Burners = None, as_json: JsonFlag = False) -> None:
     """Close the loop again so the burner can be lit by hand."""
+    daemon_first({"action": "unlock", "burners": burners or []}, as_json=as_json, action="unlock")
     config = load()
     names = _resolve(config, burners or [])
     if not via_daemon(config, {"action": "unlock", "burners": names}, as_json=as_json,
@@ -237,6 +298,9 @@ def status(
     watch: Annotated[bool, typer.Option("--watch", help="Refresh every second; Ctrl-C ends.")] = False,
 ) -> None:
     """Every burner: ready or held off, locked, timer countdown, relay reachable."""
+    if not watch:
+        daemon_first({"action": "status", "burners": burners or []}, as_json=as_json,
+                     action="status")
     config = load()
     names = _resolve(config, burners or [])
     if not watch:
@@ -316,6 +380,8 @@ def serve(
 @app.command()
 def check(as_json: JsonFlag = False) -> None:
     """Validate the configuration and reach every relay (nothing is switched)."""
+    import asyncio
+
     config = load()
 
     async def probe(stove: Stove) -> list[dict[str, Any]]:
@@ -393,11 +459,9 @@ def _act_on_voice(command: VoiceCommand) -> int:
 
 
 def _register_subcommands() -> None:
-    from . import ha, sim, voice
+    from . import voice
 
-    app.add_typer(sim.app, name="sim")
     voice.register(app, lambda: load().stove, _act_on_voice)
-    ha.register(app)
 
 
 _register_subcommands()
