@@ -13,9 +13,11 @@ import asyncio
 import importlib.util
 import logging
 import math
+import socket
 import sys
 import threading
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import RelayRefused, RelayUnreachable, TokenRejected, Unconfirmed
@@ -56,6 +58,7 @@ def _bare_miio_package() -> None:
 _bare_miio_package()
 from miio.exceptions import DeviceError, DeviceException  # noqa: E402  (after the bare package)
 from miio.miioprotocol import MiIOProtocol  # noqa: E402
+from miio.protocol import Message  # noqa: E402
 
 _LOG = logging.getLogger(__name__)
 # python-miio logs each lost datagram at ERROR; our retries are expected and
@@ -191,10 +194,14 @@ class MiioRelay:
 
 
 class _Protocol(MiIOProtocol):
-    """python-miio's protocol with a handshake bounded by the per-try timeout.
+    """python-miio's protocol, one try at a time, taking only the device's own answer.
 
     Its own handshake waits a fixed 5 s, three times: a dead relay must cost
-    one of our short tries instead.
+    one of our short tries instead. Its ``send`` takes the first datagram to
+    reach its socket, from any address, and never compares reply ids: a
+    datagram from elsewhere, or a late answer to an earlier try, would then
+    be read as the relay's state and could "confirm" a cut that never
+    happened; an undecodable one escapes as a raw ``construct`` error.
     """
 
     def __init__(self, host: str, token: str) -> None:
@@ -211,3 +218,41 @@ class _Protocol(MiIOProtocol):
         self._discovered = True
         self.handshakes_answered += 1
         return reply
+
+    def send(self, command: str, parameters: Any = None, retry_count: int = 0, *,
+             extra_parameters: dict[str, Any] | None = None) -> Any:
+        """One try; our caller retries (``retry_count`` is python-miio's and unused)."""
+        if not self._discovered:
+            self.send_handshake()
+        request = self._create_request(command, parameters, extra_parameters or {})
+        header = {"length": 0, "unknown": 0, "device_id": self._device_id,
+                  "ts": self._device_ts + timedelta(seconds=1)}
+        datagram = Message.build({"data": {"value": request}, "header": {"value": header},
+                                  "checksum": 0}, token=self.token)
+        undecodable = 0
+        end = time.monotonic() + self._timeout
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            # connected: the kernel drops datagrams from any other address or port
+            sock.connect((self.ip, self.port))
+            sock.send(datagram)
+            while (left := end - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(4096)
+                except TimeoutError:
+                    break
+                try:
+                    reply = Message.parse(data, token=self.token)
+                    payload = reply.data.value
+                except Exception:  # construct raises many kinds on a bad datagram
+                    undecodable += 1
+                    continue
+                if not isinstance(payload, dict) or payload.get("id") != request["id"]:
+                    continue  # a late answer to an earlier try
+                self._device_ts = reply.header.value["ts"]
+                if "error" in payload:
+                    self._handle_error(payload["error"])  # type: ignore[no-untyped-call]
+                return payload.get("result", payload)
+        if undecodable:  # the device answers, but not in our token
+            raise DeviceException(f"checksum: {undecodable} reply(ies) from {self.ip} did not decrypt")
+        raise DeviceException(f"no reply from {self.ip}")

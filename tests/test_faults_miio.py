@@ -1,0 +1,171 @@
+"""miio faults on a whole shut-off: loss, restarts mid-cut, and replies that are not the device's.
+
+tests/test_miio.py covers the driver's single calls (30% loss, a dead relay,
+a wrong token, a restart between calls); these drive ``Stove.shut_off`` with
+an injected pulse sleep and short deadlines, over real UDP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gasstove.adapters.miio_relay import MiioRelay
+from gasstove.domain.config import MiioRelayConfig
+from gasstove.domain.plan import Wiring
+from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings, free_loopback_host, serve_in_thread
+
+from .fixtures_miio import TOKEN, SimRelay, burner_yaml, lit_burner
+from .test_control import FakeSleep, act, stove_for
+
+
+def test_thirty_percent_loss_on_every_datagram_still_cuts_and_restores(
+    miio_relay: Callable[..., SimRelay],
+) -> None:
+    sim = miio_relay(loss=0.3, seed=11)
+    (outcome,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), deadline="4s"),
+                     "shut_off", ["left"])
+    assert outcome.ok and outcome.restored, outcome.message
+    assert not sim.burner.lit and not sim.device.energised
+
+
+def test_total_loss_fails_within_the_deadline_and_says_so(miio_relay: Callable[..., SimRelay]) -> None:
+    sim = miio_relay(loss=1.0)
+    start = time.monotonic()
+    (outcome,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), deadline="1s"),
+                     "shut_off", ["left"])
+    assert not outcome.ok and outcome.relay == "unknown"
+    assert outcome.message.startswith("shut-off NOT confirmed: no answer from")
+    # the first read (a third of the deadline) plus the cut's own deadline
+    assert time.monotonic() - start < 1 / 3 + 1 + 0.6
+    assert sim.burner.lit
+
+
+def test_loss_beginning_mid_pulse_leaves_the_relay_cutting_and_says_so(
+    miio_relay: Callable[..., SimRelay],
+) -> None:
+    sim = miio_relay()
+
+    def go_deaf() -> None:
+        sim.device.settings.loss = 1.0
+
+    (outcome,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(go_deaf), deadline="1s"),
+                     "shut_off", ["left"])
+    assert not outcome.ok and outcome.relay == "cutting" and outcome.restored is False
+    assert "did not restore" in outcome.message and "stove unlock left" in outcome.message
+    assert sim.device.energised and not sim.burner.lit  # a stuck cut: safe, and reported
+
+
+@pytest.mark.parametrize("wiring", ["normally_closed", "normally_open"])
+def test_a_device_restarting_mid_cut_is_handshaken_again_and_the_restore_confirmed(
+    miio_relay: Callable[..., SimRelay], wiring: str,
+) -> None:
+    sim = miio_relay(wiring=wiring)
+    stamps: list[int] = []
+
+    def power_cycle() -> None:
+        stamps.append(sim.device._stamp())
+        sim.device.restart()  # new uptime stamp; the relay drops to released
+        stamps.append(sim.device._stamp())
+
+    (outcome,) = act(stove_for(burner_yaml("left", sim, wiring=wiring), sleep=FakeSleep(power_cycle)),
+                     "shut_off", ["left"])
+    assert stamps[1] < stamps[0]
+    assert outcome.ok and outcome.restored and outcome.relay == "resting", outcome.message
+    assert not sim.burner.lit
+    assert sim.device.energised is (wiring == "normally_open")
+
+
+def test_a_wrong_token_is_reported_and_the_burner_left_alone(miio_relay: Callable[..., SimRelay]) -> None:
+    sim = miio_relay()
+    wrong = "ffeeddccbbaa99887766554433221100"
+    (outcome,) = act(stove_for(burner_yaml("left", sim, token=wrong), sleep=FakeSleep(), deadline="1s"),
+                     "shut_off", ["left"])
+    assert not outcome.ok and f"token rejected by {sim.host}" in outcome.message
+    assert wrong not in outcome.message and TOKEN not in outcome.message
+    assert sim.burner.lit and sim.device.requests == []
+
+
+# -- replies that are not the device's answer to this request ------------------------------
+
+class RogueNeighbour(MiioSimDevice):
+    """A genuine simulated relay next to a rogue on another 127.0.0.x address.
+
+    Before each genuine reply, the rogue sends ``forge(request reply)`` to the
+    same client port from its own address; ``stale`` instead makes the device
+    itself first send a reply carrying an earlier request id. python-miio takes
+    the first datagram on its socket, from anywhere, and never checks ids.
+    """
+
+    def __init__(self, settings: MiioSimSettings, rogue_host: str, mode: str) -> None:
+        super().__init__(settings, lit_burner("left"))
+        self.mode = mode
+        self.rogue = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rogue.bind((rogue_host, 0))
+        self.forged = 0
+
+    def close(self) -> None:
+        super().close()
+        self.rogue.close()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self._last_client = addr
+        super().datagram_received(data, addr)
+
+    def _encrypt(self, payload: dict[str, Any]) -> bytes:
+        if self.mode != "garbage" and "result" in payload and isinstance(payload["result"], list):
+            # "the relay is energised", as the answer to this very request or an earlier one
+            lie = {**payload, "result": [{**p, "value": True} if "value" in p else p
+                                         for p in payload["result"] if isinstance(p, dict)]}
+            if self.mode == "stale":
+                lie["id"] = payload["id"] - 1
+            forged = super()._encrypt(lie)
+            if self.mode == "stale":
+                self._send(forged, self._last_client)
+            else:
+                self.rogue.sendto(forged, self._last_client)
+            self.forged += 1
+        elif self.mode == "garbage":
+            self.rogue.sendto(b"\x21\x31\x00\x40" + b"\x00" * 60, self._last_client)
+            self.forged += 1
+        return super()._encrypt(payload)
+
+
+@pytest.fixture
+def rogue() -> Iterator[Callable[[str], RogueNeighbour]]:
+    started: list[Any] = []
+
+    def start(mode: str) -> RogueNeighbour:
+        host = free_loopback_host()
+        rogue_host = free_loopback_host(int(host.rsplit(".", 1)[1]) % 250 + 2)
+        device = RogueNeighbour(MiioSimSettings(host, TOKEN, wiring=Wiring.NORMALLY_CLOSED),
+                                rogue_host, mode)
+        context = serve_in_thread(device)
+        context.__enter__()
+        started.append(context)
+        return device
+
+    yield start
+    for context in started:
+        context.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("mode", ["forged", "stale", "garbage"])
+def test_only_the_devices_own_reply_to_this_request_counts(
+    rogue: Callable[[str], RogueNeighbour], mode: str,
+) -> None:
+    device = rogue(mode)
+    relay = MiioRelay(MiioRelayConfig(type="miio", host=device.settings.host, token=TOKEN),  # type: ignore[arg-type]
+                      per_try=0.3)
+
+    async def read() -> bool:
+        return await relay.read(deadline=time.monotonic() + 1.5)
+
+    assert asyncio.run(read()) is False, "the released relay was read as energised"
+    assert device.forged >= 1 and not device.energised and device.burner is not None
+    assert device.burner.lit
