@@ -38,13 +38,12 @@ class SimRelay:
 
 
 def lit_burner(name: str) -> Burner:
-    """A burner already burning steadily, with a warm thermocouple (own fake clock)."""
+    """A burner burning steadily with a warm thermocouple, on its own frozen clock."""
     clock = [0.0]
     burner = Burner(name, clock=lambda: clock[0])
     burner.push_and_turn()
-    clock[0] += 5
+    clock[0] += 5  # long enough for the thermocouple to hold the valve
     burner.release()
-    burner.clock = clock  # type: ignore[attr-defined]  # tests may advance it
     return burner
 
 

@@ -28,7 +28,8 @@ from gasstove.control import Stove
 from gasstove.domain.config import Config
 from gasstove.domain.errors import RelayOffline, RelayRefused
 from gasstove.domain.plan import Wiring
-from tests.fixtures_mqtt import Mosquitto, MqttSim, free_port
+from gasstove.sim.broker import free_port
+from tests.fixtures_mqtt import Mosquitto, MqttSim
 
 pytestmark = pytest.mark.timeout(30)
 

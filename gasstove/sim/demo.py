@@ -104,8 +104,75 @@ def run_demo(cut_seconds: float = 3.0, print_: Callable[[str], None] = print) ->
         relit = left.lit and right.lit
         left.turn_off()
         right.turn_off()
-    ok = confirmed and stayed_out and relit
+    mqtt_ok = _mqtt_part(cut_seconds, print_)
+    ok = confirmed and stayed_out and relit and mqtt_ok
     print_("")
     print_("demo " + ("OK: cut confirmed by the relay, flame out, stove usable again"
                       if ok else "FAILED: see above"))
     return 0 if ok else 1
+
+
+def _mqtt_part(cut_seconds: float, print_: Callable[[str], None]) -> bool:
+    """The same shut-off on a simulated Tasmota relay over a private mosquitto, if installed."""
+    import tempfile
+    from pathlib import Path
+
+    from ..domain.config import Config as _Config
+    from .broker import Mosquitto, mosquitto_installed
+
+    print_("")
+    if not mosquitto_installed():
+        print_("(install mosquitto to see the same on an MQTT relay: apt-get install mosquitto)")
+        return True
+    from ..domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
+    from .mqtt_relays import sim_for
+
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(Path(tmp))
+        broker.start()
+        try:
+            relay = MqttRelayConfig(type="mqtt", dialect="tasmota", topic="demo_back")
+            back = Burner("back")
+            sim = sim_for(relay, back, Wiring.NORMALLY_CLOSED, host=broker.host, port=broker.port)
+            sim.start()
+            config = _Config(
+                stove=StoveConfig(name="demo", burners={
+                    "back": BurnerConfig(cut_seconds=cut_seconds, relay=relay)}),
+                mqtt=MqttBrokerConfig(host=broker.host, port=broker.port),
+            )
+            print_(f"-- the same on MQTT: a simulated Tasmota relay (topic demo_back) on a private "
+                   f"mosquitto at {broker.host}:{broker.port}; the firmware's PulseTime ends the cut "
+                   "even if gasstove died mid-pulse")
+            start = time.monotonic()
+
+            def show() -> None:
+                print_(f"{time.monotonic() - start:5.1f}s  back: {back.state().describe()}")
+
+            back.push_and_turn()
+            end = time.monotonic() + HOLD_KNOB_S
+            while time.monotonic() < end:
+                time.sleep(ROW_S)
+                show()
+            back.release()
+            print_("$ stove off back")
+
+            async def shut_off() -> bool:
+                from ..adapters.relays import build_relays
+                from ..control import Stove
+
+                stove = Stove(config.stove, build_relays(config))
+                task = asyncio.create_task(stove.shut_off(["back"]))
+                while not task.done():
+                    await asyncio.sleep(ROW_S)
+                    show()
+                await stove.close()
+                (outcome,) = task.result()
+                print_(f"   {outcome.message}")
+                return outcome.ok
+
+            confirmed = asyncio.run(shut_off())
+            after = back.state()
+            sim.stop()
+        finally:
+            broker.stop()
+    return confirmed and not after.flame and after.loop_closed
