@@ -90,3 +90,21 @@ def write_config(path: Path, *burners: str, deadline: str = "2s") -> Path:
 
 def random_token() -> str:
     return secrets.token_hex(16)
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def stove(capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run the `stove` command in-process: (exit code, stdout, stderr)."""
+    from gasstove.cli.main import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as done:
+            main(list(args))
+        captured = capsys.readouterr()
+        code = done.value.code
+        return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+    return run

@@ -12,24 +12,9 @@ from pathlib import Path
 import pytest
 
 from gasstove.cli.countdown import clock_text, wait_then
-from gasstove.cli.main import main
 from gasstove.sim.miio_device import free_loopback_host
 
-from .fixtures_miio import TOKEN, SimRelay, burner_yaml, random_token, write_config
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def stove(capsys: pytest.CaptureFixture[str]) -> Run:
-    def run(*args: str) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as done:
-            main(list(args))
-        captured = capsys.readouterr()
-        code = done.value.code
-        return (code if isinstance(code, int) else 0), captured.out, captured.err
-
-    return run
+from .fixtures_miio import TOKEN, Run, SimRelay, burner_yaml, random_token, write_config
 
 
 def test_off_puts_the_flame_out_and_json_reports_what_was_confirmed(

@@ -24,7 +24,7 @@ from gasstove.records import Recorder
 from gasstove.sim.miio_device import free_loopback_host
 
 from .fixtures_daemon import FakeClock
-from .fixtures_miio import TOKEN, SimRelay, burner_yaml, write_config
+from .fixtures_miio import TOKEN, Run, SimRelay, burner_yaml, write_config
 
 DAY_MS = 86_400_000
 
@@ -63,22 +63,6 @@ def test_a_log_that_cannot_be_written_never_stops_a_cut(tmp_path: Path,
     assert "history not recorded: cannot open" in caplog.text
     recorder = Recorder("kitchen", None)
     recorder.event("left", "cut", "cli")  # nothing to write to: silently nothing
-
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def stove(capsys: pytest.CaptureFixture[str]) -> Run:
-    from gasstove.cli.main import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as done:
-            main(list(args))
-        out = capsys.readouterr()
-        return int(done.value.code or 0), out.out, out.err
-
-    return run
 
 
 def test_one_shot_cuts_are_on_the_record_and_history_reads_them(

@@ -26,6 +26,28 @@ def _row(t: float, left: BurnerState, right: BurnerState) -> str:
     return f"{t:5.1f}s  {left.describe()}  |  {right.describe()}"
 
 
+def _shut_off(config: Config, burner: str, show: Callable[[], None],
+              print_: Callable[[str], None]) -> bool:
+    """`stove off BURNER` through the real Stove service, showing the burner as it goes."""
+    from ..adapters.relays import build_relays
+    from ..control import Stove
+
+    print_(f"$ stove off {burner}")
+
+    async def run() -> bool:
+        stove = Stove(config.stove, build_relays(config))
+        task = asyncio.create_task(stove.shut_off([burner]))
+        while not task.done():
+            await asyncio.sleep(ROW_S)
+            show()
+        await stove.close()
+        (outcome,) = task.result()
+        print_(f"   {outcome.message}")
+        return outcome.ok
+
+    return asyncio.run(run())
+
+
 def run_demo(cut_seconds: float = 3.0, print_: Callable[[str], None] = print) -> int:
     token = secrets.token_hex(16)
     left_host = free_loopback_host(2)
@@ -74,23 +96,7 @@ def run_demo(cut_seconds: float = 3.0, print_: Callable[[str], None] = print) ->
         right.release()
         print_("-- knobs released: the thermocouple current now holds the safety valves open")
         pause(1.0)
-        print_("$ stove off left")
-
-        async def shut_off() -> bool:
-            from ..adapters.relays import build_relays
-            from ..control import Stove
-
-            stove = Stove(config.stove, build_relays(config))
-            task = asyncio.create_task(stove.shut_off(["left"]))
-            while not task.done():
-                await asyncio.sleep(ROW_S)
-                show()
-            await stove.close()
-            (outcome,) = task.result()
-            print_(f"   {outcome.message}")
-            return outcome.ok
-
-        confirmed = asyncio.run(shut_off())
+        confirmed = _shut_off(config, "left", show, print_)
         pause(1.0)
         after = left.state()
         stayed_out = not after.flame and after.loop_closed
@@ -117,7 +123,6 @@ def _mqtt_part(cut_seconds: float, print_: Callable[[str], None]) -> bool:
     import tempfile
     from pathlib import Path
 
-    from ..domain.config import Config as _Config
     from .broker import Mosquitto, mosquitto_installed
 
     print_("")
@@ -135,7 +140,7 @@ def _mqtt_part(cut_seconds: float, print_: Callable[[str], None]) -> bool:
             back = Burner("back")
             sim = sim_for(relay, back, Wiring.NORMALLY_CLOSED, host=broker.host, port=broker.port)
             sim.start()
-            config = _Config(
+            config = Config(
                 stove=StoveConfig(name="demo", burners={
                     "back": BurnerConfig(cut_seconds=cut_seconds, relay=relay)}),
                 mqtt=MqttBrokerConfig(host=broker.host, port=broker.port),
@@ -154,23 +159,7 @@ def _mqtt_part(cut_seconds: float, print_: Callable[[str], None]) -> bool:
                 time.sleep(ROW_S)
                 show()
             back.release()
-            print_("$ stove off back")
-
-            async def shut_off() -> bool:
-                from ..adapters.relays import build_relays
-                from ..control import Stove
-
-                stove = Stove(config.stove, build_relays(config))
-                task = asyncio.create_task(stove.shut_off(["back"]))
-                while not task.done():
-                    await asyncio.sleep(ROW_S)
-                    show()
-                await stove.close()
-                (outcome,) = task.result()
-                print_(f"   {outcome.message}")
-                return outcome.ok
-
-            confirmed = asyncio.run(shut_off())
+            confirmed = _shut_off(config, "back", show, print_)
             after = back.state()
             sim.stop()
         finally:
