@@ -3,7 +3,7 @@
 The relays are the library's simulator (``gasstove.sim``): a real miio peer on
 127.0.0.x:54321 wired to a simulated burner, so "the flame went out" is a
 physical fact of the model, not a mock's call count. pytest-homeassistant
-disables sockets for every test; the simulator needs them (``socket_enabled``).
+disables sockets for every test; the simulator needs them (``loopback_sockets``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+import pytest_socket
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "hass_component"))  # custom_components.gasstove
@@ -51,6 +52,19 @@ def instant_pulse() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def loopback_sockets(socket_enabled: None) -> None:
+    """Sockets, to any loopback address (the harness allows ``connect()`` to 127.0.0.1 only).
+
+    The miio simulators listen on 127.0.0.x (the miio port is fixed, DESIGN §5)
+    and the miio driver connects its UDP socket, so that a reply from any other
+    address is never taken for the device's. Called after ``socket_enabled``
+    has put the real socket class back, so the rule lands on that class.
+    """
+    pytest_socket.socket_allow_hosts([f"127.0.0.{i}" for i in range(1, 255)],
+                                     allow_unix_socket=True)
+
+
 @dataclass
 class SimRelay:
     device: MiioSimDevice
@@ -67,7 +81,7 @@ class SimRelay:
 
 
 @pytest.fixture
-def miio_relay(socket_enabled: None) -> Iterator[Callable[..., SimRelay]]:
+def miio_relay(loopback_sockets: None) -> Iterator[Callable[..., SimRelay]]:
     """Factory: a simulated relay with a lit burner on a free loopback address."""
     stack = contextlib.ExitStack()
     used: list[str] = []

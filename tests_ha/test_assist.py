@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from custom_components.gasstove.const import DOMAIN
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.gasstove.const import DOMAIN
 from gasstove.cli.ha import write_sentences
 
 from .conftest import entry_data, miio_burner

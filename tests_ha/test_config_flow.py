@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from custom_components.gasstove.const import DOMAIN
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from custom_components.gasstove.const import DOMAIN
 
 from .conftest import DEAD_HOST, TOKEN, entry_data, miio_burner
 

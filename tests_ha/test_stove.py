@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from custom_components.gasstove.const import DOMAIN
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
@@ -18,8 +19,6 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_fire_time_changed,
 )
-
-from custom_components.gasstove.const import DOMAIN
 
 from .conftest import DEAD_HOST, TOKEN, SimRelay, entry_data, miio_burner
 
@@ -151,11 +150,13 @@ async def test_delayed_shut_off_and_cancel(hass: HomeAssistant, stove: Any,
 
 async def test_number_sets_timer(hass: HomeAssistant, stove: Any, freezer: FrozenDateTimeFactory) -> None:
     _entry, left, _right = stove
-    await hass.services.async_call("number", "set_value",
-                                   {"entity_id": "number.kitchen_left_shut_off_in", "value": 30}, blocking=True)
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": "number.kitchen_left_shut_off_in", "value": 30},
+        blocking=True)
     assert hass.states.get("number.kitchen_left_shut_off_in").state == "30"
-    await hass.services.async_call("number", "set_value",
-                                   {"entity_id": "number.kitchen_left_shut_off_in", "value": 0}, blocking=True)
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": "number.kitchen_left_shut_off_in", "value": 0},
+        blocking=True)
     assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state == "unknown"
     freezer.tick(timedelta(minutes=31))
     async_fire_time_changed(hass)

@@ -14,22 +14,19 @@ runtime, ``async_forward_entry_setups``, an options flow that does not assign
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
 from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
-
-from homeassistant.config_entries import ConfigEntry  # noqa: E402
-from homeassistant.const import Platform  # noqa: E402
-from homeassistant.core import HomeAssistant  # noqa: E402
-from homeassistant.exceptions import ConfigEntryNotReady  # noqa: E402
-from homeassistant.helpers import config_validation as cv  # noqa: E402
-from homeassistant.helpers.typing import ConfigType  # noqa: E402
-
-from gasstove.domain.errors import RelayError  # noqa: E402
-
-from .const import DOMAIN  # noqa: E402
-from .coordinator import GasStoveCoordinator  # noqa: E402
-from .intent import async_setup_intents  # noqa: E402
-from .services import async_setup_services  # noqa: E402
-from .stove_config import build_relays, stove_config_from_entry  # noqa: E402
+from .const import DOMAIN
+from .coordinator import GasStoveCoordinator
+from .intent import async_setup_intents
+from .services import async_setup_services
+from .stove_config import build_relays, stove_config_from_entry
 
 PLATFORMS: list[Platform] = [
     Platform.BUTTON, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH, Platform.VALVE,
@@ -48,14 +45,13 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     config = stove_config_from_entry(entry)
+    if any(burner.relay.type == "mqtt" for burner in config.burners.values()):
+        from homeassistant.components import mqtt
+
+        # Waits while the MQTT integration is still being set up (at start-up).
+        if not await mqtt.async_wait_for_mqtt_client(hass):
+            raise ConfigEntryNotReady("the MQTT integration is not set up")
     relays = build_relays(hass, config)
-    for relay in relays.values():
-        start = getattr(relay, "async_start", None)  # MQTT relays subscribe first
-        if start is not None:
-            try:
-                await start()
-            except RelayError as err:
-                raise ConfigEntryNotReady(str(err)) from err
     coordinator = GasStoveCoordinator(hass, entry, relays)
     # A relay that does not answer yet is shown unavailable rather than
     # failing the setup: the timers and the shut-off button must still load.

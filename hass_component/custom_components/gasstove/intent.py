@@ -12,7 +12,7 @@ are used, the delay read by the same ``parse_delay``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import voluptuous as vol
 from homeassistant.core import HomeAssistant, callback
@@ -74,7 +74,8 @@ def _burner_aliases(hass: HomeAssistant) -> dict[str, list[str]]:
 
 
 class _GasStoveIntent(intent.IntentHandler):
-    slot_schema = {vol.Optional("burner"): cv.string, vol.Optional("delay"): cv.string}
+    slot_schema: ClassVar[dict[Any, Any]] = {
+        vol.Optional("burner"): cv.string, vol.Optional("delay"): cv.string}
 
     def _command(self, intent_obj: intent.Intent) -> tuple[str | None, int | None, bool]:
         """(burner word, delay seconds, understood) for this intent."""
@@ -164,7 +165,8 @@ class StatusIntent(_GasStoveIntent):
                     part += say["timer"].format(left=format_duration(left))
                 parts.append(part)
         response = intent_obj.create_response()
-        response.async_set_speech(("；" if lang == "zh" else "; ").join(parts) + ("。" if lang == "zh" else "."))
+        sep, end = ("；", "。") if lang == "zh" else ("; ", ".")
+        response.async_set_speech(sep.join(parts) + end)
         return response
 
 

@@ -19,7 +19,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
 from gasstove.domain.durations import parse_duration
-from gasstove.domain.errors import DurationError
+from gasstove.domain.errors import DurationError, UsageError
 
 from .const import (
     ATTR_BURNERS,
@@ -89,7 +89,7 @@ def targets(hass: HomeAssistant, stove: str | None,
 def _knows(coordinator: GasStoveCoordinator, word: str) -> bool:
     try:
         coordinator.stove.resolve([word])
-    except Exception:  # noqa: BLE001 - UsageError: not this stove's word
+    except UsageError:  # not a name or alias of this stove
         return False
     return True
 

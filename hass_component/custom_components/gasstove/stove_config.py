@@ -56,15 +56,20 @@ def relay_key(relay: dict[str, Any]) -> str:
 
 
 def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
-    """One relay adapter per burner: the library's miio driver, or MQTT through HA."""
+    """One relay adapter per burner, all the library's: the miio driver, or its MQTT relay
+    carried by Home Assistant's MQTT connection (one link shared by the stove's relays)."""
     relays: dict[str, Relay] = {}
+    link = None
     for name, burner in config.burners.items():
         if burner.relay.type == "miio":
             from gasstove.adapters.miio_relay import MiioRelay
 
             relays[name] = MiioRelay(burner.relay)
         else:
-            from .mqtt_relay import HassMqttRelay
+            from gasstove.adapters.mqtt_relay import MqttRelay
 
-            relays[name] = HassMqttRelay(hass, burner.relay)
+            from .mqtt_link import HassMqttLink
+
+            link = link or HassMqttLink(hass)
+            relays[name] = MqttRelay(burner.relay, link)
     return relays
