@@ -214,7 +214,7 @@ class Daemon:
         # From here the shut-off runs to its end: a cancel that arrives now is too late.
         self._tasks.pop(timer.burner, None)
         self._firing.add(timer.burner)
-        self.store.put_timer(replace(timer, firing=True))
+        self.store.mark_firing(timer)
         try:
             outcome = await self._fire_with_retries(timer)
         finally:
