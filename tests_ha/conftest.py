@@ -9,6 +9,7 @@ disables sockets for every test; the simulator needs them (``loopback_sockets``)
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,13 @@ TOKEN = "00112233445566778899aabbccddeeff"
 DEAD_HOST = "127.0.0.254"  # nothing listens there: a relay that never answers
 
 
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process: no PYTHONPATH to this checkout, and no
+    pytest-cov variables (a child measured with other settings breaks the combined data)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("COV_CORE_")}
+    return {**env, **extra}
+
+
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/gasstove in every test."""
@@ -46,9 +54,11 @@ def instant_pulse() -> Iterator[None]:
     async def no_wait(seconds: float) -> None:
         return None
 
+    from custom_components.gasstove import config_flow, coordinator
+
     # A dead relay costs the probe's whole deadline: 1 s is enough on loopback.
-    with patch("custom_components.gasstove.coordinator.async_pulse_wait", no_wait), \
-            patch("custom_components.gasstove.config_flow.PROBE_DEADLINE_S", 1.0):
+    with patch.object(coordinator, "async_pulse_wait", no_wait), \
+            patch.object(config_flow, "PROBE_DEADLINE_S", 1.0):
         yield
 
 

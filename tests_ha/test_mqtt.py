@@ -11,7 +11,6 @@ is read from the burner states it prints.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import signal
 import subprocess
@@ -30,7 +29,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from gasstove.sim.broker import Mosquitto, mosquitto_installed
 
-from .conftest import ROOT, entry_data
+from .conftest import ROOT, entry_data, subprocess_env
 
 STOVE = ROOT / ".venv" / "bin" / "stove"
 
@@ -43,7 +42,7 @@ class SimProcess:
             [str(STOVE), "sim", "mqtt", "--dialect", "tasmota", "--topic", topic,
              "--broker", f"{broker.host}:{broker.port}", "--lit"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=subprocess_env(PYTHONPATH=str(ROOT)),
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
