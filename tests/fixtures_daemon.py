@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 
 
 class FakeClock:
@@ -52,6 +53,16 @@ class FakeClock:
             future.set_result(None)
         self._move_to(target)
         await asyncio.sleep(settle)
+
+    async def advance_until(self, done: Callable[[], bool], *, limit: float = 30.0) -> None:
+        """Advance in half-second steps until ``done()``: for work that also waits on real I/O
+        (a loaded machine may take longer than one settle to answer over UDP)."""
+        moved = 0.0
+        while not done():
+            if moved >= limit:
+                raise AssertionError(f"not done after {limit} virtual seconds")
+            await self.advance(0.5)
+            moved += 0.5
 
     def _move_to(self, mono: float) -> None:
         if mono > self._mono:

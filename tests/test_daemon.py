@@ -70,7 +70,8 @@ def test_a_twenty_minute_timer_fires_once_on_time(
             assert fired == [] and sim.burner.lit
             await clock.advance(0.2)
             assert not sim.burner.lit, "cut within 100 ms of the deadline"
-            await clock.advance(2)  # the pulse (cut_seconds 1s) ends, the relay restores
+            # the pulse (cut_seconds 1s) ends, the relay restores
+            await clock.advance_until(lambda: bool(fired))
             assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
             assert fired[0][2] < 0.1, "woke within 100 ms of its deadline"
             await clock.advance(3600)
@@ -99,7 +100,7 @@ def test_a_wall_clock_jump_neither_fires_early_nor_loses_the_timer(
             assert fired == [], "not early"
             await clock.advance(40.1)
             assert not sim.burner.lit, "not lost"
-            await clock.advance(2)
+            await clock.advance_until(lambda: bool(fired))
             assert [b for b, _, _ in fired] == ["left"]
 
     asyncio.run(main())
@@ -122,13 +123,13 @@ def test_timers_survive_a_restart_and_late_ones_fire_at_once(
         async with running(db, clock, *burners) as (daemon, fired):
             await clock.advance(0.1)
             assert not left.burner.lit and right.burner.lit
-            await clock.advance(2)
+            await clock.advance_until(lambda: bool(fired))
             assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
             assert 239 < fired[0][2] < 241, "reported 240 s late"
             assert "came due at" in caplog.text and "firing now, 240.0 s late" in caplog.text
             assert set(daemon.timers) == {"right"}
             await clock.advance(7200 - 300)
-            await clock.advance(2)
+            await clock.advance_until(lambda: len(fired) == 2)
             assert [b for b, _, _ in fired] == ["left", "right"]
 
     asyncio.run(main())
@@ -145,7 +146,7 @@ def test_a_timer_caught_mid_firing_by_a_crash_fires_again(
 
     async def main() -> None:
         async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (_, fired):
-            await clock.advance(2)
+            await clock.advance_until(lambda: bool(fired))
             assert [b for b, _, _ in fired] == ["left"]
 
     asyncio.run(main())
@@ -168,7 +169,7 @@ def test_replace_cancel_and_shut_off_now(miio_relay: Callable[..., SimRelay], tm
             assert nothing["message"] == "no timer was pending"
             await daemon.handle(off_in(60, "left"))
             task = asyncio.create_task(daemon.handle(Command("off", ("left",))))
-            await clock.advance(2)
+            await clock.advance_until(task.done)
             (now,) = await task
             assert now["ok"] and "pending timer is no longer needed" in now["message"]
             assert daemon.timers == {}

@@ -121,7 +121,7 @@ def test_a_failed_shut_off_alerts_on_every_channel_and_the_next_cut_clears_it(
             assert daemon.burner_state("left")["problem"] is True
             sim.device.settings.loss = 0.0
             task = asyncio.create_task(daemon.handle(Command("off", ())))
-            await clock.advance(2)
+            await clock.advance_until(task.done)
             await task
             assert daemon.burner_state("left")["problem"] is False
         finally:
