@@ -19,6 +19,7 @@ so a caller can run them on its own clock.
 from __future__ import annotations
 
 import functools
+import heapq
 import json
 import logging
 import secrets
@@ -31,6 +32,7 @@ from typing import Any, ClassVar
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ..adapters.mqtt import no_delay
 from ..domain.dialects import EspHome, Generic, Shelly, ShellyRpc, Tasmota, Zigbee2Mqtt
 from ..domain.dialects.tasmota import pulse_seconds
 from ..domain.mqtt_config import MqttRelayConfig
@@ -188,6 +190,7 @@ class SimRelay(ABC):
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
             return
+        no_delay(client)
         for topic in self.command_topics():
             client.subscribe(topic, qos=1)
         if (avail := self.availability()) is not None:
@@ -485,3 +488,90 @@ SIMS: dict[str, type[SimRelay]] = {
 def sim_for(config: MqttRelayConfig, burner: Burner, wiring: Wiring, **kwargs: Any) -> SimRelay:
     """The simulated firmware for ``config.dialect`` (not yet started)."""
     return SIMS[config.dialect](config, burner, wiring, **kwargs)
+
+
+class Scheduler:
+    """One thread for the timers of many simulated relays (a thread per pulse does not scale)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, list[Callable[[], None] | None]]] = []
+        self._seq = 0
+        self._wake = threading.Condition()
+        threading.Thread(target=self._run, daemon=True, name="sim-scheduler").start()
+
+    def __call__(self, seconds: float, action: Callable[[], None]) -> Cancel:
+        slot: list[Callable[[], None] | None] = [action]
+        with self._wake:
+            self._seq += 1
+            heapq.heappush(self._heap, (time.monotonic() + seconds, self._seq, slot))
+            self._wake.notify()
+        return lambda: slot.__setitem__(0, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, slot = heapq.heappop(self._heap)
+            if (action := slot[0]) is not None:
+                action()
+
+
+class TasmotaFleet:
+    """Many simulated Tasmota relays on ONE broker connection, for scale runs.
+
+    Each relay is a :class:`TasmotaSim` (the same firmware logic); one paho
+    client subscribes to ``cmnd/#`` and hands each command to the relay whose
+    topic it names, and the relays report through that client. Each relay's
+    ``Online`` is published retained on connect and ``Offline`` on stop; the
+    connection has one will, so a single relay's power loss is not simulated.
+    """
+
+    def __init__(self, relays: list[tuple[MqttRelayConfig, Burner, Wiring]], *,
+                 host: str = "127.0.0.1", port: int = 1883,
+                 on_change: Callable[[str, str], None] | None = None) -> None:
+        self.host, self.port = host, port
+        self.scheduler = Scheduler()
+        self.sims: dict[str, TasmotaSim] = {}
+        for config, burner, wiring in relays:
+            topic = Tasmota.from_config(config).topic
+            changed = functools.partial(on_change, topic) if on_change else None
+            self.sims[topic] = TasmotaSim(config, burner, wiring, schedule=self.scheduler,
+                                          on_change=changed)
+        self._connected = threading.Event()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2,
+                                   client_id=f"sim-fleet-{secrets.token_hex(3)}")
+        self._client.max_queued_messages_set(0)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        for sim in self.sims.values():
+            sim._client = self._client  # the fleet is the relays' connection
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._client.connect(self.host, self.port, keepalive=30)
+        self._client.loop_start()
+        if not self._connected.wait(timeout):
+            raise TimeoutError("simulated Tasmota fleet could not connect")
+
+    def stop(self) -> None:
+        for sim in self.sims.values():
+            sim._cancel_all()
+            sim.publish(sim.availability()[0], "Offline", retain=True)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            return
+        no_delay(client)
+        client.subscribe("cmnd/#", qos=1)
+        for sim in self.sims.values():
+            sim.publish(sim.availability()[0], "Online", retain=True)
+            with sim._lock:
+                sim.report()
+        self._connected.set()
+
+    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        topic = msg.topic.partition("/")[2].rpartition("/")[0]
+        if (sim := self.sims.get(topic)) is not None:
+            sim._on_message(_c, _u, msg)

@@ -1,0 +1,173 @@
+"""N simulated Tasmota relays on one broker, one ``stove serve`` owning them all.
+
+The relays are a :class:`gasstove.sim.mqtt_relays.TasmotaFleet` (the firmware
+logic of the single simulated relay, N of them on one paho connection, so
+10,000 relays need 10,000 topics, not 10,000 sockets). The daemon is a real
+``stove serve`` subprocess with one N-burner stove. Measured:
+
+* start-up: process start to ``online`` plus the first poll of every relay
+  (``daemon.poll`` reads them all at start, which also subscribes their topics);
+* one MQTT command ``{"action": "off"}`` on ``<base>/set`` (every burner):
+  time until the last relay's coil changed (counted at the simulated relays),
+  and until the daemon's result (every cut confirmed, every loop restored);
+* the daemon's RSS after that, and its CPU over an idle window.
+
+The broker gets ``max_queued_messages 0`` (no limit): with mosquitto's default
+of 1,000 queued QoS 1 messages per client, the daemon's connection drops state
+reports when more than ~1,000 relays answer at once (see README "Scaling").
+
+Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gasstove.domain.mqtt_config import MqttRelayConfig
+from gasstove.domain.plan import Wiring
+from gasstove.sim.broker import Mosquitto
+from gasstove.sim.burner import Burner
+from gasstove.sim.mqtt_relays import TasmotaFleet
+
+BIN = Path(sys.executable).parent
+TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]:
+    tag = secrets.token_hex(2)
+    base = f"scale{tag}/big"
+    cut_at: list[float] = []
+    lock = threading.Lock()
+    all_cut = threading.Event()
+
+    def changed(_topic: str, what: str) -> None:
+        if "energised" in what:
+            with lock:
+                cut_at.append(time.perf_counter())
+                if len(cut_at) == count:
+                    all_cut.set()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(Path(tmp), extra=f"max_queued_messages {queued}\n")
+        broker.start()
+        relays = [(MqttRelayConfig.model_validate(
+            {"type": "mqtt", "dialect": "tasmota", "topic": f"s{tag}-{i}"}),
+            Burner(f"b{i}"), Wiring.NORMALLY_CLOSED) for i in range(count)]
+        fleet = TasmotaFleet(relays, host=broker.host, port=broker.port, on_change=changed)
+        fleet.start()
+        burners = "".join(f"    b{i}:\n      cut_seconds: 1s\n      relay: {{type: mqtt, "
+                          f"dialect: tasmota, topic: s{tag}-{i}}}\n" for i in range(count))
+        config = Path(tmp) / "gasstove.yaml"
+        config.write_text(
+            f"stove:\n  name: big\n  deadline: 60s\n  burners:\n{burners}"
+            f"mqtt: {{host: {broker.host}, port: {broker.port}}}\n"
+            f"daemon:\n  socket: {tmp}/d.sock\n  database: {tmp}/g.db\n"
+            f"  mqtt_topic: {base}\n  discovery_prefix: null\n")
+        online: queue.Queue[float] = queue.Queue()
+        results: queue.Queue[tuple[float, bytes]] = queue.Queue()
+        watcher = paho.Client(CallbackAPIVersion.VERSION2)
+        watcher.on_connect = lambda c, *_: (c.subscribe(f"{base}/availability", 1),
+                                            c.subscribe(f"{base}/result", 1))
+
+        def message(_c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+            if msg.topic.endswith("/availability") and msg.payload == b"online":
+                online.put(time.perf_counter())
+            elif msg.topic.endswith("/result"):
+                results.put((time.perf_counter(), msg.payload))
+
+        watcher.on_message = message
+        watcher.connect(broker.host, broker.port)
+        watcher.loop_start()
+        time.sleep(0.2)
+        start = time.perf_counter()
+        serve = subprocess.Popen([str(BIN / "stove"), "-c", str(config), "serve"],
+                                 stderr=subprocess.PIPE, text=True)
+        tail: list[str] = []
+        assert serve.stderr is not None
+        stderr = serve.stderr
+
+        def read_log() -> None:  # keep the last lines for an error message
+            for line in stderr:
+                tail[:] = [*tail[-20:], line.rstrip()]
+
+        threading.Thread(target=read_log, daemon=True).start()
+        rows: list[tuple[str, str]] = []
+        try:
+            up = online.get(timeout=300) - start
+            # the first poll reads every relay: wait until the daemon is quiet
+            cpu = _cpu_s(serve.pid)
+            while True:
+                time.sleep(1)
+                now = _cpu_s(serve.pid)
+                if now - cpu < 0.05:
+                    break
+                cpu = now
+            ready = time.perf_counter() - start
+            rows.append((f"{count} relays: daemon start to online / first poll done",
+                         f"{up:.1f} s / {ready:.1f} s, RSS {_rss_mb(serve.pid):.0f} MB"))
+            sent = time.perf_counter()
+            watcher.publish(f"{base}/set", '{"action": "off"}', qos=1)
+            if not all_cut.wait(300):
+                raise RuntimeError(f"only {len(cut_at)} of {count} relays cut; log: {tail}")
+            when, payload = results.get(timeout=300)
+            answer = json.loads(payload)
+            failed = [b for b in answer.get("burners", []) if not b["ok"]]
+            cut_ms = sorted(b["cut_ms"] for b in answer["burners"] if b.get("cut_ms") is not None)
+            rows.append((f"{count} relays: one 'off' command for all, last coil changed",
+                         f"{(max(cut_at) - sent) * 1000:.0f} ms (first {(min(cut_at) - sent) * 1000:.0f} "
+                         f"ms); daemon's cut_ms p50 {cut_ms[len(cut_ms) // 2]} ms, max {cut_ms[-1]} ms"))
+            rows.append((f"{count} relays: result (all confirmed, 1 s pulse, restored)",
+                         f"{(when - sent):.1f} s, {len(failed)} failed"
+                         + (f": {failed[0]['message']}" if failed else "")))
+            time.sleep(1)
+            cpu = _cpu_s(serve.pid)
+            time.sleep(idle_s)
+            idle = (_cpu_s(serve.pid) - cpu) / idle_s * 100
+            rows.append((f"{count} relays: daemon RSS / idle CPU over {idle_s:.0f} s",
+                         f"{_rss_mb(serve.pid):.0f} MB / {idle:.1f} % of one core "
+                         "(poll_interval 60 s)"))
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            try:
+                serve.wait(60)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+            watcher.loop_stop()
+            watcher.disconnect()
+            fleet.stop()
+            broker.stop()
+    return rows
+
+
+def run(counts: tuple[int, ...], idle_s: float) -> list[tuple[str, str]]:
+    return [row for count in counts for row in run_one(count, idle_s)]
+
+
+if __name__ == "__main__":
+    counts = tuple(int(a) for a in sys.argv[1:]) or (1000, 10000)
+    for name, value in run(counts, 10):
+        print(f"{name:<58} {value}")
