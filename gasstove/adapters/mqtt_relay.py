@@ -194,6 +194,9 @@ class MqttRelay:
         await self._link.ready(self.dialect.subscriptions(), self, deadline)
 
     async def _poll(self, deadline: float) -> None:
+        # A connection lost while we wait: wait for the next one (within the
+        # deadline) and subscribe again on it, rather than give up at once.
+        await self._ready(deadline)
         for message in self.dialect.poll():
             await self._link.publish(message.topic, message.payload, deadline)
 

@@ -1,0 +1,202 @@
+"""MQTT on a bad day, beyond test_mqtt.py (LWT offline before a command, broker down,
+broker restarted between commands, a relay that ignores commands, garbage payloads):
+
+- the broker killed in the middle of a command, restarted or not;
+- the relay's LWT saying offline while we wait for its confirmation;
+- duplicated and out-of-order state reports (a fake link: exact message order);
+- Nagle off on our connection; many simulated relays on one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from gasstove.adapters.mqtt import MqttBroker
+from gasstove.adapters.mqtt_relay import MqttRelay, Receiver
+from gasstove.domain.errors import Unconfirmed
+from gasstove.domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
+from gasstove.domain.plan import Wiring
+from gasstove.sim.burner import Burner
+from gasstove.sim.mqtt_relays import TasmotaFleet
+
+from .fixtures_mqtt import Mosquitto, MqttSim
+from .test_mqtt import NC, block, run, stove_for, until
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.mark.parametrize("comes_back", [True, False])
+@run
+async def test_broker_killed_mid_command(
+    own_mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], comes_back: bool,
+) -> None:
+    """Killed as the relay switches: confirmed after the restart, or reported failed in time."""
+    def killed(what: str) -> None:
+        if "energised" in what and own_mosquitto._proc is not None:
+            own_mosquitto._proc.kill()  # no clean shut-down; its reports may be lost with it
+
+    sim = mqtt_sim(block("tasmota", device_timer=False), broker=own_mosquitto, on_change=killed)
+    stove, _ = stove_for(own_mosquitto, {"front": sim.relay}, deadline=4.0)
+    try:
+        assert (await stove.status(["front"]))[0].ok
+        if comes_back:
+            def restart() -> None:
+                time.sleep(0.3)
+                own_mosquitto._proc = None
+                own_mosquitto.start()
+            threading.Thread(target=restart, daemon=True).start()
+        start = time.monotonic()
+        (outcome,) = await stove.shut_off(["front"])
+        elapsed = time.monotonic() - start
+    finally:
+        await stove.close()
+    assert not sim.burner.lit, "the relay did switch"
+    if comes_back:
+        assert outcome.ok, outcome.message
+        assert not sim.sim.energised, "restored once the broker was back"
+    else:
+        assert not outcome.ok
+        assert "NOT confirmed" in outcome.message or "restore" in outcome.message
+        assert "\n" not in outcome.message
+        assert elapsed < 4.0 * 2 + 1.5  # the cut's deadline, then the restore's
+
+
+@run
+async def test_relay_goes_offline_while_we_wait_for_its_confirmation(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim],
+) -> None:
+    sim = mqtt_sim(block("esphome"), ignore_commands=True)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=5.0)
+    try:
+        assert (await stove.status(["front"]))[0].ok
+        threading.Timer(0.3, sim.sim.kill).start()  # power lost after our command
+        start = time.monotonic()
+        (outcome,) = await stove.shut_off(["front"])
+        elapsed = time.monotonic() - start
+    finally:
+        await stove.close()
+    assert not outcome.ok and "offline" in outcome.message, outcome.message
+    assert elapsed < 2.0, "the LWT ends the wait; the deadline is 5 s"
+
+
+# -- exact message order on a fake link -------------------------------------------------
+
+
+@dataclass
+class FakeLink:
+    """An MqttLink whose device answers are scripted: ``answers`` maps ``topic=payload``
+    published to the (topic, payload) reports delivered, in that order, right after it."""
+
+    answers: dict[str, list[list[tuple[str, bytes]]]] = field(default_factory=dict)
+    published: list[tuple[str, str]] = field(default_factory=list)
+    receiver: Receiver | None = None
+    connected: bool = True
+
+    def describe(self) -> str:
+        return "fake broker"
+
+    def attach(self) -> None:
+        pass
+
+    async def release(self) -> None:
+        pass
+
+    async def ready(self, topics: tuple[str, ...], receiver: Receiver, deadline: float) -> None:
+        self.receiver = receiver
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        self.published.append((topic, payload))
+        script = self.answers.get(f"{topic}={payload}")
+        if script:
+            reports = script.pop(0)
+            loop = asyncio.get_running_loop()
+            assert self.receiver is not None
+            for t, p in reports:  # delivered together, as one network read would
+                loop.call_soon(self.receiver.receive, t, p, False)
+
+
+def tasmota(link: FakeLink) -> MqttRelay:
+    config = MqttRelayConfig.model_validate({"type": "mqtt", "dialect": "tasmota",
+                                             "topic": "t", "device_timer": False})
+    return MqttRelay(config, link)
+
+
+ON, OFF = [("stat/t/POWER1", b"ON")], [("stat/t/POWER1", b"OFF")]
+
+
+@run
+async def test_duplicated_reports_confirm_once_and_a_repeated_old_state_never_confirms() -> None:
+    link = FakeLink({"cmnd/t/POWER=": [OFF + OFF], "cmnd/t/POWER=ON": [ON + ON + ON]})
+    relay = tasmota(link)
+    assert await relay.read(deadline=time.monotonic() + 1) is False
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    await relay.wait_for(True, deadline=time.monotonic() + 1)  # ON three times: fine
+
+    # the old state, duplicated, to the command and to every poll
+    link.answers = {"cmnd/t/POWER=ON": [OFF + OFF], "cmnd/t/POWER=": [OFF + OFF] * 10}
+    relay2 = tasmota(link)
+    await relay2.switch(True, deadline=time.monotonic() + 1)
+    with pytest.raises(Unconfirmed, match="still reports the relay released"):
+        await relay2.wait_for(True, deadline=time.monotonic() + 0.8)
+
+
+@run
+async def test_a_stale_report_arriving_after_the_fresh_one_is_asked_again() -> None:
+    """ON then a late OFF (another topic, sent before the command): not confirmed on
+    the ON alone, nor failed on the OFF; the re-poll's answer decides."""
+    link = FakeLink({"cmnd/t/POWER=ON": [[*ON, ("tele/t/STATE", b'{"POWER1": "OFF"}')]],
+                     "cmnd/t/POWER=": [ON]})
+    relay = tasmota(link)
+    await relay.switch(True, deadline=time.monotonic() + 2)
+    start = time.monotonic()
+    await relay.wait_for(True, deadline=time.monotonic() + 2)
+    polls = [p for t, p in link.published if t == "cmnd/t/POWER" and p == ""]
+    assert len(polls) == 1 and time.monotonic() - start < 1.5
+
+
+# -- our connection, and many relays on one -----------------------------------------------
+
+
+@run
+async def test_our_connection_sends_small_packets_at_once(mosquitto: Mosquitto) -> None:
+    broker = MqttBroker(MqttBrokerConfig.model_validate(
+        {"host": mosquitto.host, "port": mosquitto.port}))
+    broker.attach()
+    try:
+        await broker.connected_by(time.monotonic() + 3)
+        assert broker._client is not None
+        sock: Any = broker._client.socket()
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        await broker.release()
+
+
+@run
+async def test_a_fleet_of_simulated_relays_on_one_connection(mosquitto: Mosquitto) -> None:
+    relays = [block("tasmota") for _ in range(5)]
+    changes: list[tuple[str, str]] = []
+    fleet = TasmotaFleet(
+        [(MqttRelayConfig.model_validate({"type": "mqtt", **r}), Burner(f"b{i}"), NC)
+         for i, r in enumerate(relays)],
+        host=mosquitto.host, port=mosquitto.port,
+        on_change=lambda topic, what: changes.append((topic, what)))
+    fleet.start()
+    stove, _ = stove_for(mosquitto, {f"b{i}": r for i, r in enumerate(relays)})
+    try:
+        outcomes = await stove.shut_off(list(stove.relays))
+        assert all(o.ok for o in outcomes), [o.message for o in outcomes]
+        assert await until(lambda: sum("released" in w for _, w in changes) == 5, 3)
+        assert all(not sim.energised for sim in fleet.sims.values())
+        assert fleet.sims[relays[0]["topic"]].wiring is Wiring.NORMALLY_CLOSED
+    finally:
+        await stove.close()
+        fleet.stop()
