@@ -8,12 +8,15 @@ lock file refuses a second ``stove serve`` on the same database.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 from pathlib import Path
 
 from ..domain.errors import UsageError
 from ..domain.timers import Timer
+
+_LOG = logging.getLogger(__name__)
 
 #: 1: timers, locks; 2: + events (the history)
 SCHEMA_VERSION = 2
@@ -122,23 +125,49 @@ class Store:
         return [Timer(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
     def put_timer(self, timer: Timer) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)",
-            (timer.burner, timer.due_at, timer.set_at, timer.source, timer.requested_by,
-             int(timer.firing)),
-        )
+        """Store a new timer durably, or raise StoreError: it must not be acknowledged."""
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)",
+                (timer.burner, timer.due_at, timer.set_at, timer.source, timer.requested_by,
+                 int(timer.firing)),
+            )
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: {err}: the timer for {timer.burner} was NOT "
+                             "set") from None
 
     def mark_firing(self, timer: Timer) -> None:
-        self._fast.execute("UPDATE timers SET firing = 1 WHERE burner = ? AND set_at = ?",
-                           (timer.burner, timer.set_at))
+        """Best effort: a timer whose mark is lost fires again on recovery, which is safe.
+
+        It must never stop the shut-off (a database locked by a backup tool would
+        otherwise swallow the cut).
+        """
+        self._best_effort("UPDATE timers SET firing = 1 WHERE burner = ? AND set_at = ?",
+                          (timer.burner, timer.set_at), f"the firing mark of {timer.burner}")
 
     def delete_timer(self, burner: str, *, set_at: float | None = None) -> None:
-        """Delete ``burner``'s timer; with ``set_at``, only if it is still that timer (fired)."""
-        if set_at is None:  # cancelled: durable, or a cancelled timer could come back
-            self._db.execute("DELETE FROM timers WHERE burner = ?", (burner,))
+        """Delete ``burner``'s timer; with ``set_at``, only if it is still that timer (fired).
+
+        A cancellation is durable (or a cancelled timer could come back) and
+        raises StoreError when it cannot be written; the deletion of a fired
+        timer is best effort (if lost, it fires once more on recovery).
+        """
+        if set_at is None:
+            try:
+                self._db.execute("DELETE FROM timers WHERE burner = ?", (burner,))
+            except sqlite3.Error as err:
+                raise StoreError(f"{self.path}: {err}: the timer for {burner} was NOT "
+                                 "cancelled") from None
         else:
-            self._fast.execute("DELETE FROM timers WHERE burner = ? AND set_at = ?",
-                               (burner, set_at))
+            self._best_effort("DELETE FROM timers WHERE burner = ? AND set_at = ?",
+                              (burner, set_at), f"the deletion of {burner}'s fired timer")
+
+    def _best_effort(self, sql: str, args: tuple[object, ...], what: str) -> None:
+        try:
+            self._fast.execute(sql, args)
+        except sqlite3.Error as err:
+            _LOG.error("%s: %s not written (%s); if the daemon restarts, the timer fires "
+                       "again", self.path, what, err)
 
     # -- locks ----------------------------------------------------------------
     def locks(self) -> set[str]:

@@ -1,0 +1,198 @@
+"""The daemon on a bad day: kill -9 mid-pulse, a locked or damaged SQLite file.
+
+test_daemon.py covers timers across restarts, clock jumps and a damaged
+database refused by the Store; test_serve.py kill -9 with pending timers.
+Here: a real ``stove serve`` killed in the middle of a cut (the relay's own
+pulse restores it, or ``stove status`` says the relay was left cutting), and
+a database another program holds locked (a backup tool, ``sqlite3`` open in a
+shell): a timer due then still shuts off, a new one is refused in one line,
+and ``stove serve`` refuses a damaged file in one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gasstove.daemon.server import handle_line
+from gasstove.domain.commands import Command
+
+from .fixtures_daemon import FakeClock
+from .fixtures_miio import SimRelay, burner_yaml
+from .fixtures_mqtt import Mosquitto, MqttSim
+from .test_daemon import running
+from .test_serve import stove
+
+pytestmark = pytest.mark.timeout(40)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(config: Path) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
+                                stderr=subprocess.DEVNULL, text=True)
+        procs.append(proc)
+        for _ in range(200):  # a killed daemon leaves its socket file: wait for an answer
+            with socket.socket(socket.AF_UNIX) as sock, contextlib.suppress(OSError):
+                sock.connect(str(config.parent / "d.sock"))
+                return proc
+            time.sleep(0.05)
+        raise AssertionError("the daemon did not start")
+
+    yield start
+    for proc in procs:
+        proc.kill()  # a no-op for one already dead
+        proc.wait(10)
+
+
+# -- kill -9 in the middle of a cut -------------------------------------------------------
+
+
+@pytest.mark.parametrize("device_timer", [True, False])
+def test_kill_9_mid_pulse(
+    tmp_path: Path, mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim],
+    serve: Callable[[Path], subprocess.Popen[str]], device_timer: bool,
+) -> None:
+    cut = threading.Event()
+    sim = mqtt_sim({"dialect": "tasmota", "topic": f"k9-{os.getpid()}-{device_timer}"},
+                   on_change=lambda what: cut.set() if "energised" in what else None)
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(
+        "stove:\n  name: kitchen\n  deadline: 2s\n  burners:\n    left:\n      cut_seconds: 1s\n"
+        f"      relay: {{type: mqtt, dialect: tasmota, topic: {sim.relay['topic']}, "
+        f"device_timer: {str(device_timer).lower()}}}\n"
+        f"mqtt: {{host: {mosquitto.host}, port: {mosquitto.port}}}\n"
+        f"daemon: {{database: {tmp_path}/g.db, socket: {tmp_path}/d.sock}}\n")
+    daemon = serve(config)
+    off = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "off"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert cut.wait(10), "the daemon never cut"
+        daemon.send_signal(signal.SIGKILL)  # mid-pulse: the cut is 1 s long
+        daemon.wait(5)
+    finally:
+        off.communicate(timeout=10)
+    assert not sim.burner.lit
+    time.sleep(1.5)  # longer than the pulse
+    status = stove(config, "status", "--json")  # no daemon now: read from the relay itself
+    (burner,) = json.loads(status.stdout)["burners"]
+    if device_timer:
+        assert status.returncode == 0 and burner["relay"] == "resting", status.stdout
+        assert not sim.sim.energised and sim.burner.state().loop_closed
+    else:
+        assert not burner["ok"] or burner["relay"] == "cutting"
+        assert burner["relay"] == "cutting" and sim.sim.energised
+        assert "cutting" in burner["message"]
+        serve(config)  # the daemon back: it tells a left-cutting relay from a lock
+        again = json.loads(stove(config, "status", "--json").stdout)["burners"][0]
+        assert again["message"].startswith("relay left cutting"), again
+        assert stove(config, "unlock").returncode == 0 and not sim.sim.energised
+
+
+# -- a database another program holds locked ---------------------------------------------
+
+
+class HeldLock:
+    """Another program with a write transaction open on the database (sqlite3's EXCLUSIVE)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = sqlite3.connect(db, isolation_level=None)
+        self.db.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        self.db.execute("ROLLBACK")
+        self.db.close()
+
+
+def test_a_timer_due_while_the_database_is_locked_still_shuts_off(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, burner_yaml("left", sim)) as (daemon, fired):
+            await daemon.handle(Command("off", ("left",), 60, "cli"))
+            held = HeldLock(db)
+            try:
+                with caplog.at_level(logging.ERROR):
+                    await clock.advance(61, settle=0.1)
+                    for _ in range(100):  # the store waits out sqlite's busy timeout
+                        if fired:
+                            break
+                        await clock.advance(0.5, settle=0.1)
+            finally:
+                held.release()
+            assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
+
+    asyncio.run(main())
+    assert not sim.burner.lit, "the shut-off happened although the database was locked"
+    assert "not written (database is locked)" in caplog.text
+    with sqlite3.connect(db) as conn:  # left on disk: it fires again on recovery (safe)
+        assert conn.execute("SELECT COUNT(*) FROM timers").fetchone() == (1,)
+
+
+def test_a_timer_is_not_acknowledged_when_the_database_is_locked(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, FakeClock(), burner_yaml("left", sim)) as (daemon, _):
+            held = HeldLock(db)
+            try:
+                reply = await handle_line(daemon, b'{"action": "off", "in": "20m"}', "uid 0")
+            finally:
+                held.release()
+            assert reply["ok"] is False and reply["exit"] == 2
+            assert "\n" not in reply["error"]
+            assert "database is locked" in reply["error"] and "NOT set" in reply["error"]
+            assert daemon.timers == {}
+
+    asyncio.run(main())
+    assert sim.burner.lit
+
+
+def test_stove_serve_refuses_a_damaged_database_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "g.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    config = tmp_path / "gasstove.yaml"
+    config.write_text("stove:\n  burners:\n" + burner_yaml("left", None)
+                      + f"daemon: {{database: {tmp_path}/g.db, socket: {tmp_path}/d.sock}}\n")
+    done = subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and "g.db" in lines[0] and "pending timers" in lines[0], done.stderr
+
+
+def test_a_one_shot_cut_with_a_damaged_history_file_cuts_and_says_so(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    (tmp_path / "g.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    config = tmp_path / "gasstove.yaml"
+    config.write_text("stove:\n  burners:\n" + burner_yaml("left", sim)
+                      + f"daemon: {{database: {tmp_path}/g.db, socket: {tmp_path}/d.sock}}\n")
+    done = stove(config, "lock")
+    assert done.returncode == 0 and not sim.burner.lit, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "history" in done.stderr.lower() and len(done.stderr.strip().splitlines()) == 1
