@@ -25,4 +25,4 @@ class GasStoveShutOffButton(GasStoveEntity, ButtonEntity):
     needs_relay = False
 
     async def async_press(self) -> None:
-        await self.coordinator.async_shut_off([self.burner])
+        await self.coordinator.async_shut_off([self.burner], source="button")

@@ -64,10 +64,12 @@ class BurnerData:
 class Timer:
     due: datetime  #: aware, UTC
     delay_s: float
+    #: Who set it (a SOURCES key), for the logbook: "shut off by timer, set from Assist".
+    source: str = "service"
     unsub: CALLBACK_TYPE | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"due": self.due.isoformat(), "delay_s": self.delay_s}
+        return {"due": self.due.isoformat(), "delay_s": self.delay_s, "source": self.source}
 
 
 class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
@@ -108,7 +110,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             ) from None
 
     # -- actions ------------------------------------------------------------------
-    async def async_shut_off(self, burners: list[str], *, late_s: float | None = None,
+    async def async_shut_off(self, burners: list[str], *, source: str,
+                             set_from: str | None = None, late_s: float | None = None,
                              raise_on_failure: bool = True) -> list[Outcome]:
         """Shut ``burners`` off now; report a failure loudly (DESIGN §2 rule 2)."""
         self.acting.update(burners)
@@ -121,7 +124,9 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         failed = [o for o in outcomes if not o.ok]
         for outcome in outcomes:
             data = {"stove": self.entry.title, "entry_id": self.entry.entry_id,
-                    "burner": outcome.burner, "message": outcome.message}
+                    "burner": outcome.burner, "message": outcome.message, "source": source}
+            if set_from is not None:
+                data["set_from"] = set_from
             if late_s is not None:
                 data["late_seconds"] = round(late_s)
             if outcome.ok:
@@ -176,7 +181,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         self.async_set_updated_data(data)
 
     # -- timers -------------------------------------------------------------------
-    async def async_schedule(self, burners: list[str], delay_s: float) -> datetime:
+    async def async_schedule(self, burners: list[str], delay_s: float, *,
+                             source: str) -> datetime:
         """Arm (or re-arm) a shut-off timer; persisted before this returns."""
         if delay_s < 1:
             raise ServiceValidationError(
@@ -192,7 +198,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             )
         due = dt_util.utcnow() + timedelta(seconds=delay_s)
         for burner in burners:
-            self._arm(burner, Timer(due, delay_s))
+            self._arm(burner, Timer(due, delay_s, source))
         await self._async_save()
         self.async_update_listeners()
         return due
@@ -217,7 +223,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             if due is None:
                 _LOGGER.error("%s: dropped an unreadable stored timer for %s", self.entry.title, burner)
                 continue
-            timer = Timer(dt_util.as_utc(due), float(raw.get("delay_s", 0)))
+            timer = Timer(dt_util.as_utc(due), float(raw.get("delay_s", 0)),
+                          str(raw.get("source", "service")))
             if timer.due <= now:
                 overdue.append((burner, (now - timer.due).total_seconds()))
                 self.timers[burner] = timer
@@ -235,7 +242,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 title="Gas stove timer fired late",
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_{burner}_late",
             )
-            self.hass.async_create_task(self._async_fire(burner, late_s))
+            self.hass.async_create_task(self._async_fire(burner, timer.source, late_s))
 
     @callback
     def _arm(self, burner: str, timer: Timer) -> None:
@@ -244,7 +251,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         @callback
         def fire(_now: datetime) -> None:
             timer.unsub = None
-            self.hass.async_create_task(self._async_fire(burner, None))
+            self.hass.async_create_task(self._async_fire(burner, timer.source, None))
 
         timer.unsub = async_track_point_in_utc_time(self.hass, fire, timer.due)
         self.timers[burner] = timer
@@ -255,12 +262,13 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         if timer and timer.unsub:
             timer.unsub()
 
-    async def _async_fire(self, burner: str, late_s: float | None) -> None:
+    async def _async_fire(self, burner: str, set_from: str, late_s: float | None) -> None:
         # The timer leaves the store only after the attempt: if Home Assistant
         # dies mid-cut, it fires again on start-up (a second cut is harmless,
         # a lost one is not).
         try:
-            await self.async_shut_off([burner], late_s=late_s, raise_on_failure=False)
+            await self.async_shut_off([burner], source="timer", set_from=set_from, late_s=late_s,
+                                      raise_on_failure=False)
         finally:
             timer = self.timers.get(burner)
             if timer is not None and timer.unsub is None:  # not re-armed meanwhile

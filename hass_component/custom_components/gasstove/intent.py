@@ -117,12 +117,12 @@ class ShutOffIntent(_GasStoveIntent):
         names = [b for _, burners in chosen for b in burners]
         if delay_s:
             for coordinator, burners in chosen:
-                await coordinator.async_schedule(burners, delay_s)
+                await coordinator.async_schedule(burners, delay_s, source="assist")
             return self._respond(intent_obj, "scheduled", burners=self._join(names, lang),
                                  delay=format_duration(delay_s))
         try:
             for coordinator, burners in chosen:
-                await coordinator.async_shut_off(burners)
+                await coordinator.async_shut_off(burners, source="assist")
         except HomeAssistantError:
             # Already reported (event, notification, log); say it out loud too.
             return self._respond(intent_obj, "failed", burners=self._join(names, lang))

@@ -51,4 +51,4 @@ class GasStoveTimerNumber(GasStoveEntity, NumberEntity):
         if value <= 0:
             await self.coordinator.async_cancel([self.burner])
         else:
-            await self.coordinator.async_schedule([self.burner], value * 60)
+            await self.coordinator.async_schedule([self.burner], value * 60, source="number")

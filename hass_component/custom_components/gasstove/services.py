@@ -102,11 +102,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         result: dict[str, Any] = {}
         if delay is None:
             for coordinator, burners in chosen:
-                outcomes = await coordinator.async_shut_off(burners)
+                outcomes = await coordinator.async_shut_off(burners, source="service")
                 result[coordinator.entry.title] = {o.burner: o.message for o in outcomes}
         else:
             for coordinator, burners in chosen:
-                due = await coordinator.async_schedule(burners, delay.total_seconds())
+                due = await coordinator.async_schedule(burners, delay.total_seconds(),
+                                                     source="service")
                 result[coordinator.entry.title] = {b: f"scheduled at {due.isoformat()}" for b in burners}
         return result if call.return_response else None
 

@@ -55,4 +55,4 @@ class GasStoveValve(GasStoveEntity, ValveEntity):
         return {"relay": data.state if data else "unknown"}
 
     async def async_close_valve(self) -> None:
-        await self.coordinator.async_shut_off([self.burner])
+        await self.coordinator.async_shut_off([self.burner], source="valve")
