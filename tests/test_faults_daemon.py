@@ -196,3 +196,33 @@ def test_a_one_shot_cut_with_a_damaged_history_file_cuts_and_says_so(
     assert done.returncode == 0 and not sim.burner.lit, done.stderr
     assert "Traceback" not in done.stderr
     assert "history" in done.stderr.lower() and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_with_the_database_locked_an_immediate_cut_still_happens_and_a_cancel_is_refused(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, burner_yaml("left", sim)) as (daemon, fired):
+            await daemon.handle(Command("off", ("left",), 600, "cli"))
+            held = HeldLock(db)
+            try:
+                refused = await handle_line(daemon, b'{"action": "cancel"}', "uid 0")
+                assert refused["ok"] is False and "NOT cancelled" in refused["error"]
+                assert "left" in daemon.timers, "a cancel that was not saved leaves it armed"
+                task = asyncio.create_task(daemon.handle(Command("off", ("left",))))
+                with caplog.at_level(logging.ERROR):
+                    await clock.advance_until(task.done)
+                (now,) = task.result()
+            finally:
+                held.release()
+            assert now["ok"] and not sim.burner.lit, "the database may not stand in a cut's way"
+            assert daemon.timers == {}
+            await clock.advance(700)
+            assert fired == [], "the timer that was no longer needed did not pulse again"
+
+    asyncio.run(main())
+    assert "fires once more if the daemon restarts" in caplog.text

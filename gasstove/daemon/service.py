@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from ..adapters.store import Store
+from ..adapters.store import Store, StoreError
 from ..control import Outcome, Stove
 from ..domain.commands import Command
 from ..domain.durations import format_duration
@@ -158,10 +158,19 @@ class Daemon:
         return results
 
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
+        # The cut comes first: nothing the database does may stand in its way.
+        # A pending timer of these burners stops waiting now (so it cannot pulse
+        # again right after) and leaves the store after the cut, best effort.
         cancelled = [n for n in names if n in self.timers]
         for name in cancelled:
-            self._drop_timer(name)
+            self._cancel_task(name)
         outcomes = await self.stove.shut_off(names)
+        for name in cancelled:
+            self.timers.pop(name, None)
+            try:
+                self.store.delete_timer(name)
+            except StoreError as err:
+                _LOG.error("%s; it fires once more if the daemon restarts", err)
         for o in outcomes:
             _log_outcome(o, f"from {command.source}")
         await self.recorder.outcomes(outcomes, source=command.source,
@@ -247,8 +256,10 @@ class Daemon:
             task.cancel()
 
     def _drop_timer(self, name: str) -> None:
-        self._cancel_task(name)
+        # Off the disk first: if the store refuses, the timer stays armed and
+        # the user is told the cancel failed, rather than a timer lost unsaid.
         self.store.delete_timer(name)
+        self._cancel_task(name)
         self.timers.pop(name, None)
 
     # -- flame input and maximum burn time ------------------------------------------
