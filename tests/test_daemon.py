@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gasstove.adapters.config_file import parse_config
 from gasstove.adapters.relays import build_relays
@@ -336,3 +338,28 @@ def test_a_forgotten_burner_is_shut_off_after_its_maximum_burn_time(
     assert "left has burned for 2h (its max_burn): shutting it off" in caplog.text
     assert "left shut_off from max_burn" in caplog.text
     assert ["left"] in changed
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=st.one_of(
+    st.binary(max_size=200),
+    st.dictionaries(st.sampled_from(["action", "burners", "in", "delay_s", "id", "x"]),
+                    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
+                              st.text(max_size=20), st.lists(st.text(max_size=10), max_size=3)),
+                    max_size=5).map(lambda d: json.dumps(d).encode()),
+))
+def test_no_socket_line_escapes_as_a_traceback(tmp_path_factory: pytest.TempPathFactory,
+                                               line: bytes) -> None:
+    """Whatever arrives on the socket gets a one-line answer, never a traceback."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    dead = burner_yaml("left", None, host="127.0.0.254")
+
+    async def main() -> dict[str, object]:
+        async with running(tmp / "g.db", FakeClock(), dead) as (daemon, _):
+            return await handle_line(daemon, line, "uid 0")
+
+    reply = asyncio.run(main())
+    assert set(reply) <= {"ok", "exit", "error", "burners"}
+    if "error" in reply:
+        assert "\n" not in str(reply["error"])
+        assert reply["error"] != "internal error in the daemon (see its log)", "a bug, not bad input"
