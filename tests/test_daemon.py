@@ -363,3 +363,24 @@ def test_no_socket_line_escapes_as_a_traceback(tmp_path_factory: pytest.TempPath
     if "error" in reply:
         assert "\n" not in str(reply["error"])
         assert reply["error"] != "internal error in the daemon (see its log)", "a bug, not bad input"
+
+
+def test_a_daemon_stops_at_once_while_a_burner_is_lit(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """A maximum-burn watch must not hold a stop for hours."""
+    sim = miio_relay()
+    extra = "      flame: {topic: kitchen/flame}\n      max_burn: 2h\n"
+    config = parse_config("stove:\n  deadline: 1s\n  burners:\n"
+                          + burner_yaml("left", sim, extra=extra) + "mqtt: {host: 127.0.0.1}\n")
+
+    async def main() -> None:
+        stove = Stove(config.stove, build_relays(config))
+        daemon = Daemon(stove, Store(tmp_path / "g.db"), FakeClock())
+        daemon.start()
+        daemon.flame("left", True)
+        await asyncio.wait_for(daemon.stop(), 5)
+        await stove.close()
+        daemon.store.close()
+
+    asyncio.run(main())

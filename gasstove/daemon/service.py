@@ -93,7 +93,7 @@ class Daemon:
         A shut-off already under way is let finish (it is bounded by the
         deadlines and the pulse), so a stop never leaves a relay cutting.
         """
-        for task in self._tasks.values():
+        for task in (*self._tasks.values(), *self._max_burn.values()):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
 
