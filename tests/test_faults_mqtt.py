@@ -21,7 +21,7 @@ import pytest
 
 from gasstove.adapters.mqtt import MqttBroker
 from gasstove.adapters.mqtt_relay import MqttRelay, Receiver
-from gasstove.domain.errors import Unconfirmed
+from gasstove.domain.errors import RelayUnreachable, Unconfirmed
 from gasstove.domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from gasstove.domain.plan import Wiring
 from gasstove.sim.burner import Burner
@@ -161,6 +161,38 @@ async def test_a_stale_report_arriving_after_the_fresh_one_is_asked_again() -> N
     await relay.wait_for(True, deadline=time.monotonic() + 2)
     polls = [p for t, p in link.published if t == "cmnd/t/POWER" and p == ""]
     assert len(polls) == 1 and time.monotonic() - start < 1.5
+
+
+@dataclass
+class CloggedLink(FakeLink):
+    """A connection so busy that a state request is not acknowledged before the deadline,
+    although the device's answer to it gets through."""
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        await super().publish(topic, payload, deadline, retain=retain)
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        raise RelayUnreachable("fake broker did not acknowledge it within the deadline")
+
+
+@run
+async def test_a_report_confirms_while_our_request_still_waits_and_is_not_repeated() -> None:
+    """The device's report decides, not the broker's acknowledgement of our request; and a
+    request still queued is not sent again (10,000 relays on one connection, README
+    "Scaling")."""
+    link = CloggedLink({"cmnd/t/POWER=": [[], [], ON]})  # two requests unanswered...
+    relay = tasmota(link)
+    start = time.monotonic()
+    with pytest.raises(Unconfirmed, match="no state report"):
+        await relay.read(deadline=start + 1.5)
+    polls = [p for t, p in link.published if t == "cmnd/t/POWER" and p == ""]
+    assert len(polls) == 1, "asked once: the request never left the queue"
+    assert time.monotonic() - start < 1.7
+    link.answers = {"cmnd/t/POWER=": [ON]}  # ...and this one answered at once
+    start = time.monotonic()
+    assert await relay.read(deadline=start + 5) is True
+    assert time.monotonic() - start < 0.5
+    await relay.close()
 
 
 # -- our connection, and many relays on one -----------------------------------------------

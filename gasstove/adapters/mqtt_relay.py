@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from ..domain.dialects import CannotHold, Dialect, ParseError, Report
@@ -26,8 +28,11 @@ from ..domain.mqtt_config import MqttRelayConfig
 
 _LOG = logging.getLogger(__name__)
 
-#: Without a state report this long after a command or a poll, ask again.
+#: Without a state report this long after a command or a poll, ask again; every
+#: unanswered request doubles the pause (with jitter) up to REPOLL_MAX_S, so a
+#: thousand relays waiting on one busy connection do not flood it with requests.
 REPOLL_S = 0.5
+REPOLL_MAX_S = 4.0
 #: How long a Zigbee2MQTT-style bridge gets to echo our /set before we ask with /get.
 ECHO_WINDOW_S = 0.3
 
@@ -36,29 +41,36 @@ class Signal:
     """Wakes every waiter on the loop that created its future (no loop bound at construction)."""
 
     def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def notify(self) -> None:
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(None)
-        self._waiters.clear()
+        self._waiters: list[asyncio.Future[bool]] = []
 
     async def wait(self, until: float) -> bool:
         """True if notified before the monotonic instant ``until``."""
         timeout = until - time.monotonic()
         if timeout <= 0:
             return False
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(fut)
+        # A timer, not asyncio.wait_for: that costs a task per wait (Python 3.11),
+        # ten thousand of them when ten thousand relays wait at once.
+        timer = loop.call_later(timeout, _expire, fut)
         try:
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            return False
+            return await fut
         finally:
+            timer.cancel()
             if fut in self._waiters:
                 self._waiters.remove(fut)
-        return True
+
+    def notify(self) -> None:
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(True)
+        self._waiters.clear()
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(False)
 
 
 class Receiver(Protocol):
@@ -106,6 +118,7 @@ class MqttRelay:
     def __init__(self, config: MqttRelayConfig, link: MqttLink) -> None:
         self.config = config
         self.dialect: Dialect = config.dialect_impl()
+        self._topics = self.dialect.subscriptions()  # asked before every action: computed once
         self._link = link
         link.attach()
         self._energised: bool | None = None
@@ -115,6 +128,7 @@ class MqttRelay:
         self._fresh = 0  #: the number of the last live (not retained) state report
         self._command = 0  #: reports received before our last command
         self._changed = Signal()
+        self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
 
     def describe(self) -> str:
         return self.config.describe()
@@ -136,13 +150,8 @@ class MqttRelay:
                                   "no state request and publishes on changes only)")
             return self._energised  # its last own report (a retained state serves for this)
         after = self._reports
-        await self._poll(deadline)
-        while self._reports == after:
-            self._check_online()
-            if not await self._changed.wait(min(deadline, time.monotonic() + REPOLL_S)):
-                if time.monotonic() >= deadline:
-                    raise self._silent("no state report")
-                await self._poll(deadline)
+        if not await self._until(lambda: self._reports != after, deadline, ask=True):
+            raise self._silent("no state report")
         assert self._energised is not None
         return self._energised
 
@@ -170,28 +179,68 @@ class MqttRelay:
             ):
                 pass
             baseline = self._reports
-            await self._poll(deadline)
-        while True:
-            self._check_online()
+
+        def confirmed() -> bool:
             if self._refused is not None:
                 raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
-            if self._fresh > baseline and self._energised == energised:
-                return
-            if not await self._changed.wait(min(deadline, time.monotonic() + REPOLL_S)):
-                if time.monotonic() >= deadline:
-                    break
-                await self._poll(deadline)
+            return self._fresh > baseline and self._energised == energised
+
+        if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
+            return
         if self._fresh > baseline:
             state = "energised" if self._energised else "released"
             raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
         raise self._silent("no state report since the command")
 
     async def close(self) -> None:
+        for poll in self._polls:
+            poll.cancel()
         await self._link.release()
 
     # -- internals ----------------------------------------------------------------
     async def _ready(self, deadline: float) -> None:
-        await self._link.ready(self.dialect.subscriptions(), self, deadline)
+        await self._link.ready(self._topics, self, deadline)
+
+    async def _until(self, done: Callable[[], bool], deadline: float, *, ask: bool) -> bool:
+        """Wait until ``done()`` (checked after every message), False at ``deadline``.
+
+        Asks the device for its state at once if ``ask``, and again whenever it
+        stays silent: after REPOLL_S, then twice as long each time, with jitter.
+        A request still on its way (not yet acknowledged by the broker) is not
+        repeated: on a busy connection that would only lengthen the queue it
+        waits in. The device's report confirms, whatever became of a request;
+        a request that failed (connection lost past the deadline, subscription
+        refused) is raised if no report came.
+        """
+        poll = self._ask(deadline) if ask else None
+        pause = REPOLL_S
+        while True:
+            self._check_online()
+            if done():
+                return True
+            if poll is not None and poll.done() and not poll.cancelled() and (
+                    failed := poll.exception()) is not None:
+                raise failed
+            wait = pause * (1 + random.random() / 4)  # spreads requests; no secret
+            if not await self._changed.wait(min(deadline, time.monotonic() + wait)):
+                if time.monotonic() >= deadline:
+                    return False
+                if poll is None or poll.done():
+                    poll = self._ask(deadline)
+                    pause = min(REPOLL_MAX_S, pause * 2)
+
+    def _ask(self, deadline: float) -> asyncio.Task[None]:
+        """Send a state request in the background; its end (acknowledged or not) wakes waiters."""
+        poll = asyncio.get_running_loop().create_task(self._poll(deadline))
+        self._polls.add(poll)
+        poll.add_done_callback(self._asked)
+        return poll
+
+    def _asked(self, poll: asyncio.Task[None]) -> None:
+        self._polls.discard(poll)
+        if not poll.cancelled():
+            poll.exception()  # retrieved here; raised by the waiter that still wants it
+        self._changed.notify()
 
     async def _poll(self, deadline: float) -> None:
         # A connection lost while we wait: wait for the next one (within the

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: ``Delay`` in a Backlog: 0.1 s steps, 2..3600.
 DELAY_MAX = 3600
+#: Channel 1's names (every report is matched against them).
+_FIRST = frozenset({"POWER", "POWER1"})
 
 
 def pulse_time(seconds: float) -> int:
@@ -63,7 +65,7 @@ class Tasmota(Dialect):
     def power_names(self) -> frozenset[str]:
         """How the device may name our relay in its reports."""
         if self.channel in (None, 1):
-            return frozenset({"POWER", "POWER1"})
+            return _FIRST
         return frozenset({self.power})
 
     def cmnd(self, command: str) -> str:
