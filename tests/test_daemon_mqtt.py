@@ -146,6 +146,29 @@ def test_commands_results_state_and_discovery(setup: tuple[str, str, MqttSim, Wa
     assert watcher.wait(lambda t, p: t == f"{base}/availability") == "offline"
 
 
+def test_a_state_that_did_not_change_is_not_published_again(
+        setup: tuple[str, str, MqttSim, Watcher, Path]) -> None:
+    """Every periodic poll reads every relay: 10,000 unchanged states a minute are not news."""
+    base, _, _, watcher, config = setup
+
+    def states() -> int:
+        return sum(t == f"{base}/left/state" for t, _, _ in watcher.messages)
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        time.sleep(0.5)  # the announcement and the first poll have settled
+        before = states()
+        watcher.publish(f"{base}/set", json.dumps({"action": "status", "id": "s1"}))
+        watcher.wait(lambda t, p: t == f"{base}/result" and p["request"]["id"] == "s1")
+        time.sleep(0.5)
+        assert states() == before
+        watcher.publish(f"{base}/set", json.dumps({"action": "lock", "id": "l1"}))
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["locked"], after=len(
+            watcher.messages))
+
+    run_daemon(config, body)
+
+
 def test_a_retained_command_is_never_acted_on(setup: tuple[str, str, MqttSim, Watcher, Path]) -> None:
     base, _, sim, watcher, config = setup
     watcher.publish(f"{base}/left/set", json.dumps({"action": "lock"}), retain=True)

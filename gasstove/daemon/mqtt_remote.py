@@ -25,6 +25,9 @@ from .service import Daemon
 _LOG = logging.getLogger("gasstove.daemon")
 #: A publish that is not acknowledged by then is given up; state is sent again on reconnect.
 PUBLISH_DEADLINE_S = 10.0
+#: Burner states published at once: enough to fill the pipe, few enough that a
+#: relay command published meanwhile does not queue behind thousands of them.
+STATE_WINDOW = 200
 
 
 class MqttRemote:
@@ -38,6 +41,8 @@ class MqttRemote:
         }
         self._flame_topics = {f.topic: name for name, f in self.flames.items()}
         self._dirty: set[str] = set()
+        #: Each burner's state as last published (and acknowledged) on this connection.
+        self._published: dict[str, str] = {}
         self._flush: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         broker.attach()
@@ -63,6 +68,7 @@ class MqttRemote:
 
     # -- connection -------------------------------------------------------------
     def _connected(self) -> None:
+        self._published.clear()  # a new connection: the broker may have lost our retained states
         self._spawn(self._announce())
 
     async def _announce(self) -> None:
@@ -144,7 +150,8 @@ class MqttRemote:
 
     # -- state ------------------------------------------------------------------
     def _changed(self, names: list[str]) -> None:
-        """Coalesce state changes: a thousand timers firing publish once each, not n²."""
+        """Coalesce state changes: a thousand timers firing publish once each, not n²;
+        a burner whose state is what we last published (every periodic poll) is skipped."""
         self._dirty.update(names)
         if self.broker.connected and (self._flush is None or self._flush.done()):
             self._flush = self._spawn(self._publish_states())
@@ -152,13 +159,26 @@ class MqttRemote:
     async def _publish_states(self) -> None:
         while self._dirty and self.broker.connected:
             names, self._dirty = self._dirty, set()
-            try:
-                for name in sorted(names):
-                    await self._publish(self.remote.state(name),
-                                        json.dumps(self.daemon.burner_state(name)), retain=True)
-            except RelayError as err:
-                _LOG.warning("MQTT state not published (%s); sent again on reconnect", err)
-                return
+            changed = [(name, payload) for name in sorted(names)
+                       if self._published.get(name) != (
+                           payload := json.dumps(self.daemon.burner_state(name)))]
+            for start in range(0, len(changed), STATE_WINDOW):
+                batch = changed[start:start + STATE_WINDOW]
+                errors = [err for err in await asyncio.gather(
+                    *(self._publish_state(name, payload) for name, payload in batch),
+                    return_exceptions=True) if err is not None]
+                for err in errors:
+                    if not isinstance(err, RelayError):
+                        raise err
+                if errors:
+                    _LOG.warning("MQTT state of %d burner(s) not published (%s); sent again on "
+                                 "reconnect", len(errors), errors[0])
+                    return
+
+    async def _publish_state(self, name: str, payload: str) -> None:
+        self._published.pop(name, None)
+        await self._publish(self.remote.state(name), payload, retain=True)
+        self._published[name] = payload
 
     async def _publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
         await self.broker.publish(topic, payload, time.monotonic() + PUBLISH_DEADLINE_S,
