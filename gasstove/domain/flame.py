@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .dialects.base import json_payload, lookup, text, word
-
 
 class FlameInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -23,6 +21,10 @@ class FlameInput(BaseModel):
 
     def parse(self, payload: bytes) -> bool | None:
         """Lit or not; None when the message is about something else. ParseError on garbage."""
+        # Here, not at the top: the dialects package imports every dialect, which a
+        # configuration without MQTT would pay on each `stove` start-up (~15 ms).
+        from .dialects.base import json_payload, lookup, text, word
+
         if self.json_path is None:
             return word(text(payload), self.lit, self.out, "flame")
         value = lookup(json_payload(payload), tuple(self.json_path.split(".")))
