@@ -10,7 +10,8 @@ logic of the single simulated relay, N of them on one paho connection, so
 * one MQTT command ``{"action": "off"}`` on ``<base>/set`` (every burner):
   time until the last relay's coil changed (counted at the simulated relays),
   and until the daemon's result (every cut confirmed, every loop restored);
-* the daemon's RSS after that, and its CPU over an idle window.
+* the daemon's RSS after that, and its CPU over an idle window of one
+  ``poll_interval`` (60 s): the average includes one periodic read of every relay.
 
 The broker gets ``max_queued_messages 0`` (no limit): with mosquitto's default
 of 1,000 queued QoS 1 messages per client, the daemon's connection drops state
@@ -169,5 +170,5 @@ def run(counts: tuple[int, ...], idle_s: float) -> list[tuple[str, str]]:
 
 if __name__ == "__main__":
     counts = tuple(int(a) for a in sys.argv[1:]) or (1000, 10000)
-    for name, value in run(counts, 10):
+    for name, value in run(counts, 60):
         print(f"{name:<58} {value}")
