@@ -208,9 +208,9 @@ class MqttRelay:
         stays silent: after REPOLL_S, then twice as long each time, with jitter.
         A request still on its way (not yet acknowledged by the broker) is not
         repeated: on a busy connection that would only lengthen the queue it
-        waits in. The device's report confirms, whatever became of a request;
-        a request that failed (connection lost past the deadline, subscription
-        refused) is raised if no report came.
+        waits in. The device's report confirms, whatever became of a request.
+        A request lost with the connection is sent again on the next one (within
+        the deadline); one refused (a subscription) is raised if no report came.
         """
         poll = self._ask(deadline) if ask else None
         pause = REPOLL_S
@@ -218,8 +218,10 @@ class MqttRelay:
             self._check_online()
             if done():
                 return True
-            if poll is not None and poll.done() and not poll.cancelled() and (
-                    failed := poll.exception()) is not None:
+            # A request lost with the connection is simply asked again (it waits for
+            # the next connection); a refusal will not change by asking.
+            failed = poll.exception() if poll and poll.done() and not poll.cancelled() else None
+            if failed is not None and not isinstance(failed, RelayUnreachable):
                 raise failed
             wait = pause * (1 + random.random() / 4)  # spreads requests; no secret
             if not await self._changed.wait(min(deadline, time.monotonic() + wait)):
