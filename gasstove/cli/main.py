@@ -10,6 +10,8 @@ daemon client stay quick (bench/README.md has the figures).
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -469,6 +471,12 @@ _register_subcommands()
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with the contract's exit codes."""
+    if argv is None:  # the `stove` process itself, which ends with this call
+        # Most of what it imported (typer, pydantic, the models) is alive at exit,
+        # and the interpreter's last cycle collections would walk all of it
+        # (~60 ms of every command). Python does not promise finalizers for
+        # objects alive at exit anyway; atexit handlers and flushes still run.
+        atexit.register(gc.freeze)
     try:
         code = app(args=argv, standalone_mode=False)
     except GasstoveError as err:
