@@ -168,7 +168,13 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, filename) for i, item in enumerate(node.value)]
-    value = _SCALARS.construct_object(node)
+    try:
+        value = _SCALARS.construct_object(node)
+    except Exception:  # a tagged scalar PyYAML cannot build ("!0", "!!int abc"): any exception type
+        where = ".".join(str(p) for p in path) or "(top level)"
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise ConfigError(f"{filename}:{node.start_mark.line + 1} {where}: "
+                          f"cannot read a value tagged {tag}") from None
     if isinstance(value, str):
         def env(m: re.Match[str]) -> str:
             name = m.group(1)
