@@ -131,8 +131,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str, action: str,
-           code: int | None = None) -> NoReturn:
+def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
+           action: str) -> NoReturn:
     ok = all(r["ok"] for r in results)
     if as_json:
         print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results},
@@ -145,7 +145,7 @@ def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str, act
                 line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
                          f"(in {clock_text(timer['in_s'])})")
             print(line, file=sys.stdout if r["ok"] else sys.stderr)
-    raise typer.Exit(code if code is not None else 0 if ok else 1)
+    raise typer.Exit(0 if ok else 1)
 
 
 def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json: bool,
