@@ -143,9 +143,12 @@ async def test_button_puts_the_flame_out_through_home_assistant_mqtt(
     # (so it can be relit by hand) and the flame stayed out.
     await sim.until(lambda: "loop closed" in sim.burner()[-1], 5)
     after = sim.burner()[[s.startswith("FLAME") for s in sim.burner()].index(True) + 1:]
-    assert any("loop OPEN" in s for s in after), after
-    assert all(s.startswith("out") for s in after), after
-    assert "relay energised" in "\n".join(sim.lines)  # an ON pulse: normally closed wiring
+    assert after and all(s.startswith("out") for s in after), after
+    # The relay's own events (printed as they happen; the burner lines above are
+    # sampled every 50 ms and may miss a state on a loaded machine): an ON pulse
+    # (normally closed wiring) and its end.
+    relay_events = [line for line in sim.lines if line.startswith("relay ")]
+    assert [e.split()[1] for e in relay_events][-2:] == ["energised", "released"], relay_events
     await hass.config_entries.async_unload(entry.entry_id)
 
 
