@@ -104,16 +104,25 @@ class _GasStoveIntent(intent.IntentHandler):
     def _join(names: list[str], lang: str) -> str:
         return ("、" if lang == "zh" else ", ").join(names)
 
-
-class ShutOffIntent(_GasStoveIntent):
-    intent_type = INTENT_SHUT_OFF
-
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
-        lang = _lang(intent_obj.language)
         burner, delay_s, understood = self._command(intent_obj)
         if not understood:
             return self._respond(intent_obj, "not_understood")
         chosen = targets(intent_obj.hass, None, [burner] if burner else None)
+        return await self._act(intent_obj, _lang(intent_obj.language), chosen, delay_s)
+
+    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
+                   delay_s: int | None) -> intent.IntentResponse:
+        raise NotImplementedError
+
+
+class ShutOffIntent(_GasStoveIntent):
+    intent_type = INTENT_SHUT_OFF
+
+    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
+                   delay_s: int | None) -> intent.IntentResponse:
         names = [b for _, burners in chosen for b in burners]
         if delay_s:
             for coordinator, burners in chosen:
@@ -132,13 +141,11 @@ class ShutOffIntent(_GasStoveIntent):
 class CancelIntent(_GasStoveIntent):
     intent_type = INTENT_CANCEL
 
-    async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
-        lang = _lang(intent_obj.language)
-        burner, _delay, understood = self._command(intent_obj)
-        if not understood:
-            return self._respond(intent_obj, "not_understood")
+    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
+                   delay_s: int | None) -> intent.IntentResponse:
         cancelled: list[str] = []
-        for coordinator, burners in targets(intent_obj.hass, None, [burner] if burner else None):
+        for coordinator, burners in chosen:
             cancelled += await coordinator.async_cancel(burners)
         if not cancelled:
             return self._respond(intent_obj, "no_timer")
@@ -148,14 +155,12 @@ class CancelIntent(_GasStoveIntent):
 class StatusIntent(_GasStoveIntent):
     intent_type = INTENT_STATUS
 
-    async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
-        lang = _lang(intent_obj.language)
-        burner, _delay, understood = self._command(intent_obj)
-        if not understood:
-            return self._respond(intent_obj, "not_understood")
+    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
+                   delay_s: int | None) -> intent.IntentResponse:
         say = _SAY[lang]
         parts: list[str] = []
-        for coordinator, burners in targets(intent_obj.hass, None, [burner] if burner else None):
+        for coordinator, burners in chosen:
             await coordinator.async_refresh()
             for name in burners:
                 data = (coordinator.data or {}).get(name)
