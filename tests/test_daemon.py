@@ -567,3 +567,17 @@ def test_a_failing_timer_can_be_cancelled_between_its_tries(
 
     asyncio.run(main())
     assert stored_timers(db) == []
+
+
+def test_a_daemon_starting_while_a_cancel_holds_the_store_waits_for_it(tmp_path: Path) -> None:
+    """`stove cancel` with no daemon takes the store for a moment: a daemon starting then waits."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    cancel = Store(tmp_path / "g.db")
+    with ThreadPoolExecutor(1) as pool:
+        # the daemon waits out the 0.3 s instead of refusing to start
+        daemon = pool.submit(lambda: Store(tmp_path / "g.db").close())
+        time.sleep(0.3)
+        cancel.close()
+        daemon.result(timeout=5)
