@@ -311,14 +311,18 @@ def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dic
             raise StoreError(f"{path}: {err}") from None
         results, cancelled = [], []
         for name in names:
-            message = idle
+            result = {"burner": name, "action": "cancel", "ok": True, "timer": None,
+                      "message": idle}
             if timer := stored.get(name):
-                store.delete_timer(name)
-                cancelled.append(timer)
-                message = (f"timer cancelled (was due {local_clock(timer.due_at)}; "
-                           "no `stove serve` was running)")
-            results.append({"burner": name, "action": "cancel", "ok": True, "timer": None,
-                            "message": message})
+                try:
+                    store.delete_timer(name)
+                except StoreError as err:
+                    result.update(ok=False, message=f"could not cancel: {err}")
+                else:
+                    cancelled.append(timer)
+                    result["message"] = (f"timer cancelled (was due {local_clock(timer.due_at)};"
+                                         " no `stove serve` was running)")
+            results.append(result)
     finally:
         store.close()
     if cancelled and (log := EventLog.open(path)) is not None:
