@@ -581,3 +581,31 @@ def test_a_daemon_starting_while_a_cancel_holds_the_store_waits_for_it(tmp_path:
         time.sleep(0.3)
         cancel.close()
         daemon.result(timeout=5)
+
+
+def test_a_bug_in_a_timer_firing_does_not_lose_the_timer(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim),
+                           retry_after=()) as (daemon, fired):
+            real = daemon.stove.shut_off
+
+            async def broken(names: object) -> list[Outcome]:
+                raise RuntimeError("a bug")
+
+            daemon.stove.shut_off = broken  # type: ignore[method-assign]
+            await daemon.handle(off_in(10, "left"))
+            await clock.advance(10.1)
+            assert [(b, ok) for b, ok, _ in fired] == [("left", False)]
+            assert set(daemon.timers) == {"left"}
+            daemon.stove.shut_off = real  # type: ignore[method-assign]
+            await clock.advance(60)
+            await clock.advance_until(lambda: len(fired) == 2)
+            assert fired[1][:2] == ("left", True) and not sim.burner.lit
+
+    asyncio.run(main())
+    assert "a bug" in caplog.text, "the traceback is in the log"

@@ -281,6 +281,11 @@ class Daemon:
         started = self.clock.monotonic()
         try:
             outcome = await self._fire_with_retries(timer)
+        except Exception as err:  # a bug must not lose the timer: it stays armed below
+            _LOG.exception("internal error firing the timer of %s", timer.burner)
+            outcome = Outcome(timer.burner, "shut_off", False, "unknown",
+                              f"shut-off NOT confirmed: internal error ({type(err).__name__}; "
+                              "see the daemon's log)")
         finally:
             self._firing.discard(timer.burner)
         mine = self.timers.get(timer.burner) is timer  # not replaced while firing
