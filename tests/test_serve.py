@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gasstove.domain.timers import local_clock
+
 from .fixtures_miio import SimRelay, burner_yaml
 
 Stove = Callable[..., subprocess.CompletedProcess[str]]
@@ -179,3 +181,20 @@ def test_cancel_that_cannot_reach_the_stored_timers_says_so_and_exits_1(
         holder.close()
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("left  could not cancel: ")
+
+
+def test_a_failed_stove_off_leaves_the_daemons_timer_armed(
+    daemon_config: tuple[Path, SimRelay, SimRelay], serve: Callable[[], subprocess.Popen[str]],
+) -> None:
+    config, left, _ = daemon_config
+    serve()
+    done = stove(config, "off", "left", "--in", "1h", "--json")
+    due = json.loads(done.stdout)["burners"][0]["timer"]["due_at"]
+    left.device.settings.loss = 1.0  # the relay falls silent
+    done = stove(config, "off", "left")
+    left.device.settings.loss = 0.0
+    assert done.returncode == 1 and left.burner.lit
+    assert done.stderr.startswith("left  shut-off NOT confirmed")
+    assert done.stderr.endswith(f"; its timer at {local_clock(due)} stays armed\n")
+    rows = json.loads(stove(config, "status", "--json").stdout)["burners"]
+    assert rows[0]["timer"]["due_at"] == due, "still pending in the daemon"

@@ -141,8 +141,9 @@ def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
         width = max(len(r["burner"]) for r in results)
         for r in results:
             line = f"{r['burner']:<{width}}  {r['message']}"
-            # (a timer no daemon holds says so in its message)
-            if ((timer := r.get("timer")) and r.get("action") != "timer"
+            # (a shut-off's message says what became of the timer; so does a
+            # timer no daemon holds)
+            if ((timer := r.get("timer")) and r.get("action") not in ("timer", "shut_off")
                     and timer.get("armed", True)):
                 line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
                          f"(in {clock_text(timer['in_s'])})")

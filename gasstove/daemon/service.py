@@ -207,24 +207,29 @@ class Daemon:
             started = self.clock.monotonic()
             timer = self.timers.get(name)
             (outcome,) = await self.stove.shut_off([name])
-            if not _cut_confirmed(outcome):
-                armed = self.timers.get(name)
-                return outcome, (f"; its timer at {local_clock(armed.due_at)} stays armed"
-                                 if armed is not None else "")
-            self._confirmed_at[name] = started
-            # A timer set during the cut asked for a later shut-off: it stays.
-            if timer is None or self.timers.get(name) is not timer or name in self._firing:
-                return outcome, ""
-            self._cancel_task(name)
-            self.timers.pop(name, None)
-            try:
-                self.store.delete_timer(name)
-            except StoreError as err:
-                _LOG.error("%s; it fires once more if the daemon restarts", err)
-            self.recorder.event(name, "timer_cancelled", command.source,
-                                requested_by=command.requested_by,
-                                reason=f"covered by a confirmed cut; was due {iso(timer.due_at)}")
-            return outcome, "; its pending timer is no longer needed and was cancelled"
+            if _cut_confirmed(outcome):
+                self._confirmed_at[name] = started
+                # (a timer set during the cut asked for a later shut-off; one
+                # firing settles itself, seeing _confirmed_at)
+                if timer is not None and self.timers.get(name) is timer \
+                        and name not in self._firing:
+                    self._drop_covered(timer, command)
+                    return outcome, "; its pending timer is no longer needed and was cancelled"
+            armed = self.timers.get(name)
+            return outcome, (f"; its timer at {local_clock(armed.due_at)} stays armed"
+                             if armed is not None else "")
+
+    def _drop_covered(self, timer: Timer, command: Command) -> None:
+        """A confirmed cut did the timer's work: drop it (from the store best effort)."""
+        self._cancel_task(timer.burner)
+        del self.timers[timer.burner]
+        try:
+            self.store.delete_timer(timer.burner)
+        except StoreError as err:
+            _LOG.error("%s; it fires once more if the daemon restarts", err)
+        self.recorder.event(timer.burner, "timer_cancelled", command.source,
+                            requested_by=command.requested_by,
+                            reason=f"covered by a confirmed cut; was due {iso(timer.due_at)}")
 
     def _cancel(self, names: list[str], command: Command) -> list[Result]:
         results = []
