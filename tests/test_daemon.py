@@ -384,3 +384,228 @@ def test_a_daemon_stops_at_once_while_a_burner_is_lit(
         daemon.store.close()
 
     asyncio.run(main())
+
+
+# -- nothing but a cancel or a confirmed cut removes a pending timer (issue 13, item 4) ---------
+
+
+def stored_timers(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT burner FROM timers")]
+
+
+def sent_cuts(sim: SimRelay) -> int:
+    return sum(1 for r in sim.device.requests if r.get("method") == "set_properties"
+               and r["params"][0].get("value") is True)
+
+
+def test_a_failed_shut_off_now_leaves_the_timer_armed(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, burner_yaml("left", sim)) as (daemon, fired):
+            (timer,) = await daemon.handle(off_in(600, "left"))
+            sim.device.settings.loss = 1.0  # the relay falls silent
+            task = asyncio.create_task(daemon.handle(Command("off", ("left",))))
+            await clock.advance_until(task.done)
+            (now,) = await task
+            assert not now["ok"] and sim.burner.lit
+            due = timer["message"].split("shut-off at ")[1].split(" ")[0]
+            assert now["message"].endswith(f"; its timer at {due} stays armed")
+            assert set(daemon.timers) == {"left"} and stored_timers(db) == ["left"]
+            sim.device.settings.loss = 0.0  # back before the timer comes due
+            await clock.advance(600)
+            await clock.advance_until(lambda: bool(fired))
+            assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
+            assert not sim.burner.lit and daemon.timers == {}
+
+    asyncio.run(main())
+    assert stored_timers(db) == []
+
+
+def test_a_timer_coming_due_during_a_failed_cut_fires_itself(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """The immediate cut fails while the timer comes due: the timer is not lost."""
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim),
+                           retry_after=(5.0,)) as (daemon, fired):
+            await daemon.handle(off_in(60, "left"))
+            await clock.advance(59.5)
+            sim.device.settings.loss = 1.0
+            task = asyncio.create_task(daemon.handle(Command("off", ("left",))))
+            await clock.advance(1)  # due now, while the cut waits for a silent relay
+            await asyncio.wait_for(task, 5)
+            assert "stays armed" in task.result()[0]["message"]
+            sim.device.settings.loss = 0.0
+            await clock.advance_until(lambda: bool(fired))
+            assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
+            assert not sim.burner.lit and daemon.timers == {}
+
+    asyncio.run(main())
+
+
+def test_a_timer_coming_due_during_a_confirmed_cut_does_not_pulse_again(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, burner_yaml("left", sim)) as (daemon, fired):
+            await daemon.handle(off_in(60, "left"))
+            await clock.advance(59.5)
+            task = asyncio.create_task(daemon.handle(Command("off", ("left",))))
+            for _ in range(100):  # the cut is confirmed; the pulse (1 s) is under way
+                await asyncio.sleep(0.02)
+                if sim.device.energised:
+                    break
+            await clock.advance(0.6)  # the timer comes due mid-pulse
+            await clock.advance_until(task.done)
+            (now,) = await task
+            assert now["ok"] and "pending timer is no longer needed" in now["message"]
+            await clock.advance(120)
+            assert fired == [] and daemon.timers == {}
+            assert sent_cuts(sim) == 1, "one pulse, not a second right after"
+
+    asyncio.run(main())
+    assert stored_timers(db) == []
+
+
+def test_a_failed_max_burn_cut_leaves_the_timer_armed(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    extra = "      flame: {topic: kitchen/flame}\n      max_burn: 2h\n"
+    config = parse_config("stove:\n  deadline: 1s\n  burners:\n"
+                          + burner_yaml("left", sim, extra=extra) + "mqtt: {host: 127.0.0.1}\n")
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        stove = Stove(config.stove, build_relays(config), sleep=clock.sleep)
+        daemon = Daemon(stove, Store(db), clock)
+        fired: Fired = []
+        daemon.fired.append(lambda t, o, late: fired.append((t.burner, o.ok, late)))
+        daemon.start()
+        try:
+            await daemon.handle(off_in(3 * 3600, "left"))
+            daemon.flame("left", True)
+            await clock.advance(7199)
+            sim.device.settings.loss = 1.0
+            await clock.advance(2, settle=1.5)  # max_burn: the cut fails on a silent relay
+            assert sim.burner.lit and daemon.problem["left"] is not None
+            assert set(daemon.timers) == {"left"} and stored_timers(db) == ["left"]
+            sim.device.settings.loss = 0.0
+            await clock.advance(3600)
+            await clock.advance_until(lambda: bool(fired))
+            assert [(b, ok) for b, ok, _ in fired] == [("left", True)] and not sim.burner.lit
+        finally:
+            await daemon.stop()
+            await stove.close()
+            daemon.store.close()
+
+    asyncio.run(main())
+
+
+def test_a_timer_whose_retries_all_fail_stays_armed_and_visible(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """Retries exhausted: the timer keeps trying (alerting) until a cut is confirmed."""
+    sim = miio_relay()
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, burner_yaml("left", sim),
+                           retry_after=(5.0,)) as (daemon, fired):
+            await daemon.handle(off_in(10, "left"))
+            sim.device.settings.loss = 1.0
+            await clock.advance(10.1, settle=1.5)
+            await clock.advance(5, settle=1.5)
+            assert [(b, ok) for b, ok, _ in fired] == [("left", False)]
+            assert set(daemon.timers) == {"left"} and stored_timers(db) == ["left"]
+            (status,) = await daemon.handle(Command("status", ("left",)))
+            assert not status["ok"] and status["timer"] is not None
+            assert "shut-off FAILED" in status["message"]
+            sim.device.settings.loss = 0.0
+            await clock.advance(60)
+            await clock.advance_until(lambda: len(fired) == 2)
+            assert fired[1][:2] == ("left", True) and fired[1][2] > 60, "said how late"
+            assert not sim.burner.lit and daemon.timers == {}
+
+    asyncio.run(main())
+    assert stored_timers(db) == []
+
+
+def test_a_failing_timer_can_be_cancelled_between_its_tries(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, burner_yaml("left", sim), retry_after=()) as (daemon, fired):
+            await daemon.handle(off_in(10, "left"))
+            sim.device.settings.loss = 1.0
+            await clock.advance(10.1, settle=1.5)
+            assert [(b, ok) for b, ok, _ in fired] == [("left", False)]
+            (cancelled,) = await daemon.handle(Command("cancel", ("left",)))
+            assert cancelled["ok"] and cancelled["message"].startswith("timer cancelled")
+            sim.device.settings.loss = 0.0
+            await clock.advance(3600)
+            assert len(fired) == 1 and sim.burner.lit and daemon.timers == {}
+
+    asyncio.run(main())
+    assert stored_timers(db) == []
+
+
+def test_a_daemon_starting_while_a_cancel_holds_the_store_waits_for_it(tmp_path: Path) -> None:
+    """`stove cancel` with no daemon takes the store for a moment: a daemon starting then waits."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    cancel = Store(tmp_path / "g.db")
+    with ThreadPoolExecutor(1) as pool:
+        # the daemon waits out the 0.3 s instead of refusing to start
+        daemon = pool.submit(lambda: Store(tmp_path / "g.db").close())
+        time.sleep(0.3)
+        cancel.close()
+        daemon.result(timeout=5)
+
+
+def test_a_bug_in_a_timer_firing_does_not_lose_the_timer(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim),
+                           retry_after=()) as (daemon, fired):
+            real = daemon.stove.shut_off
+
+            async def broken(names: object) -> list[Outcome]:
+                raise RuntimeError("a bug")
+
+            daemon.stove.shut_off = broken  # type: ignore[method-assign]
+            await daemon.handle(off_in(10, "left"))
+            await clock.advance(10.1)
+            assert [(b, ok) for b, ok, _ in fired] == [("left", False)]
+            assert set(daemon.timers) == {"left"}
+            daemon.stove.shut_off = real  # type: ignore[method-assign]
+            await clock.advance(60)
+            await clock.advance_until(lambda: len(fired) == 2)
+            assert fired[1][:2] == ("left", True) and not sim.burner.lit
+
+    asyncio.run(main())
+    assert "a bug" in caplog.text, "the traceback is in the log"

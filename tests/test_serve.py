@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gasstove.domain.timers import local_clock
+
 from .fixtures_miio import SimRelay, burner_yaml
 
 Stove = Callable[..., subprocess.CompletedProcess[str]]
@@ -115,3 +117,84 @@ def test_a_second_daemon_is_refused(
     done = stove(config, "serve")
     assert done.returncode == 2
     assert "another `stove serve` is using this database" in done.stderr
+
+
+# -- cancel and status tell the truth while the daemon is down (issue 13, item 5) ---------------
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+
+
+def test_cancel_with_the_daemon_down_cancels_the_stored_timer(
+    daemon_config: tuple[Path, SimRelay, SimRelay], serve: Callable[[], subprocess.Popen[str]],
+) -> None:
+    config, left, right = daemon_config
+    first = serve()
+    assert stove(config, "off", "left", "right", "--in", "1s").returncode == 0
+    stop(first)  # both timers stay stored; neither has fired
+    done = stove(config, "cancel", "left")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("left  timer cancelled (was due ")
+    second = serve()  # past the due time: right fires at once, left must not
+    deadline = time.monotonic() + 10
+    while right.burner.lit and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    stop(second)
+    assert not right.burner.lit and cuts(right) == 1
+    assert left.burner.lit and cuts(left) == 0, "the cancelled timer never fired"
+    history = stove(config, "history", "left", "--json")
+    assert "timer_cancelled" in history.stdout
+
+
+def test_status_with_the_daemon_down_shows_stored_timers_and_locks_loudly(
+    daemon_config: tuple[Path, SimRelay, SimRelay], serve: Callable[[], subprocess.Popen[str]],
+) -> None:
+    config, left, right = daemon_config
+    first = serve()
+    assert stove(config, "off", "left", "--in", "1h").returncode == 0
+    assert stove(config, "lock", "right").returncode == 0
+    stop(first)
+    done = stove(config, "status")
+    assert done.returncode == 1, "a timer nothing will fire is a failure to report"
+    line = next(x for x in done.stderr.splitlines() if x.startswith("left"))
+    assert "shut-off at" in line and "will NOT fire: no `stove serve` is running" in line
+    assert "right" in done.stdout and "locked" in done.stdout
+    rows = {r["burner"]: r for r in json.loads(stove(config, "status", "--json").stdout)["burners"]}
+    assert rows["left"]["timer"]["in_s"] > 3500 and rows["left"]["timer"]["armed"] is False
+    assert rows["right"]["locked"] is True and rows["right"]["timer"] is None
+    assert cuts(left) == 0 and left.burner.lit and not right.burner.lit
+
+
+def test_cancel_that_cannot_reach_the_stored_timers_says_so_and_exits_1(
+    daemon_config: tuple[Path, SimRelay, SimRelay],
+) -> None:
+    from gasstove.adapters.store import Store
+
+    config, _, _ = daemon_config
+    holder = Store(config.parent / "state" / "g.db")  # a daemon that does not answer
+    try:
+        done = stove(config, "cancel", "left")
+    finally:
+        holder.close()
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("left  could not cancel: ")
+
+
+def test_a_failed_stove_off_leaves_the_daemons_timer_armed(
+    daemon_config: tuple[Path, SimRelay, SimRelay], serve: Callable[[], subprocess.Popen[str]],
+) -> None:
+    config, left, _ = daemon_config
+    serve()
+    done = stove(config, "off", "left", "--in", "1h", "--json")
+    due = json.loads(done.stdout)["burners"][0]["timer"]["due_at"]
+    left.device.settings.loss = 1.0  # the relay falls silent
+    done = stove(config, "off", "left")
+    left.device.settings.loss = 0.0
+    assert done.returncode == 1 and left.burner.lit
+    assert done.stderr.startswith("left  shut-off NOT confirmed")
+    assert done.stderr.endswith(f"; its timer at {local_clock(due)} stays armed\n")
+    rows = json.loads(stove(config, "status", "--json").stdout)["burners"]
+    assert rows[0]["timer"]["due_at"] == due, "still pending in the daemon"

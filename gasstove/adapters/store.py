@@ -2,7 +2,9 @@
 
 WAL mode with ``synchronous=FULL``: a timer acknowledged to a user is on disk
 and survives a kill -9 or a power cut. One daemon per file: an exclusive
-lock file refuses a second ``stove serve`` on the same database.
+lock file refuses a second ``stove serve`` on the same database. With no
+daemon running, ``stove cancel`` takes that lock for a moment to act on the
+stored timers, so whoever finds it taken waits a little before giving up.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ import fcntl
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from ..domain.errors import UsageError
 from ..domain.timers import Timer
 
 _LOG = logging.getLogger(__name__)
+
+#: How long opening a store waits for another process to let go of it
+#: (a `stove cancel` holds it for milliseconds; a daemon for its whole life).
+LOCK_WAIT_S = 2.0
 
 #: 1: timers, locks; 2: + events (the history)
 SCHEMA_VERSION = 2
@@ -66,12 +73,12 @@ class StoreError(UsageError):
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait: float = LOCK_WAIT_S) -> None:
         self.path = path
         self._lock_fd: int | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._take_lock()
+            self._take_lock(wait)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=2)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -100,13 +107,19 @@ class Store:
             self.close()
             raise StoreError(f"{path}: {err.strerror or err}") from None
 
-    def _take_lock(self) -> None:
+    def _take_lock(self, wait: float) -> None:
         fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(f"{self.path}: another `stove serve` is using this database") from None
+        give_up = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= give_up:
+                    os.close(fd)
+                    raise StoreError(f"{self.path}: another `stove serve` is using this "
+                                     "database") from None
+                time.sleep(0.02)
         self._lock_fd = fd
 
     def close(self) -> None:
@@ -119,10 +132,7 @@ class Store:
 
     # -- timers ---------------------------------------------------------------
     def timers(self) -> list[Timer]:
-        rows = self._db.execute(
-            "SELECT burner, due_at, set_at, source, requested_by, firing FROM timers ORDER BY due_at"
-        ).fetchall()
-        return [Timer(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+        return _timers(self._db)
 
     def put_timer(self, timer: Timer) -> None:
         """Store a new timer durably, or raise StoreError: it must not be acknowledged."""
@@ -171,10 +181,38 @@ class Store:
 
     # -- locks ----------------------------------------------------------------
     def locks(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT burner FROM locks")}
+        return _locks(self._db)
 
     def set_lock(self, burner: str, locked: bool, *, at: float, source: str) -> None:
         if locked:
             self._db.execute("INSERT OR REPLACE INTO locks VALUES (?, ?, ?)", (burner, at, source))
         else:
             self._db.execute("DELETE FROM locks WHERE burner = ?", (burner,))
+
+
+def read_stored(path: Path) -> tuple[list[Timer], set[str]]:
+    """The timers and locks stored in ``path``, read-only, without taking the daemon's lock.
+
+    For `stove status` when no daemon answers: what is pending that nothing fires.
+    """
+    if not path.exists():
+        return [], set()
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+        try:
+            return _timers(db), _locks(db)
+        finally:
+            db.close()
+    except sqlite3.Error as err:
+        raise StoreError(f"{path}: {err}") from None
+
+
+def _timers(db: sqlite3.Connection) -> list[Timer]:
+    rows = db.execute(
+        "SELECT burner, due_at, set_at, source, requested_by, firing FROM timers ORDER BY due_at"
+    ).fetchall()
+    return [Timer(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+
+def _locks(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT burner FROM locks")}

@@ -141,7 +141,10 @@ def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
         width = max(len(r["burner"]) for r in results)
         for r in results:
             line = f"{r['burner']:<{width}}  {r['message']}"
-            if (timer := r.get("timer")) and r.get("action") != "timer":
+            # (a shut-off's message says what became of the timer; so does a
+            # timer no daemon holds)
+            if ((timer := r.get("timer")) and r.get("action") not in ("timer", "shut_off")
+                    and timer.get("armed", True)):
                 line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
                          f"(in {clock_text(timer['in_s'])})")
             print(line, file=sys.stdout if r["ok"] else sys.stderr)
@@ -265,11 +268,71 @@ def cancel(burners: Burners = None, as_json: JsonFlag = False) -> None:
 
 def cancel_timers(config: Config, names: list[str], *, as_json: bool = False,
                   source: str = "cli") -> NoReturn:
-    via_daemon(config, {"action": "cancel", "burners": names}, as_json=as_json, action="cancel",
-               source=source)
-    report([{"burner": n, "action": "cancel", "ok": True,
-             "message": "no timer pending (no `stove serve` is running)"} for n in names],
-           as_json=as_json, stove_name=config.stove.name, action="cancel")
+    from ..adapters.store import StoreError
+
+    request = {"action": "cancel", "burners": names}
+    via_daemon(config, request, as_json=as_json, action="cancel", source=source)
+    try:
+        results = _cancel_stored(config, names, source=source)
+    except StoreError as err:
+        # A daemon starting meanwhile holds the file: then it can cancel.
+        via_daemon(config, request, as_json=as_json, action="cancel", source=source)
+        results = [{"burner": n, "action": "cancel", "ok": False, "timer": None,
+                    "message": f"could not cancel: {err}, and it did not answer on "
+                    f"{config.daemon.socket_path()}; a stored timer may still fire"}
+                   for n in names]
+    report(results, as_json=as_json, stove_name=config.stove.name, action="cancel")
+
+
+def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dict[str, Any]]:
+    """No daemon: drop the named burners' timers from its store, so none fires at its next start.
+
+    The store's lock keeps a daemon from loading the timers while they go; a
+    cancel is durable or raises StoreError (it must never say "cancelled"
+    about a timer that will still fire).
+    """
+    import os
+    import sqlite3
+
+    from ..adapters.history import EventLog
+    from ..adapters.store import Store, StoreError
+    from ..domain.timers import iso
+    from ..records import Recorder
+
+    idle = "no timer pending (no `stove serve` is running)"
+    path = config.daemon.database_path()
+    if not path.exists():
+        return [{"burner": n, "action": "cancel", "ok": True, "timer": None, "message": idle}
+                for n in names]
+    store = Store(path)
+    try:
+        try:
+            stored = {t.burner: t for t in store.timers()}
+        except sqlite3.Error as err:
+            raise StoreError(f"{path}: {err}") from None
+        results, cancelled = [], []
+        for name in names:
+            result = {"burner": name, "action": "cancel", "ok": True, "timer": None,
+                      "message": idle}
+            if timer := stored.get(name):
+                try:
+                    store.delete_timer(name)
+                except StoreError as err:
+                    result.update(ok=False, message=f"could not cancel: {err}")
+                else:
+                    cancelled.append(timer)
+                    result["message"] = (f"timer cancelled (was due {local_clock(timer.due_at)};"
+                                         " no `stove serve` was running)")
+            results.append(result)
+    finally:
+        store.close()
+    if cancelled and (log := EventLog.open(path)) is not None:
+        recorder = Recorder(config.stove.name, log)
+        for timer in cancelled:
+            recorder.event(timer.burner, "timer_cancelled", source,
+                           requested_by=f"uid {os.getuid()}", reason=f"was due {iso(timer.due_at)}")
+        log.close()
+    return results
 
 
 @app.command()
@@ -316,7 +379,46 @@ def show_status(config: Config, names: list[str], *, as_json: bool = False,
                 source: str = "cli") -> NoReturn:
     via_daemon(config, {"action": "status", "burners": names}, as_json=as_json,
                action="status", source=source)
-    direct(config, "status", names, as_json=as_json)
+    results = [o.as_json() for o in run_with_stove(config, lambda stove: stove.status(names))]
+    _add_stored(config, results)
+    report(results, as_json=as_json, stove_name=config.stove.name, action="status")
+
+
+def _add_stored(config: Config, results: list[dict[str, Any]]) -> None:
+    """No daemon: say what its store holds. A stored timer will NOT fire: a failure, loudly."""
+    import time
+
+    from ..adapters.store import StoreError, read_stored
+    from ..domain.durations import format_duration
+
+    try:
+        timers, locks = read_stored(config.daemon.database_path())
+    except StoreError as err:
+        for r in results:
+            r.update(ok=False, message=f"{r['message']}; stored timers and locks could not be "
+                     f"read ({err}): a timer may be pending that nothing will fire")
+        return
+    stored = {t.burner: t for t in timers}
+    now = time.time()
+    for r in results:
+        name = r["burner"]
+        r["locked"] = name in locks
+        if r["locked"] and r["relay"] == "cutting":
+            r["message"] = f"locked (recorded): it cannot be lit until `stove unlock {name}`"
+        elif r["locked"] and r["relay"] == "resting":
+            r.update(ok=False, message=(
+                "a lock is recorded but the relay is NOT holding the loop open: the burner "
+                f"CAN be lit; `stove lock {name}` to lock it again"))
+        timer = stored.get(name)
+        r["timer"] = {**timer.as_json(now), "armed": False} if timer else None
+        if timer is not None:
+            left = timer.due_at - now
+            when = (f"in {format_duration(round(left))}" if left >= 1 else
+                    f"due {format_duration(max(1, round(-left)))} ago")
+            r.update(ok=False, message=(
+                f"{r['message']}; timer: shut-off at {local_clock(timer.due_at)} ({when}) "
+                "will NOT fire: no `stove serve` is running; start it (a late timer fires at "
+                f"once) or `stove cancel {name}`"))
 
 
 def _status_once(config: Config, names: list[str]) -> int:

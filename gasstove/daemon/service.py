@@ -1,9 +1,11 @@
 """The daemon's core: timers that survive restarts, on top of the Stove service.
 
 Every change is written to the store before it is acknowledged. A timer is
-marked ``firing`` before its shut-off starts and deleted only after, so a
-crash in between fires it again on recovery: a second cut is harmless, a
-lost one is not (DESIGN.md §2, rule 2).
+marked ``firing`` before its shut-off starts and deleted only after a cut
+was confirmed, so a crash in between fires it again on recovery: a second
+cut is harmless, a lost one is not (DESIGN.md §2, rule 2). Nothing but a
+cancel or a confirmed cut removes a pending timer: a failed immediate
+shut-off leaves it armed, and a timer whose own tries all fail keeps trying.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ _LOG = logging.getLogger("gasstove.daemon")
 
 #: Waits between attempts when a timer's shut-off is not confirmed.
 RETRY_AFTER_S = (5.0, 15.0)
+#: When those fail too, the timer stays armed and fires again after these
+#: waits (the last repeating), each round alerting, until a cut is confirmed
+#: or it is cancelled: a burner left burning is the danger this program
+#: exists for, and a relay back after a Wi-Fi outage must still cut it. The
+#: waits grow so an hour-long outage alerts a handful of times, not sixty.
+RETRY_LATER_S = (60.0, 120.0, 300.0, 900.0)
 
 Result = dict[str, Any]
 
@@ -56,6 +64,11 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
+        #: Held by an immediate shut-off of the burner until its timer is settled:
+        #: a timer coming due meanwhile waits for the outcome (see _cut_now).
+        self._cutting = {name: asyncio.Lock() for name in stove.config.burners}
+        #: Monotonic time of the burner's last confirmed immediate cut.
+        self._confirmed_at: dict[str, float] = {}
         #: Called with the burners whose visible state changed (MQTT state...).
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
@@ -130,8 +143,21 @@ class Daemon:
                 outcome = replace(outcome, message=(
                     "relay left cutting (a cut did not restore): the burner cannot be lit "
                     f"until `stove unlock {outcome.burner}`"))
+            if failed := self._failed_timer(outcome.burner):
+                outcome = replace(outcome, ok=False, message=f"{outcome.message}; {failed}")
             results.append(outcome)
         return self._results(results)
+
+    def _failed_timer(self, name: str) -> str | None:
+        """What to say of a timer whose shut-off failed and that waits to try again."""
+        timer = self.timers.get(name)
+        problem = self.problem[name]
+        if (timer is None or problem is None or name in self._firing
+                or timer.due_at > self.clock.wall()):
+            return None
+        return (f"its timer (due {local_clock(timer.due_at)}) shut-off FAILED ({problem}); "
+                f"it stays armed and tries again until a cut is confirmed "
+                f"(`stove cancel {name}` stops it)")
 
     def _set_timers(self, names: list[str], command: Command) -> list[Result]:
         assert command.delay_s is not None
@@ -158,28 +184,52 @@ class Daemon:
         return results
 
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
-        # The cut comes first: nothing the database does may stand in its way.
-        # A pending timer of these burners stops waiting now (so it cannot pulse
-        # again right after) and leaves the store after the cut, best effort.
-        cancelled = [n for n in names if n in self.timers]
-        for name in cancelled:
-            self._cancel_task(name)
-        outcomes = await self.stove.shut_off(names)
-        for name in cancelled:
-            self.timers.pop(name, None)
-            try:
-                self.store.delete_timer(name)
-            except StoreError as err:
-                _LOG.error("%s; it fires once more if the daemon restarts", err)
+        cuts = await asyncio.gather(*(self._cut_now(n, command) for n in names))
+        outcomes = [outcome for outcome, _ in cuts]
         for o in outcomes:
             _log_outcome(o, f"from {command.source}")
         await self.recorder.outcomes(outcomes, source=command.source,
                                      requested_by=command.requested_by)
         results = self._results(outcomes)
-        for result in results:
-            if result["burner"] in cancelled:
-                result["message"] += "; its pending timer is no longer needed and was cancelled"
+        for result, (_, note) in zip(results, cuts, strict=True):
+            result["message"] += note
         return results
+
+    async def _cut_now(self, name: str, command: Command) -> tuple[Outcome, str]:
+        """Cut one burner now; a confirmed cut covers its pending timer, a failed one not.
+
+        The cut comes first: nothing the database does may stand in its way.
+        The burner's timer is settled before ``_cutting`` is released, so a
+        timer coming due during the cut neither pulses again right after a
+        confirmed one nor is lost after a failed one (it then fires itself).
+        """
+        async with self._cutting[name]:
+            started = self.clock.monotonic()
+            timer = self.timers.get(name)
+            (outcome,) = await self.stove.shut_off([name])
+            if _cut_confirmed(outcome):
+                self._confirmed_at[name] = started
+                # (a timer set during the cut asked for a later shut-off; one
+                # firing settles itself, seeing _confirmed_at)
+                if timer is not None and self.timers.get(name) is timer \
+                        and name not in self._firing:
+                    self._drop_covered(timer, command)
+                    return outcome, "; its pending timer is no longer needed and was cancelled"
+            armed = self.timers.get(name)
+            return outcome, (f"; its timer at {local_clock(armed.due_at)} stays armed"
+                             if armed is not None else "")
+
+    def _drop_covered(self, timer: Timer, command: Command) -> None:
+        """A confirmed cut did the timer's work: drop it (from the store best effort)."""
+        self._cancel_task(timer.burner)
+        del self.timers[timer.burner]
+        try:
+            self.store.delete_timer(timer.burner)
+        except StoreError as err:
+            _LOG.error("%s; it fires once more if the daemon restarts", err)
+        self.recorder.event(timer.burner, "timer_cancelled", command.source,
+                            requested_by=command.requested_by,
+                            reason=f"covered by a confirmed cut; was due {iso(timer.due_at)}")
 
     def _cancel(self, names: list[str], command: Command) -> list[Result]:
         results = []
@@ -204,33 +254,57 @@ class Daemon:
         return results
 
     # -- timers -------------------------------------------------------------------
-    def _schedule(self, timer: Timer) -> None:
-        deadline = monotonic_deadline(timer, self.clock.wall(), self.clock.monotonic())
-        late_at_start = lateness(timer, self.clock.wall())
+    def _schedule(self, timer: Timer, *, again: int = 0) -> None:
+        """Wait for ``timer``; ``again``: its round of tries after all of them failed."""
+        now_wall, now_mono = self.clock.wall(), self.clock.monotonic()
+        deadline = monotonic_deadline(timer, now_wall, now_mono)
+        late_at_start = lateness(timer, now_wall)
+        if again:
+            pause = _retry_pause(again)
+            deadline, late_at_start = now_mono + pause, late_at_start + pause
         self.timers[timer.burner] = timer
-        task = asyncio.create_task(
-            self._wait_and_fire(timer, deadline, late_at_start), name=f"timer-{timer.burner}"
-        )
+        task = asyncio.create_task(self._wait_and_fire(timer, deadline, late_at_start, again),
+                                   name=f"timer-{timer.burner}")
         self._tasks[timer.burner] = task
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _wait_and_fire(self, timer: Timer, deadline: float, late_at_start: float) -> None:
+    async def _wait_and_fire(self, timer: Timer, deadline: float, late_at_start: float,
+                             again: int) -> None:
         wait = deadline - self.clock.monotonic()
         if wait > 0:
             await self.clock.sleep(wait)
+        # An immediate cut under way may cover this timer: wait for its outcome
+        # (a confirmed one cancels this task) rather than pulse right after it.
+        async with self._cutting[timer.burner]:
+            pass
         late = late_at_start + max(0.0, self.clock.monotonic() - deadline)
         # From here the shut-off runs to its end: a cancel that arrives now is too late.
         self._tasks.pop(timer.burner, None)
         self._firing.add(timer.burner)
         self.store.mark_firing(timer)
+        started = self.clock.monotonic()
         try:
             outcome = await self._fire_with_retries(timer)
+        except Exception as err:  # a bug must not lose the timer: it stays armed below
+            _LOG.exception("internal error firing the timer of %s", timer.burner)
+            outcome = Outcome(timer.burner, "shut_off", False, "unknown",
+                              f"shut-off NOT confirmed: internal error ({type(err).__name__}; "
+                              "see the daemon's log)")
         finally:
             self._firing.discard(timer.burner)
-        self.store.delete_timer(timer.burner, set_at=timer.set_at)
-        if self.timers.get(timer.burner) == timer:
-            del self.timers[timer.burner]
+        mine = self.timers.get(timer.burner) is timer  # not replaced while firing
+        covered = self._confirmed_at.get(timer.burner, -1.0) >= started
+        if _cut_confirmed(outcome) or covered:
+            self.store.delete_timer(timer.burner, set_at=timer.set_at)
+            if mine:
+                del self.timers[timer.burner]
+        elif mine:
+            # DESIGN.md §2 rule 2: only a cancel or a confirmed cut removes it.
+            self._schedule(timer, again=again + 1)
+            _LOG.error("timer of %s stays armed: its shut-off is tried again in %s "
+                       "(`stove cancel %s` stops it)", timer.burner,
+                       format_duration(_retry_pause(again + 1)), timer.burner)
         _log_outcome(outcome, f"by timer set from {timer.source}, {late:.3f} s late")
         by = f"set from {timer.source}" + (f" by {timer.requested_by}" if timer.requested_by else "")
         self.recorder.event(timer.burner, "timer_fired", "timer", requested_by=by,
@@ -326,6 +400,16 @@ class Daemon:
     def _changed(self, names: list[str]) -> None:
         for listener in self.listeners:
             listener(names)
+
+
+def _retry_pause(again: int) -> float:
+    """The wait before round ``again`` (1, 2...) of a timer whose tries all failed."""
+    return RETRY_LATER_S[min(again, len(RETRY_LATER_S)) - 1]
+
+
+def _cut_confirmed(outcome: Outcome) -> bool:
+    """The relay confirmed the cut (even if its restore then failed: the gas went off)."""
+    return outcome.ok or outcome.cut_ms is not None
 
 
 def _log_outcome(outcome: Outcome, how: str) -> None:
