@@ -151,7 +151,7 @@ def test_tasmota_parsing() -> None:
     assert parse(d, "stat/kitchen/RESULT", '{"POWER1":"ON"}') == Report(energised=True)
     assert parse(d, "stat/kitchen/RESULT", '{"PulseTime1":{"Set":30}}') is None
     assert parse(d, "tele/kitchen/STATE", '{"Uptime":"0T01","POWER":"OFF"}') == Report(
-        energised=False)
+        energised=False, periodic=True)  # read, but never the answer to a command
     assert parse(d, "tele/kitchen/LWT", "Offline") == Report(online=False)
     with pytest.raises(ParseError):
         parse(d, "stat/kitchen/RESULT", '{"POWER1": true}')
@@ -265,6 +265,11 @@ def test_zigbee2mqtt() -> None:
     assert parse(d, topic, '{"state_l1":"ON"}') is None
     assert parse(d, f"{topic}/availability", '{"state":"offline"}') == Report(online=False)
     assert parse(d, f"{topic}/availability", "online") == Report(online=True)  # legacy payload
+    bridge = "zigbee2mqtt/bridge/state"
+    assert bridge in d.subscriptions() and d.bridge() == bridge
+    assert parse(d, bridge, '{"state":"offline"}') == Report(bridge_online=False)
+    assert parse(d, bridge, "online") == Report(bridge_online=True)  # before Z2M 2.0
+    assert parse(d, bridge, "") is None  # a retained state cleared
 
 
 # -- configuration ---------------------------------------------------------------------

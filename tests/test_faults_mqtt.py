@@ -232,3 +232,37 @@ async def test_a_fleet_of_simulated_relays_on_one_connection(mosquitto: Mosquitt
     finally:
         await stove.close()
         fleet.stop()
+
+
+# -- only a live report after our command confirms (issue 13 item 1) ---------------------
+
+
+def esphome(link: FakeLink) -> MqttRelay:
+    config = MqttRelayConfig.model_validate({"type": "mqtt", "dialect": "esphome", "topic": "e"})
+    return MqttRelay(config, link)
+
+
+@run
+async def test_a_retained_state_after_a_live_report_never_confirms() -> None:
+    """A live OFF after the command, then a retained ON (our re-subscription after a
+    reconnect hands us whatever any client left retained): not a confirmation."""
+    link = FakeLink()
+    relay = esphome(link)
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    assert link.receiver is not None
+    link.receiver.receive("e/switch/relay/state", b"OFF", False)
+    link.receiver.receive("e/switch/relay/state", b"ON", True)
+    with pytest.raises(Unconfirmed):
+        await relay.wait_for(True, deadline=time.monotonic() + 0.5)
+
+
+@run
+async def test_a_periodic_tasmota_state_never_confirms() -> None:
+    """tele/STATE is a snapshot sent every TelePeriod, perhaps before the device ran our
+    command: only the answer to the command (stat/...) or to a later request confirms."""
+    link = FakeLink({"cmnd/t/POWER=ON": [[("tele/t/STATE", b'{"Time":"x","POWER1":"ON"}')]],
+                     "cmnd/t/POWER=": [OFF] * 10})
+    relay = tasmota(link)
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    with pytest.raises(Unconfirmed, match="still reports the relay released"):
+        await relay.wait_for(True, deadline=time.monotonic() + 0.8)

@@ -9,8 +9,16 @@ Home Assistant (which pins its own paho) can import it.
 Rules from DESIGN.md §2/§4: commands are QoS 1 and never retained (a retained
 "off" replays on every reconnect); a switch is confirmed only by a state
 message the device published after the command (never by our own publish,
-never by a retained copy, and with Zigbee2MQTT never by its optimistic echo);
-a relay whose availability topic says offline fails at once.
+never by a retained copy, never by a periodic snapshot, and with Zigbee2MQTT
+never by its optimistic echo), and only while the latest word of any kind
+agrees; a relay (or the bridge it sits behind) whose availability topic says
+offline fails at once.
+
+What MQTT cannot tell: who published a message. A client allowed to publish
+on a relay's state topic can forge a live report; the broker's ACLs must keep
+others off those topics (README, "Relays"). A broker hands a retained message
+to a subscription already made with the retain flag cleared (MQTT 3.1.1
+§3.3.1.3), so the flag only marks what a new subscription replays.
 """
 
 from __future__ import annotations
@@ -23,7 +31,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..domain.dialects import CannotHold, Dialect, ParseError, Report
-from ..domain.errors import RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
+from ..domain.errors import (
+    RelayError,
+    RelayOffline,
+    RelayRefused,
+    RelayUnreachable,
+    Unconfirmed,
+)
 from ..domain.mqtt_config import MqttRelayConfig
 
 _LOG = logging.getLogger(__name__)
@@ -73,6 +87,10 @@ def _expire(fut: asyncio.Future[bool]) -> None:
         fut.set_result(False)
 
 
+class NotSent(RelayUnreachable):
+    """A publish refused before anything was handed to the connection (nothing can arrive)."""
+
+
 class Receiver(Protocol):
     """Anything that takes the messages of topics routed to it (relays, the daemon's remote)."""
 
@@ -108,7 +126,11 @@ class MqttLink(Protocol):
 
     async def publish(self, topic: str, payload: str, deadline: float, *,
                       retain: bool = False) -> None:
-        """Publish with QoS 1; return once the broker acknowledged it."""
+        """Publish with QoS 1; return once the broker acknowledged it.
+
+        Raise :class:`NotSent` only when nothing left (or will leave) for the
+        broker; any other error means the message may still arrive.
+        """
         ...
 
 
@@ -123,10 +145,15 @@ class MqttRelay:
         link.attach()
         self._energised: bool | None = None
         self._online: bool | None = None
+        self._bridge_online: bool | None = None
         self._refused: str | None = None
         self._reports = 0  #: state reports received
-        self._fresh = 0  #: the number of the last live (not retained) state report
+        #: The number and the state of the last live report (not retained, not periodic).
+        self._fresh = 0
+        self._fresh_energised: bool | None = None
         self._command = 0  #: reports received before our last command
+        #: The state our last command asked for, once it may have left (for error messages).
+        self._sent: bool | None = None
         self._changed = Signal()
         self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
 
@@ -158,18 +185,38 @@ class MqttRelay:
     async def switch(
         self, energised: bool, *, deadline: float, pulse_seconds: float | None = None
     ) -> None:
-        await self._ready(deadline)
-        self._check_online()
+        self._sent = None
         try:
+            await self._ready(deadline)
+            self._check_online()
             messages = self.dialect.switch(energised, pulse_seconds)
         except CannotHold as err:
-            raise RelayRefused(str(err)) from None
+            raise RelayRefused(f"{err}; nothing was sent") from None
+        except RelayError as err:
+            raise _amend(err, "nothing was sent to the relay") from None
         self._refused = None
         self._command = self._reports  # only reports after this can confirm
-        for message in messages:
-            await self._link.publish(message.topic, message.payload, deadline)
+        try:
+            for message in messages:
+                await self._link.publish(message.topic, message.payload, deadline)
+                self._sent = energised
+        except NotSent as err:
+            if self._sent is None:
+                raise _amend(err, "nothing was sent to the relay") from None
+            raise _amend(err, self._may_have(energised)) from None
+        except RelayError as err:
+            self._sent = energised
+            raise _amend(err, self._may_have(energised)) from None
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        try:
+            await self._wait_for(energised, deadline)
+        except RelayError as err:
+            if self._sent is None:
+                raise
+            raise _amend(err, self._may_have(self._sent)) from None
+
+    async def _wait_for(self, energised: bool, deadline: float) -> None:
         await self._ready(deadline)
         baseline = self._command
         if self.dialect.optimistic_echo:
@@ -183,14 +230,30 @@ class MqttRelay:
         def confirmed() -> bool:
             if self._refused is not None:
                 raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
-            return self._fresh > baseline and self._energised == energised
+            # The device's own live word since the command, and nothing since against it.
+            return (self._fresh > baseline and self._fresh_energised == energised
+                    and self._energised == energised)
 
         if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
             return
         if self._fresh > baseline:
-            state = "energised" if self._energised else "released"
+            state = _state(bool(self._energised))
             raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
+        if self._energised == energised and not self.dialect.confirms_unchanged():
+            raise Unconfirmed(
+                f"{self.describe()} reported the relay {_state(energised)} before the command, "
+                f"but {self.dialect.name} does not report a state it already has and has no "
+                "state request, so this cannot be confirmed by a report after the command")
         raise self._silent("no state report since the command")
+
+    def caveat(self) -> str | None:
+        """What this relay cannot confirm, for `stove check` (None: nothing)."""
+        if self.dialect.confirms_unchanged():
+            return None
+        return (f"{self.dialect.name} does not report a state it already has and has no state "
+                "request: a cut or lock of a relay already cutting (a hold) cannot be confirmed"
+                + (" (set get_topic if the firmware answers one)"
+                   if self.dialect.name == "generic" else ""))
 
     async def close(self) -> None:
         for poll in self._polls:
@@ -251,7 +314,15 @@ class MqttRelay:
         for message in self.dialect.poll():
             await self._link.publish(message.topic, message.payload, deadline)
 
+    def _may_have(self, energised: bool) -> str:
+        return (f"the command may have reached the relay: it may be {_state(energised)} "
+                f"now, or still {_state(not energised)}")
+
     def _check_online(self) -> None:
+        if self._bridge_online is False:
+            raise RelayOffline(f"the {self.dialect.name} bridge reports itself offline "
+                               f"({self.dialect.bridge()}): {self.describe()} cannot be "
+                               "reached through it (its own availability stays \"online\")")
         if self._online is False:
             raise RelayOffline(f"{self.describe()} reports itself offline (its availability "
                                "topic / LWT): is it powered and on the network?")
@@ -275,11 +346,22 @@ class MqttRelay:
             return
         if report.online is not None:
             self._online = report.online
+        if report.bridge_online is not None:
+            self._bridge_online = report.bridge_online
         if report.refused is not None:
             self._refused = report.refused
         if report.energised is not None:
             self._energised = report.energised
             self._reports += 1
-            if not retained:
-                self._fresh = self._reports
+            if not retained and not report.periodic:
+                self._fresh, self._fresh_energised = self._reports, report.energised
         self._changed.notify()
+
+
+def _state(energised: bool) -> str:
+    return "energised" if energised else "released"
+
+
+def _amend(err: RelayError, what: str) -> RelayError:
+    """The same kind of error, saying what the command may have done."""
+    return type(err)(f"{err}; {what}")

@@ -10,6 +10,14 @@ Device-side pulses (DESIGN.md §5): ``PulseTime<n>`` turns a relay OFF after it
 was turned ON (an NC cut). It is a stored setting, so every plain ON clears it
 first, or a later lock would end by itself. An OFF pulse (NO cut) is a
 ``Backlog POWER OFF; Delay; POWER ON`` that runs on the device.
+
+What confirms (issue 13): every ``POWER`` command is answered on ``stat/`` even
+when the relay already had that state (``ExecuteCommandPower`` in
+tasmota/tasmota_support/support_tasmota.ino ends with ``MqttPublishPowerState``
+whatever changed), so a cut of a relay already energised is confirmed afresh.
+``tele/<topic>/STATE`` is a snapshot sent every TelePeriod (300 s by default)
+and may have left the device before it ran our command: it is read, never
+taken as the answer to a command.
 """
 
 from __future__ import annotations
@@ -113,5 +121,6 @@ class Tasmota(Dialect):
             found = [key for key in self.power_names() if key in data]
             if not found:
                 return None  # the answer to another command (PulseTime, Backlog...)
-            return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"))
+            return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"),
+                          periodic=name == "STATE")
         raise ParseError(f"not a topic of {self.describe()}")
