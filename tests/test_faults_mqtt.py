@@ -10,6 +10,7 @@ broker restarted between commands, a relay that ignores commands, garbage payloa
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 import time
@@ -266,3 +267,61 @@ async def test_a_periodic_tasmota_state_never_confirms() -> None:
     await relay.switch(True, deadline=time.monotonic() + 1)
     with pytest.raises(Unconfirmed, match="still reports the relay released"):
         await relay.wait_for(True, deadline=time.monotonic() + 0.8)
+
+
+# -- bounded time, and what a failed command may have done (issue 13 items 8, 3) ----------
+
+
+@pytest.mark.parametrize("fault", ["silent relay", "paused broker"])
+@run
+async def test_an_unconfirmed_cut_is_reported_within_the_deadline_of_sending_it(
+    own_mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], fault: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relay that never answers, or a broker that stops answering (SIGSTOP: the TCP
+    connection stays up, no PUBACK ever comes): failed within deadline + 0.5 s of the
+    command, saying the command may have reached the relay."""
+    sim = mqtt_sim(block("esphome"), broker=own_mosquitto, ignore_commands=True)
+    stove, _ = stove_for(own_mosquitto, {"front": sim.relay}, deadline=1.0)
+    relay = stove.relays["front"]
+    assert isinstance(relay, MqttRelay)
+    sent: list[float] = []
+    publish = relay._link.publish
+
+    async def spy(topic: str, payload: str, deadline: float, *, retain: bool = False) -> None:
+        if topic.endswith("/command"):
+            sent.append(time.monotonic())
+        await publish(topic, payload, deadline, retain=retain)
+
+    monkeypatch.setattr(relay._link, "publish", spy)
+    proc = own_mosquitto._proc
+    assert proc is not None
+    try:
+        await relay.identify(deadline=time.monotonic() + 2)
+        if fault == "paused broker":
+            proc.send_signal(signal.SIGSTOP)
+        (outcome,) = await stove.shut_off(["front"])
+        reported = time.monotonic()
+        await stove.close()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    assert not outcome.ok and sent
+    assert reported - sent[0] <= 1.0 + 0.5, reported - sent[0]
+    assert "the command may have reached the relay: it may be energised now" in outcome.message
+    assert sim.burner.lit
+
+
+@run
+async def test_a_cut_never_sent_says_nothing_was_sent(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim],
+) -> None:
+    sim = mqtt_sim(block("tasmota"))
+    sim.sim.kill()  # its LWT says offline: we refuse before sending
+    await asyncio.sleep(0.2)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=1.0)
+    try:
+        (outcome,) = await stove.shut_off(["front"])
+    finally:
+        await stove.close()
+    assert not outcome.ok and "nothing was sent to the relay" in outcome.message
+    assert "may have reached" not in outcome.message
