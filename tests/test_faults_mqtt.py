@@ -325,3 +325,30 @@ async def test_a_cut_never_sent_says_nothing_was_sent(
         await stove.close()
     assert not outcome.ok and "nothing was sent to the relay" in outcome.message
     assert "may have reached" not in outcome.message
+
+
+@dataclass
+class SlowEchoLink(FakeLink):
+    """A Zigbee2MQTT bridge whose optimistic echo of a /set comes late (a slow Zigbee
+    round trip) while the device, which ignored it, answers /get with the truth."""
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        self.published.append((topic, payload))
+        assert self.receiver is not None
+        loop = asyncio.get_running_loop()
+        if topic.endswith("/set"):
+            loop.call_later(0.45, self.receiver.receive, "z2m/r", b'{"state":"ON"}', False)
+        elif topic.endswith("/get"):
+            loop.call_soon(self.receiver.receive, "z2m/r", b'{"state":"OFF"}', False)
+
+
+@run
+async def test_a_late_zigbee2mqtt_echo_never_confirms() -> None:
+    link = SlowEchoLink()
+    relay = MqttRelay(MqttRelayConfig.model_validate(
+        {"type": "mqtt", "dialect": "zigbee2mqtt", "topic": "r", "base_topic": "z2m",
+         "device_timer": False}), link)
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    with pytest.raises(Unconfirmed):
+        await relay.wait_for(True, deadline=time.monotonic() + 1.5)

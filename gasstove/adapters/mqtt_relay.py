@@ -148,10 +148,12 @@ class MqttRelay:
         self._bridge_online: bool | None = None
         self._refused: str | None = None
         self._reports = 0  #: state reports received
-        #: The number and the state of the last live report (not retained, not periodic).
-        self._fresh = 0
+        #: Live state reports (not retained, not periodic) received, and the last one's state.
+        self._live = 0
         self._fresh_energised: bool | None = None
-        self._command = 0  #: reports received before our last command
+        self._command = 0  #: live reports received before our last command
+        #: The state a Zigbee2MQTT-style bridge will echo for our last /set, until it has.
+        self._echo: bool | None = None
         #: The state our last command asked for, once it may have left (for error messages).
         self._sent: bool | None = None
         self._changed = Signal()
@@ -195,7 +197,8 @@ class MqttRelay:
         except RelayError as err:
             raise _amend(err, "nothing was sent to the relay") from None
         self._refused = None
-        self._command = self._reports  # only reports after this can confirm
+        self._command = self._live  # only reports after this can confirm
+        self._echo = energised if self.dialect.optimistic_echo else None
         try:
             for message in messages:
                 await self._link.publish(message.topic, message.payload, deadline)
@@ -220,23 +223,22 @@ class MqttRelay:
         await self._ready(deadline)
         baseline = self._command
         if self.dialect.optimistic_echo:
-            # The bridge's echo of our /set is its guess; let it pass, then ask.
-            while self._reports == baseline and await self._changed.wait(
-                min(deadline, time.monotonic() + ECHO_WINDOW_S)
-            ):
+            # Ask once the bridge's echo has passed (or after ECHO_WINDOW_S), so
+            # that the answer comes after it; receive() drops the echo itself.
+            until = min(deadline, time.monotonic() + ECHO_WINDOW_S)
+            while self._echo is not None and await self._changed.wait(until):
                 pass
-            baseline = self._reports
 
         def confirmed() -> bool:
             if self._refused is not None:
                 raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
             # The device's own live word since the command, and nothing since against it.
-            return (self._fresh > baseline and self._fresh_energised == energised
+            return (self._live > baseline and self._fresh_energised == energised
                     and self._energised == energised)
 
         if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
             return
-        if self._fresh > baseline:
+        if self._live > baseline:
             state = _state(bool(self._energised))
             raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
         if self._energised == energised and not self.dialect.confirms_unchanged():
@@ -350,11 +352,17 @@ class MqttRelay:
             self._bridge_online = report.bridge_online
         if report.refused is not None:
             self._refused = report.refused
-        if report.energised is not None:
+        if report.energised is not None and not retained and report.energised is self._echo:
+            # The first live report of the state we asked for is the bridge's echo,
+            # its guess, whenever it comes (later than a /get answer, even): dropped.
+            # Were it a true report instead, the echo would follow and say the same.
+            self._echo = None
+        elif report.energised is not None:
             self._energised = report.energised
             self._reports += 1
             if not retained and not report.periodic:
-                self._fresh, self._fresh_energised = self._reports, report.energised
+                self._live += 1
+                self._fresh_energised = report.energised
         self._changed.notify()
 
 
