@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import secrets
 import subprocess
@@ -29,6 +30,7 @@ from gasstove.domain.config import Config
 from gasstove.domain.errors import RelayOffline, RelayRefused, Unconfirmed
 from gasstove.domain.plan import Wiring
 from gasstove.sim.broker import free_port
+from tests.fixtures_miio import Run
 from tests.fixtures_mqtt import Mosquitto, MqttSim
 
 pytestmark = pytest.mark.timeout(30)
@@ -460,3 +462,29 @@ async def test_an_esphome_relay_already_cut_cannot_confirm_and_says_so(
         assert time.monotonic() - start < 1.5
     finally:
         await stove.close()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_check_warns_about_a_relay_that_cannot_confirm_a_hold(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str, tmp_path: Path,
+    stove: Run,
+) -> None:
+    relay_block = block(dialect)
+    if dialect == "generic":
+        del relay_block["get_topic"]
+    sim = mqtt_sim(relay_block)
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({
+        "stove": {"burners": {"left": {"relay": {"type": "mqtt", **sim.relay}}}},
+        "mqtt": {"host": mosquitto.host, "port": mosquitto.port}}))
+    code, out, err = stove("-c", str(config), "check", "--json")
+    (row,) = json.loads(out)["burners"]
+    # The generic simulator does not retain its state: with no state request, the
+    # check has nothing to read (exit 1), and still warns.
+    assert code == (1 if dialect == "generic" else 0), row
+    if dialect in NO_REQUEST:
+        assert "cannot be confirmed" in row["warning"]
+        _, _, err = stove("-c", str(config), "check")
+        assert "left: warning:" in err and "a hold" in err
+    else:
+        assert "warning" not in row
