@@ -16,8 +16,9 @@ when the relay already had that state (``ExecuteCommandPower`` in
 tasmota/tasmota_support/support_tasmota.ino ends with ``MqttPublishPowerState``
 whatever changed), so a cut of a relay already energised is confirmed afresh.
 ``tele/<topic>/STATE`` is a snapshot sent every TelePeriod (300 s by default)
-and may have left the device before it ran our command: it is read, never
-taken as the answer to a command.
+and may have left the device before it ran our command (the Commands page
+warns that one "may appear exactly after you issue Power off command"): it is
+read, never taken as the answer to a command.
 """
 
 from __future__ import annotations
