@@ -457,7 +457,8 @@ async def test_an_esphome_relay_already_cut_cannot_confirm_and_says_so(
     try:
         await relay.switch(True, deadline=time.monotonic() + 1)
         start = time.monotonic()
-        with pytest.raises(Unconfirmed, match="does not report a state it already has"):
+        with pytest.raises(Unconfirmed, match="does not report a state it already has and "
+                                               "has no state request"):
             await relay.wait_for(True, deadline=start + 1)
         assert time.monotonic() - start < 1.5
     finally:

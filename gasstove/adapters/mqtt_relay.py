@@ -242,10 +242,12 @@ class MqttRelay:
             state = _state(bool(self._energised))
             raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
         if self._energised == energised and not self.dialect.confirms_unchanged():
+            # That earlier state may be old, retained, or anyone's: never pretend.
             raise Unconfirmed(
-                f"{self.describe()} reported the relay {_state(energised)} before the command, "
-                f"but {self.dialect.name} does not report a state it already has and has no "
-                "state request, so this cannot be confirmed by a report after the command")
+                f"no report from {self.describe()} since the command; the last state seen on "
+                f"its topic (perhaps old or retained) said {_state(energised)}, but "
+                f"{self.dialect.name} does not report a state it already has and has no state "
+                "request, so this cannot be confirmed")
         raise self._silent("no state report since the command")
 
     def caveat(self) -> str | None:
