@@ -389,6 +389,7 @@ async def test_a_dead_zigbee2mqtt_bridge_fails_a_cut_at_once(
         assert "online" in await relay.identify(deadline=time.monotonic() + 2)
         sim.sim.kill()  # the bridge's process dies: the broker publishes its will
         await asyncio.sleep(0.3)
+        assert "bridge OFFLINE" in await relay.identify(deadline=time.monotonic() + 2)
         start = time.monotonic()
         (outcome,) = await stove.shut_off(["front"])
         elapsed = time.monotonic() - start

@@ -166,6 +166,8 @@ class MqttRelay:
     async def identify(self, *, deadline: float) -> str:
         await self._ready(deadline)
         online = {True: "online", False: "OFFLINE", None: "availability unknown"}[self._online]
+        if self._bridge_online is False:
+            online += f", its bridge OFFLINE ({self.dialect.bridge()})"
         return f"{self.dialect.name} relay on {self._link.describe()}, {online}"
 
     async def read(self, *, deadline: float) -> bool:
