@@ -126,12 +126,15 @@ def test_tasmota_pulse_time_tenths_then_seconds_plus_100(seconds: float, value: 
 def test_tasmota_commands_and_device_pulses() -> None:
     d = dialect("tasmota")
     assert d.device_pulse() == DevicePulse(on=True, off=True)
-    # A plain ON clears a PulseTime left by an earlier cut, or a lock would end by itself.
-    assert payloads(d.switch(True)) == [("cmnd/kitchen/Backlog", "PulseTime1 0; POWER1 ON")]
-    assert payloads(d.switch(False)) == [("cmnd/kitchen/POWER1", "OFF")]
-    assert payloads(d.switch(True, 3)) == [("cmnd/kitchen/Backlog", "PulseTime1 30; POWER1 ON")]
+    # A plain ON clears a PulseTime left by an earlier cut, or a lock would end by itself;
+    # every switch first clears a Backlog an earlier cut left queued (its POWER ON).
+    clear = ("cmnd/kitchen/Backlog", "")
+    assert payloads(d.switch(True)) == [clear, ("cmnd/kitchen/Backlog", "PulseTime1 0; POWER1 ON")]
+    assert payloads(d.switch(False)) == [clear, ("cmnd/kitchen/POWER1", "OFF")]
+    assert payloads(d.switch(True, 3)) == [clear,
+                                           ("cmnd/kitchen/Backlog", "PulseTime1 30; POWER1 ON")]
     assert payloads(d.switch(False, 3)) == [
-        ("cmnd/kitchen/Backlog", "POWER1 OFF; Delay 30; POWER1 ON")]
+        clear, ("cmnd/kitchen/Backlog", "POWER1 OFF; Delay 30; POWER1 ON")]
     assert payloads(d.poll()) == [("cmnd/kitchen/POWER1", "")]
 
 
@@ -159,7 +162,8 @@ def test_tasmota_parsing() -> None:
     assert parse(two, "stat/kitchen/RESULT", '{"POWER1":"ON"}') is None
     assert "stat/kitchen/POWER" not in two.subscriptions()
     single = dialect("tasmota", channel=None)
-    assert payloads(single.switch(False)) == [("cmnd/kitchen/POWER", "OFF")]
+    assert payloads(single.switch(False))[-1] == ("cmnd/kitchen/POWER", "OFF")
+    assert parse(d, "stat/kitchen/RESULT", '{"Backlog":"Aborted"}') is None  # our clear
 
 
 # -- Shelly Gen1, ESPHome, generic: timers declared by the configuration -----------------

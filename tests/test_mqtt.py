@@ -490,3 +490,25 @@ def test_check_warns_about_a_relay_that_cannot_confirm_a_hold(
         assert "left: warning:" in err and "a hold" in err
     else:
         assert "warning" not in row
+
+
+@run
+async def test_tasmota_hold_is_not_ended_by_the_rest_of_an_earlier_backlog(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """normally_open: a cut is `Backlog POWER OFF; Delay; POWER ON` on the device. A lock
+    (a plain OFF) during that Delay must not be undone by the Backlog's POWER ON."""
+    sim = mqtt_sim(block("tasmota"), wiring=NO)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, NO)
+    relay = stove.relays["front"]
+    try:
+        deadline = time.monotonic() + 2
+        await relay.switch(False, deadline=deadline, pulse_seconds=1.0)
+        await relay.wait_for(False, deadline=deadline)
+        deadline = time.monotonic() + 2
+        await relay.switch(False, deadline=deadline)  # the hold, as a lock sends it
+        await relay.wait_for(False, deadline=deadline)
+        await asyncio.sleep(1.5)  # past the Delay
+        assert not sim.sim.energised and not sim.burner.state().loop_closed
+    finally:
+        await stove.close()

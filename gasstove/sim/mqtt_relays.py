@@ -294,9 +294,17 @@ class TasmotaSim(SimRelay):
     def run(self, command: str, arg: str) -> None:
         key = command.upper()
         if key == "BACKLOG":
+            # CmndBacklog (tasmota/tasmota_support/support_command.ino): with no
+            # argument it clears the queue; otherwise it appends and resets the
+            # backlog timer, so what was left of an earlier Backlog (a Delay too)
+            # runs on at once.
+            self.cancel("backlog")
+            if not arg:
+                self._result({"Backlog": "Aborted" if self._backlog else "Empty"})
+                self._backlog.clear()
+                return
             self._backlog.extend(c.strip() for c in arg.split(";") if c.strip())
-            if "backlog" not in self._timers:
-                self._next_in_backlog()
+            self._next_in_backlog()
         elif key in self.dialect.power_names():
             if arg:
                 self.power(_on_off(arg, self.energised))

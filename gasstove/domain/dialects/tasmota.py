@@ -94,6 +94,16 @@ class Tasmota(Dialect):
     def device_pulse(self) -> DevicePulse:
         return DevicePulse(on=self.timer, off=self.timer)
 
+    def switch(self, energised: bool, pulse_seconds: float | None = None) -> list[Message]:
+        messages = super().switch(energised, pulse_seconds)
+        if not self.timer:
+            return messages  # we never leave a Backlog on the device
+        # An empty Backlog clears what an earlier cut left queued (CmndBacklog,
+        # tasmota_support/support_command.ino): else the `POWER ON` at the end of
+        # an OFF pulse would undo a lock sent during its Delay, and a new Backlog
+        # would run that rest at once (appending resets the backlog timer).
+        return [Message(self.cmnd("Backlog"), ""), *messages]
+
     def _set(self, energised: bool) -> list[Message]:
         if energised and self.timer:
             # A PulseTime left from an earlier cut would end this ON by itself.
