@@ -352,3 +352,22 @@ async def test_a_late_zigbee2mqtt_echo_never_confirms() -> None:
     await relay.switch(True, deadline=time.monotonic() + 1)
     with pytest.raises(Unconfirmed):
         await relay.wait_for(True, deadline=time.monotonic() + 1.5)
+
+
+@dataclass
+class RetainedLink(FakeLink):
+    """Answers every state request with a retained copy only (a re-subscription's replay
+    of whatever any client left retained), never the device's live answer."""
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        self.published.append((topic, payload))
+        assert self.receiver is not None
+        asyncio.get_running_loop().call_soon(self.receiver.receive, "stat/t/POWER1", b"ON", True)
+
+
+@run
+async def test_a_read_is_answered_by_the_device_not_by_a_retained_copy() -> None:
+    relay = tasmota(RetainedLink())
+    with pytest.raises(Unconfirmed, match="no state report"):
+        await relay.read(deadline=time.monotonic() + 0.8)

@@ -147,7 +147,9 @@ class MqttRelay:
         self._online: bool | None = None
         self._bridge_online: bool | None = None
         self._refused: str | None = None
-        self._reports = 0  #: state reports received
+        #: State reports the device sent us live (not retained), and the last one's state.
+        self._heard = 0
+        self._heard_energised: bool | None = None
         #: Live state reports (not retained, not periodic) received, and the last one's state.
         self._live = 0
         self._fresh_energised: bool | None = None
@@ -180,11 +182,12 @@ class MqttRelay:
                 raise Unconfirmed(f"{self.describe()} has not reported its state yet (it has "
                                   "no state request and publishes on changes only)")
             return self._energised  # its last own report (a retained state serves for this)
-        after = self._reports
-        if not await self._until(lambda: self._reports != after, deadline, ask=True):
+        # The device's own answer: a retained copy replayed meanwhile is anyone's.
+        after = self._heard
+        if not await self._until(lambda: self._heard != after, deadline, ask=True):
             raise self._silent("no state report")
-        assert self._energised is not None
-        return self._energised
+        assert self._heard_energised is not None
+        return self._heard_energised
 
     async def switch(
         self, energised: bool, *, deadline: float, pulse_seconds: float | None = None
@@ -363,7 +366,9 @@ class MqttRelay:
             self._echo = None
         elif report.energised is not None:
             self._energised = report.energised
-            self._reports += 1
+            if not retained:
+                self._heard += 1
+                self._heard_energised = report.energised
             if not retained and not report.periodic:
                 self._live += 1
                 self._fresh_energised = report.energised
