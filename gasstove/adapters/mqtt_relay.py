@@ -204,17 +204,20 @@ class MqttRelay:
         self._refused = None
         self._command = self._live  # only reports after this can confirm
         self._echo = energised if self.dialect.optimistic_echo else None
-        try:
-            for message in messages:
+        # The last message is the one that switches (Tasmota sends a Backlog clear first).
+        for i, message in enumerate(messages):
+            last = i == len(messages) - 1
+            try:
                 await self._link.publish(message.topic, message.payload, deadline)
-                self._sent = energised
-        except NotSent as err:
-            if self._sent is None:
-                raise _amend(err, "nothing was sent to the relay") from None
-            raise _amend(err, self._may_have(energised)) from None
-        except RelayError as err:
-            self._sent = energised
-            raise _amend(err, self._may_have(energised)) from None
+            except NotSent as err:
+                raise _amend(err, "nothing was sent to the relay" if i == 0 else
+                             "the command itself was not sent") from None
+            except RelayError as err:
+                if not last:
+                    raise _amend(err, "the command itself was not sent") from None
+                self._sent = energised  # it may still arrive
+                raise _amend(err, self._may_have(energised)) from None
+        self._sent = energised
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
         try:
