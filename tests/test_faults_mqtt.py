@@ -70,11 +70,12 @@ async def test_broker_killed_mid_command(
         assert elapsed < 4.0 * 2 + 1.5  # the cut's deadline, then the restore's
 
 
+@pytest.mark.parametrize("dialect", ["esphome", "zigbee2mqtt"])  # Z2M: the bridge's LWT
 @run
 async def test_relay_goes_offline_while_we_wait_for_its_confirmation(
-    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim],
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str,
 ) -> None:
-    sim = mqtt_sim(block("esphome"), ignore_commands=True)
+    sim = mqtt_sim(block(dialect), ignore_commands=True)
     stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=5.0)
     try:
         assert (await stove.status(["front"]))[0].ok
