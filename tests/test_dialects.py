@@ -234,13 +234,17 @@ def test_shelly_rpc_requests() -> None:
 def test_shelly_rpc_replies_and_notifications() -> None:
     d = dialect("shelly_rpc")
     reply = "gasstove-shellyplus1-a1b2c3/rpc"
+    ours = json.loads(d.poll()[0].payload)["id"].rsplit("-", 1)[0]  # sw0-<nonce>
     # Switch.Set's was_on is the state *before*: it confirms nothing.
-    assert parse(d, reply, '{"id":"sw0-1","result":{"was_on":false}}') is None
-    assert parse(d, reply, '{"id":"sw0-2","result":{"id":0,"output":true}}') == Report(
-        energised=True)
+    assert parse(d, reply, f'{{"id":"{ours}-1","result":{{"was_on":false}}}}') is None
+    assert parse(d, reply, f'{{"id":"{ours}-2","result":{{"id":0,"output":true}}}}') == Report(
+        energised=True, answers=2)
+    # Another relay's, another process's (same reply topic, its own nonce), an old run's.
     assert parse(d, reply, '{"id":"sw1-2","result":{"id":1,"output":true}}') is None
-    assert parse(d, reply, '{"id":"sw0-3","error":{"code":-103,"message":"bad"}}') == Report(
-        refused="error -103: bad")
+    assert parse(d, reply, '{"id":"sw0-beefcafe-2","result":{"id":0,"output":true}}') is None
+    assert parse(d, reply, '{"id":"sw0-2","result":{"id":0,"output":true}}') is None
+    assert parse(d, reply, f'{{"id":"{ours}-3","error":{{"code":-103,"message":"bad"}}}}') == \
+        Report(refused="error -103: bad", answers=3)
     events = "shellyplus1-a1b2c3/events/rpc"
     note = {"method": "NotifyStatus", "params": {"ts": 1.0, "switch:0": {"output": False}}}
     assert parse(d, events, json.dumps(note)) == Report(energised=False)

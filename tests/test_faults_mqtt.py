@@ -10,6 +10,7 @@ broker restarted between commands, a relay that ignores commands, garbage payloa
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import threading
@@ -372,3 +373,19 @@ async def test_a_read_is_answered_by_the_device_not_by_a_retained_copy() -> None
     relay = tasmota(RetainedLink())
     with pytest.raises(Unconfirmed, match="no state report"):
         await relay.read(deadline=time.monotonic() + 0.8)
+
+
+@run
+async def test_a_shelly_rpc_reply_to_a_request_made_before_the_command_never_confirms() -> None:
+    """The device answers in order: a Switch.GetStatus reply to a request sent before our
+    Switch.Set tells the state before it, however late it arrives."""
+    link = FakeLink()
+    relay = MqttRelay(MqttRelayConfig.model_validate(
+        {"type": "mqtt", "dialect": "shelly_rpc", "topic": "p", "device_timer": False}), link)
+    early = json.loads(relay.dialect.poll()[0].payload)["id"]  # asked before the command
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    assert link.receiver is not None
+    link.receiver.receive("gasstove-p/rpc", json.dumps(
+        {"id": early, "result": {"id": 0, "output": True}}).encode(), False)
+    with pytest.raises(Unconfirmed):
+        await relay.wait_for(True, deadline=time.monotonic() + 0.3)

@@ -154,6 +154,8 @@ class MqttRelay:
         self._live = 0
         self._fresh_energised: bool | None = None
         self._command = 0  #: live reports received before our last command
+        #: Replies to requests numbered up to this were asked before our last command.
+        self._asked_before = 0
         #: The state a Zigbee2MQTT-style bridge will echo for our last /set, until it has.
         self._echo: bool | None = None
         #: The state our last command asked for, once it may have left (for error messages).
@@ -196,6 +198,7 @@ class MqttRelay:
         try:
             await self._ready(deadline)
             self._check_online()
+            self._asked_before = self.dialect.requests()  # the command's own reply counts
             messages = self.dialect.switch(energised, pulse_seconds)
         except CannotHold as err:
             raise RelayRefused(f"{err}; nothing was sent") from None
@@ -356,6 +359,8 @@ class MqttRelay:
             return
         if report is None:
             return
+        if report.answers is not None and report.answers <= self._asked_before:
+            return  # the answer to a request made before our last command: old news
         if report.online is not None:
             self._online = report.online
         if report.bridge_online is not None:

@@ -47,6 +47,8 @@ class Report:
     #: The availability of the bridge the device sits behind (Zigbee2MQTT's
     #: ``bridge/state``): the device's own availability says nothing when it is down.
     bridge_online: bool | None = None
+    #: The number of our request this replies to (see :meth:`Dialect.requests`).
+    answers: int | None = None
 
 
 class ParseError(ValueError):
@@ -90,6 +92,11 @@ class Dialect(ABC):
     def poll(self) -> list[Message]:
         """Ask the device for a fresh state report; empty when the firmware has no such request."""
         return []
+
+    def requests(self) -> int:
+        """How many numbered requests this relay has made (replies say which they answer);
+        0 for firmwares whose replies carry no request id."""
+        return 0
 
     def bridge(self) -> str | None:
         """The topic of the bridge's own availability, for devices behind one (Zigbee2MQTT)."""
