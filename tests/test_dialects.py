@@ -126,12 +126,15 @@ def test_tasmota_pulse_time_tenths_then_seconds_plus_100(seconds: float, value: 
 def test_tasmota_commands_and_device_pulses() -> None:
     d = dialect("tasmota")
     assert d.device_pulse() == DevicePulse(on=True, off=True)
-    # A plain ON clears a PulseTime left by an earlier cut, or a lock would end by itself.
-    assert payloads(d.switch(True)) == [("cmnd/kitchen/Backlog", "PulseTime1 0; POWER1 ON")]
-    assert payloads(d.switch(False)) == [("cmnd/kitchen/POWER1", "OFF")]
-    assert payloads(d.switch(True, 3)) == [("cmnd/kitchen/Backlog", "PulseTime1 30; POWER1 ON")]
+    # A plain ON clears a PulseTime left by an earlier cut, or a lock would end by itself;
+    # every switch first clears a Backlog an earlier cut left queued (its POWER ON).
+    clear = ("cmnd/kitchen/Backlog", "")
+    assert payloads(d.switch(True)) == [clear, ("cmnd/kitchen/Backlog", "PulseTime1 0; POWER1 ON")]
+    assert payloads(d.switch(False)) == [clear, ("cmnd/kitchen/POWER1", "OFF")]
+    assert payloads(d.switch(True, 3)) == [clear,
+                                           ("cmnd/kitchen/Backlog", "PulseTime1 30; POWER1 ON")]
     assert payloads(d.switch(False, 3)) == [
-        ("cmnd/kitchen/Backlog", "POWER1 OFF; Delay 30; POWER1 ON")]
+        clear, ("cmnd/kitchen/Backlog", "POWER1 OFF; Delay 30; POWER1 ON")]
     assert payloads(d.poll()) == [("cmnd/kitchen/POWER1", "")]
 
 
@@ -151,7 +154,7 @@ def test_tasmota_parsing() -> None:
     assert parse(d, "stat/kitchen/RESULT", '{"POWER1":"ON"}') == Report(energised=True)
     assert parse(d, "stat/kitchen/RESULT", '{"PulseTime1":{"Set":30}}') is None
     assert parse(d, "tele/kitchen/STATE", '{"Uptime":"0T01","POWER":"OFF"}') == Report(
-        energised=False)
+        energised=False, periodic=True)  # read, but never the answer to a command
     assert parse(d, "tele/kitchen/LWT", "Offline") == Report(online=False)
     with pytest.raises(ParseError):
         parse(d, "stat/kitchen/RESULT", '{"POWER1": true}')
@@ -159,7 +162,8 @@ def test_tasmota_parsing() -> None:
     assert parse(two, "stat/kitchen/RESULT", '{"POWER1":"ON"}') is None
     assert "stat/kitchen/POWER" not in two.subscriptions()
     single = dialect("tasmota", channel=None)
-    assert payloads(single.switch(False)) == [("cmnd/kitchen/POWER", "OFF")]
+    assert payloads(single.switch(False))[-1] == ("cmnd/kitchen/POWER", "OFF")
+    assert parse(d, "stat/kitchen/RESULT", '{"Backlog":"Aborted"}') is None  # our clear
 
 
 # -- Shelly Gen1, ESPHome, generic: timers declared by the configuration -----------------
@@ -230,13 +234,17 @@ def test_shelly_rpc_requests() -> None:
 def test_shelly_rpc_replies_and_notifications() -> None:
     d = dialect("shelly_rpc")
     reply = "gasstove-shellyplus1-a1b2c3/rpc"
+    ours = json.loads(d.poll()[0].payload)["id"].rsplit("-", 1)[0]  # sw0-<nonce>
     # Switch.Set's was_on is the state *before*: it confirms nothing.
-    assert parse(d, reply, '{"id":"sw0-1","result":{"was_on":false}}') is None
-    assert parse(d, reply, '{"id":"sw0-2","result":{"id":0,"output":true}}') == Report(
-        energised=True)
+    assert parse(d, reply, f'{{"id":"{ours}-1","result":{{"was_on":false}}}}') is None
+    assert parse(d, reply, f'{{"id":"{ours}-2","result":{{"id":0,"output":true}}}}') == Report(
+        energised=True, answers=2)
+    # Another relay's, another process's (same reply topic, its own nonce), an old run's.
     assert parse(d, reply, '{"id":"sw1-2","result":{"id":1,"output":true}}') is None
-    assert parse(d, reply, '{"id":"sw0-3","error":{"code":-103,"message":"bad"}}') == Report(
-        refused="error -103: bad")
+    assert parse(d, reply, '{"id":"sw0-beefcafe-2","result":{"id":0,"output":true}}') is None
+    assert parse(d, reply, '{"id":"sw0-2","result":{"id":0,"output":true}}') is None
+    assert parse(d, reply, f'{{"id":"{ours}-3","error":{{"code":-103,"message":"bad"}}}}') == \
+        Report(refused="error -103: bad", answers=3)
     events = "shellyplus1-a1b2c3/events/rpc"
     note = {"method": "NotifyStatus", "params": {"ts": 1.0, "switch:0": {"output": False}}}
     assert parse(d, events, json.dumps(note)) == Report(energised=False)
@@ -265,6 +273,11 @@ def test_zigbee2mqtt() -> None:
     assert parse(d, topic, '{"state_l1":"ON"}') is None
     assert parse(d, f"{topic}/availability", '{"state":"offline"}') == Report(online=False)
     assert parse(d, f"{topic}/availability", "online") == Report(online=True)  # legacy payload
+    bridge = "zigbee2mqtt/bridge/state"
+    assert bridge in d.subscriptions() and d.bridge() == bridge
+    assert parse(d, bridge, '{"state":"offline"}') == Report(bridge_online=False)
+    assert parse(d, bridge, "online") == Report(bridge_online=True)  # before Z2M 2.0
+    assert parse(d, bridge, "") is None  # a retained state cleared
 
 
 # -- configuration ---------------------------------------------------------------------

@@ -10,6 +10,8 @@ broker restarted between commands, a relay that ignores commands, garbage payloa
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import socket
 import threading
 import time
@@ -69,11 +71,12 @@ async def test_broker_killed_mid_command(
         assert elapsed < 4.0 * 2 + 1.5  # the cut's deadline, then the restore's
 
 
+@pytest.mark.parametrize("dialect", ["esphome", "zigbee2mqtt"])  # Z2M: the bridge's LWT
 @run
 async def test_relay_goes_offline_while_we_wait_for_its_confirmation(
-    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim],
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str,
 ) -> None:
-    sim = mqtt_sim(block("esphome"), ignore_commands=True)
+    sim = mqtt_sim(block(dialect), ignore_commands=True)
     stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=5.0)
     try:
         assert (await stove.status(["front"]))[0].ok
@@ -232,3 +235,157 @@ async def test_a_fleet_of_simulated_relays_on_one_connection(mosquitto: Mosquitt
     finally:
         await stove.close()
         fleet.stop()
+
+
+# -- only a live report after our command confirms (issue 13 item 1) ---------------------
+
+
+def esphome(link: FakeLink) -> MqttRelay:
+    config = MqttRelayConfig.model_validate({"type": "mqtt", "dialect": "esphome", "topic": "e"})
+    return MqttRelay(config, link)
+
+
+@run
+async def test_a_retained_state_after_a_live_report_never_confirms() -> None:
+    """A live OFF after the command, then a retained ON (our re-subscription after a
+    reconnect hands us whatever any client left retained): not a confirmation."""
+    link = FakeLink()
+    relay = esphome(link)
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    assert link.receiver is not None
+    link.receiver.receive("e/switch/relay/state", b"OFF", False)
+    link.receiver.receive("e/switch/relay/state", b"ON", True)
+    with pytest.raises(Unconfirmed):
+        await relay.wait_for(True, deadline=time.monotonic() + 0.5)
+
+
+@run
+async def test_a_periodic_tasmota_state_never_confirms() -> None:
+    """tele/STATE is a snapshot sent every TelePeriod, perhaps before the device ran our
+    command: only the answer to the command (stat/...) or to a later request confirms."""
+    link = FakeLink({"cmnd/t/POWER=ON": [[("tele/t/STATE", b'{"Time":"x","POWER1":"ON"}')]],
+                     "cmnd/t/POWER=": [OFF] * 10})
+    relay = tasmota(link)
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    with pytest.raises(Unconfirmed, match="still reports the relay released"):
+        await relay.wait_for(True, deadline=time.monotonic() + 0.8)
+
+
+# -- bounded time, and what a failed command may have done (issue 13 items 8, 3) ----------
+
+
+@pytest.mark.parametrize("fault", ["silent relay", "paused broker"])
+@run
+async def test_an_unconfirmed_cut_is_reported_within_the_deadline_of_sending_it(
+    own_mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], fault: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relay that never answers, or a broker that stops answering (SIGSTOP: the TCP
+    connection stays up, no PUBACK ever comes): failed within deadline + 0.5 s of the
+    command, saying the command may have reached the relay."""
+    sim = mqtt_sim(block("esphome"), broker=own_mosquitto, ignore_commands=True)
+    stove, _ = stove_for(own_mosquitto, {"front": sim.relay}, deadline=1.0)
+    relay = stove.relays["front"]
+    assert isinstance(relay, MqttRelay)
+    sent: list[float] = []
+    publish = relay._link.publish
+
+    async def spy(topic: str, payload: str, deadline: float, *, retain: bool = False) -> None:
+        if topic.endswith("/command"):
+            sent.append(time.monotonic())
+        await publish(topic, payload, deadline, retain=retain)
+
+    monkeypatch.setattr(relay._link, "publish", spy)
+    proc = own_mosquitto._proc
+    assert proc is not None
+    try:
+        await relay.identify(deadline=time.monotonic() + 2)
+        if fault == "paused broker":
+            proc.send_signal(signal.SIGSTOP)
+        (outcome,) = await stove.shut_off(["front"])
+        reported = time.monotonic()
+        await stove.close()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    assert not outcome.ok and sent
+    assert reported - sent[0] <= 1.0 + 0.5, reported - sent[0]
+    assert "the command may have reached the relay: it may be energised now" in outcome.message
+    assert sim.burner.lit
+
+
+@run
+async def test_a_cut_never_sent_says_nothing_was_sent(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim],
+) -> None:
+    sim = mqtt_sim(block("tasmota"))
+    sim.sim.kill()  # its LWT says offline: we refuse before sending
+    await asyncio.sleep(0.2)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=1.0)
+    try:
+        (outcome,) = await stove.shut_off(["front"])
+    finally:
+        await stove.close()
+    assert not outcome.ok and "nothing was sent to the relay" in outcome.message
+    assert "may have reached" not in outcome.message
+
+
+@dataclass
+class SlowEchoLink(FakeLink):
+    """A Zigbee2MQTT bridge whose optimistic echo of a /set comes late (a slow Zigbee
+    round trip) while the device, which ignored it, answers /get with the truth."""
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        self.published.append((topic, payload))
+        assert self.receiver is not None
+        loop = asyncio.get_running_loop()
+        if topic.endswith("/set"):
+            loop.call_later(0.45, self.receiver.receive, "z2m/r", b'{"state":"ON"}', False)
+        elif topic.endswith("/get"):
+            loop.call_soon(self.receiver.receive, "z2m/r", b'{"state":"OFF"}', False)
+
+
+@run
+async def test_a_late_zigbee2mqtt_echo_never_confirms() -> None:
+    link = SlowEchoLink()
+    relay = MqttRelay(MqttRelayConfig.model_validate(
+        {"type": "mqtt", "dialect": "zigbee2mqtt", "topic": "r", "base_topic": "z2m",
+         "device_timer": False}), link)
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    with pytest.raises(Unconfirmed):
+        await relay.wait_for(True, deadline=time.monotonic() + 1.5)
+
+
+@dataclass
+class RetainedLink(FakeLink):
+    """Answers every state request with a retained copy only (a re-subscription's replay
+    of whatever any client left retained), never the device's live answer."""
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        self.published.append((topic, payload))
+        assert self.receiver is not None
+        asyncio.get_running_loop().call_soon(self.receiver.receive, "stat/t/POWER1", b"ON", True)
+
+
+@run
+async def test_a_read_is_answered_by_the_device_not_by_a_retained_copy() -> None:
+    relay = tasmota(RetainedLink())
+    with pytest.raises(Unconfirmed, match="no state report"):
+        await relay.read(deadline=time.monotonic() + 0.8)
+
+
+@run
+async def test_a_shelly_rpc_reply_to_a_request_made_before_the_command_never_confirms() -> None:
+    """The device answers in order: a Switch.GetStatus reply to a request sent before our
+    Switch.Set tells the state before it, however late it arrives."""
+    link = FakeLink()
+    relay = MqttRelay(MqttRelayConfig.model_validate(
+        {"type": "mqtt", "dialect": "shelly_rpc", "topic": "p", "device_timer": False}), link)
+    early = json.loads(relay.dialect.poll()[0].payload)["id"]  # asked before the command
+    await relay.switch(True, deadline=time.monotonic() + 1)
+    assert link.receiver is not None
+    link.receiver.receive("gasstove-p/rpc", json.dumps(
+        {"id": early, "result": {"id": 0, "output": True}}).encode(), False)
+    with pytest.raises(Unconfirmed):
+        await relay.wait_for(True, deadline=time.monotonic() + 0.3)

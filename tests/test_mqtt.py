@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import secrets
 import subprocess
@@ -26,9 +27,10 @@ from gasstove.adapters.mqtt_relay import MqttRelay
 from gasstove.adapters.relays import build_relays
 from gasstove.control import Stove
 from gasstove.domain.config import Config
-from gasstove.domain.errors import RelayOffline, RelayRefused
+from gasstove.domain.errors import RelayOffline, RelayRefused, Unconfirmed
 from gasstove.domain.plan import Wiring
 from gasstove.sim.broker import free_port
+from tests.fixtures_miio import Run
 from tests.fixtures_mqtt import Mosquitto, MqttSim
 
 pytestmark = pytest.mark.timeout(30)
@@ -248,8 +250,9 @@ async def test_a_relay_whose_lwt_says_offline_fails_fast(
     relay = stove.relays["front"]
     try:
         assert "online" in await relay.identify(deadline=time.monotonic() + 2)
-        sim.sim.kill()  # power cut: the broker publishes its will
-        assert await until(lambda: isinstance(relay, MqttRelay) and relay._online is False, 2)
+        sim.sim.kill()  # power cut: the broker publishes its will (Z2M: the bridge's)
+        assert await until(lambda: isinstance(relay, MqttRelay) and False in (
+            relay._online, relay._bridge_online), 2)
         start = time.monotonic()
         (outcome,) = await stove.shut_off(["front"])
         assert time.monotonic() - start < 0.3
@@ -368,3 +371,144 @@ def test_the_relay_logic_imports_no_mqtt_client() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# -- Zigbee2MQTT's bridge, and confirmations only from the device ---------------------------
+
+
+@run
+async def test_a_dead_zigbee2mqtt_bridge_fails_a_cut_at_once(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """Z2M's LWT is the bridge's (<base>/bridge/state); its devices' availability stays
+    "online" when it dies, so only the bridge's state tells."""
+    sim = mqtt_sim(block("zigbee2mqtt"))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=5.0)
+    relay = stove.relays["front"]
+    try:
+        assert "online" in await relay.identify(deadline=time.monotonic() + 2)
+        sim.sim.kill()  # the bridge's process dies: the broker publishes its will
+        await asyncio.sleep(0.3)
+        assert "bridge OFFLINE" in await relay.identify(deadline=time.monotonic() + 2)
+        start = time.monotonic()
+        (outcome,) = await stove.shut_off(["front"])
+        elapsed = time.monotonic() - start
+    finally:
+        await stove.close()
+    assert not outcome.ok and "bridge" in outcome.message and "offline" in outcome.message, \
+        outcome.message
+    assert elapsed <= 1.0
+    assert isinstance(relay, MqttRelay) and relay._online is True  # the device still "online"
+
+
+def _forge(broker: Mosquitto, topic: str, payload: str) -> None:
+    """Another client leaves a retained state on a relay's state topic."""
+    vandal = paho.Client(CallbackAPIVersion.VERSION2)
+    vandal.connect(broker.host, broker.port)
+    vandal.loop_start()
+    vandal.publish(topic, payload, qos=1, retain=True).wait_for_publish(2)
+    vandal.disconnect()
+    vandal.loop_stop()
+
+
+NO_REQUEST = ["esphome", "generic"]  # firmwares without a state request (generic: no get_topic)
+
+
+@pytest.mark.parametrize("works", [False, True])
+@pytest.mark.parametrize("dialect", NO_REQUEST)
+@run
+async def test_a_forged_retained_state_never_confirms_a_cut(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str, works: bool
+) -> None:
+    relay_block = block(dialect, **({"availability_topic": None, "get_topic": None}
+                                    if dialect == "generic" else {}))
+    relay_block = {k: v for k, v in relay_block.items() if v is not None}
+    sim = mqtt_sim(relay_block, ignore_commands=not works)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=1.0)
+    relay = stove.relays["front"]
+    assert isinstance(relay, MqttRelay)
+    state_topic = relay.dialect.subscriptions()[0]
+    _forge(mosquitto, state_topic, '{"relay": {"state": "ON"}}' if dialect == "generic" else "ON")
+    try:
+        await relay.switch(True, deadline=time.monotonic() + 1)
+        start = time.monotonic()
+        if works:
+            await relay.wait_for(True, deadline=start + 1)  # by its own fresh report
+            assert sim.sim.energised and not sim.burner.lit
+        else:
+            with pytest.raises(Unconfirmed):
+                await relay.wait_for(True, deadline=start + 1)
+            assert sim.burner.lit
+            assert time.monotonic() - start < 1.5
+    finally:
+        _forge(mosquitto, state_topic, "")  # no retained state left for other tests
+        await stove.close()
+
+
+@run
+async def test_an_esphome_relay_already_cut_cannot_confirm_and_says_so(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """ESPHome publishes a switch state only when it changes (Switch::publish_state's
+    dedup) and has no state request: a cut of a relay already energised gets no fresh
+    report, and we say so instead of confirming from the retained one."""
+    sim = mqtt_sim(block("esphome"), energised=True)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, deadline=1.0)
+    relay = stove.relays["front"]
+    try:
+        await relay.switch(True, deadline=time.monotonic() + 1)
+        start = time.monotonic()
+        with pytest.raises(Unconfirmed, match="does not report a state it already has and "
+                                               "has no state request"):
+            await relay.wait_for(True, deadline=start + 1)
+        assert time.monotonic() - start < 1.5
+    finally:
+        await stove.close()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_check_warns_about_a_relay_that_cannot_confirm_a_hold(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], dialect: str, tmp_path: Path,
+    stove: Run,
+) -> None:
+    relay_block = block(dialect)
+    if dialect == "generic":
+        del relay_block["get_topic"]
+    sim = mqtt_sim(relay_block)
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({
+        "stove": {"burners": {"left": {"relay": {"type": "mqtt", **sim.relay}}}},
+        "mqtt": {"host": mosquitto.host, "port": mosquitto.port}}))
+    code, out, err = stove("-c", str(config), "check", "--json")
+    (row,) = json.loads(out)["burners"]
+    # The generic simulator does not retain its state: with no state request, the
+    # check has nothing to read (exit 1), and still warns.
+    assert code == (1 if dialect == "generic" else 0), row
+    if dialect in NO_REQUEST:
+        assert "cannot be confirmed" in row["warning"]
+        _, _, err = stove("-c", str(config), "check")
+        assert "left: warning:" in err and "a hold" in err
+    else:
+        assert "warning" not in row
+
+
+@run
+async def test_tasmota_hold_is_not_ended_by_the_rest_of_an_earlier_backlog(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """normally_open: a cut is `Backlog POWER OFF; Delay; POWER ON` on the device. A lock
+    (a plain OFF) during that Delay must not be undone by the Backlog's POWER ON."""
+    sim = mqtt_sim(block("tasmota"), wiring=NO)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay}, NO)
+    relay = stove.relays["front"]
+    try:
+        deadline = time.monotonic() + 2
+        await relay.switch(False, deadline=deadline, pulse_seconds=1.0)
+        await relay.wait_for(False, deadline=deadline)
+        deadline = time.monotonic() + 2
+        await relay.switch(False, deadline=deadline)  # the hold, as a lock sends it
+        await relay.wait_for(False, deadline=deadline)
+        await asyncio.sleep(1.5)  # past the Delay
+        assert not sim.sim.energised and not sim.burner.state().loop_closed
+    finally:
+        await stove.close()

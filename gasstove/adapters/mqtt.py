@@ -31,7 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ..domain.errors import RelayRefused, RelayUnreachable
 from ..domain.mqtt_config import MqttBrokerConfig
-from .mqtt_relay import Receiver, Signal
+from .mqtt_relay import NotSent, Receiver, Signal
 
 _LOG = logging.getLogger(__name__)
 
@@ -305,10 +305,19 @@ class MqttBroker:
         """Publish (QoS 1) and wait for the broker's PUBACK.
 
         Commands are never retained; only the daemon's own state, availability
-        and discovery messages are (``retain=True``).
+        and discovery messages are (``retain=True``). Raises :class:`NotSent`
+        when paho did not take the message; once taken, paho keeps it and sends
+        it again on the next connection, so it may still arrive.
         """
-        info = self._client_or_raise().publish(topic, payload, qos=1, retain=retain)
+        try:
+            client = self._client_or_raise()
+        except RelayUnreachable as err:
+            raise NotSent(str(err)) from None
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            raise NotSent(f"cannot publish to {topic} on {self.describe()}: "
+                          f"{paho.error_string(info.rc)}")
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise RelayUnreachable(f"cannot publish to {topic} on {self.describe()}: "
-                                   f"{paho.error_string(info.rc)}")
+            raise RelayUnreachable(f"lost {self.describe()} while publishing to {topic} (paho "
+                                   "sends it again when the connection returns)")
         await self._acked(info.mid, deadline, f"the command to {topic}")

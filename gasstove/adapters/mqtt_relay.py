@@ -9,8 +9,16 @@ Home Assistant (which pins its own paho) can import it.
 Rules from DESIGN.md §2/§4: commands are QoS 1 and never retained (a retained
 "off" replays on every reconnect); a switch is confirmed only by a state
 message the device published after the command (never by our own publish,
-never by a retained copy, and with Zigbee2MQTT never by its optimistic echo);
-a relay whose availability topic says offline fails at once.
+never by a retained copy, never by a periodic snapshot, and with Zigbee2MQTT
+never by its optimistic echo), and only while the latest word of any kind
+agrees; a relay (or the bridge it sits behind) whose availability topic says
+offline fails at once.
+
+What MQTT cannot tell: who published a message. A client allowed to publish
+on a relay's state topic can forge a live report; the broker's ACLs must keep
+others off those topics (README, "Relays"). A broker hands a retained message
+to a subscription already made with the retain flag cleared (MQTT 3.1.1
+§3.3.1.3), so the flag only marks what a new subscription replays.
 """
 
 from __future__ import annotations
@@ -23,7 +31,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..domain.dialects import CannotHold, Dialect, ParseError, Report
-from ..domain.errors import RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
+from ..domain.errors import (
+    RelayError,
+    RelayOffline,
+    RelayRefused,
+    RelayUnreachable,
+    Unconfirmed,
+)
 from ..domain.mqtt_config import MqttRelayConfig
 
 _LOG = logging.getLogger(__name__)
@@ -73,6 +87,10 @@ def _expire(fut: asyncio.Future[bool]) -> None:
         fut.set_result(False)
 
 
+class NotSent(RelayUnreachable):
+    """A publish refused before anything was handed to the connection (nothing can arrive)."""
+
+
 class Receiver(Protocol):
     """Anything that takes the messages of topics routed to it (relays, the daemon's remote)."""
 
@@ -108,7 +126,11 @@ class MqttLink(Protocol):
 
     async def publish(self, topic: str, payload: str, deadline: float, *,
                       retain: bool = False) -> None:
-        """Publish with QoS 1; return once the broker acknowledged it."""
+        """Publish with QoS 1; return once the broker acknowledged it.
+
+        Raise :class:`NotSent` only when nothing left (or will leave) for the
+        broker; any other error means the message may still arrive.
+        """
         ...
 
 
@@ -123,10 +145,21 @@ class MqttRelay:
         link.attach()
         self._energised: bool | None = None
         self._online: bool | None = None
+        self._bridge_online: bool | None = None
         self._refused: str | None = None
-        self._reports = 0  #: state reports received
-        self._fresh = 0  #: the number of the last live (not retained) state report
-        self._command = 0  #: reports received before our last command
+        #: State reports the device sent us live (not retained), and the last one's state.
+        self._heard = 0
+        self._heard_energised: bool | None = None
+        #: Live state reports (not retained, not periodic) received, and the last one's state.
+        self._live = 0
+        self._fresh_energised: bool | None = None
+        self._command = 0  #: live reports received before our last command
+        #: Replies to requests numbered up to this were asked before our last command.
+        self._asked_before = 0
+        #: The state a Zigbee2MQTT-style bridge will echo for our last /set, until it has.
+        self._echo: bool | None = None
+        #: The state our last command asked for, once it may have left (for error messages).
+        self._sent: bool | None = None
         self._changed = Signal()
         self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
 
@@ -137,6 +170,8 @@ class MqttRelay:
     async def identify(self, *, deadline: float) -> str:
         await self._ready(deadline)
         online = {True: "online", False: "OFFLINE", None: "availability unknown"}[self._online]
+        if self._bridge_online is False:
+            online += f", its bridge OFFLINE ({self.dialect.bridge()})"
         return f"{self.dialect.name} relay on {self._link.describe()}, {online}"
 
     async def read(self, *, deadline: float) -> bool:
@@ -149,48 +184,91 @@ class MqttRelay:
                 raise Unconfirmed(f"{self.describe()} has not reported its state yet (it has "
                                   "no state request and publishes on changes only)")
             return self._energised  # its last own report (a retained state serves for this)
-        after = self._reports
-        if not await self._until(lambda: self._reports != after, deadline, ask=True):
+        # The device's own answer: a retained copy replayed meanwhile is anyone's.
+        after = self._heard
+        if not await self._until(lambda: self._heard != after, deadline, ask=True):
             raise self._silent("no state report")
-        assert self._energised is not None
-        return self._energised
+        assert self._heard_energised is not None
+        return self._heard_energised
 
     async def switch(
         self, energised: bool, *, deadline: float, pulse_seconds: float | None = None
     ) -> None:
-        await self._ready(deadline)
-        self._check_online()
+        self._sent = None
         try:
+            await self._ready(deadline)
+            self._check_online()
+            self._asked_before = self.dialect.requests()  # the command's own reply counts
             messages = self.dialect.switch(energised, pulse_seconds)
         except CannotHold as err:
-            raise RelayRefused(str(err)) from None
+            raise RelayRefused(f"{err}; nothing was sent") from None
+        except RelayError as err:
+            raise _amend(err, "nothing was sent to the relay") from None
         self._refused = None
-        self._command = self._reports  # only reports after this can confirm
-        for message in messages:
-            await self._link.publish(message.topic, message.payload, deadline)
+        self._command = self._live  # only reports after this can confirm
+        self._echo = energised if self.dialect.optimistic_echo else None
+        # The last message is the one that switches (Tasmota sends a Backlog clear first).
+        for i, message in enumerate(messages):
+            last = i == len(messages) - 1
+            try:
+                await self._link.publish(message.topic, message.payload, deadline)
+            except NotSent as err:
+                raise _amend(err, "nothing was sent to the relay" if i == 0 else
+                             "the command itself was not sent") from None
+            except RelayError as err:
+                if not last:
+                    raise _amend(err, "the command itself was not sent") from None
+                self._sent = energised  # it may still arrive
+                raise _amend(err, self._may_have(energised)) from None
+        self._sent = energised
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        try:
+            await self._wait_for(energised, deadline)
+        except RelayError as err:
+            if self._sent is None:
+                raise
+            raise _amend(err, self._may_have(self._sent)) from None
+
+    async def _wait_for(self, energised: bool, deadline: float) -> None:
         await self._ready(deadline)
         baseline = self._command
         if self.dialect.optimistic_echo:
-            # The bridge's echo of our /set is its guess; let it pass, then ask.
-            while self._reports == baseline and await self._changed.wait(
-                min(deadline, time.monotonic() + ECHO_WINDOW_S)
-            ):
+            # Ask once the bridge's echo has passed (or after ECHO_WINDOW_S), so
+            # that the answer comes after it; receive() drops the echo itself.
+            until = min(deadline, time.monotonic() + ECHO_WINDOW_S)
+            while self._echo is not None and await self._changed.wait(until):
                 pass
-            baseline = self._reports
 
         def confirmed() -> bool:
             if self._refused is not None:
                 raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
-            return self._fresh > baseline and self._energised == energised
+            # The device's own live word since the command, and nothing since against it.
+            return (self._live > baseline and self._fresh_energised == energised
+                    and self._energised == energised)
 
         if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
             return
-        if self._fresh > baseline:
-            state = "energised" if self._energised else "released"
+        if self._live > baseline:
+            state = _state(bool(self._energised))
             raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
+        if self._energised == energised and not self.dialect.confirms_unchanged():
+            # That earlier state may be old, retained, or anyone's: never pretend.
+            raise Unconfirmed(
+                f"no report from {self.describe()} since the command; the last state seen on "
+                f"its topic (perhaps old or retained) said {_state(energised)}, but "
+                f"{self.dialect.name} does not report a state it already has and has no state "
+                "request, so this cannot be confirmed")
         raise self._silent("no state report since the command")
+
+    def caveat(self) -> str | None:
+        """What this relay cannot confirm, for `stove check` (None: nothing)."""
+        if self.dialect.confirms_unchanged():
+            return None
+        return (f"{self.dialect.name} does not report a state it already has and has no state "
+                "request: a cut or lock of a relay already cutting (a hold) cannot be confirmed"
+                + (" (set get_topic if the firmware answers one)"
+                   if self.dialect.name == "generic" else ""))
 
     async def close(self) -> None:
         for poll in self._polls:
@@ -251,7 +329,15 @@ class MqttRelay:
         for message in self.dialect.poll():
             await self._link.publish(message.topic, message.payload, deadline)
 
+    def _may_have(self, energised: bool) -> str:
+        return (f"the command may have reached the relay: it may be {_state(energised)} "
+                f"now, or still {_state(not energised)}")
+
     def _check_online(self) -> None:
+        if self._bridge_online is False:
+            raise RelayOffline(f"the {self.dialect.name} bridge reports itself offline "
+                               f"({self.dialect.bridge()}): {self.describe()} cannot be "
+                               "reached through it (its own availability stays \"online\")")
         if self._online is False:
             raise RelayOffline(f"{self.describe()} reports itself offline (its availability "
                                "topic / LWT): is it powered and on the network?")
@@ -273,13 +359,34 @@ class MqttRelay:
             return
         if report is None:
             return
+        if report.answers is not None and report.answers <= self._asked_before:
+            return  # the answer to a request made before our last command: old news
         if report.online is not None:
             self._online = report.online
+        if report.bridge_online is not None:
+            self._bridge_online = report.bridge_online
         if report.refused is not None:
             self._refused = report.refused
-        if report.energised is not None:
+        if report.energised is not None and not retained and report.energised is self._echo:
+            # The first live report of the state we asked for is the bridge's echo,
+            # its guess, whenever it comes (later than a /get answer, even): dropped.
+            # Were it a true report instead, the echo would follow and say the same.
+            self._echo = None
+        elif report.energised is not None:
             self._energised = report.energised
-            self._reports += 1
             if not retained:
-                self._fresh = self._reports
+                self._heard += 1
+                self._heard_energised = report.energised
+            if not retained and not report.periodic:
+                self._live += 1
+                self._fresh_energised = report.energised
         self._changed.notify()
+
+
+def _state(energised: bool) -> str:
+    return "energised" if energised else "released"
+
+
+def _amend(err: RelayError, what: str) -> RelayError:
+    """The same kind of error, saying what the command may have done."""
+    return type(err)(f"{err}; {what}")

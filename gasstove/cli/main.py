@@ -486,12 +486,16 @@ def check(as_json: JsonFlag = False) -> None:
     """Validate the configuration and reach every relay (nothing is switched)."""
     import asyncio
 
+    from ..adapters.mqtt_relay import MqttRelay
+
     config = load()
 
     async def probe(stove: Stove) -> list[dict[str, Any]]:
         async def one(name: str) -> dict[str, Any]:
             relay = stove.relays[name]
             row: dict[str, Any] = {"burner": name, "relay": relay.describe(), "ok": False}
+            if isinstance(relay, MqttRelay) and (caveat := relay.caveat()) is not None:
+                row["warning"] = caveat  # what it cannot confirm: said, never pretended
             try:
                 deadline = asyncio.get_running_loop().time() + config.stove.deadline
                 row["device"] = await relay.identify(deadline=deadline)
@@ -514,6 +518,8 @@ def check(as_json: JsonFlag = False) -> None:
         for r in rows:
             detail = f"{r['device']}, {r['state']}" if r["ok"] else f"NOT reachable: {r['error']}"
             print(f"  {r['burner']}: {r['relay']}: {detail}", file=sys.stdout if r["ok"] else sys.stderr)
+            if "warning" in r:
+                print(f"  {r['burner']}: warning: {r['warning']}", file=sys.stderr)
     raise typer.Exit(0 if ok else 1)
 
 

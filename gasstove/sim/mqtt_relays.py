@@ -6,6 +6,12 @@ retained online message and leaves a retained offline will, and times pulses
 the way the firmware does (Tasmota PulseTime and Backlog/Delay, Shelly Gen2
 ``toggle_after``, Zigbee2MQTT ``on_time`` with its optimistic echo, Shelly
 Gen1 ``auto_off``/``auto_on`` settings, an ESPHome ``on_turn_on`` delay).
+They are as unkind as the firmware: Tasmota runs a command on its next main
+loop pass (``Sleep 50``) and a Backlog's commands ``SetOption34`` (200 ms)
+apart, and sends a ``tele/STATE`` snapshot every TelePeriod; Shelly Gen1
+republishes its relay state every ``mqtt_update_period``; ESPHome says nothing
+when told to switch to the state it already has; Zigbee2MQTT's will is the
+bridge's, so its devices stay "online" when it dies.
 Topic names come from the same dialect objects the real adapter uses, built
 from the same configuration block a user writes.
 
@@ -18,6 +24,7 @@ so a caller can run them on its own clock.
 
 from __future__ import annotations
 
+import collections
 import functools
 import heapq
 import json
@@ -57,6 +64,8 @@ class SimRelay(ABC):
     """The firmware-independent part: connection, LWT, the coil and the burner it drives."""
 
     dialect_name: ClassVar[str]
+    #: The firmware reports its state again when set to the state it already has.
+    reports_unchanged: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -97,6 +106,11 @@ class SimRelay(ABC):
     def availability(self) -> tuple[str, str, str] | None:
         """(topic, online payload, offline payload), both retained; None if it has none."""
 
+    def will(self) -> tuple[str, str] | None:
+        """(topic, payload) the broker publishes, retained, when the connection dies."""
+        avail = self.availability()
+        return None if avail is None else (avail[0], avail[2])
+
     @abstractmethod
     def on_command(self, topic: str, payload: str) -> None: ...
 
@@ -109,8 +123,8 @@ class SimRelay(ABC):
         """Connect (raises OSError if the broker is not there) and announce."""
         client = paho.Client(CallbackAPIVersion.VERSION2,
                              client_id=f"sim-{self.dialect_name}-{secrets.token_hex(3)}")
-        if (avail := self.availability()) is not None:
-            client.will_set(avail[0], avail[2], qos=1, retain=True)
+        if (will := self.will()) is not None:
+            client.will_set(will[0], will[1], qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *_args: self._connected.clear()
         client.on_message = self._on_message
@@ -125,13 +139,13 @@ class SimRelay(ABC):
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
-        """A clean shut-down: say offline (retained), disconnect."""
+        """A clean shut-down: say offline (retained, what the will says), disconnect."""
         self._cancel_all()
         client, self._client = self._client, None
         if client is None:
             return
-        if (avail := self.availability()) is not None and self._connected.is_set():
-            client.publish(avail[0], avail[2], qos=1, retain=True).wait_for_publish(2)
+        if (will := self.will()) is not None and self._connected.is_set():
+            client.publish(will[0], will[1], qos=1, retain=True).wait_for_publish(2)
         client.disconnect()
         client.loop_stop()
 
@@ -159,7 +173,7 @@ class SimRelay(ABC):
             changed = energised != self.energised
             self.energised = energised
             self.burner.set_relay(energised, self.wiring)
-            if report:
+            if report and (changed or self.reports_unchanged):
                 self.report()
         if changed:
             self._on_change(f"relay {'energised' if energised else 'released'} ({why})")
@@ -196,8 +210,13 @@ class SimRelay(ABC):
         if (avail := self.availability()) is not None:
             client.publish(avail[0], avail[1], qos=1, retain=True)
         with self._lock:
-            self.report()
+            self.report()  # every firmware here announces its state on (re)connection
+            self.connected()
         self._connected.set()
+
+    def connected(self) -> None:
+        """Start what the firmware does once connected (periodic reports)."""
+        return None  # most firmwares here do nothing more
 
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         try:
@@ -221,14 +240,40 @@ def _on_off(payload: str, current: bool, on: str = "ON", off: str = "OFF") -> bo
     raise ValueError(f"unknown state {payload[:20]!r}")
 
 
+#: Tasmota's main loop sleeps this long as shipped (``Sleep 50``): a command that
+#: arrives waits for the next pass. https://tasmota.github.io/docs/Commands/#sleep
+TASMOTA_LOOP_S = 0.05
+#: ``SetOption34``: the pause between a Backlog's commands, 200 ms by default
+#: (https://tasmota.github.io/docs/Commands/#setoption34); ``Delay <n>`` replaces it
+#: with n tenths of a second (https://tasmota.github.io/docs/Commands/#backlog).
+TASMOTA_BACKLOG_S = 0.2
+#: ``TelePeriod``: a tele/STATE snapshot every 300 s by default.
+TASMOTA_TELE_PERIOD_S = 300.0
+
+
 class TasmotaSim(SimRelay):
     dialect_name = "tasmota"
 
-    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
-                 **kwargs: Any) -> None:
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring, *,
+                 tele_period: float = TASMOTA_TELE_PERIOD_S, **kwargs: Any) -> None:
         self.dialect = Tasmota.from_config(config)
         self.pulse_time = 0  #: the stored PulseTime setting of our relay
+        self.tele_period = tele_period
+        self._inbox: collections.deque[tuple[str, str]] = collections.deque()
+        #: Commands a Backlog still has to run; a new Backlog adds to them.
+        self._backlog: collections.deque[str] = collections.deque()
         super().__init__(config, burner, wiring, **kwargs)
+
+    def connected(self) -> None:
+        self.after("tele", self.tele_period, self._tele)
+
+    def _tele(self) -> None:
+        """The TelePeriod snapshot: the state *now*, which our reader may get after a
+        command the device has not run yet (it waits for the next loop pass)."""
+        self.publish(f"tele/{self.dialect.topic}/STATE",
+                     json.dumps({"Time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                 self.dialect.power: "ON" if self.energised else "OFF"}))
+        self.after("tele", self.tele_period, self._tele)
 
     def command_topics(self) -> list[str]:
         return [f"cmnd/{self.dialect.topic}/#"]
@@ -237,12 +282,29 @@ class TasmotaSim(SimRelay):
         return (self.dialect.lwt_topic, "Online", "Offline")
 
     def on_command(self, topic: str, payload: str) -> None:
-        self.run(topic.rsplit("/", 1)[-1], payload.strip())
+        # Run on the next pass of the main loop, in the order received.
+        self._inbox.append((topic.rsplit("/", 1)[-1], payload.strip()))
+        if "loop" not in self._timers:
+            self.after("loop", TASMOTA_LOOP_S, self._loop_pass)
+
+    def _loop_pass(self) -> None:
+        while self._inbox:
+            self.run(*self._inbox.popleft())
 
     def run(self, command: str, arg: str) -> None:
         key = command.upper()
         if key == "BACKLOG":
-            self.backlog([c.strip() for c in arg.split(";") if c.strip()])
+            # CmndBacklog (tasmota/tasmota_support/support_command.ino): with no
+            # argument it clears the queue; otherwise it appends and resets the
+            # backlog timer, so what was left of an earlier Backlog (a Delay too)
+            # runs on at once.
+            self.cancel("backlog")
+            if not arg:
+                self._result({"Backlog": "Aborted" if self._backlog else "Empty"})
+                self._backlog.clear()
+                return
+            self._backlog.extend(c.strip() for c in arg.split(";") if c.strip())
+            self._next_in_backlog()
         elif key in self.dialect.power_names():
             if arg:
                 self.power(_on_off(arg, self.energised))
@@ -266,15 +328,18 @@ class TasmotaSim(SimRelay):
         else:
             self.cancel("pulse")
 
-    def backlog(self, commands: list[str]) -> None:
-        """Run commands in order on the device; ``Delay <tenths>`` waits between them."""
-        for i, command in enumerate(commands):
-            name, _, arg = command.partition(" ")
-            if name.upper() == "DELAY":
-                self.after("backlog", max(2, int(arg)) / 10,
-                           functools.partial(self.backlog, commands[i + 1:]))
-                return
+    def _next_in_backlog(self) -> None:
+        """Run the Backlog's next command; the one after waits SetOption34 (or a Delay)."""
+        if not self._backlog:
+            return
+        name, _, arg = self._backlog.popleft().partition(" ")
+        if name.upper() == "DELAY":
+            pause = max(2, int(arg)) / 10
+        else:
             self.run(name, arg.strip())
+            pause = TASMOTA_BACKLOG_S
+        if self._backlog:
+            self.after("backlog", pause, self._next_in_backlog)
 
     def _result(self, body: dict[str, Any]) -> None:
         self.publish(f"stat/{self.dialect.topic}/RESULT", json.dumps(body))
@@ -301,12 +366,24 @@ class _AutoTimerSim(SimRelay):
 
 
 class ShellySim(_AutoTimerSim):
+    """Shelly Gen1: publishes ``relay/<n>`` on every change and again every
+    ``mqtt_update_period`` seconds (30 by default; /settings, "mqtt_update_period",
+    https://shelly-api-docs.shelly.cloud/gen1/#settings), and on ``update``."""
+
     dialect_name = "shelly"
 
-    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
-                 **kwargs: Any) -> None:
+    def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring, *,
+                 update_period: float = 30.0, **kwargs: Any) -> None:
         self.dialect = Shelly.from_config(config)
+        self.update_period = update_period
         super().__init__(config, burner, wiring, **kwargs)
+
+    def connected(self) -> None:
+        self.after("update", self.update_period, self._periodic)
+
+    def _periodic(self) -> None:
+        self.report()
+        self.after("update", self.update_period, self._periodic)
 
     def command_topics(self) -> list[str]:
         return [f"{self.dialect.relay_topic}/command", self.dialect.device_command_topic]
@@ -379,7 +456,14 @@ class ShellyRpcSim(SimRelay):
 
 
 class Zigbee2MqttSim(SimRelay):
-    """The Zigbee2MQTT bridge and one on/off device behind it."""
+    """The Zigbee2MQTT bridge and one on/off device behind it.
+
+    The connection is the bridge's: its will is ``<base>/bridge/state``
+    ``{"state":"offline"}`` (retained), and it publishes ``{"state":"online"}``
+    on connect (Koenkk/zigbee2mqtt lib/mqtt.ts). The device's availability is
+    published by the bridge, retained, and nobody clears it when the bridge
+    dies: it stays "online".
+    """
 
     dialect_name = "zigbee2mqtt"
 
@@ -393,6 +477,12 @@ class Zigbee2MqttSim(SimRelay):
 
     def availability(self) -> tuple[str, str, str]:
         return (self.dialect.availability_topic, '{"state":"online"}', '{"state":"offline"}')
+
+    def will(self) -> tuple[str, str]:
+        return (self.dialect.bridge_topic, '{"state":"offline"}')
+
+    def connected(self) -> None:
+        self.publish(self.dialect.bridge_topic, '{"state":"online"}', retain=True)
 
     def on_command(self, topic: str, payload: str) -> None:
         body = json.loads(payload)
@@ -421,7 +511,12 @@ class Zigbee2MqttSim(SimRelay):
 
 
 class EspHomeSim(_AutoTimerSim):
+    """ESPHome: a switch state is published (retained) only when it changes
+    (``Switch::publish_state`` dedup, esphome/components/switch/switch.cpp), and
+    every state again on each (re)connection (mqtt_client.cpp)."""
+
     dialect_name = "esphome"
+    reports_unchanged = False
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:

@@ -41,6 +41,14 @@ class Report:
     energised: bool | None = None  #: the relay's own report of its coil
     online: bool | None = None  #: its availability (LWT / birth message)
     refused: str | None = None  #: the device answered our command with an error
+    #: A snapshot the firmware sends on a timer (Tasmota ``tele/STATE``): it may have
+    #: been sent before the device ran our command, so it never confirms one.
+    periodic: bool = False
+    #: The availability of the bridge the device sits behind (Zigbee2MQTT's
+    #: ``bridge/state``): the device's own availability says nothing when it is down.
+    bridge_online: bool | None = None
+    #: The number of our request this replies to (see :meth:`Dialect.requests`).
+    answers: int | None = None
 
 
 class ParseError(ValueError):
@@ -56,6 +64,10 @@ class Dialect(ABC):
     #: The bridge answers a command with the state it asked for, not one the
     #: device reported (Zigbee2MQTT): confirm only with a fresh read.
     optimistic_echo: ClassVar[bool] = False
+    #: The firmware publishes its state again when told to switch to the state it
+    #: already has. ESPHome does not (see :mod:`.esphome`); with no state request
+    #: either, a relay already in the wanted state cannot confirm it afresh.
+    reports_unchanged: ClassVar[bool] = True
 
     @abstractmethod
     def describe(self) -> str:
@@ -80,6 +92,20 @@ class Dialect(ABC):
     def poll(self) -> list[Message]:
         """Ask the device for a fresh state report; empty when the firmware has no such request."""
         return []
+
+    def requests(self) -> int:
+        """How many numbered requests this relay has made (replies say which they answer);
+        0 for firmwares whose replies carry no request id."""
+        return 0
+
+    def bridge(self) -> str | None:
+        """The topic of the bridge's own availability, for devices behind one (Zigbee2MQTT)."""
+        return None
+
+    def confirms_unchanged(self) -> bool:
+        """Whether a command to the state the relay already has can be confirmed afresh
+        (the firmware reports it again, or answers a state request sent after it)."""
+        return self.reports_unchanged or bool(self.poll())
 
     @abstractmethod
     def parse(self, topic: str, payload: bytes) -> Report | None: ...

@@ -7,7 +7,17 @@ name; the birth/will messages are ``online``/``offline`` on
 ``<prefix>/switch/<object_id>/command`` and ``/state``, state retained).
 
 ESPHome has no per-command timer and no "report your state" request (its
-retained state topic serves a fresh subscriber). A device-side pulse exists
+retained state topic serves a fresh subscriber). It publishes a switch state
+only when it changes: ``Switch::publish_state`` returns early when
+``publish_dedup_.next(state)`` says the state is unchanged
+(esphome/components/switch/switch.cpp; the MQTT switch publishes from that
+state callback, mqtt_switch.cpp), and it republishes every state only on its
+own (re)connection (mqtt_client.cpp ``schedule_resend_state``). Home
+Assistant's birth message on ``<discovery_prefix>/status`` triggers nothing in
+ESPHome's MQTT client (checked in the 2024.10 sources), and publishing it
+would make every other device on the broker resend its discovery. So a command
+to the state the relay already has cannot be confirmed afresh
+(``reports_unchanged``): the relay says so instead. A device-side pulse exists
 only if the user flashed one, e.g. ``on_turn_on: [delay: 3s, switch.turn_off:
 relay]``; the configuration declares it with ``auto_off``/``auto_on`` (see
 :class:`~.base.DeclaredTimer`), otherwise we time the pulse ourselves.
@@ -27,6 +37,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class EspHome(DeclaredTimer):
     name: ClassVar[str] = "esphome"
+    reports_unchanged: ClassVar[bool] = False
     prefix: str
     switch_id: str = "relay"
     auto_off: bool = False

@@ -6,6 +6,10 @@ already document themselves against: https://www.home-assistant.io/integrations/
 the state out of a JSON message (``switch.output`` for ``{"switch":
 {"output": "ON"}}``); JSON booleans are read as on/off too.
 
+Whether the firmware reports a state it already has is unknown, so without a
+``get_topic`` (a state request) a command to the current state is taken as one
+that cannot be confirmed afresh (``reports_unchanged``), as with ESPHome.
+
 A generic relay has no known per-command timer; ``auto_off``/``auto_on``
 declare one set up on the device (see :class:`~.base.DeclaredTimer`).
 """
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Generic(DeclaredTimer):
     name: ClassVar[str] = "generic"
+    reports_unchanged: ClassVar[bool] = False
     command_topic: str
     state_topic: str
     payload_on: str = "ON"

@@ -11,15 +11,19 @@ https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Mqtt
 
 The reply to ``Switch.Set`` carries ``was_on`` (the state *before*), so it
 confirms nothing; a ``Switch.GetStatus`` reply is the device's own report.
+Request ids are ``sw<channel>-<nonce>-<n>`` with a nonce random per relay, so
+a reply to another process's request (they share our reply topic) or to an
+earlier run is ignored, and a reply says which of our requests it answers:
+one asked before our command never confirms it (the device answers in order).
 ``toggle_after`` works in both directions, per command.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..plan import DevicePulse
@@ -35,8 +39,9 @@ class ShellyRpc(Dialect):
     prefix: str
     channel: int = 0
     timer: bool = True
-    #: Request ids, unique per relay so replies to other relays' requests are told apart.
-    _ids: itertools.count[int] = field(default_factory=itertools.count, compare=False, repr=False)
+    #: Request ids: this relay's nonce and a count of the requests made so far.
+    _nonce: str = field(default_factory=lambda: secrets.token_hex(4), compare=False, repr=False)
+    _issued: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
 
     @classmethod
     def from_config(cls, config: MqttRelayConfig) -> ShellyRpc:
@@ -81,9 +86,17 @@ class ShellyRpc(Dialect):
     def device_pulse(self) -> DevicePulse:
         return DevicePulse(on=self.timer, off=self.timer)
 
+    @property
+    def _id_prefix(self) -> str:
+        return f"sw{self.channel}-{self._nonce}-"
+
+    def requests(self) -> int:
+        return self._issued[0]
+
     def _call(self, method: str, **params: Any) -> Message:
+        self._issued[0] += 1
         request = {
-            "id": f"sw{self.channel}-{next(self._ids)}", "src": self.src,
+            "id": f"{self._id_prefix}{self._issued[0]}", "src": self.src,
             "method": method, "params": {"id": self.channel, **params},
         }
         return Message(self.rpc_topic, json.dumps(request, separators=(",", ":")))
@@ -120,13 +133,17 @@ class ShellyRpc(Dialect):
         return Report(energised=boolean(status["output"], f"{what} output"))
 
     def _reply(self, data: dict[str, Any]) -> Report | None:
-        if not str(data.get("id", "")).startswith(f"sw{self.channel}-"):
-            return None  # a reply to another relay on the same device
+        request = str(data.get("id", ""))
+        number = request.removeprefix(self._id_prefix)
+        if number == request or not number.isdigit():
+            return None  # a reply to another relay, another process, or an earlier run
         if "error" in data:
             error = data["error"] if isinstance(data["error"], dict) else {}
             message = str(error.get("message", "?"))[:80]
-            return Report(refused=f"error {error.get('code', '?')}: {message}")
+            return Report(refused=f"error {error.get('code', '?')}: {message}",
+                          answers=int(number))
         result = data.get("result")
         if isinstance(result, dict) and result.get("id") == self.channel and "output" in result:
-            return self._output(result, "Switch.GetStatus reply")
+            report = self._output(result, "Switch.GetStatus reply")
+            return None if report is None else replace(report, answers=int(number))
         return None  # a Switch.Set reply: was_on is the state before, not after

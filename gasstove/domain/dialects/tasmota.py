@@ -10,6 +10,15 @@ Device-side pulses (DESIGN.md §5): ``PulseTime<n>`` turns a relay OFF after it
 was turned ON (an NC cut). It is a stored setting, so every plain ON clears it
 first, or a later lock would end by itself. An OFF pulse (NO cut) is a
 ``Backlog POWER OFF; Delay; POWER ON`` that runs on the device.
+
+What confirms (issue 13): every ``POWER`` command is answered on ``stat/`` even
+when the relay already had that state (``ExecuteCommandPower`` in
+tasmota/tasmota_support/support_tasmota.ino ends with ``MqttPublishPowerState``
+whatever changed), so a cut of a relay already energised is confirmed afresh.
+``tele/<topic>/STATE`` is a snapshot sent every TelePeriod (300 s by default)
+and may have left the device before it ran our command (the Commands page
+warns that one "may appear exactly after you issue Power off command"): it is
+read, never taken as the answer to a command.
 """
 
 from __future__ import annotations
@@ -85,6 +94,16 @@ class Tasmota(Dialect):
     def device_pulse(self) -> DevicePulse:
         return DevicePulse(on=self.timer, off=self.timer)
 
+    def switch(self, energised: bool, pulse_seconds: float | None = None) -> list[Message]:
+        messages = super().switch(energised, pulse_seconds)
+        if not self.timer:
+            return messages  # we never leave a Backlog on the device
+        # An empty Backlog clears what an earlier cut left queued (CmndBacklog,
+        # tasmota_support/support_command.ino): else the `POWER ON` at the end of
+        # an OFF pulse would undo a lock sent during its Delay, and a new Backlog
+        # would run that rest at once (appending resets the backlog timer).
+        return [Message(self.cmnd("Backlog"), ""), *messages]
+
     def _set(self, energised: bool) -> list[Message]:
         if energised and self.timer:
             # A PulseTime left from an earlier cut would end this ON by itself.
@@ -113,5 +132,6 @@ class Tasmota(Dialect):
             found = [key for key in self.power_names() if key in data]
             if not found:
                 return None  # the answer to another command (PulseTime, Backlog...)
-            return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"))
+            return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"),
+                          periodic=name == "STATE")
         raise ParseError(f"not a topic of {self.describe()}")

@@ -9,6 +9,14 @@ https://www.zigbee2mqtt.io/guide/configuration/device-availability.html
 (``<base>/<name>/availability``, retained; ``{"state":"online"}``, or plain
 ``online`` with the legacy payload).
 
+The bridge has its own LWT, ``<base>/bridge/state``, retained: ``{"state":
+"offline"}`` as the will of its MQTT connection, ``{"state":"online"}`` on
+connect (Koenkk/zigbee2mqtt lib/mqtt.ts, ``will`` and ``onConnect``); before
+2.0, with ``advanced.legacy_availability_payload`` (the 1.x default), plain
+``offline``/``online`` (lib/util/settingsMigration.ts notes its removal). When
+the bridge dies its devices' availability topics keep saying "online", so a
+bridge offline fails a command at once, as a device offline does.
+
 Z2M publishes the state it *asked* for as soon as the Zigbee command is
 acknowledged (DESIGN.md §5), so ``optimistic_echo`` makes the transport confirm
 with a ``/get`` answer instead. ``off_wait_time`` is never sent: during it the
@@ -51,14 +59,21 @@ class Zigbee2Mqtt(Dialect):
         return f"{self.device_topic}/availability"
 
     @property
+    def bridge_topic(self) -> str:
+        return f"{self.base_topic}/bridge/state"
+
+    @property
     def key(self) -> str:
         return "state" if self.endpoint is None else f"state_{self.endpoint}"
 
     def describe(self) -> str:
         return f"zigbee2mqtt {self.device_topic} {self.key}"
 
+    def bridge(self) -> str:
+        return self.bridge_topic
+
     def subscriptions(self) -> tuple[str, ...]:
-        return (self.device_topic, self.availability_topic)
+        return (self.device_topic, self.availability_topic, self.bridge_topic)
 
     def device_pulse(self) -> DevicePulse:
         return DevicePulse(on=self.timer)  # on_time only applies to turning ON
@@ -77,10 +92,11 @@ class Zigbee2Mqtt(Dialect):
 
     def parse(self, topic: str, payload: bytes) -> Report | None:
         if topic == self.availability_topic:
-            value = json_payload(payload) if text(payload).startswith("{") else text(payload)
-            if isinstance(value, dict):
-                value = value.get("state")
-            return Report(online=word(value, "online", "offline", "availability"))
+            return Report(online=_availability(payload, "availability"))
+        if topic == self.bridge_topic:
+            if not text(payload):
+                return None  # a retained state cleared: says nothing
+            return Report(bridge_online=_availability(payload, "bridge/state"))
         if topic == self.device_topic:
             data = json_payload(payload)
             if not isinstance(data, dict):
@@ -89,3 +105,11 @@ class Zigbee2Mqtt(Dialect):
                 return None  # linkquality, power... without the switch state
             return Report(energised=word(data[self.key], "ON", "OFF", self.key))
         raise ParseError(f"not a topic of {self.describe()}")
+
+
+def _availability(payload: bytes, what: str) -> bool:
+    """``{"state":"online"}`` or, with the legacy payload, plain ``online``."""
+    value = json_payload(payload) if text(payload).startswith("{") else text(payload)
+    if isinstance(value, dict):
+        value = value.get("state")
+    return word(value, "online", "offline", what)
