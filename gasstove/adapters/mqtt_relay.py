@@ -129,6 +129,19 @@ class MqttRelay:
         self._command = 0  #: reports received before our last command
         self._changed = Signal()
         self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
+        #: Called when the device's own messages change its availability or state
+        #: (its LWT, a live report): the daemon passes them on at once, not at its next poll.
+        self.listeners: list[Callable[[], None]] = []
+
+    @property
+    def online(self) -> bool | None:
+        """What the availability topic last said (None: nothing heard)."""
+        return self._online
+
+    @property
+    def energised(self) -> bool | None:
+        """The relay as the device last reported it (None: no report yet)."""
+        return self._energised
 
     def describe(self) -> str:
         return self.config.describe()
@@ -273,6 +286,7 @@ class MqttRelay:
             return
         if report is None:
             return
+        seen = (self._online, self._energised)
         if report.online is not None:
             self._online = report.online
         if report.refused is not None:
@@ -283,3 +297,6 @@ class MqttRelay:
             if not retained:
                 self._fresh = self._reports
         self._changed.notify()
+        if (self._online, self._energised) != seen:
+            for listener in self.listeners:
+                listener()

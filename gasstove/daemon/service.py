@@ -9,6 +9,7 @@ lost one is not (DESIGN.md §2, rule 2).
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -56,6 +57,8 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
+        #: Shut-offs under way per burner: their pulse is "cutting", not "left cutting".
+        self._cutting: collections.Counter[str] = collections.Counter()
         #: Called with the burners whose visible state changed (MQTT state...).
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
@@ -164,7 +167,7 @@ class Daemon:
         cancelled = [n for n in names if n in self.timers]
         for name in cancelled:
             self._cancel_task(name)
-        outcomes = await self.stove.shut_off(names)
+        outcomes = await self._cut(names)
         for name in cancelled:
             self.timers.pop(name, None)
             try:
@@ -241,15 +244,22 @@ class Daemon:
         self._results([outcome])
 
     async def _fire_with_retries(self, timer: Timer) -> Outcome:
-        (outcome,) = await self.stove.shut_off([timer.burner])
+        (outcome,) = await self._cut([timer.burner])
         for pause in self.retry_after:
             if outcome.ok:
                 break
             _LOG.error("timer shut-off of %s NOT confirmed (%s); trying again in %s",
                        timer.burner, outcome.message, format_duration(pause))
             await self.clock.sleep(pause)
-            (outcome,) = await self.stove.shut_off([timer.burner])
+            (outcome,) = await self._cut([timer.burner])
         return outcome
+
+    async def _cut(self, names: list[str]) -> list[Outcome]:
+        self._cutting.update(names)
+        try:
+            return await self.stove.shut_off(names)
+        finally:
+            self._cutting.subtract(names)
 
     def _cancel_task(self, name: str) -> None:
         if task := self._tasks.pop(name, None):
@@ -295,12 +305,8 @@ class Daemon:
         results = []
         for outcome in outcomes:
             reachable = outcome.relay != "unknown"
-            was = self.relay[outcome.burner][1]
-            if was is not None and reachable != was and outcome.action == "status":
-                self.recorder.event(outcome.burner, "relay_back" if reachable else
-                                    "relay_unreachable", "poll",
-                                    result="done" if reachable else "failed",
-                                    reason="" if reachable else outcome.message)
+            if outcome.action == "status":
+                self._reachability(outcome.burner, reachable, "poll", outcome.message)
             self.relay[outcome.burner] = (outcome.relay, reachable)
             if outcome.action == "shut_off":
                 self.problem[outcome.burner] = None if outcome.ok else outcome.message
@@ -310,12 +316,41 @@ class Daemon:
         self._changed([r["burner"] for r in results])
         return results
 
+    def _reachability(self, name: str, reachable: bool, source: str, reason: str) -> None:
+        """Record a relay going unreachable or coming back (not its first reading)."""
+        was = self.relay[name][1]
+        if was is not None and reachable != was:
+            self.recorder.event(name, "relay_back" if reachable else "relay_unreachable",
+                                source, result="done" if reachable else "failed",
+                                reason="" if reachable else reason)
+
+    def relay_reported(self, name: str, online: bool | None, energised: bool | None) -> None:
+        """The relay's own message changed what we know: its availability (LWT) or its
+        state (a live report, a pulse under way). Passed on now, not at the next poll."""
+        if online is False:
+            self._reachability(name, False, "mqtt", "its availability topic says offline")
+            self.relay[name] = ("unknown", False)
+        else:
+            back = self.relay[name][1] is False
+            relay = self.stove.config.burners[name].plan().describe(energised)
+            self._reachability(name, True, "mqtt", "")
+            self.relay[name] = (relay, True)
+            if back:  # what it reports now may be from before it went away: read it
+                task = asyncio.get_running_loop().create_task(self._read(name))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+        self._changed([name])
+
+    async def _read(self, name: str) -> None:
+        await self.status([name])
+
     def burner_state(self, name: str) -> dict[str, Any]:
         relay, reachable = self.relay[name]
         timer = self.timers.get(name)
-        return burner_state(relay=relay, reachable=bool(reachable), locked=name in self.locked,
+        return burner_state(relay=relay, reachable=reachable, locked=name in self.locked,
                             timer_due=timer.due_at if timer else None, lit=self.lit[name],
-                            problem=self.problem[name])
+                            problem=self.problem[name], cutting=self._cutting[name] > 0,
+                            now=self.clock.wall())
 
     async def poll(self, interval: float) -> None:
         """Read every relay now and then, so reachability and state stay current."""
