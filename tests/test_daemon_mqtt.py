@@ -19,9 +19,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gasstove.adapters.config_file import parse_config
+from gasstove.daemon.clock import Clock
 from gasstove.daemon.run import serve
 from gasstove.daemon.service import Daemon
 
+from .fixtures_daemon import FakeClock
 from .fixtures_mqtt import Mosquitto, MqttSim
 
 
@@ -92,14 +94,17 @@ daemon:
     watcher.close()
 
 
-def run_daemon(config: Path, body: Callable[[Daemon], None]) -> None:
+def run_daemon(config: Path, body: Callable[[Daemon], None], clock: Clock | None = None,
+               on_loop: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
     """Run `serve` in-process while ``body`` (blocking, in a thread) talks MQTT to it."""
     parsed = parse_config(config.read_text())
 
     async def main() -> None:
+        if on_loop is not None:
+            on_loop(asyncio.get_running_loop())
         stop = asyncio.Event()
         ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(serve(parsed, stop=stop, ready=ready.set_result))
+        task = asyncio.create_task(serve(parsed, stop=stop, ready=ready.set_result, clock=clock))
         daemon = await asyncio.wait_for(ready, 10)
         try:
             await asyncio.to_thread(body, daemon)
@@ -335,3 +340,27 @@ def test_retained_configs_and_states_of_a_removed_burner_are_emptied_at_start(
             fresh.close()
     finally:
         watcher.publish(other, "", retain=True)
+
+
+def test_the_minutes_left_count_down_and_a_cancel_clears_them(
+    setup: tuple[str, str, MqttSim, Watcher, Path],
+) -> None:
+    """What Home Assistant's "shut off in" number shows: the daemon's minutes left."""
+    base, _, _, watcher, config = setup
+    config.write_text(config.read_text() + "  poll_interval: 1h\n")  # no poll refreshes it
+    clock = FakeClock()
+    loop: list[asyncio.AbstractEventLoop] = []
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "in": "3m"}))
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_minutes"])
+        assert state["timer_minutes"] == 3
+        asyncio.run_coroutine_threadsafe(clock.advance(61), loop[0]).result(10)
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_minutes"] == 2,
+                     timeout=3)
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "cancel", "source": "ha"}))
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_due"] is None)
+        assert state["timer_minutes"] is None
+
+    run_daemon(config, body, clock=clock, on_loop=loop.append)
