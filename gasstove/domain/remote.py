@@ -237,7 +237,8 @@ class Remote:
         ghosts of a removed or renamed burner, or of an entity we no longer discover."""
         ours = {topic for topic, _ in self.discovery(flame_inputs)}
         ours.update(self.state(burner) for burner in self.burners)
-        return sorted(set(retained) - ours)
+        # configs first: an entity still subscribed to an emptied state logs template errors
+        return sorted(set(retained) - ours, key=lambda topic: (topic.endswith("/state"), topic))
 
 
 #: The relay sensor's states, as Home Assistant shows them (``status`` -> text).
