@@ -252,10 +252,10 @@ def test_a_relay_going_offline_and_back_shows_within_a_second(
     def body(_: Daemon) -> None:
         watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
         time.sleep(0.3)  # the start-up poll is over: what follows is the LWT's doing
-        started = time.monotonic()
+        mark, started = len(watcher.messages), time.monotonic()
         sim.sim.kill()  # power lost: the broker publishes the relay's will
         state = watcher.wait(lambda t, p: t == f"{base}/left/state" and not p["reachable"],
-                             timeout=5)
+                             timeout=5, after=mark)
         assert time.monotonic() - started < 1, "offline shown within a second"
         assert state["status"] == "unreachable"
         mark, started = len(watcher.messages), time.monotonic()
@@ -279,8 +279,9 @@ def test_a_press_while_the_relay_is_offline_is_an_alert_not_a_silence(
 
     def body(_: Daemon) -> None:
         watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        mark = len(watcher.messages)
         sim.sim.kill()
-        watcher.wait(lambda t, p: t == f"{base}/left/state" and not p["reachable"])
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and not p["reachable"], after=mark)
         started = time.monotonic()
         watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "source": "ha"}))
         alert = watcher.wait(lambda t, p: t == f"{base}/alert")
@@ -327,6 +328,7 @@ def test_retained_configs_and_states_of_a_removed_burner_are_emptied_at_start(
         watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
         for topic in ghosts:
             watcher.wait(lambda t, p, topic=topic: t == topic and p == "")
+        watcher.wait(lambda t, p: t.endswith("/left_relay_connection/config"))  # the last
 
     try:
         run_daemon(config, body)

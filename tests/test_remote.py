@@ -75,7 +75,7 @@ def test_state_shows_a_pulse_under_way_an_unreachable_relay_and_the_minutes_left
     assert gone["status"] == "unreachable" and gone["reachable"] is False
     never_read = burner_state(relay="unknown", reachable=None, locked=False, timer_due=None,
                               lit=None)
-    assert never_read["status"] == "unknown"
+    assert never_read["status"] == "unknown" and never_read["reachable"] is None
     due = 1.8e9
     minutes = [burner_state(relay="resting", reachable=True, locked=False, timer_due=due, lit=None,
                             now=due - left)["timer_minutes"] for left in (1200, 1199.5, 61, 60, 1, -5)]

@@ -5,9 +5,9 @@ simulated Tasmota relay (``stove sim mqtt``), a real ``stove serve`` process
 publishing its discovery configs, and Home Assistant's own MQTT integration
 creating entities from them. The daemon and the simulator use paho 2 and run in
 the library's venv, not Home Assistant's (whose paho is its own): the
-interpreter is ``$GASSTOVE_LIBRARY_PYTHON`` if set, else ``.venv/bin/python``
-of this checkout (what ``scripts/setup-venv`` creates, in CI too), with this
-checkout first on ``PYTHONPATH``.
+``.venv`` of this checkout, found from this file (what ``scripts/setup-venv``
+creates, in CI too; the same venv ``test_mqtt`` runs ``stove sim`` from), with
+this checkout first on ``PYTHONPATH``.
 
 What a Home Assistant user relies on, checked here: the entity ids the README
 names exist (and its failure automation fires), every control stays callable
@@ -50,7 +50,7 @@ from .test_mqtt import SimProcess
 broker = test_mqtt.broker
 ha_mqtt = test_mqtt.ha_mqtt
 
-LIBRARY_PYTHON = Path(os.environ.get("GASSTOVE_LIBRARY_PYTHON", ROOT / ".venv" / "bin" / "python"))
+LIBRARY_PYTHON = test_mqtt.STOVE.parent / "python"
 README = ROOT / "README.md"
 #: Each burner's flame input (ON / OFF), published by the test as a flame sensor would.
 FLAME_TOPIC = "sensors/{}/flame"
@@ -100,8 +100,7 @@ class DaemonProcess:
 @pytest.fixture
 def library_venv() -> None:
     if not LIBRARY_PYTHON.exists():
-        pytest.skip(f"the library venv is missing ({LIBRARY_PYTHON}): run scripts/setup-venv "
-                    "or set GASSTOVE_LIBRARY_PYTHON")
+        pytest.skip(f"the library venv is missing ({LIBRARY_PYTHON}): run scripts/setup-venv")
 
 
 @pytest.fixture

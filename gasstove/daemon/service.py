@@ -327,18 +327,18 @@ class Daemon:
     def relay_reported(self, name: str, online: bool | None, energised: bool | None) -> None:
         """The relay's own message changed what we know: its availability (LWT) or its
         state (a live report, a pulse under way). Passed on now, not at the next poll."""
+        back = self.relay[name][1] is False
         if online is False:
             self._reachability(name, False, "mqtt", "its availability topic says offline")
             self.relay[name] = ("unknown", False)
-        else:
-            back = self.relay[name][1] is False
-            relay = self.stove.config.burners[name].plan().describe(energised)
+        elif energised is not None:
             self._reachability(name, True, "mqtt", "")
-            self.relay[name] = (relay, True)
-            if back:  # what it reports now may be from before it went away: read it
-                task = asyncio.get_running_loop().create_task(self._read(name))
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
+            self.relay[name] = (self.stove.config.burners[name].plan().describe(energised), True)
+        if back and online is not False:
+            # "Online", or a report that may be from before it went away: read it now
+            task = asyncio.get_running_loop().create_task(self._read(name))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         self._changed([name])
 
     async def _read(self, name: str) -> None:

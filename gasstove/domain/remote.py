@@ -200,7 +200,9 @@ class Remote:
                     "name": f"{title} relay connection", "device_class": "connectivity",
                     "entity_category": "diagnostic",
                     "state_topic": state,
-                    "value_template": "{{ 'ON' if value_json.reachable else 'OFF' }}",
+                    # not read yet (null) is Home Assistant's own "unknown"
+                    "value_template": ("{{ 'None' if value_json.reachable is none else "
+                                       "'ON' if value_json.reachable else 'OFF' }}"),
                 }),
             ]
             if burner in flames:
@@ -270,7 +272,7 @@ def burner_state(*, relay: str, reachable: bool | None, locked: bool, timer_due:
     if timer_due is not None and now is not None:
         minutes = max(0, math.ceil((timer_due - now) / 60))
     return {
-        "status": status, "relay": relay, "reachable": bool(reachable), "locked": locked,
+        "status": status, "relay": relay, "reachable": reachable, "locked": locked,
         "timer_due": iso(timer_due) if timer_due is not None else None,
         "timer_minutes": minutes, "lit": lit,
         # the last shut-off failed; cleared by the next confirmed one
