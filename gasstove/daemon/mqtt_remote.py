@@ -21,7 +21,7 @@ from ..adapters.mqtt import MqttBroker
 from ..domain.dialects import ParseError
 from ..domain.errors import GasstoveError, RelayError
 from ..domain.flame import FlameInput
-from ..domain.remote import OFFLINE, ONLINE, Remote, result_payload
+from ..domain.remote import OFFLINE, ONLINE, Remote, minutes_left, result_payload
 from .service import Daemon
 
 _LOG = logging.getLogger("gasstove.daemon")
@@ -210,10 +210,14 @@ class MqttRemote:
         clock = self.daemon.clock
         while True:
             now = clock.wall()
+            shown = {name: minutes_left(t.due_at, now) for name, t in self.daemon.timers.items()}
             boundaries = [(t.due_at - now) % 60 for t in self.daemon.timers.values()
                           if t.due_at > now]
             await clock.sleep(min([TICK_S, *boundaries]) + 0.05)
-            self._changed(list(self.daemon.timers))
+            now = clock.wall()
+            if changed := [name for name, t in self.daemon.timers.items()
+                           if minutes_left(t.due_at, now) != shown.get(name)]:
+                self._changed(changed)
 
     async def _publish_state(self, name: str, payload: str) -> None:
         self._published.pop(name, None)

@@ -268,9 +268,7 @@ def burner_state(*, relay: str, reachable: bool | None, locked: bool, timer_due:
         status = "ready"
     else:
         status = "unreachable" if reachable is False else "unknown"
-    minutes = None
-    if timer_due is not None and now is not None:
-        minutes = max(0, math.ceil((timer_due - now) / 60))
+    minutes = minutes_left(timer_due, now) if timer_due is not None and now is not None else None
     return {
         "status": status, "relay": relay, "reachable": reachable, "locked": locked,
         "timer_due": iso(timer_due) if timer_due is not None else None,
@@ -278,6 +276,11 @@ def burner_state(*, relay: str, reachable: bool | None, locked: bool, timer_due:
         # the last shut-off failed; cleared by the next confirmed one
         "problem": problem is not None, "problem_reason": problem,
     }
+
+
+def minutes_left(due: float, now: float) -> int:
+    """Whole minutes left until ``due``, rounded up (what a countdown shows), never negative."""
+    return max(0, math.ceil((due - now) / 60))
 
 
 def remote_for(stove: str, burners: Iterable[str], *, topic: str | None,
