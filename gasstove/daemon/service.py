@@ -58,7 +58,7 @@ class Daemon:
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
         #: Shut-offs under way per burner: their pulse is "cutting", not "left cutting".
-        self._cutting: collections.Counter[str] = collections.Counter()
+        self._pulsing: collections.Counter[str] = collections.Counter()
         #: Called with the burners whose visible state changed (MQTT state...).
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
@@ -255,11 +255,11 @@ class Daemon:
         return outcome
 
     async def _cut(self, names: list[str]) -> list[Outcome]:
-        self._cutting.update(names)
+        self._pulsing.update(names)
         try:
             return await self.stove.shut_off(names)
         finally:
-            self._cutting.subtract(names)
+            self._pulsing.subtract(names)
 
     def _cancel_task(self, name: str) -> None:
         if task := self._tasks.pop(name, None):
@@ -349,7 +349,7 @@ class Daemon:
         timer = self.timers.get(name)
         return burner_state(relay=relay, reachable=reachable, locked=name in self.locked,
                             timer_due=timer.due_at if timer else None, lit=self.lit[name],
-                            problem=self.problem[name], cutting=self._cutting[name] > 0,
+                            problem=self.problem[name], cutting=self._pulsing[name] > 0,
                             now=self.clock.wall())
 
     async def poll(self, interval: float) -> None:
