@@ -19,9 +19,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gasstove.adapters.config_file import parse_config
+from gasstove.daemon.clock import Clock
 from gasstove.daemon.run import serve
 from gasstove.daemon.service import Daemon
 
+from .fixtures_daemon import FakeClock
 from .fixtures_mqtt import Mosquitto, MqttSim
 
 
@@ -92,14 +94,17 @@ daemon:
     watcher.close()
 
 
-def run_daemon(config: Path, body: Callable[[Daemon], None]) -> None:
+def run_daemon(config: Path, body: Callable[[Daemon], None], clock: Clock | None = None,
+               on_loop: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
     """Run `serve` in-process while ``body`` (blocking, in a thread) talks MQTT to it."""
     parsed = parse_config(config.read_text())
 
     async def main() -> None:
+        if on_loop is not None:
+            on_loop(asyncio.get_running_loop())
         stop = asyncio.Event()
         ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(serve(parsed, stop=stop, ready=ready.set_result))
+        task = asyncio.create_task(serve(parsed, stop=stop, ready=ready.set_result, clock=clock))
         daemon = await asyncio.wait_for(ready, 10)
         try:
             await asyncio.to_thread(body, daemon)
@@ -236,3 +241,128 @@ def test_a_dead_relay_raises_the_alert_and_the_problem_then_a_good_cut_clears_it
     rows = read_events(config.parent / "g.db")
     cuts = [(r.source, r.result) for r in rows if r.action == "cut"]
     assert cuts == [("mqtt", "confirmed"), ("ha", "unconfirmed")]
+
+
+def test_a_relay_going_offline_and_back_shows_within_a_second(
+    setup: tuple[str, str, MqttSim, Watcher, Path],
+) -> None:
+    """The device's own LWT reaches the burner's state at once, not at the next poll (60 s)."""
+    base, _, sim, watcher, config = setup
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        time.sleep(0.3)  # the start-up poll is over: what follows is the LWT's doing
+        mark, started = len(watcher.messages), time.monotonic()
+        sim.sim.kill()  # power lost: the broker publishes the relay's will
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and not p["reachable"],
+                             timeout=5, after=mark)
+        assert time.monotonic() - started < 1, "offline shown within a second"
+        assert state["status"] == "unreachable"
+        mark, started = len(watcher.messages), time.monotonic()
+        sim.sim.start()  # power back: "Online", then its state
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"],
+                             timeout=5, after=mark)
+        assert time.monotonic() - started < 1, "back shown within a second"
+
+    run_daemon(config, body)
+    from gasstove.adapters.history import read_events
+
+    rows = read_events(config.parent / "g.db")
+    assert [(r.action, r.source) for r in reversed(rows) if r.action.startswith("relay_")] == [
+        ("relay_unreachable", "mqtt"), ("relay_back", "mqtt")]
+
+
+def test_a_press_while_the_relay_is_offline_is_an_alert_not_a_silence(
+    setup: tuple[str, str, MqttSim, Watcher, Path],
+) -> None:
+    base, _, sim, watcher, config = setup
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        mark = len(watcher.messages)
+        sim.sim.kill()
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and not p["reachable"], after=mark)
+        started = time.monotonic()
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "source": "ha"}))
+        alert = watcher.wait(lambda t, p: t == f"{base}/alert")
+        assert time.monotonic() - started < 2, "within the deadline"
+        assert alert["result"] == "failed" and "offline" in alert["reason"]
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["problem"])
+        assert state["status"] == "unreachable"
+
+    run_daemon(config, body)
+
+
+def test_the_state_shows_the_cut_while_it_happens(
+    setup: tuple[str, str, MqttSim, Watcher, Path],
+) -> None:
+    base, _, _, watcher, config = setup
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        mark = len(watcher.messages)
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "id": "c1"}))
+        watcher.wait(lambda t, p: t == f"{base}/result" and p["request"]["id"] == "c1")
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["status"] == "ready",
+                     after=mark)
+        statuses = [p["status"] for t, p, _ in watcher.messages[mark:] if t == f"{base}/left/state"]
+        assert "cutting" in statuses and "left_cutting" not in statuses, statuses
+        assert statuses[-1] == "ready"
+
+    run_daemon(config, body)
+
+
+def test_retained_configs_and_states_of_a_removed_burner_are_emptied_at_start(
+    setup: tuple[str, str, MqttSim, Watcher, Path], mosquitto: Mosquitto,
+) -> None:
+    """A burner removed (or renamed) must not stay in Home Assistant as a usable-looking ghost."""
+    base, prefix, _, watcher, config = setup
+    ghosts = [f"{prefix}/button/gasstove_kitchen/middle_shut_off/config",
+              f"{prefix}/binary_sensor/gasstove_kitchen/left_problem/config",  # an older key
+              f"{base}/middle/state"]
+    other = f"{prefix}/button/another_node/middle_shut_off/config"
+    for topic in (*ghosts, other):
+        watcher.publish(topic, json.dumps({"name": "ghost"}), retain=True)
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        for topic in ghosts:
+            watcher.wait(lambda t, p, topic=topic: t == topic and p == "")
+        watcher.wait(lambda t, p: t.endswith("/left_relay_connection/config"))  # the last
+
+    try:
+        run_daemon(config, body)
+        fresh = Watcher(mosquitto, f"{prefix}/#")
+        try:
+            fresh.wait(lambda t, p: t == other, timeout=2)  # not ours: left alone
+            kept = f"{prefix}/button/gasstove_kitchen/left_shut_off/config"
+            fresh.wait(lambda t, p: t == kept, timeout=2)
+            assert not {t for t, p, _ in fresh.messages} & set(ghosts)
+        finally:
+            fresh.close()
+    finally:
+        watcher.publish(other, "", retain=True)
+
+
+def test_the_minutes_left_count_down_and_a_cancel_clears_them(
+    setup: tuple[str, str, MqttSim, Watcher, Path],
+) -> None:
+    """What Home Assistant's "shut off in" number shows: the daemon's minutes left."""
+    base, _, _, watcher, config = setup
+    config.write_text(config.read_text() + "  poll_interval: 1h\n")  # no poll refreshes it
+    clock = FakeClock()
+    loop: list[asyncio.AbstractEventLoop] = []
+
+    def body(_: Daemon) -> None:
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "in": "3m"}))
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_minutes"])
+        assert state["timer_minutes"] == 3
+        asyncio.run_coroutine_threadsafe(clock.advance(61), loop[0]).result(10)
+        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_minutes"] == 2,
+                     timeout=3)
+        watcher.publish(f"{base}/left/set", json.dumps({"action": "cancel", "source": "ha"}))
+        state = watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_due"] is None)
+        assert state["timer_minutes"] is None
+
+    run_daemon(config, body, clock=clock, on_loop=loop.append)

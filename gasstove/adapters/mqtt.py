@@ -71,6 +71,8 @@ class MqttBroker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
         self._relays: dict[str, list[Receiver]] = {}
+        #: Routes by wildcard (the daemon's sweep of its old retained messages): few and brief.
+        self._patterns: dict[str, list[Receiver]] = {}
         #: The connection (``generation``) each relay's subscriptions were made on.
         self._subscribed: dict[Receiver, int] = {}
         self._users = 0
@@ -110,8 +112,18 @@ class MqttBroker:
 
     def route(self, topics: tuple[str, ...], relay: Receiver) -> None:
         for topic in topics:
-            if relay not in (owners := self._relays.setdefault(topic, [])):
+            routes = self._patterns if "+" in topic or "#" in topic else self._relays
+            if relay not in (owners := routes.setdefault(topic, [])):
                 owners.append(relay)
+
+    def unsubscribe(self, topics: tuple[str, ...]) -> None:
+        """Stop receiving ``topics``; what we publish after this is not sent back to us
+        (the broker handles our packets in order), so no acknowledgement is awaited."""
+        for topic in topics:
+            self._relays.pop(topic, None)
+            self._patterns.pop(topic, None)
+        if self._client is not None and self.connected:
+            self._client.unsubscribe(list(topics))
 
     # -- connection -----------------------------------------------------------
     def start(self) -> None:
@@ -234,6 +246,10 @@ class MqttBroker:
             return
         for relay in self._relays.get(topic, ()):
             relay.receive(topic, payload, retained)
+        for pattern, receivers in self._patterns.items():
+            if paho.topic_matches_sub(pattern, topic):
+                for receiver in receivers:
+                    receiver.receive(topic, payload, retained)
 
     def _ack(self, mid: int, codes: list[ReasonCode] | None) -> None:
         fut = self._acks.pop(mid, None)

@@ -162,6 +162,19 @@ class MqttRelay:
         self._sent: bool | None = None
         self._changed = Signal()
         self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
+        #: Called when the device's own messages change its availability or state
+        #: (its LWT, a live report): the daemon passes them on at once, not at its next poll.
+        self.listeners: list[Callable[[], None]] = []
+
+    @property
+    def online(self) -> bool | None:
+        """What the availability topic last said (None: nothing heard)."""
+        return self._online
+
+    @property
+    def energised(self) -> bool | None:
+        """The relay as the device last reported it (None: no report yet)."""
+        return self._energised
 
     def describe(self) -> str:
         return self.config.describe()
@@ -361,6 +374,7 @@ class MqttRelay:
             return
         if report.answers is not None and report.answers <= self._asked_before:
             return  # the answer to a request made before our last command: old news
+        seen = (self._online, self._energised)
         if report.online is not None:
             self._online = report.online
         if report.bridge_online is not None:
@@ -381,6 +395,9 @@ class MqttRelay:
                 self._live += 1
                 self._fresh_energised = report.energised
         self._changed.notify()
+        if (self._online, self._energised) != seen:
+            for listener in self.listeners:
+                listener()
 
 
 def _state(energised: bool) -> str:

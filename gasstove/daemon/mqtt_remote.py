@@ -2,8 +2,10 @@
 
 Runs on the daemon's shared broker connection. After every (re)connection it
 subscribes, says ``online`` (the LWT says ``offline``), republishes discovery
-and every burner's state. A retained message on a command topic is never
-acted on: a retained "off" (or "lock") would replay on every reconnect.
+and every burner's state; after the first, it also empties the retained
+configs and states of burners it no longer serves (no ghost entities in Home
+Assistant). A retained message on a command topic is never acted on: a
+retained "off" (or "lock") would replay on every reconnect.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..adapters.mqtt import MqttBroker
 from ..domain.dialects import ParseError
 from ..domain.errors import GasstoveError, RelayError
 from ..domain.flame import FlameInput
-from ..domain.remote import OFFLINE, ONLINE, Remote, result_payload
+from ..domain.remote import OFFLINE, ONLINE, Remote, minutes_left, result_payload
 from .service import Daemon
 
 _LOG = logging.getLogger("gasstove.daemon")
@@ -28,6 +30,9 @@ PUBLISH_DEADLINE_S = 10.0
 #: Burner states published at once: enough to fill the pipe, few enough that a
 #: relay command published meanwhile does not queue behind thousands of them.
 STATE_WINDOW = 200
+#: At most this long between looks at the pending timers' minutes left (the
+#: "shut off in" number counts down; a state is only sent when its minute changes).
+TICK_S = 10.0
 
 
 class MqttRemote:
@@ -45,6 +50,7 @@ class MqttRemote:
         self._published: dict[str, str] = {}
         self._flush: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._swept = False
         broker.attach()
         broker.on_connect.append(self._connected)
         daemon.listeners.append(self._changed)
@@ -56,6 +62,7 @@ class MqttRemote:
 
     def start(self) -> None:
         self.broker.start()
+        self._spawn(self._count_down())
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -77,11 +84,34 @@ class MqttRemote:
         try:
             await self.broker.subscribe(topics, time.monotonic() + PUBLISH_DEADLINE_S)
             await self._publish(self.remote.availability, ONLINE, retain=True)
+            if not self._swept:
+                await self._sweep()
+                self._swept = True
             await self._discovery()
         except RelayError as err:
             _LOG.warning("MQTT announce failed (%s); retrying on the next connection", err)
             return
         self._changed(list(self.daemon.stove.config.burners))
+
+    async def _sweep(self) -> None:
+        """Empty the retained configs and states of what we no longer serve (a burner
+        removed or renamed): Home Assistant removes their entities, instead of keeping
+        controls that publish commands nobody answers."""
+        patterns = self.remote.leftover_patterns()
+        retained = _Retained()
+        self.broker.route(patterns, retained)
+        try:
+            deadline = time.monotonic() + PUBLISH_DEADLINE_S
+            await self.broker.subscribe(patterns, deadline)
+            await self.broker.barrier(deadline)  # every retained message of theirs is in
+        finally:
+            self.broker.unsubscribe(patterns)
+        leftovers = self.remote.leftovers(retained.topics, self.flames)
+        if leftovers:
+            _LOG.info("removing %d retained message(s) of burners or entities no longer "
+                      "served: %s", len(leftovers), ", ".join(leftovers))
+        for topic in leftovers:
+            await self._publish(topic, "", retain=True)
 
     async def _discovery(self) -> None:
         for topic, config in self.remote.discovery(self.flames):
@@ -175,6 +205,20 @@ class MqttRemote:
                                  "reconnect", len(errors), errors[0])
                     return
 
+    async def _count_down(self) -> None:
+        """Republish pending timers when their whole minutes left change."""
+        clock = self.daemon.clock
+        while True:
+            now = clock.wall()
+            shown = {name: minutes_left(t.due_at, now) for name, t in self.daemon.timers.items()}
+            boundaries = [(t.due_at - now) % 60 for t in self.daemon.timers.values()
+                          if t.due_at > now]
+            await clock.sleep(min([TICK_S, *boundaries]) + 0.05)
+            now = clock.wall()
+            if changed := [name for name, t in self.daemon.timers.items()
+                           if minutes_left(t.due_at, now) != shown.get(name)]:
+                self._changed(changed)
+
     async def _publish_state(self, name: str, payload: str) -> None:
         self._published.pop(name, None)
         await self._publish(self.remote.state(name), payload, retain=True)
@@ -189,3 +233,14 @@ class MqttRemote:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+class _Retained:
+    """Collects the topics of retained messages (not empty ones: those are deletions)."""
+
+    def __init__(self) -> None:
+        self.topics: set[str] = set()
+
+    def receive(self, topic: str, payload: bytes, retained: bool) -> None:
+        if retained and payload:
+            self.topics.add(topic)

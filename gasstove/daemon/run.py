@@ -46,7 +46,14 @@ async def serve(config: Config, *, clock: Clock | None = None,
                         wall=clock.wall)
     daemon = Daemon(stove, store, clock, recorder=recorder)
     if broker is not None:
+        from ..adapters.mqtt_relay import MqttRelay
+
         remote = MqttRemote(daemon, broker, topics)
+        for name, relay in stove.relays.items():
+            if isinstance(relay, MqttRelay):  # its LWT and live reports reach HA at once
+                relay.listeners.append(
+                    lambda name=name, relay=relay: daemon.relay_reported(  # type: ignore[misc]
+                        name, relay.online, relay.energised))
     server = None
     poller = pruner = None
     socket_path = config.daemon.socket_path()

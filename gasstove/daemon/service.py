@@ -11,6 +11,7 @@ shut-off leaves it armed, and a timer whose own tries all fail keeps trying.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -69,6 +70,8 @@ class Daemon:
         self._cutting = {name: asyncio.Lock() for name in stove.config.burners}
         #: Monotonic time of the burner's last confirmed immediate cut.
         self._confirmed_at: dict[str, float] = {}
+        #: Shut-offs under way per burner: their pulse is "cutting", not "left cutting".
+        self._pulsing: collections.Counter[str] = collections.Counter()
         #: Called with the burners whose visible state changed (MQTT state...).
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
@@ -206,7 +209,7 @@ class Daemon:
         async with self._cutting[name]:
             started = self.clock.monotonic()
             timer = self.timers.get(name)
-            (outcome,) = await self.stove.shut_off([name])
+            (outcome,) = await self._cut([name])
             if _cut_confirmed(outcome):
                 self._confirmed_at[name] = started
                 # (a timer set during the cut asked for a later shut-off; one
@@ -315,15 +318,22 @@ class Daemon:
         self._results([outcome])
 
     async def _fire_with_retries(self, timer: Timer) -> Outcome:
-        (outcome,) = await self.stove.shut_off([timer.burner])
+        (outcome,) = await self._cut([timer.burner])
         for pause in self.retry_after:
             if outcome.ok:
                 break
             _LOG.error("timer shut-off of %s NOT confirmed (%s); trying again in %s",
                        timer.burner, outcome.message, format_duration(pause))
             await self.clock.sleep(pause)
-            (outcome,) = await self.stove.shut_off([timer.burner])
+            (outcome,) = await self._cut([timer.burner])
         return outcome
+
+    async def _cut(self, names: list[str]) -> list[Outcome]:
+        self._pulsing.update(names)
+        try:
+            return await self.stove.shut_off(names)
+        finally:
+            self._pulsing.subtract(names)
 
     def _cancel_task(self, name: str) -> None:
         if task := self._tasks.pop(name, None):
@@ -369,12 +379,8 @@ class Daemon:
         results = []
         for outcome in outcomes:
             reachable = outcome.relay != "unknown"
-            was = self.relay[outcome.burner][1]
-            if was is not None and reachable != was and outcome.action == "status":
-                self.recorder.event(outcome.burner, "relay_back" if reachable else
-                                    "relay_unreachable", "poll",
-                                    result="done" if reachable else "failed",
-                                    reason="" if reachable else outcome.message)
+            if outcome.action == "status":
+                self._reachability(outcome.burner, reachable, "poll", outcome.message)
             self.relay[outcome.burner] = (outcome.relay, reachable)
             if outcome.action == "shut_off":
                 self.problem[outcome.burner] = None if outcome.ok else outcome.message
@@ -384,12 +390,41 @@ class Daemon:
         self._changed([r["burner"] for r in results])
         return results
 
+    def _reachability(self, name: str, reachable: bool, source: str, reason: str) -> None:
+        """Record a relay going unreachable or coming back (not its first reading)."""
+        was = self.relay[name][1]
+        if was is not None and reachable != was:
+            self.recorder.event(name, "relay_back" if reachable else "relay_unreachable",
+                                source, result="done" if reachable else "failed",
+                                reason="" if reachable else reason)
+
+    def relay_reported(self, name: str, online: bool | None, energised: bool | None) -> None:
+        """The relay's own message changed what we know: its availability (LWT) or its
+        state (a live report, a pulse under way). Passed on now, not at the next poll."""
+        back = self.relay[name][1] is False
+        if online is False:
+            self._reachability(name, False, "mqtt", "its availability topic says offline")
+            self.relay[name] = ("unknown", False)
+        elif energised is not None:
+            self._reachability(name, True, "mqtt", "")
+            self.relay[name] = (self.stove.config.burners[name].plan().describe(energised), True)
+        if back and online is not False:
+            # "Online", or a report that may be from before it went away: read it now
+            task = asyncio.get_running_loop().create_task(self._read(name))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        self._changed([name])
+
+    async def _read(self, name: str) -> None:
+        await self.status([name])
+
     def burner_state(self, name: str) -> dict[str, Any]:
         relay, reachable = self.relay[name]
         timer = self.timers.get(name)
-        return burner_state(relay=relay, reachable=bool(reachable), locked=name in self.locked,
+        return burner_state(relay=relay, reachable=reachable, locked=name in self.locked,
                             timer_due=timer.due_at if timer else None, lit=self.lit[name],
-                            problem=self.problem[name])
+                            problem=self.problem[name], cutting=self._pulsing[name] > 0,
+                            now=self.clock.wall())
 
     async def poll(self, interval: float) -> None:
         """Read every relay now and then, so reachability and state stay current."""

@@ -12,12 +12,15 @@ Topics under ``<base>`` (default ``gasstove/<stove name>``):
 
 Discovery follows https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery:
 retained configs under ``<prefix>/<component>/<node_id>/<object_id>/config``,
-republished when Home Assistant announces ``<prefix>/status`` = ``online``.
+republished when Home Assistant announces ``<prefix>/status`` = ``online``;
+at start, retained configs and states of ours that we no longer serve (a burner
+removed or renamed) are emptied, so no ghost entity is left in Home Assistant.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -101,13 +104,34 @@ class Remote:
         return parse_command(obj, source=source)
 
     # -- Home Assistant discovery -------------------------------------------------
+    @property
+    def node(self) -> str:
+        """The discovery node id and the device's identifier."""
+        return f"gasstove_{slug(self.stove)}"
+
+    def entity_id(self, component: str, burner: str, key: str) -> str:
+        """The entity id Home Assistant gives an entity we discover (see :meth:`discovery`)."""
+        return f"{component}.{slug(f'{self.stove}_{burner}_{key}')}"
+
     def discovery(self, flame_inputs: Iterable[str] = ()) -> list[tuple[str, dict[str, Any]]]:
-        """(topic, config) for every entity; empty when discovery is off."""
+        """(topic, config) for every entity; empty when discovery is off.
+
+        Every entity is available exactly when the daemon is (its LWT): a shut-off
+        control tied to a relay's reachability would be skipped by Home Assistant
+        without a word while the relay is down, and a press must reach the daemon,
+        fail within the deadline and raise the alert (DESIGN.md §2, rule 2). The
+        relay's reachability is an entity of its own.
+
+        The entity id is given twice, for every Home Assistant version: ``object_id``
+        (honoured up to 2026.3, deprecated since 2025.10) and ``default_entity_id``
+        (its replacement since 2025.10, domain included). Home Assistant uses either
+        only when it first creates the entity; after that the registry keeps it by
+        ``unique_id``, so ids never change under a user's automations.
+        """
         if not self.discovery_prefix:
             return []
-        node = f"gasstove_{slug(self.stove)}"
         device = {
-            "identifiers": [node],
+            "identifiers": [self.node],
             "name": f"{self.stove} gas stove",
             "manufacturer": "gasstove",
             "model": "flame-failure loop relay",
@@ -116,59 +140,71 @@ class Remote:
         flames = set(flame_inputs)
         out: list[tuple[str, dict[str, Any]]] = []
         for burner in self.burners:
-            state = self.state(burner)
-            common = {
-                "device": device,
-                "availability": [
-                    {"topic": self.availability},
-                    {"topic": state,
-                     "value_template": "{{ 'online' if value_json.reachable else 'offline' }}"},
-                ],
-                "availability_mode": "all",
-            }
+            state, command = self.state(burner), self.burner_command(burner)
             title = burner.replace("_", " ").capitalize()
             entities: list[tuple[str, str, dict[str, Any]]] = [
                 ("button", "shut_off", {
                     "name": f"{title} shut off", "icon": "mdi:fire-off",
-                    "command_topic": self.burner_command(burner),
+                    "command_topic": command,
                     "payload_press": json.dumps({"action": "off", "source": "ha"}),
                 }),
+                ("number", "shut_off_in", {
+                    "name": f"{title} shut off in", "icon": "mdi:timer-outline",
+                    "command_topic": command,
+                    # 0 cancels; the value shown is the daemon's: the minutes left
+                    "command_template": (
+                        '{% if value | int(0) <= 0 %}{"action": "cancel", "source": "ha"}'
+                        '{% else %}{"action": "off", "source": "ha", '
+                        '"delay_s": {{ (value * 60) | int }}}{% endif %}'),
+                    "state_topic": state,
+                    "value_template": "{{ value_json.timer_minutes or 0 }}",
+                    "min": 0, "max": 1440, "step": 1, "mode": "box",
+                    "unit_of_measurement": "min",
+                }),
+                ("button", "cancel_timer", {
+                    "name": f"{title} cancel timer", "icon": "mdi:timer-off-outline",
+                    "command_topic": command,
+                    "payload_press": json.dumps({"action": "cancel", "source": "ha"}),
+                }),
                 ("sensor", "shut_off_at", {
-                    "name": f"{title} shut-off at", "device_class": "timestamp",
+                    "name": f"{title} shut off at", "device_class": "timestamp",
                     "state_topic": state,
                     # "None" is MQTT sensor's payload for "no value": no timer pending
                     "value_template": "{{ value_json.timer_due or 'None' }}",
                 }),
-                ("number", "shut_off_in", {
-                    "name": f"{title} shut off in", "icon": "mdi:timer-outline",
-                    "command_topic": self.burner_command(burner),
-                    "command_template": ('{"action": "off", "source": "ha", '
-                                         '"delay_s": {{ (value * 60) | int }}}'),
-                    "min": 1, "max": 1440, "step": 1, "mode": "box",
-                    "unit_of_measurement": "min",
-                }),
                 ("lock", "lock", {
-                    "name": f"{title} lock", "icon": "mdi:stove",
-                    "command_topic": self.burner_command(burner),
+                    # no icon: Home Assistant's own lock icons show the state
+                    "name": f"{title} lock",
+                    "command_topic": command,
                     "payload_lock": json.dumps({"action": "lock", "source": "ha"}),
                     "payload_unlock": json.dumps({"action": "unlock", "source": "ha"}),
                     "state_topic": state,
                     "value_template": "{{ 'LOCKED' if value_json.locked else 'UNLOCKED' }}",
                     "state_locked": "LOCKED", "state_unlocked": "UNLOCKED",
                 }),
+                ("binary_sensor", "shut_off_problem", {
+                    "name": f"{title} shut off problem", "device_class": "problem",
+                    "state_topic": state,
+                    "value_template": "{{ 'ON' if value_json.problem else 'OFF' }}",
+                }),
                 ("sensor", "relay", {
                     "name": f"{title} relay", "device_class": "enum",
-                    "options": ["ready", "locked", "left_cutting", "unknown"],
-                    "state_topic": state, "value_template": "{{ value_json.status }}",
+                    "entity_category": "diagnostic", "icon": "mdi:electric-switch",
+                    "options": list(RELAY_STATUS.values()),
+                    "state_topic": state,
+                    # never-read is Home Assistant's own "unknown" ("None")
+                    "value_template": (
+                        "{{ " + json.dumps(RELAY_STATUS) + ".get(value_json.status, 'None') }}"),
+                }),
+                ("binary_sensor", "relay_connection", {
+                    "name": f"{title} relay connection", "device_class": "connectivity",
+                    "entity_category": "diagnostic",
+                    "state_topic": state,
+                    # not read yet (null) is Home Assistant's own "unknown"
+                    "value_template": ("{{ 'None' if value_json.reachable is none else "
+                                       "'ON' if value_json.reachable else 'OFF' }}"),
                 }),
             ]
-            entities.append(("binary_sensor", "problem", {
-                "name": f"{title} shut-off problem", "device_class": "problem",
-                "state_topic": state,
-                "value_template": "{{ 'ON' if value_json.problem else 'OFF' }}",
-                # must stay available when the relay is not: that is when it matters
-                "availability": [{"topic": self.availability}],
-            }))
             if burner in flames:
                 entities.append(("binary_sensor", "flame", {
                     "name": f"{title} flame", "device_class": "heat",
@@ -176,27 +212,75 @@ class Remote:
                     "value_template": "{{ 'ON' if value_json.lit else 'OFF' }}",
                 }))
             for component, key, config in entities:
-                uid = f"{node}_{burner}_{key}"
-                out.append((f"{self.discovery_prefix}/{component}/{node}/{burner}_{key}/config",
-                            {"unique_id": uid, "object_id": uid, **common, **config}))
+                entity_id = self.entity_id(component, burner, key)
+                out.append((self._config_topic(component, burner, key), {
+                    "unique_id": f"{self.node}_{burner}_{key}",
+                    "object_id": entity_id.split(".", 1)[1],
+                    "default_entity_id": entity_id,
+                    "device": device,
+                    "availability_topic": self.availability,
+                    **config,
+                }))
         return out
 
+    def _config_topic(self, component: str, burner: str, key: str) -> str:
+        return f"{self.discovery_prefix}/{component}/{self.node}/{burner}_{key}/config"
 
-def burner_state(*, relay: str, reachable: bool, locked: bool, timer_due: float | None,
-                 lit: bool | None, problem: str | None = None) -> dict[str, Any]:
-    """The retained per-burner state: what a dashboard shows."""
+    def leftover_patterns(self) -> tuple[str, ...]:
+        """Wildcards for every retained message of ours: discovery configs and states,
+        including those of burners (or entities) we no longer serve."""
+        patterns = [f"{self.base}/+/state"]
+        if self.discovery_prefix:
+            patterns.append(f"{self.discovery_prefix}/+/{self.node}/+/config")
+        return tuple(patterns)
+
+    def leftovers(self, retained: Iterable[str], flame_inputs: Iterable[str] = ()) -> list[str]:
+        """The retained topics among ``retained`` that nothing we serve now publishes:
+        ghosts of a removed or renamed burner, or of an entity we no longer discover."""
+        ours = {topic for topic, _ in self.discovery(flame_inputs)}
+        ours.update(self.state(burner) for burner in self.burners)
+        # configs first: an entity still subscribed to an emptied state logs template errors
+        return sorted(set(retained) - ours, key=lambda topic: (topic.endswith("/state"), topic))
+
+
+#: The relay sensor's states, as Home Assistant shows them (``status`` -> text).
+#: MQTT discovery cannot carry translations: these are plain English.
+RELAY_STATUS = {
+    "ready": "Ready",
+    "cutting": "Cutting",
+    "locked": "Locked",
+    "left_cutting": "Left cutting",
+    "unreachable": "Unreachable",
+}
+
+
+def burner_state(*, relay: str, reachable: bool | None, locked: bool, timer_due: float | None,
+                 lit: bool | None, problem: str | None = None, cutting: bool = False,
+                 now: float | None = None) -> dict[str, Any]:
+    """The retained per-burner state: what a dashboard shows.
+
+    ``cutting``: a shut-off of this burner is under way (its pulse is not a relay
+    left cutting); ``now`` (wall clock) gives the whole minutes left on a timer.
+    """
     if relay == "cutting":
-        status = "locked" if locked else "left_cutting"
+        status = "locked" if locked else "cutting" if cutting else "left_cutting"
     elif relay == "resting":
         status = "ready"
     else:
-        status = "unknown"
+        status = "unreachable" if reachable is False else "unknown"
+    minutes = minutes_left(timer_due, now) if timer_due is not None and now is not None else None
     return {
         "status": status, "relay": relay, "reachable": reachable, "locked": locked,
-        "timer_due": iso(timer_due) if timer_due is not None else None, "lit": lit,
+        "timer_due": iso(timer_due) if timer_due is not None else None,
+        "timer_minutes": minutes, "lit": lit,
         # the last shut-off failed; cleared by the next confirmed one
         "problem": problem is not None, "problem_reason": problem,
     }
+
+
+def minutes_left(due: float, now: float) -> int:
+    """Whole minutes left until ``due``, rounded up (what a countdown shows), never negative."""
+    return max(0, math.ceil((due - now) / 60))
 
 
 def remote_for(stove: str, burners: Iterable[str], *, topic: str | None,
