@@ -170,11 +170,10 @@ class Store:
                        "again", self.path, what, err)
 
     # -- locks ----------------------------------------------------------------
-    def locks(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT burner FROM locks")}
-
-    def set_lock(self, burner: str, locked: bool, *, at: float, source: str) -> None:
-        if locked:
-            self._db.execute("INSERT OR REPLACE INTO locks VALUES (?, ?, ?)", (burner, at, source))
-        else:
-            self._db.execute("DELETE FROM locks WHERE burner = ?", (burner,))
+    def take_locks(self) -> set[str]:
+        """Locks an older gasstove recorded here (they now live in the burners' records,
+        shared with one-shot commands), removed once read."""
+        burners = {r[0] for r in self._db.execute("SELECT burner FROM locks")}
+        if burners:
+            self._db.execute("DELETE FROM locks")
+        return burners

@@ -111,12 +111,18 @@ def load() -> Config:
 
 
 def run_with_stove(config: Config, act: Callable[[Stove], Awaitable[T]]) -> T:
-    """Build the relays, run ``act``, and always close the relays."""
+    """Build the relays, run ``act``, and always close the relays.
+
+    The burners' records are the daemon's (locks, pulses cut short), and an
+    action here waits for one the daemon or another command has under way.
+    """
+    from ..adapters.burner_guard import FileBurnerGuard
     from ..adapters.relays import build_relays
     from ..control import Stove
 
     async def main() -> T:
-        stove = Stove(config.stove, build_relays(config))
+        stove = Stove(config.stove, build_relays(config),
+                      guard=FileBurnerGuard(config.daemon.burners_path()))
         try:
             return await act(stove)
         finally:

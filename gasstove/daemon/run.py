@@ -8,9 +8,12 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from ..adapters.burner_guard import FileBurnerGuard
 from ..adapters.history import EventLog
+from ..control import Stove
 from ..domain.config import Config
 from ..records import Recorder
 from .clock import Clock, SystemClock
@@ -24,7 +27,6 @@ async def serve(config: Config, *, clock: Clock | None = None,
                 stop: asyncio.Event | None = None) -> None:
     from ..adapters.relays import build_relays
     from ..adapters.store import Store
-    from ..control import Stove
     from .server import start_socket
 
     clock = clock or SystemClock()
@@ -40,10 +42,12 @@ async def serve(config: Config, *, clock: Clock | None = None,
                             topic=config.daemon.mqtt_topic,
                             discovery_prefix=config.daemon.discovery_prefix)
         broker = MqttBroker(config.mqtt, will=MqttRemote.will(topics))
-    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep)
+    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep,
+                  guard=FileBurnerGuard(config.daemon.burners_path()))
     log = EventLog.open(store.path)
     recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
                         wall=clock.wall)
+    await adopt_locks(stove, store.take_locks())
     daemon = Daemon(stove, store, clock, recorder=recorder)
     if broker is not None:
         remote = MqttRemote(daemon, broker, topics)
@@ -51,8 +55,11 @@ async def serve(config: Config, *, clock: Clock | None = None,
     poller = pruner = None
     socket_path = config.daemon.socket_path()
     try:
-        server = await start_socket(daemon, socket_path)
         daemon.start()
+        # Before the socket answers: a command is not told "resting" of a relay
+        # that a pulse cut short by a crash still holds open.
+        await recorder.outcomes(await stove.finish_pulses(config.stove.burners), source="start")
+        server = await start_socket(daemon, socket_path)
         if remote is not None:
             remote.start()
         poller = asyncio.create_task(daemon.poll(config.daemon.poll_interval))
@@ -82,6 +89,14 @@ async def serve(config: Config, *, clock: Clock | None = None,
         if log is not None:
             log.close()
         store.close()
+
+
+async def adopt_locks(stove: Stove, burners: set[str]) -> None:
+    """Locks the daemon's database held before they moved to the burners' records."""
+    for name in burners & set(stove.config.burners):
+        async with stove.guard.hold(name, wait=stove.config.deadline) as hold:
+            hold.write(replace(hold.record, locked=True))
+        _LOG.info("lock of %s moved from the database to its burner record", name)
 
 
 async def prune_history(log: EventLog, clock: Clock, config: Config) -> None:
