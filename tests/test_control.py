@@ -233,3 +233,47 @@ def test_a_status_read_on_a_silent_relay_does_not_delay_a_shut_off(
     outcome, elapsed = asyncio.run(main())
     assert outcome.ok and not sim.burner.lit, outcome.message
     assert elapsed < 1.0, f"the shut-off waited {elapsed:.1f} s behind a status read"
+
+
+def test_a_burner_another_process_keeps_busy_is_not_acted_on_and_says_so(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """Past a deadline and a pulse of waiting, a shut-off fails truthfully rather than act."""
+    import fcntl
+    import os
+
+    sim = miio_relay()
+    guard = FileBurnerGuard(tmp_path)
+    held = os.open(tmp_path / "left.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as another process mid-action would
+    try:
+        stove = stove_for(burner_yaml("left", sim), sleep=FakeSleep(), deadline="0.5s",
+                          guard=guard)
+        start = time.monotonic()
+        (outcome,) = act(stove, "shut_off", ["left"])
+        waited = time.monotonic() - start
+    finally:
+        os.close(held)
+    assert not outcome.ok and outcome.sent is False
+    assert outcome.message.startswith("shut-off NOT done: another action on left")
+    assert sim.device.requests == [] and sim.burner.lit
+    assert 1.4 < waited < 2.5, "it waits a deadline (0.5 s) and a pulse (1 s), no longer"
+
+
+def test_a_lock_that_is_no_longer_held_and_a_damaged_record_are_told(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    sim = miio_relay()
+    guard = FileBurnerGuard(tmp_path)
+    (locked,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), guard=guard),
+                    "lock", ["left"])
+    assert locked.ok
+    sim.device.energised = False  # someone switched the relay back by hand
+    (status,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), guard=guard),
+                    "status", ["left"])
+    assert not status.ok and status.message.startswith("lock NOT in effect")
+    (tmp_path / "left.json").write_text("{not json")
+    # damaged: taken as locked, the side that never lets gas on
+    (off,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), guard=guard),
+                 "shut_off", ["left"])
+    assert off.ok and off.relay == "cutting" and sim.device.energised and not off.restored
