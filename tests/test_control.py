@@ -244,7 +244,7 @@ def test_a_burner_another_process_keeps_busy_is_not_acted_on_and_says_so(
 
     sim = miio_relay()
     guard = FileBurnerGuard(tmp_path)
-    held = os.open(tmp_path / "left.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    held = os.open(tmp_path / "left.record", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(held, fcntl.LOCK_EX)  # as another process mid-action would
     try:
         stove = stove_for(burner_yaml("left", sim), sleep=FakeSleep(), deadline="0.5s",
@@ -272,7 +272,7 @@ def test_a_lock_that_is_no_longer_held_and_a_damaged_record_are_told(
     (status,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), guard=guard),
                     "status", ["left"])
     assert not status.ok and status.message.startswith("lock NOT in effect")
-    (tmp_path / "left.json").write_text("{not json")
+    (tmp_path / "left.record").write_text("{not json")
     # damaged: taken as locked, the side that never lets gas on
     (off,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), guard=guard),
                  "shut_off", ["left"])

@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapters.burner_guard import FileBurnerGuard
 from ..adapters.history import EventLog
-from ..control import Stove
 from ..domain.config import Config
 from ..records import Recorder
 from .clock import Clock, SystemClock
 from .service import Daemon
+
+if TYPE_CHECKING:
+    from ..control import Stove
 
 _LOG = logging.getLogger("gasstove.daemon")
 
@@ -27,10 +30,12 @@ async def serve(config: Config, *, clock: Clock | None = None,
                 stop: asyncio.Event | None = None) -> None:
     from ..adapters.relays import build_relays
     from ..adapters.store import Store
+    from ..control import Stove
     from .server import start_socket
 
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
+    _enough_files(len(config.stove.burners))
     store = Store(config.daemon.database_path())
     broker, remote = None, None
     if config.mqtt is not None:
@@ -89,6 +94,16 @@ async def serve(config: Config, *, clock: Clock | None = None,
         if log is not None:
             log.close()
         store.close()
+
+
+def _enough_files(burners: int) -> None:
+    """A burner being acted on holds its record file open (adapters/burner_guard.py):
+    a cut of every burner at once needs one descriptor each, beyond systemd's 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = burners + 1024
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
 
 
 async def adopt_locks(stove: Stove, burners: set[str]) -> None:

@@ -112,11 +112,6 @@ class Daemon:
                                      requested_by=command.requested_by)
         return self._results(outcomes)
 
-    @property
-    def locked(self) -> set[str]:
-        """Burners a lock was asked for (the Stove's record, shared with one-shot commands)."""
-        return {name for name in self.stove.config.burners if self.stove.locked(name)}
-
     async def status(self, names: Iterable[str]) -> list[Result]:
         return self._results(await self.stove.status(names))
 
