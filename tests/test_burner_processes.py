@@ -72,11 +72,50 @@ def test_a_lock_during_another_processes_pulse_is_not_undone_by_its_restore(
     assert undone == [], f"the lock was undone by the pulse's restore in runs {undone}"
 
 
+def test_a_lock_from_a_one_shot_command_holds_through_the_daemon(
+    tmp_path: Path, miio_relay: Callable[..., SimRelay],
+    serve: Callable[[Path], subprocess.Popen[str]],
+) -> None:
+    """One lock record for every front end: locked with no daemon, shut off through one."""
+    sim = miio_relay()
+    config = config_for(tmp_path, sim, cut_seconds="1s")
+    assert stove(config, "lock", "left").returncode == 0 and sim.device.energised
+    serve(config)
+    (burner,) = json.loads(stove(config, "status", "--json").stdout)["burners"]
+    assert burner["locked"] and burner["message"].startswith("locked: held off"), burner
+    off = stove(config, "off", "left", "--json")
+    (burner,) = json.loads(off.stdout)["burners"]
+    assert off.returncode == 0 and burner["message"].startswith("locked: loop held open"), burner
+    time.sleep(1.5)  # longer than the pulse a shut-off would have made
+    assert sim.device.energised, "the daemon's shut-off undid the lock"
+
+
+def test_locks_an_older_daemon_kept_in_its_database_are_kept(
+    tmp_path: Path, miio_relay: Callable[..., SimRelay],
+    serve: Callable[[Path], subprocess.Popen[str]],
+) -> None:
+    import sqlite3
+
+    from gasstove.adapters.store import Store
+
+    sim = miio_relay(energised=True)  # held off by the older daemon's lock
+    config = config_for(tmp_path, sim, cut_seconds="1s")
+    Store(tmp_path / "state" / "g.db").close()
+    with sqlite3.connect(tmp_path / "state" / "g.db") as db:
+        db.execute("INSERT INTO locks VALUES ('left', 1.8e9, 'cli')")
+    serve(config)
+    (burner,) = json.loads(stove(config, "status", "--json").stdout)["burners"]
+    assert burner["locked"] and burner["message"].startswith("locked: held off"), burner
+    assert stove(config, "off", "left").returncode == 0
+    assert sim.device.energised, "still locked after a shut-off"
+
+
 # -- item 7: a pulse cut short by a crash is finished ----------------------------------------
 
 
+@pytest.mark.parametrize("then", ["off", "lock"])
 def test_a_one_shot_killed_mid_pulse_is_finished_by_the_next_command(
-    tmp_path: Path, miio_relay: Callable[..., SimRelay],
+    tmp_path: Path, miio_relay: Callable[..., SimRelay], then: str,
 ) -> None:
     sim = miio_relay()
     config = config_for(tmp_path, sim, cut_seconds="10s")
@@ -89,10 +128,15 @@ def test_a_one_shot_killed_mid_pulse_is_finished_by_the_next_command(
     status = stove(config, "status", "--json")
     (burner,) = json.loads(status.stdout)["burners"]
     assert burner["relay"] == "cutting" and burner["message"].startswith("relay left cutting")
-    again = stove(config, "off", "left")
+    again = stove(config, then, "left")
     assert again.returncode == 0, again.stderr
     assert "cut short" in again.stderr  # the warning: what was found and done
-    assert not sim.device.energised and sim.burner.state().loop_closed
+    if then == "off":  # its own pulse ends with the restore
+        assert not sim.device.energised and sim.burner.state().loop_closed
+    else:  # a lock was asked for: left held
+        assert sim.device.energised and "the lock keeps the loop open" in again.stderr
+        (burner,) = json.loads(stove(config, "status", "--json").stdout)["burners"]
+        assert burner["message"].startswith("locked: held off"), burner
 
 
 def test_a_daemon_killed_mid_pulse_restores_it_when_started_again(
