@@ -1,25 +1,44 @@
 """Shut-off, lock, unlock and status of a stove's burners, for every front end.
 
 The CLI, the daemon and Home Assistant all act through :class:`Stove`, so the
-safety rules of DESIGN.md §2 are kept in one place: a shut-off is confirmed by
-the relay's own report or reported failed, and a pulse is always restored.
+safety rules of DESIGN.md §2 are kept in one place: a shut-off always sends its
+cut and is confirmed by the relay's own report after it, or reported failed; a
+pulse is always restored, by this process or, if it dies, by the next one to
+act on the burner; a locked burner stays locked. One action at a time per
+burner, across processes too (:mod:`gasstove.adapters.burner_guard`); reads
+never wait for an action, so a shut-off never queues behind a status poll.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .adapters.burner_guard import (
+    BurnerBusy,
+    BurnerGuard,
+    BurnerRecord,
+    Hold,
+    MemoryBurnerGuard,
+    Pulse,
+)
 from .domain.config import ALL_WORDS, StoveConfig
 from .domain.durations import format_duration
 from .domain.errors import RelayError, UsageError
 from .domain.relay import Relay
+from .domain.timers import local_clock
 
-Action = Literal["shut_off", "lock", "unlock", "status"]
+_LOG = logging.getLogger(__name__)
+
+#: "restore": a pulse cut short by a crash, finished by the next one to act.
+Action = Literal["shut_off", "lock", "unlock", "status", "restore"]
 Sleep = Callable[[float], Awaitable[None]]
+Act = Callable[[str, Hold], Awaitable["Outcome"]]
 
 
 @dataclass(frozen=True)
@@ -48,13 +67,19 @@ class Stove:
         *,
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        guard: BurnerGuard | None = None,
     ) -> None:
+        """``guard`` keeps each burner's lock and pulse records and its exclusion; the
+        default keeps them in this process only (give a FileBurnerGuard to share them
+        with other processes and keep them across restarts)."""
         self.config = config
         self.relays = relays
         self._sleep = sleep
         self._now = monotonic
-        # One action at a time per burner: a timer firing while someone locks
-        # must not interleave its restore with the lock.
+        self.guard: BurnerGuard = guard or MemoryBurnerGuard()
+        # One action at a time per burner in this process (the guard does it
+        # across processes): a timer firing while someone locks must not
+        # interleave its restore with the lock.
         self._busy = {name: asyncio.Lock() for name in config.burners}
 
     def resolve(self, words: Sequence[str]) -> list[str]:
@@ -75,50 +100,68 @@ class Stove:
                 chosen.append(names[key])
         return chosen or list(self.config.burners)
 
+    def locked(self, name: str) -> bool:
+        """Whether a lock was asked for ``name`` (and no unlock confirmed since)."""
+        return self.guard.record(name).locked
+
     async def shut_off(self, burners: Iterable[str]) -> list[Outcome]:
-        return await self._each(burners, self._shut_off)
+        return await self._each(burners, "shut_off", self._shut_off)
 
     async def lock(self, burners: Iterable[str]) -> list[Outcome]:
-        return await self._each(burners, self._lock)
+        return await self._each(burners, "lock", self._lock)
 
     async def unlock(self, burners: Iterable[str]) -> list[Outcome]:
-        return await self._each(burners, self._unlock)
+        return await self._each(burners, "unlock", self._unlock)
 
     async def status(self, burners: Iterable[str]) -> list[Outcome]:
-        return await self._each(burners, self._status)
+        # A read changes nothing, so it waits for no action (and none waits for it).
+        return list(await asyncio.gather(*(self._status(name) for name in burners)))
+
+    async def finish_pulses(self, burners: Iterable[str]) -> list[Outcome]:
+        """Restore the pulses a crash cut short (none for a burner someone is acting on)."""
+        left = [n for n in burners if self.guard.record(n).pulse and not self._acting(n)]
+        return await self._each(left, "restore", self._finish)
 
     async def close(self) -> None:
         await asyncio.gather(*(relay.close() for relay in self.relays.values()))
 
-    async def _each(
-        self, burners: Iterable[str], act: Callable[[str], Awaitable[Outcome]]
-    ) -> list[Outcome]:
+    async def _each(self, burners: Iterable[str], action: Action, act: Act) -> list[Outcome]:
         async def one(name: str) -> Outcome:
+            # Another process's action ends within a deadline and a pulse; wait no longer.
+            wait = self.config.deadline + self.config.burners[name].plan().seconds
             async with self._busy[name]:
-                return await act(name)
+                try:
+                    async with self.guard.hold(name, wait=wait) as hold:
+                        return await act(name, hold)
+                except BurnerBusy as err:
+                    what = action.replace("_", "-")
+                    return Outcome(name, action, False, "unknown", f"{what} NOT done: {err}",
+                                   sent=False)
 
         # Burners are independent: one dead relay must not delay the others' cut.
         return list(await asyncio.gather(*(one(name) for name in burners)))
 
+    def _acting(self, name: str) -> bool:
+        return self._busy[name].locked() or self.guard.busy(name)
+
     def _deadline(self) -> float:
         return self._now() + self.config.deadline
 
-    async def _shut_off(self, name: str) -> Outcome:
+    async def _shut_off(self, name: str, hold: Hold) -> Outcome:
+        if hold.record.locked:
+            # A lock was asked for: cut and confirm the hold, and no restore.
+            return await self._hold_open(name, "shut_off")
+        if hold.record.pulse is not None:
+            _LOG.warning("%s: %s; this shut-off's own pulse ends with a restore",
+                         name, _cut_short(hold.record.pulse))
         plan = self.config.burners[name].plan()
         relay = self.relays[name]
         start = self._now()
         deadline = start + self.config.deadline
-        try:
-            # A burner already held open is locked (or a cut never finished):
-            # pulsing it would end with a restore and silently unlock it.
-            if await relay.read(deadline=start + self.config.deadline / 3) == plan.cut:
-                return Outcome(
-                    name, "shut_off", True, "cutting",
-                    "already held off (locked, or an earlier cut did not restore); "
-                    f"`stove unlock {name}` lets it be lit again",
-                )
-        except RelayError:
-            pass  # cannot tell: cut anyway, the cut is what matters
+        # On disk before the cut: if this process dies mid-pulse, the next one
+        # to act on the burner (or the daemon's next start) restores it.
+        before = hold.record
+        hold.write(before.with_pulse(Pulse(time.time(), f"pid {os.getpid()}")))
         sent = False
         try:
             await relay.switch(
@@ -128,6 +171,8 @@ class Stove:
             sent = True
             await relay.wait_for(plan.cut, deadline=deadline)
         except RelayError as err:
+            if not sent:
+                hold.write(before)  # nothing reached the relay: no pulse to finish
             return Outcome(name, "shut_off", False, "unknown", f"shut-off NOT confirmed: {err}",
                            sent=sent)
         cut_ms = round((self._now() - start) * 1000)
@@ -136,9 +181,9 @@ class Stove:
         except asyncio.CancelledError:
             # Cancelled mid-pulse (Ctrl-C): still put the loop back so the
             # burner can be relit, then let the cancellation through.
-            await asyncio.shield(self._restore(name))
+            await asyncio.shield(self._end_pulse(name, hold))
             raise
-        restored_err = await self._restore(name)
+        restored_err = await self._end_pulse(name, hold)
         if restored_err is not None:
             return Outcome(
                 name, "shut_off", False, "cutting",
@@ -153,6 +198,13 @@ class Stove:
             cut_ms=cut_ms, restored=True,
         )
 
+    async def _end_pulse(self, name: str, hold: Hold) -> RelayError | None:
+        """Restore the loop; the pulse leaves the record once the relay confirms."""
+        err = await self._restore(name)
+        if err is None:
+            hold.write(hold.record.with_pulse(None))
+        return err
+
     async def _restore(self, name: str) -> RelayError | None:
         plan = self.config.burners[name].plan()
         relay = self.relays[name]
@@ -164,7 +216,7 @@ class Stove:
             return err
         return None
 
-    async def _lock(self, name: str) -> Outcome:
+    async def _hold_open(self, name: str, action: Action) -> Outcome:
         plan = self.config.burners[name].plan()
         relay = self.relays[name]
         start = self._now()
@@ -175,33 +227,85 @@ class Stove:
             sent = True
             await relay.wait_for(plan.cut, deadline=deadline)
         except RelayError as err:
-            return Outcome(name, "lock", False, "unknown", f"lock NOT confirmed: {err}", sent=sent)
+            what = "lock" if action == "lock" else "shut-off (locked burner)"
+            return Outcome(name, action, False, "unknown", f"{what} NOT confirmed: {err}",
+                           sent=sent)
         cut_ms = round((self._now() - start) * 1000)
         return Outcome(
-            name, "lock", True, "cutting",
+            name, action, True, "cutting",
             f"locked: loop held open (confirmed in {cut_ms} ms); it cannot be lit "
             f"until `stove unlock {name}`",
             cut_ms=cut_ms,
         )
 
-    async def _unlock(self, name: str) -> Outcome:
+    async def _lock(self, name: str, hold: Hold) -> Outcome:
+        if hold.record.pulse is not None:
+            _LOG.warning("%s: %s; the lock keeps the loop open", name, _cut_short(hold.record.pulse))
+        # Recorded as asked, before the cut: from now on a shut-off holds the
+        # loop open rather than pulse it, even if this lock is not confirmed.
+        hold.write(BurnerRecord(locked=True))
+        return await self._hold_open(name, "lock")
+
+    async def _unlock(self, name: str, hold: Hold) -> Outcome:
+        found = hold.record.pulse
         err = await self._restore(name)
         if err is not None:
             return Outcome(name, "unlock", False, "unknown", f"unlock NOT confirmed: {err}")
+        hold.write(BurnerRecord())
+        if found is not None:
+            _LOG.warning("%s: %s; unlocked: restored", name, _cut_short(found))
         return Outcome(name, "unlock", True, "resting", "unlocked: it can be lit by hand again")
+
+    async def _finish(self, name: str, hold: Hold) -> Outcome:
+        pulse = hold.record.pulse
+        if pulse is None:  # finished by someone else while we waited for the burner
+            return Outcome(name, "restore", True, "unknown", "pulse already finished")
+        if hold.record.locked:
+            hold.write(hold.record.with_pulse(None))
+            _LOG.warning("%s: %s; a lock was asked for: left held off", name, _cut_short(pulse))
+            return Outcome(name, "restore", True, "cutting",
+                           f"{_cut_short(pulse)}; locked: left held off")
+        err = await self._end_pulse(name, hold)
+        if err is not None:
+            return Outcome(name, "restore", False, "unknown",
+                           f"relay left cutting: {_cut_short(pulse)} and it could NOT be "
+                           f"restored: {err}; the burner cannot be lit until `stove unlock {name}`",
+                           sent=True)
+        _LOG.warning("%s: %s; restored: it can be lit by hand again", name, _cut_short(pulse))
+        return Outcome(name, "restore", True, "resting", f"{_cut_short(pulse)}; restored")
 
     async def _status(self, name: str) -> Outcome:
         plan = self.config.burners[name].plan()
+        record = self.guard.record(name)
         try:
             energised = await self.relays[name].read(deadline=self._deadline())
         except RelayError as err:
-            return Outcome(name, "status", False, "unknown", f"relay not reachable: {err}")
+            message = f"relay not reachable: {err}"
+            if record.locked:
+                message += "; locked"
+            elif record.pulse is not None and not self._acting(name):
+                message += f"; relay maybe left cutting: {_cut_short(record.pulse)}"
+            return Outcome(name, "status", False, "unknown", message)
         state = plan.describe(energised)
-        if state == "cutting":
-            message = (
-                "held off: the loop is open, the burner cannot be lit "
-                f"(locked, or a relay left cutting; `stove unlock {name}` restores)"
-            )
+        if state == "resting":
+            if record.locked and not self._acting(name):
+                return Outcome(name, "status", False, state, (
+                    "lock NOT in effect: a lock was asked for but the loop is closed, the "
+                    f"burner can be lit; `stove lock {name}` holds it off again"))
+            return Outcome(name, "status", True, state,
+                           "ready: the loop is closed, the burner works normally")
+        if record.locked:
+            message = f"locked: held off, it cannot be lit until `stove unlock {name}`"
+        elif self._acting(name):
+            message = "held off: a shut-off is under way (the loop is open)"
+        elif record.pulse is not None:
+            message = (f"relay left cutting: {_cut_short(record.pulse)}; the burner cannot be "
+                       f"lit until the next command on it or `stove unlock {name}`")
         else:
-            message = "ready: the loop is closed, the burner works normally"
+            message = ("relay left cutting (no lock or pulse of gasstove's is recorded): the "
+                       f"burner cannot be lit until `stove unlock {name}`")
         return Outcome(name, "status", True, state, message)
+
+
+def _cut_short(pulse: Pulse) -> str:
+    return f"found a pulse cut short (cut at {local_clock(pulse.since)} by {pulse.by})"

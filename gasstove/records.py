@@ -25,7 +25,9 @@ _LOG = logging.getLogger("gasstove.alerts")
 
 #: How long an ``on_failure`` program may run before it is killed.
 ON_FAILURE_TIMEOUT_S = 30.0
-_ACTIONS = {"shut_off": "cut", "lock": "lock", "unlock": "unlock"}
+_ACTIONS = {"shut_off": "cut", "lock": "lock", "unlock": "unlock", "restore": "restore"}
+#: Failures that leave the stove unsafe or unusable: a cut, a pulse left cutting.
+_ALERTED = ("shut_off", "restore")
 
 Alert = dict[str, Any]
 
@@ -69,10 +71,12 @@ class Recorder:
             if name is None:
                 continue
             result = result_of(o.ok, o.sent)
-            reason = "" if o.ok and "already" not in o.message else o.message
+            # (a shut-off of a locked burner holds it: say so, as for a restore)
+            plain = o.action != "restore" and (o.action != "shut_off" or o.restored)
+            reason = "" if o.ok and plain else o.message
             events.append(Event(now, self.stove, o.burner, name, source, requested_by, result,
                                 reason, o.cut_ms))
-            if not o.ok and o.action == "shut_off":
+            if not o.ok and o.action in _ALERTED:
                 alerts.append({"stove": self.stove, "burner": o.burner, "action": name,
                                "result": result, "reason": o.message, "source": source,
                                "requested_by": requested_by, "at": iso(now / 1000)})

@@ -1,11 +1,20 @@
-"""An injectable clock for the daemon: virtual minutes pass in milliseconds."""
+"""An injectable clock for the daemon (virtual minutes pass in milliseconds), and real
+`stove serve` processes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
 
 
 class FakeClock:
@@ -68,3 +77,26 @@ class FakeClock:
         if mono > self._mono:
             self._wall += mono - self._mono
             self._mono = mono
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(config: Path) -> subprocess.Popen[str]:
+        """Start `stove serve`; its log goes to serve-<n>.log beside the config."""
+        with (config.parent / f"serve-{len(procs)}.log").open("w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config),
+                                     "serve"], stderr=log, text=True)
+        procs.append(proc)
+        for _ in range(200):  # a killed daemon leaves its socket file: wait for an answer
+            with socket.socket(socket.AF_UNIX) as sock, contextlib.suppress(OSError):
+                sock.connect(str(config.parent / "d.sock"))
+                return proc
+            time.sleep(0.05)
+        raise AssertionError("the daemon did not start")
+
+    yield start
+    for proc in procs:
+        proc.kill()  # a no-op for one already dead
+        proc.wait(10)

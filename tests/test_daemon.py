@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gasstove.adapters.burner_guard import FileBurnerGuard
 from gasstove.adapters.config_file import parse_config
 from gasstove.adapters.relays import build_relays
 from gasstove.adapters.store import Store, StoreError
@@ -25,6 +26,7 @@ from gasstove.control import Outcome, Stove
 from gasstove.daemon.server import handle_line, start_socket
 from gasstove.daemon.service import Daemon
 from gasstove.domain.commands import Command
+from gasstove.domain.daemon_config import DaemonConfig
 from gasstove.domain.errors import UsageError
 from gasstove.domain.timers import Timer
 from gasstove.sim.miio_device import free_loopback_host
@@ -39,7 +41,9 @@ Fired = list[tuple[str, bool, float]]
 async def running(db: Path, clock: FakeClock, *burners: str,
                   retry_after: tuple[float, ...] = (5.0, 15.0)) -> AsyncIterator[tuple[Daemon, Fired]]:
     config = parse_config("stove:\n  deadline: 1s\n  burners:\n" + "".join(burners))
-    stove = Stove(config.stove, build_relays(config), sleep=clock.sleep)
+    # the burners' records beside the database, as `stove serve` keeps them
+    guard = FileBurnerGuard(DaemonConfig(database=db).burners_path())
+    stove = Stove(config.stove, build_relays(config), sleep=clock.sleep, guard=guard)
     store = Store(db)
     daemon = Daemon(stove, store, clock, retry_after=retry_after)
     fired: Fired = []

@@ -84,8 +84,12 @@ def test_kill_9_with_pending_timers_loses_none_and_fires_none_twice(
     while left.burner.lit and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left.burner.lit, "the late timer fired at once on recovery"
-    status = stove(config, "status", "--json")
-    rows = {r["burner"]: r for r in json.loads(status.stdout)["burners"]}
+    while True:  # (a status does not wait for the firing timer's pulse to end)
+        status = stove(config, "status", "--json")
+        rows = {r["burner"]: r for r in json.loads(status.stdout)["burners"]}
+        if rows["left"]["timer"] is None or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert rows["left"]["timer"] is None
     assert rows["right"]["timer"]["in_s"] > 3500 and right.burner.lit
     done = stove(config, "cancel", "right")

@@ -180,27 +180,26 @@ class Store:
                        "again", self.path, what, err)
 
     # -- locks ----------------------------------------------------------------
-    def locks(self) -> set[str]:
-        return _locks(self._db)
+    def take_locks(self) -> set[str]:
+        """Locks an older gasstove recorded here (they now live in the burners' records,
+        shared with one-shot commands), removed once read."""
+        burners = _locks(self._db)
+        if burners:
+            self._db.execute("DELETE FROM locks")
+        return burners
 
-    def set_lock(self, burner: str, locked: bool, *, at: float, source: str) -> None:
-        if locked:
-            self._db.execute("INSERT OR REPLACE INTO locks VALUES (?, ?, ?)", (burner, at, source))
-        else:
-            self._db.execute("DELETE FROM locks WHERE burner = ?", (burner,))
 
-
-def read_stored(path: Path) -> tuple[list[Timer], set[str]]:
-    """The timers and locks stored in ``path``, read-only, without taking the daemon's lock.
+def read_stored(path: Path) -> list[Timer]:
+    """The timers stored in ``path``, read-only, without taking the daemon's lock.
 
     For `stove status` when no daemon answers: what is pending that nothing fires.
     """
     if not path.exists():
-        return [], set()
+        return []
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
         try:
-            return _timers(db), _locks(db)
+            return _timers(db)
         finally:
             db.close()
     except sqlite3.Error as err:

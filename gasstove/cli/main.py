@@ -111,12 +111,18 @@ def load() -> Config:
 
 
 def run_with_stove(config: Config, act: Callable[[Stove], Awaitable[T]]) -> T:
-    """Build the relays, run ``act``, and always close the relays."""
+    """Build the relays, run ``act``, and always close the relays.
+
+    The burners' records are the daemon's (locks, pulses cut short), and an
+    action here waits for one the daemon or another command has under way.
+    """
+    from ..adapters.burner_guard import FileBurnerGuard
     from ..adapters.relays import build_relays
     from ..control import Stove
 
     async def main() -> T:
-        stove = Stove(config.stove, build_relays(config))
+        stove = Stove(config.stove, build_relays(config),
+                      guard=FileBurnerGuard(config.daemon.burners_path()))
         try:
             return await act(stove)
         finally:
@@ -379,7 +385,12 @@ def show_status(config: Config, names: list[str], *, as_json: bool = False,
                 source: str = "cli") -> NoReturn:
     via_daemon(config, {"action": "status", "burners": names}, as_json=as_json,
                action="status", source=source)
-    results = [o.as_json() for o in run_with_stove(config, lambda stove: stove.status(names))]
+
+    async def read(stove: Stove) -> list[dict[str, Any]]:
+        return [{**o.as_json(), "locked": stove.locked(o.burner)}
+                for o in await stove.status(names)]
+
+    results = run_with_stove(config, read)
     _add_stored(config, results)
     report(results, as_json=as_json, stove_name=config.stove.name, action="status")
 
@@ -392,23 +403,16 @@ def _add_stored(config: Config, results: list[dict[str, Any]]) -> None:
     from ..domain.durations import format_duration
 
     try:
-        timers, locks = read_stored(config.daemon.database_path())
+        timers = read_stored(config.daemon.database_path())
     except StoreError as err:
         for r in results:
-            r.update(ok=False, message=f"{r['message']}; stored timers and locks could not be "
+            r.update(ok=False, message=f"{r['message']}; stored timers could not be "
                      f"read ({err}): a timer may be pending that nothing will fire")
         return
     stored = {t.burner: t for t in timers}
     now = time.time()
     for r in results:
         name = r["burner"]
-        r["locked"] = name in locks
-        if r["locked"] and r["relay"] == "cutting":
-            r["message"] = f"locked (recorded): it cannot be lit until `stove unlock {name}`"
-        elif r["locked"] and r["relay"] == "resting":
-            r.update(ok=False, message=(
-                "a lock is recorded but the relay is NOT holding the loop open: the burner "
-                f"CAN be lit; `stove lock {name}` to lock it again"))
         timer = stored.get(name)
         r["timer"] = {**timer.as_json(now), "armed": False} if timer else None
         if timer is not None:

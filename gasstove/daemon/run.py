@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
+from ..adapters.burner_guard import FileBurnerGuard
 from ..adapters.history import EventLog
 from ..domain.config import Config
 from ..records import Recorder
 from .clock import Clock, SystemClock
 from .service import Daemon
+
+if TYPE_CHECKING:
+    from ..control import Stove
 
 _LOG = logging.getLogger("gasstove.daemon")
 
@@ -29,6 +35,7 @@ async def serve(config: Config, *, clock: Clock | None = None,
 
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
+    _enough_files(len(config.stove.burners))
     store = Store(config.daemon.database_path())
     broker, remote = None, None
     if config.mqtt is not None:
@@ -40,10 +47,12 @@ async def serve(config: Config, *, clock: Clock | None = None,
                             topic=config.daemon.mqtt_topic,
                             discovery_prefix=config.daemon.discovery_prefix)
         broker = MqttBroker(config.mqtt, will=MqttRemote.will(topics))
-    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep)
+    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep,
+                  guard=FileBurnerGuard(config.daemon.burners_path()))
     log = EventLog.open(store.path)
     recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
                         wall=clock.wall)
+    await adopt_locks(stove, store.take_locks())
     daemon = Daemon(stove, store, clock, recorder=recorder)
     if broker is not None:
         from ..adapters.mqtt_relay import MqttRelay
@@ -58,8 +67,11 @@ async def serve(config: Config, *, clock: Clock | None = None,
     poller = pruner = None
     socket_path = config.daemon.socket_path()
     try:
-        server = await start_socket(daemon, socket_path)
         daemon.start()
+        # Before the socket answers: a command is not told "resting" of a relay
+        # that a pulse cut short by a crash still holds open.
+        await recorder.outcomes(await stove.finish_pulses(config.stove.burners), source="start")
+        server = await start_socket(daemon, socket_path)
         if remote is not None:
             remote.start()
         poller = asyncio.create_task(daemon.poll(config.daemon.poll_interval))
@@ -89,6 +101,24 @@ async def serve(config: Config, *, clock: Clock | None = None,
         if log is not None:
             log.close()
         store.close()
+
+
+def _enough_files(burners: int) -> None:
+    """A burner being acted on holds its record file open (adapters/burner_guard.py):
+    a cut of every burner at once needs one descriptor each, beyond systemd's 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = burners + 1024
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
+
+
+async def adopt_locks(stove: Stove, burners: set[str]) -> None:
+    """Locks the daemon's database held before they moved to the burners' records."""
+    for name in burners & set(stove.config.burners):
+        async with stove.guard.hold(name, wait=stove.config.deadline) as hold:
+            hold.write(replace(hold.record, locked=True))
+        _LOG.info("lock of %s moved from the database to its burner record", name)
 
 
 async def prune_history(log: EventLog, clock: Clock, config: Config) -> None:

@@ -61,7 +61,6 @@ class Daemon:
         #: Why the last shut-off of a burner failed; cleared by the next confirmed one.
         self.problem: dict[str, str | None] = dict.fromkeys(stove.config.burners)
         self.timers: dict[str, Timer] = {}
-        self.locked: set[str] = store.locks() & set(stove.config.burners)
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
@@ -124,14 +123,8 @@ class Daemon:
             return self._cancel(names, command)
         if command.action == "status":
             return await self.status(names)
-        locking = command.action == "lock"
-        act = self.stove.lock if locking else self.stove.unlock
+        act = self.stove.lock if command.action == "lock" else self.stove.unlock
         outcomes = await act(names)
-        for outcome in outcomes:
-            if outcome.ok:
-                self.store.set_lock(outcome.burner, locking, at=self.clock.wall(),
-                                    source=command.source)
-                (self.locked.add if locking else self.locked.discard)(outcome.burner)
         await self.recorder.outcomes(outcomes, source=command.source,
                                      requested_by=command.requested_by)
         return self._results(outcomes)
@@ -139,13 +132,6 @@ class Daemon:
     async def status(self, names: Iterable[str]) -> list[Result]:
         results: list[Outcome] = []
         for outcome in await self.stove.status(names):
-            if outcome.relay == "cutting" and outcome.burner in self.locked:
-                outcome = replace(outcome, message=(
-                    f"locked: it cannot be lit until `stove unlock {outcome.burner}`"))
-            elif outcome.relay == "cutting":
-                outcome = replace(outcome, message=(
-                    "relay left cutting (a cut did not restore): the burner cannot be lit "
-                    f"until `stove unlock {outcome.burner}`"))
             if failed := self._failed_timer(outcome.burner):
                 outcome = replace(outcome, ok=False, message=f"{outcome.message}; {failed}")
             results.append(outcome)
@@ -182,7 +168,7 @@ class Daemon:
                                 reason=f"due {iso(timer.due_at)}")
             results.append({"burner": name, "action": "timer", "ok": True, "message": message,
                             "timer": timer.as_json(now), "replaced": old is not None,
-                            "locked": name in self.locked})
+                            "locked": self.stove.locked(name)})
         self._changed(names)
         return results
 
@@ -241,7 +227,7 @@ class Daemon:
             if name in self._firing:
                 results.append({"burner": name, "action": "cancel", "ok": False,
                                 "message": "too late: the timer's shut-off is under way",
-                                "timer": None, "locked": name in self.locked})
+                                "timer": None, "locked": self.stove.locked(name)})
                 continue
             if timer is not None:
                 self._drop_timer(name)
@@ -252,7 +238,7 @@ class Daemon:
             message = (f"timer cancelled (was due {local_clock(timer.due_at)})" if timer
                        else "no timer was pending")
             results.append({"burner": name, "action": "cancel", "ok": True, "message": message,
-                            "timer": None, "locked": name in self.locked})
+                            "timer": None, "locked": self.stove.locked(name)})
         self._changed(names)
         return results
 
@@ -385,7 +371,7 @@ class Daemon:
             if outcome.action == "shut_off":
                 self.problem[outcome.burner] = None if outcome.ok else outcome.message
             timer = self.timers.get(outcome.burner)
-            results.append({**outcome.as_json(), "locked": outcome.burner in self.locked,
+            results.append({**outcome.as_json(), "locked": self.stove.locked(outcome.burner),
                             "timer": timer.as_json(self.clock.wall()) if timer else None})
         self._changed([r["burner"] for r in results])
         return results
@@ -421,7 +407,7 @@ class Daemon:
     def burner_state(self, name: str) -> dict[str, Any]:
         relay, reachable = self.relay[name]
         timer = self.timers.get(name)
-        return burner_state(relay=relay, reachable=reachable, locked=name in self.locked,
+        return burner_state(relay=relay, reachable=reachable, locked=self.stove.locked(name),
                             timer_due=timer.due_at if timer else None, lit=self.lit[name],
                             problem=self.problem[name], cutting=self._pulsing[name] > 0,
                             now=self.clock.wall())

@@ -35,5 +35,11 @@ class DaemonConfig(BaseModel):
     def database_path(self, env: Mapping[str, str] = os.environ) -> Path:
         return (self.database or state_dir(env) / "gasstove.db").expanduser()
 
+    def burners_path(self, env: Mapping[str, str] = os.environ) -> Path:
+        """Each burner's lock and pulse record, shared by the daemon and one-shot commands
+        (:mod:`gasstove.adapters.burner_guard`); beside the database: one per stove."""
+        database = self.database_path(env)
+        return database.with_name(f"{database.stem}.burners")
+
     def socket_path(self, env: Mapping[str, str] = os.environ) -> Path:
         return socket_path(self.socket, env)
