@@ -7,6 +7,7 @@ timer, so only the controller ends a pulse.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -178,3 +179,31 @@ def test_a_daemon_that_cannot_restore_a_pulse_cut_short_alerts(
     assert "ERROR" in log.read_text()
     (burner,) = json.loads(stove(config, "status", "--json").stdout)["burners"]
     assert not burner["ok"] and "left cutting" in burner["message"], burner
+
+
+def test_a_running_daemon_finishes_a_pulse_another_process_left_open(
+    tmp_path: Path, miio_relay: Callable[..., SimRelay],
+    serve: Callable[[Path], subprocess.Popen[str]],
+) -> None:
+    """A one-shot command that acted while the daemon did not answer, killed mid-pulse:
+    the running daemon's next poll restores the loop (not only its next start)."""
+    from gasstove.adapters.burner_guard import BurnerRecord, FileBurnerGuard, Pulse
+    from gasstove.adapters.config_file import load_config
+
+    sim = miio_relay()
+    config = config_for(tmp_path, sim, cut_seconds="2s")
+    config.write_text(config.read_text() + "  poll_interval: 5s\n")
+    serve(config)
+    assert until(lambda: (tmp_path / "d.sock").exists(), 20), "the daemon never answered"
+    guard = FileBurnerGuard(load_config(config).daemon.burners_path())
+
+    async def leave_a_pulse() -> None:  # what a killed `stove off` leaves behind
+        async with guard.hold("left", wait=5) as hold:
+            hold.write(BurnerRecord(pulse=Pulse(since=time.time(), by="pid 999999")))
+
+    sim.device.energised = True  # the contact that process opened
+    asyncio.run(leave_a_pulse())
+    assert until(lambda: not sim.device.energised, 15), "the running daemon left it cutting"
+    assert guard.record("left").pulse is None
+    log = (tmp_path / "serve-0.log").read_text()
+    assert "cut short" in log and "restored" in log, log

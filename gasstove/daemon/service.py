@@ -413,9 +413,17 @@ class Daemon:
                             now=self.clock.wall())
 
     async def poll(self, interval: float) -> None:
-        """Read every relay now and then, so reachability and state stay current."""
+        """Read every relay now and then, so reachability and state stay current.
+
+        Each round also finishes a pulse that a one-shot command (run while the
+        daemon did not answer) left open when it was killed: otherwise it would
+        wait for the next command on that burner or the next start.
+        """
+        names = list(self.stove.config.burners)
         while True:
-            await self.status(list(self.stove.config.burners))
+            if finished := await self.stove.finish_pulses(names):
+                await self.recorder.outcomes(finished, source="poll")
+            await self.status(names)
             await self.clock.sleep(interval)
 
     def _changed(self, names: list[str]) -> None:
