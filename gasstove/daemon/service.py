@@ -28,12 +28,11 @@ from ..domain.timers import (
     replaced_message,
 )
 from ..records import Recorder
+from ..timer_policy import RETRY_AFTER_S, shut_off_with_retries
 from .clock import Clock
 
 _LOG = logging.getLogger("gasstove.daemon")
 
-#: Waits between attempts when a timer's shut-off is not confirmed.
-RETRY_AFTER_S = (5.0, 15.0)
 
 Result = dict[str, Any]
 
@@ -241,15 +240,12 @@ class Daemon:
         self._results([outcome])
 
     async def _fire_with_retries(self, timer: Timer) -> Outcome:
-        (outcome,) = await self.stove.shut_off([timer.burner])
-        for pause in self.retry_after:
-            if outcome.ok:
-                break
-            _LOG.error("timer shut-off of %s NOT confirmed (%s); trying again in %s",
-                       timer.burner, outcome.message, format_duration(pause))
-            await self.clock.sleep(pause)
+        async def attempt() -> Outcome:
             (outcome,) = await self.stove.shut_off([timer.burner])
-        return outcome
+            return outcome
+
+        return await shut_off_with_retries(attempt, sleep=self.clock.sleep,
+                                           retry_after=self.retry_after)
 
     def _cancel_task(self, name: str) -> None:
         if task := self._tasks.pop(name, None):
