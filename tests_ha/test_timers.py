@@ -1,0 +1,301 @@
+"""Timers and shut-offs when the relay does not confirm: retries, Repairs, deadlines.
+
+The relay is the simulated miio device on real UDP; "silent" means it drops
+every datagram (``loss = 1.0``), as a relay whose Wi-Fi is gone does, and it
+comes back by setting the loss to 0. Home Assistant's clock is frozen and
+advanced by the test; only the relay's own deadline (1 s) runs on real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from custom_components.gasstove.const import DOMAIN
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import repairs_flow_manager
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+    flush_store,
+)
+
+from .conftest import TOKEN, SimRelay, entry_data, miio_burner
+
+DEADLINE_S = 1.0  # entry_data's deadline
+STORE_KEY = "gasstove.{}.timers"
+BUTTON = "button.kitchen_left_shut_off_now"
+
+
+async def _setup(hass: HomeAssistant, relay: SimRelay) -> MockConfigEntry:
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="kitchen-uid",
+                            data=entry_data({"left": miio_burner(relay.host)}, deadline=DEADLINE_S))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def _advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+def _issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
+    return ir.async_get(hass).async_get_issue(DOMAIN, f"shut_off_failed_{entry.entry_id}_left")
+
+
+def _stored_timers(hass_storage: dict[str, Any], entry: MockConfigEntry) -> dict[str, Any]:
+    timers: dict[str, Any] = hass_storage[STORE_KEY.format(entry.entry_id)]["data"]["timers"]
+    return timers
+
+
+def _silent(relay: SimRelay, silent: bool = True) -> None:
+    relay.device.settings.loss = 1.0 if silent else 0.0
+
+
+async def _set_timer(hass: HomeAssistant, minutes: int) -> None:
+    await hass.services.async_call(DOMAIN, "shut_off",
+                                   {"burners": "left", "delay": {"minutes": minutes}}, blocking=True)
+
+
+async def _due_while_silent(hass: HomeAssistant, freezer: FrozenDateTimeFactory, relay: SimRelay,
+                            minutes: int) -> MockConfigEntry:
+    """A timer comes due while the relay is silent: its first attempt has failed."""
+    entry = await _setup(hass, relay)
+    await _set_timer(hass, minutes)
+    _silent(relay)
+    await _advance(hass, freezer, minutes * 60 + 1)
+    return entry
+
+
+async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_until_a_confirmed_cut(
+    hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    left = miio_relay("left")
+    failed = async_capture_events(hass, "gasstove_shut_off_failed")
+    entry = await _due_while_silent(hass, freezer, left, 10)
+    assert [e.data.get("retry_in_seconds") for e in failed] == [5]
+    issue = _issue(hass, entry)
+    assert issue is not None and issue.active and issue.is_persistent
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.translation_key == "shut_off_failed"
+    placeholders = issue.translation_placeholders or {}
+    assert placeholders["burner"] == "left" and placeholders["stove"] == "Kitchen"
+    assert "NOT confirmed" in placeholders["message"] and TOKEN not in str(placeholders)
+    # Between attempts the timer is still stored (a restart now fires it again),
+    # and a cancel is too late: the shut-off is under way.
+    assert set(_stored_timers(hass_storage, entry)) == {"left"}
+    await hass.services.async_call(DOMAIN, "cancel", {"burners": "left"}, blocking=True)
+
+    # (async_fire_time_changed runs up to 0.5 s ahead of the time it is given)
+    await _advance(hass, freezer, 4)
+    assert len(failed) == 1  # not before the daemon's 5 s
+    await _advance(hass, freezer, 1.1)
+    assert [e.data.get("retry_in_seconds") for e in failed] == [5, 15]
+    await _advance(hass, freezer, 14)
+    assert len(failed) == 2
+    await _advance(hass, freezer, 1.1)
+    assert [e.data.get("retry_in_seconds") for e in failed] == [5, 15, None]
+    await _advance(hass, freezer, 120)
+    assert len(failed) == 3  # three attempts, as the daemon makes
+    assert left.lit  # the relay never heard any of them
+    assert _stored_timers(hass_storage, entry) == {}
+    assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state == "unknown"
+
+    # "Restart": the entry goes, and Home Assistant's issue registry is saved
+    # and read back as a new start would read it.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await flush_store(ir.async_get(hass)._store)
+    fresh = ir.IssueRegistry(hass)
+    await fresh.async_load()
+    restored = fresh.async_get_issue(DOMAIN, f"shut_off_failed_{entry.entry_id}_left")
+    assert restored is not None and restored.active
+    assert (restored.translation_placeholders or {})["burner"] == "left"
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _issue(hass, entry) is not None
+
+    # The relay answers again: the next confirmed cut clears the issue.
+    _silent(left, False)
+    await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    assert not left.lit
+    assert _issue(hass, entry) is None
+    await flush_store(ir.async_get(hass)._store)
+    fresh = ir.IssueRegistry(hass)
+    await fresh.async_load()
+    assert fresh.async_get_issue(DOMAIN, f"shut_off_failed_{entry.entry_id}_left") is None
+
+
+async def test_a_retry_that_is_confirmed_ends_the_timer_and_the_issue(
+    hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    left = miio_relay("left")
+    shut_off = async_capture_events(hass, "gasstove_shut_off")
+    entry = await _due_while_silent(hass, freezer, left, 1)
+    assert _issue(hass, entry) is not None and left.lit
+    _silent(left, False)  # a Wi-Fi blip: the relay is back before the retry
+    await _advance(hass, freezer, 5.1)
+    assert not left.lit
+    assert [e.data["source"] for e in shut_off] == ["timer"]
+    assert _issue(hass, entry) is None
+    assert _stored_timers(hass_storage, entry) == {}
+
+
+async def test_unloading_between_attempts_keeps_the_timer_for_the_next_start(
+    hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    left = miio_relay("left")
+    entry = await _due_while_silent(hass, freezer, left, 1)
+    assert _issue(hass, entry) is not None
+    # Home Assistant stops while the timer waits for its next attempt.
+    start = time.monotonic()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert time.monotonic() - start < DEADLINE_S  # the wait ends; nothing hangs
+    assert set(_stored_timers(hass_storage, entry)) == {"left"}
+    _silent(left, False)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not left.lit  # fired again at once on the next start
+    assert _issue(hass, entry) is None
+    assert _stored_timers(hass_storage, entry) == {}
+
+
+async def test_a_failed_shut_off_now_leaves_the_pending_timer_armed(
+    hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    await _set_timer(hass, 20)
+    _silent(left)
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call(DOMAIN, "shut_off", {"burners": "left"}, blocking=True)
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call("valve", "close_valve",
+                                       {"entity_id": "valve.kitchen_left_gas"}, blocking=True)
+    # The failure is in Repairs, and the timer is still armed and stored.
+    assert _issue(hass, entry) is not None
+    assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state != "unknown"
+    assert set(_stored_timers(hass_storage, entry)) == {"left"}
+    _silent(left, False)
+    await _advance(hass, freezer, 20 * 60 + 1)
+    assert not left.lit  # the timer still did its job
+    assert _issue(hass, entry) is None
+
+
+async def test_a_confirmed_shut_off_now_ends_the_pending_timer(
+    hass: HomeAssistant, miio_relay: Any, hass_storage: dict[str, Any],
+) -> None:
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    await _set_timer(hass, 20)
+    await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    assert not left.lit
+    assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state == "unknown"
+    assert _stored_timers(hass_storage, entry) == {}
+
+
+async def test_a_shut_off_does_not_wait_for_a_poll_in_progress(
+    hass: HomeAssistant, miio_relay: Any,
+) -> None:
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    coordinator = hass.data[DOMAIN][entry.entry_id]
+    failed = async_capture_events(hass, "gasstove_shut_off_failed")
+    _silent(left)
+    poll = hass.async_create_task(coordinator.async_refresh())
+    await asyncio.sleep(0.05)  # the poll now waits for the silent relay, up to its deadline
+    start = time.monotonic()
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call(DOMAIN, "shut_off", {"burners": "left"}, blocking=True)
+    elapsed = time.monotonic() - start
+    assert [e.data["burner"] for e in failed] == ["left"]
+    assert elapsed <= DEADLINE_S + 0.5, f"the failure came {elapsed:.2f} s after the press"
+    await poll
+
+
+async def test_a_poll_read_before_a_lock_does_not_undo_what_the_lock_shows(
+    hass: HomeAssistant, miio_relay: Any,
+) -> None:
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    coordinator = hass.data[DOMAIN][entry.entry_id]
+    read_status = coordinator.stove.status
+    read, answer = asyncio.Event(), asyncio.Event()
+
+    async def late_status(burners: Any) -> Any:
+        outcomes = await read_status(burners)  # the relay says "resting"...
+        read.set()
+        await answer.wait()  # ...and that answer arrives after the lock
+        return outcomes
+
+    with patch.object(coordinator.stove, "status", late_status):
+        poll = hass.async_create_task(coordinator.async_refresh())
+        await read.wait()
+        await hass.services.async_call("switch", "turn_on",
+                                       {"entity_id": "switch.kitchen_left_lock"}, blocking=True)
+        answer.set()
+        await poll
+    assert left.device.energised  # really locked
+    assert hass.states.get("switch.kitchen_left_lock").state == "on"
+    assert hass.states.get("valve.kitchen_left_gas").state == "closed"
+
+
+async def test_the_repair_shuts_the_burner_off_again(hass: HomeAssistant, miio_relay: Any) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    _silent(left)
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    issue = _issue(hass, entry)
+    assert issue is not None and issue.is_fixable
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
+    assert result["type"] == "form"
+    assert (result["description_placeholders"] or {})["burner"] == "left"
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] == "form" and result["errors"] == {"base": "not_confirmed"}
+    assert left.lit and _issue(hass, entry) is not None  # still silent: still a problem
+    _silent(left, False)
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] == "create_entry"
+    assert not left.lit
+    assert _issue(hass, entry) is None
+
+
+async def test_a_silent_relay_leaves_every_control_usable_so_a_request_fails_loudly(
+    hass: HomeAssistant, miio_relay: Any,
+) -> None:
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    _silent(left)
+    await hass.data[DOMAIN][entry.entry_id].async_refresh()
+    assert hass.states.get("valve.kitchen_left_gas").state == "unknown"
+    assert hass.states.get("switch.kitchen_left_lock").state == "unknown"
+    failed = async_capture_events(hass, "gasstove_shut_off_failed")
+    # Home Assistant would skip these without a word on an unavailable entity.
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call("valve", "close_valve",
+                                       {"entity_id": "valve.kitchen_left_gas"}, blocking=True)
+    assert [e.data["source"] for e in failed] == ["valve"]
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call("switch", "turn_on",
+                                       {"entity_id": "switch.kitchen_left_lock"}, blocking=True)
