@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gasstove.control import Outcome
-from gasstove.timer_policy import RETRY_AFTER_S, shut_off_with_retries
+from gasstove.timer_policy import RETRY_AFTER_S, cut_confirmed, retry_pause, shut_off_with_retries
 
 
 def _outcome(ok: bool) -> Outcome:
@@ -43,3 +43,13 @@ def test_stops_at_the_first_confirmed_attempt() -> None:
 
     assert asyncio.run(shut_off_with_retries(attempt, sleep=sleep)).ok
     assert waits == [5.0]
+
+
+def test_a_timer_whose_tries_all_failed_waits_longer_each_round_up_to_15_minutes() -> None:
+    assert [retry_pause(n) for n in range(1, 7)] == [60, 120, 300, 900, 900, 900]
+
+
+def test_a_cut_confirmed_before_its_restore_failed_still_counts_as_a_cut() -> None:
+    restore_failed = Outcome("left", "shut_off", False, "cutting", "did not restore", cut_ms=40)
+    assert cut_confirmed(restore_failed)
+    assert cut_confirmed(_outcome(True)) and not cut_confirmed(_outcome(False))

@@ -22,6 +22,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -107,15 +108,22 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     await _advance(hass, freezer, 14)
     assert len(failed) == 2
     await _advance(hass, freezer, 1.1)
-    assert [e.data.get("retry_in_seconds") for e in failed] == [5, 15, None]
-    await _advance(hass, freezer, 120)
-    assert len(failed) == 3  # three attempts, as the daemon makes
+    # All three attempts failed: the timer stays armed and fires again in a minute.
+    assert [e.data.get("retry_in_seconds") for e in failed] == [5, 15, 60]
     assert left.lit  # the relay never heard any of them
-    assert _stored_timers(hass_storage, entry) == {}
-    assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state == "unknown"
+    assert set(_stored_timers(hass_storage, entry)) == {"left"}
+    shown = dt_util.parse_datetime(hass.states.get("sensor.kitchen_left_scheduled_shut_off").state)
+    assert shown is not None
+    assert abs((shown - dt_util.utcnow()).total_seconds() - 60) < 2
+    await _advance(hass, freezer, 59)
+    assert len(failed) == 3
+    await _advance(hass, freezer, 1.1)
+    await _advance(hass, freezer, 5.1)
+    await _advance(hass, freezer, 15.1)
+    assert [e.data.get("retry_in_seconds") for e in failed][3:] == [5, 15, 120]  # longer now
 
-    # "Restart": the entry goes, and Home Assistant's issue registry is saved
-    # and read back as a new start would read it.
+    # "Restart" between rounds: the entry goes, and Home Assistant's issue
+    # registry is saved and read back as a new start would read it.
     assert await hass.config_entries.async_unload(entry.entry_id)
     await flush_store(ir.async_get(hass)._store)
     fresh = ir.IssueRegistry(hass)
@@ -123,19 +131,37 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     restored = fresh.async_get_issue(DOMAIN, f"shut_off_failed_{entry.entry_id}_left")
     assert restored is not None and restored.active
     assert (restored.translation_placeholders or {})["burner"] == "left"
+    _silent(left, False)  # the relay is back
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert _issue(hass, entry) is not None
+    assert _issue(hass, entry) is not None and left.lit
 
-    # The relay answers again: the next confirmed cut clears the issue.
-    _silent(left, False)
-    await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    # The timer's next round is confirmed: that clears the issue, and the timer.
+    await _advance(hass, freezer, 121)
     assert not left.lit
     assert _issue(hass, entry) is None
+    assert _stored_timers(hass_storage, entry) == {}
     await flush_store(ir.async_get(hass)._store)
     fresh = ir.IssueRegistry(hass)
     await fresh.async_load()
     assert fresh.async_get_issue(DOMAIN, f"shut_off_failed_{entry.entry_id}_left") is None
+
+
+async def test_a_timer_whose_attempts_all_failed_stays_armed_until_cancelled(
+    hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    left = miio_relay("left")
+    failed = async_capture_events(hass, "gasstove_shut_off_failed")
+    entry = await _due_while_silent(hass, freezer, left, 1)
+    await _advance(hass, freezer, 5.1)
+    await _advance(hass, freezer, 15.1)
+    assert len(failed) == 3
+    await hass.services.async_call(DOMAIN, "cancel", {"burners": "left"}, blocking=True)
+    assert _stored_timers(hass_storage, entry) == {}
+    await _advance(hass, freezer, 3600)
+    assert len(failed) == 3  # cancelled: no more attempts
+    assert _issue(hass, entry) is not None  # but the burner was never confirmed off
 
 
 async def test_a_retry_that_is_confirmed_ends_the_timer_and_the_issue(

@@ -9,7 +9,8 @@ and a repair issue that outlives restarts until a confirmed cut of that burner
 returns, and a timer that came due while Home Assistant was down fires as
 soon as the entry is set up again, saying how late it is. A due timer
 follows the library's one timer policy (:mod:`gasstove.timer_policy`, as the
-daemon does): retried while not confirmed, stored until its attempts are over.
+daemon does): retried while not confirmed, and removed only by a cancel or a
+confirmed cut -- one whose attempts all fail stays armed and fires again later.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from gasstove.domain.config import StoveConfig
 from gasstove.domain.durations import format_duration
 from gasstove.domain.errors import UsageError
 from gasstove.domain.relay import Relay
-from gasstove.timer_policy import shut_off_with_retries
+from gasstove.timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
 
 from .const import (
     CONF_MAX_BURN_MINUTES,
@@ -72,6 +73,8 @@ class Timer:
     #: Who set it (a SOURCES key), for the logbook: "shut off by timer, set from Assist".
     source: str = "service"
     unsub: CALLBACK_TYPE | None = field(default=None, compare=False)
+    #: Rounds of attempts that all failed so far (the next waits longer).
+    again: int = field(default=0, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"due": self.due.isoformat(), "delay_s": self.delay_s, "source": self.source}
@@ -139,7 +142,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         outcomes = await self._async_cut(burners)
         self._report(outcomes, source=source)
         covered = [o.burner for o in outcomes
-                   if o.ok and o.burner in self.timers and o.burner not in self.firing]
+                   if cut_confirmed(o) and o.burner in self.timers and o.burner not in self.firing]
         for burner in covered:
             self._disarm(burner)
         if covered:
@@ -180,16 +183,20 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 data["set_from"] = set_from
             if late_s is not None:
                 data["late_seconds"] = round(late_s)
+            # A cut confirmed before its restore failed still put the gas out:
+            # no longer a failed shut-off, though the event says what went wrong.
+            if cut_confirmed(outcome):
+                async_clear_failure(self.hass, self.entry, outcome.burner)
+            else:
+                async_report_failure(self.hass, self.entry, outcome.burner, outcome.message)
             if outcome.ok:
                 _LOGGER.info("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
                 self.hass.bus.async_fire(EVENT_SHUT_OFF, data)
-                async_clear_failure(self.hass, self.entry, outcome.burner)
                 continue
             if retry_in is not None:
                 data["retry_in_seconds"] = round(retry_in)
             _LOGGER.error("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
             self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data)
-            async_report_failure(self.hass, self.entry, outcome.burner, outcome.message)
         failed = [o for o in outcomes if not o.ok]
         if failed:
             again = f" (trying again in {format_duration(retry_in)})" if retry_in is not None else ""
@@ -327,11 +334,19 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         task.add_done_callback(self._fire_tasks.discard)
 
     async def _async_fire(self, burner: str, set_from: str, late_s: float | None) -> None:
-        # The timer leaves the store only after its attempts: if Home Assistant
-        # stops meanwhile, it fires again on start-up (a second cut is
-        # harmless, a lost one is not).
+        # The timer stays stored while it fires: if Home Assistant stops
+        # meanwhile, it fires again on start-up (a second cut is harmless, a
+        # lost one is not).
+        timer = self.timers.get(burner)
+        again = timer.again + 1 if timer else 1
+
+        def mine() -> bool:  # not cancelled or replaced meanwhile
+            return timer is not None and self.timers.get(burner) is timer and timer.unsub is None
+
         @callback
         def failed(outcome: Outcome, retry_in: float | None) -> None:
+            if retry_in is None and mine() and not self._closing:
+                retry_in = retry_pause(again)  # its next round
             self._report([outcome], source="timer", set_from=set_from, late_s=late_s,
                          retry_in=retry_in)
 
@@ -348,9 +363,16 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self.firing.discard(burner)
         if outcome.ok:
             self._report([outcome], source="timer", set_from=set_from, late_s=late_s)
-        timer = self.timers.get(burner)
-        if timer is not None and timer.unsub is None:  # not re-armed meanwhile
+        if timer is not None and mine() and cut_confirmed(outcome):
             self.timers.pop(burner, None)
+            await self._async_save()
+        elif timer is not None and mine() and not self._closing:
+            # DESIGN §2 rule 2: only a cancel or a confirmed cut removes it.
+            pause = retry_pause(again)
+            _LOGGER.error("%s %s: the timer stays armed; its shut-off is tried again in %s",
+                          self.entry.title, burner, format_duration(pause))
+            self._arm(burner, Timer(dt_util.utcnow() + timedelta(seconds=pause), timer.delay_s,
+                                    timer.source, again=again))
             await self._async_save()
         self.async_update_listeners()
 
