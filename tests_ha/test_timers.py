@@ -23,6 +23,7 @@ from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
@@ -321,3 +322,25 @@ async def test_a_silent_relay_leaves_every_control_usable_so_a_request_fails_lou
     with pytest.raises(HomeAssistantError):
         await hass.services.async_call("switch", "turn_on",
                                        {"entity_id": "switch.kitchen_left_lock"}, blocking=True)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hans"])
+async def test_the_repair_issue_reads_in_each_language_with_what_it_is_given(
+    hass: HomeAssistant, miio_relay: Any, language: str,
+) -> None:
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    _silent(left)
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    issue = _issue(hass, entry)
+    assert issue is not None
+    texts = await async_get_translations(hass, language, "issues", [DOMAIN])
+    prefix = f"component.{DOMAIN}.issues.shut_off_failed"
+    placeholders = issue.translation_placeholders or {}
+    for key in (".title", ".fix_flow.step.confirm.description"):
+        text = texts[prefix + key].format(**placeholders)
+        assert "left" in text
+    assert "Kitchen" in texts[prefix + ".title"].format(**placeholders)
+    assert placeholders["message"] in texts[prefix + ".fix_flow.step.confirm.description"].format(
+        **placeholders)
