@@ -234,6 +234,25 @@ async def test_a_confirmed_shut_off_now_ends_the_pending_timer(
     assert _stored_timers(hass_storage, entry) == {}
 
 
+async def test_a_timer_due_during_a_confirmed_shut_off_now_does_not_cut_again(
+    hass: HomeAssistant, miio_relay: Any, hass_storage: dict[str, Any],
+) -> None:
+    left = miio_relay("left", latency_s=0.15)  # a cut and its read-back take a while
+    entry = await _setup(hass, left)
+    await _set_timer(hass, 1)
+    shut_off = async_capture_events(hass, "gasstove_shut_off")
+    press = hass.async_create_task(
+        hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True))
+    await asyncio.sleep(0.1)  # the button's cut is under way...
+    await _advance(hass, 61)  # ...when the timer comes due
+    await press
+    cuts = [r for r in left.device.requests if r.get("method") == "set_properties"
+            and r["params"][0]["value"] is True]
+    assert len(cuts) == 1  # the timer saw the confirmed cut and did not pulse again
+    assert [e.data["source"] for e in shut_off] == ["button"]
+    assert not left.lit and _stored_timers(hass_storage, entry) == {}
+
+
 async def test_a_shut_off_does_not_wait_for_a_poll_in_progress(
     hass: HomeAssistant, miio_relay: Any,
 ) -> None:

@@ -16,6 +16,7 @@ confirmed cut -- one whose attempts all fail stays armed and fires again later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -102,6 +103,9 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         self._fire_tasks: set[asyncio.Task[None]] = set()
         self._pauses: set[asyncio.Future[None]] = set()
         self._closing = False
+        #: Held by a shut-off now until the burner's timer is settled: a timer
+        #: coming due meanwhile waits for its outcome (see _async_fire).
+        self._cutting = {name: asyncio.Lock() for name in self.config.burners}
         #: Actions counted, and the count when each burner's last action ended:
         #: a poll that began before it read the relay earlier than the action did.
         self._actions = 0
@@ -139,15 +143,18 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         left to do); a failed one leaves it armed: nothing but a cancel or a
         confirmed cut removes a pending shut-off.
         """
-        outcomes = await self._async_cut(burners)
-        self._report(outcomes, source=source)
-        covered = [o.burner for o in outcomes
-                   if cut_confirmed(o) and o.burner in self.timers and o.burner not in self.firing]
-        for burner in covered:
-            self._disarm(burner)
-        if covered:
-            await self._async_save()
-            self.async_update_listeners()
+        async with contextlib.AsyncExitStack() as settling:
+            for burner in sorted(set(burners)):
+                await settling.enter_async_context(self._cutting[burner])
+            outcomes = await self._async_cut(burners)
+            self._report(outcomes, source=source)
+            covered = [o.burner for o in outcomes if cut_confirmed(o) and o.burner in self.timers
+                       and o.burner not in self.firing]
+            for burner in covered:
+                self._disarm(burner)
+            if covered:
+                await self._async_save()
+                self.async_update_listeners()
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise HomeAssistantError(
@@ -337,11 +344,15 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         # The timer stays stored while it fires: if Home Assistant stops
         # meanwhile, it fires again on start-up (a second cut is harmless, a
         # lost one is not).
+        async with self._cutting[burner]:
+            pass  # a shut-off now under way may cover this timer: wait for its outcome
         timer = self.timers.get(burner)
-        again = timer.again + 1 if timer else 1
+        if timer is None or timer.unsub is not None:
+            return  # ended by that confirmed cut, or set again meanwhile
+        again = timer.again + 1
 
-        def mine() -> bool:  # not cancelled or replaced meanwhile
-            return timer is not None and self.timers.get(burner) is timer and timer.unsub is None
+        def mine() -> bool:  # not replaced meanwhile
+            return self.timers.get(burner) is timer and timer.unsub is None
 
         @callback
         def failed(outcome: Outcome, retry_in: float | None) -> None:
@@ -363,10 +374,10 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self.firing.discard(burner)
         if outcome.ok:
             self._report([outcome], source="timer", set_from=set_from, late_s=late_s)
-        if timer is not None and mine() and cut_confirmed(outcome):
+        if mine() and cut_confirmed(outcome):
             self.timers.pop(burner, None)
             await self._async_save()
-        elif timer is not None and mine() and not self._closing:
+        elif mine() and not self._closing:
             # DESIGN §2 rule 2: only a cancel or a confirmed cut removes it.
             pause = retry_pause(again)
             _LOGGER.error("%s %s: the timer stays armed; its shut-off is tried again in %s",
