@@ -311,7 +311,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 title="Gas stove timer fired late",
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_{burner}_late",
             )
-            self._start_firing(burner, timer.source, late_s)
+            self._start_firing(burner, self.timers[burner].source, late_s)
 
     @callback
     def _arm(self, burner: str, timer: Timer) -> None:
