@@ -363,3 +363,24 @@ async def test_the_repair_issue_reads_in_each_language_with_what_it_is_given(
     assert "Kitchen" in texts[prefix + ".title"].format(**placeholders)
     assert placeholders["message"] in texts[prefix + ".fix_flow.step.confirm.description"].format(
         **placeholders)
+
+
+async def test_timers_due_while_down_each_fire_with_their_own_source(
+    hass: HomeAssistant, miio_relay: Any, hass_storage: dict[str, Any],
+) -> None:
+    left, right = miio_relay("left"), miio_relay("right")
+    due = (dt_util.utcnow() - timedelta(minutes=3)).isoformat()
+    key = STORE_KEY.format("entry-late")
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {"timers": {
+        "left": {"due": due, "delay_s": 600, "source": "assist"},
+        "right": {"due": due, "delay_s": 600, "source": "number"}}}}
+    shut_off = async_capture_events(hass, "gasstove_shut_off")
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", entry_id="entry-late",
+                            data=entry_data({"left": miio_burner(left.host),
+                                             "right": miio_burner(right.host)}))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not left.lit and not right.lit
+    assert {e.data["burner"]: e.data["set_from"] for e in shut_off} == {
+        "left": "assist", "right": "number"}
