@@ -9,7 +9,7 @@ import pytest
 from custom_components.gasstove.const import DOMAIN
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import intent
@@ -106,7 +106,8 @@ async def test_unknown_burner(hass: HomeAssistant, stove: Any) -> None:
 async def test_dead_relay_fails_loudly(hass: HomeAssistant, miio_relay: Any) -> None:
     left = miio_relay("left")
     await _setup(hass, {"left": miio_burner(left.host), "dead": miio_burner(DEAD_HOST)})
-    assert hass.states.get("valve.kitchen_dead_gas").state == STATE_UNAVAILABLE
+    # Unknown, not unavailable: HA would silently skip a close_valve on an unavailable valve.
+    assert hass.states.get("valve.kitchen_dead_gas").state == STATE_UNKNOWN
     assert hass.states.get("valve.kitchen_left_gas").state == "open"
     # The button stays usable: an attempt must never be refused by the UI.
     assert hass.states.get("button.kitchen_dead_shut_off_now").state != STATE_UNAVAILABLE

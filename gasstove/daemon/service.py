@@ -31,18 +31,11 @@ from ..domain.timers import (
     replaced_message,
 )
 from ..records import Recorder
+from ..timer_policy import RETRY_AFTER_S, cut_confirmed, retry_pause, shut_off_with_retries
 from .clock import Clock
 
 _LOG = logging.getLogger("gasstove.daemon")
 
-#: Waits between attempts when a timer's shut-off is not confirmed.
-RETRY_AFTER_S = (5.0, 15.0)
-#: When those fail too, the timer stays armed and fires again after these
-#: waits (the last repeating), each round alerting, until a cut is confirmed
-#: or it is cancelled: a burner left burning is the danger this program
-#: exists for, and a relay back after a Wi-Fi outage must still cut it. The
-#: waits grow so an hour-long outage alerts a handful of times, not sixty.
-RETRY_LATER_S = (60.0, 120.0, 300.0, 900.0)
 
 Result = dict[str, Any]
 
@@ -196,7 +189,7 @@ class Daemon:
             started = self.clock.monotonic()
             timer = self.timers.get(name)
             (outcome,) = await self._cut([name])
-            if _cut_confirmed(outcome):
+            if cut_confirmed(outcome):
                 self._confirmed_at[name] = started
                 # (a timer set during the cut asked for a later shut-off; one
                 # firing settles itself, seeing _confirmed_at)
@@ -249,7 +242,7 @@ class Daemon:
         deadline = monotonic_deadline(timer, now_wall, now_mono)
         late_at_start = lateness(timer, now_wall)
         if again:
-            pause = _retry_pause(again)
+            pause = retry_pause(again)
             deadline, late_at_start = now_mono + pause, late_at_start + pause
         self.timers[timer.burner] = timer
         task = asyncio.create_task(self._wait_and_fire(timer, deadline, late_at_start, again),
@@ -284,7 +277,7 @@ class Daemon:
             self._firing.discard(timer.burner)
         mine = self.timers.get(timer.burner) is timer  # not replaced while firing
         covered = self._confirmed_at.get(timer.burner, -1.0) >= started
-        if _cut_confirmed(outcome) or covered:
+        if cut_confirmed(outcome) or covered:
             self.store.delete_timer(timer.burner, set_at=timer.set_at)
             if mine:
                 del self.timers[timer.burner]
@@ -293,7 +286,7 @@ class Daemon:
             self._schedule(timer, again=again + 1)
             _LOG.error("timer of %s stays armed: its shut-off is tried again in %s "
                        "(`stove cancel %s` stops it)", timer.burner,
-                       format_duration(_retry_pause(again + 1)), timer.burner)
+                       format_duration(retry_pause(again + 1)), timer.burner)
         _log_outcome(outcome, f"by timer set from {timer.source}, {late:.3f} s late")
         by = f"set from {timer.source}" + (f" by {timer.requested_by}" if timer.requested_by else "")
         self.recorder.event(timer.burner, "timer_fired", "timer", requested_by=by,
@@ -304,15 +297,12 @@ class Daemon:
         self._results([outcome])
 
     async def _fire_with_retries(self, timer: Timer) -> Outcome:
-        (outcome,) = await self._cut([timer.burner])
-        for pause in self.retry_after:
-            if outcome.ok:
-                break
-            _LOG.error("timer shut-off of %s NOT confirmed (%s); trying again in %s",
-                       timer.burner, outcome.message, format_duration(pause))
-            await self.clock.sleep(pause)
+        async def attempt() -> Outcome:
             (outcome,) = await self._cut([timer.burner])
-        return outcome
+            return outcome
+
+        return await shut_off_with_retries(attempt, sleep=self.clock.sleep,
+                                           retry_after=self.retry_after)
 
     async def _cut(self, names: list[str]) -> list[Outcome]:
         self._pulsing.update(names)
@@ -429,16 +419,6 @@ class Daemon:
     def _changed(self, names: list[str]) -> None:
         for listener in self.listeners:
             listener(names)
-
-
-def _retry_pause(again: int) -> float:
-    """The wait before round ``again`` (1, 2...) of a timer whose tries all failed."""
-    return RETRY_LATER_S[min(again, len(RETRY_LATER_S)) - 1]
-
-
-def _cut_confirmed(outcome: Outcome) -> bool:
-    """The relay confirmed the cut (even if its restore then failed: the gas went off)."""
-    return outcome.ok or outcome.cut_ms is not None
 
 
 def _log_outcome(outcome: Outcome, how: str) -> None:

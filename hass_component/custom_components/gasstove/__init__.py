@@ -25,6 +25,7 @@ from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
 from .const import DOMAIN
 from .coordinator import GasStoveCoordinator
 from .intent import async_setup_intents
+from .repairs import async_clear_entry
 from .services import async_setup_services
 from .stove_config import build_relays, stove_config_from_entry
 
@@ -51,6 +52,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         # Waits while the MQTT integration is still being set up (at start-up).
         if not await mqtt.async_wait_for_mqtt_client(hass):
             raise ConfigEntryNotReady("the MQTT integration is not set up")
+    async_clear_entry(hass, entry.entry_id, keep=set(config.burners))  # burners removed since
     relays = build_relays(hass, config)
     coordinator = GasStoveCoordinator(hass, entry, relays)
     # A relay that does not answer yet is shown unavailable rather than
@@ -76,7 +78,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Removing a stove forgets its timers too."""
+    """Removing a stove forgets its timers and its shut-off failures too."""
+    async_clear_entry(hass, entry.entry_id)
     from homeassistant.helpers.storage import Store
 
     from .const import STORAGE_VERSION

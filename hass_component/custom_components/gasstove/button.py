@@ -22,7 +22,5 @@ async def async_setup_entry(
 
 
 class GasStoveShutOffButton(GasStoveEntity, ButtonEntity):
-    needs_relay = False
-
     async def async_press(self) -> None:
         await self.coordinator.async_shut_off([self.burner], source="button")

@@ -3,15 +3,20 @@
 Every action goes through :class:`gasstove.control.Stove`, so the safety rules
 (confirm by read-back, always restore a pulse) live in the library, not here.
 What this module adds is Home Assistant's side of rule 2 -- a failed shut-off
-raises, fires ``gasstove_shut_off_failed`` and leaves a persistent
-notification -- and rule 4: timers are written to ``.storage`` before the
-service call returns, and a timer that came due while Home Assistant was down
-fires as soon as the entry is set up again, saying how late it is.
+raises, fires ``gasstove_shut_off_failed``, leaves a persistent notification
+and a repair issue that outlives restarts until a confirmed cut of that burner
+-- and rule 4: timers are written to ``.storage`` before the service call
+returns, and a timer that came due while Home Assistant was down fires as
+soon as the entry is set up again, saying how late it is. A due timer
+follows the library's one timer policy (:mod:`gasstove.timer_policy`, as the
+daemon does): retried while not confirmed, and removed only by a cancel or a
+confirmed cut -- one whose attempts all fail stays armed and fires again later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -32,6 +37,7 @@ from gasstove.domain.config import StoveConfig
 from gasstove.domain.durations import format_duration
 from gasstove.domain.errors import UsageError
 from gasstove.domain.relay import Relay
+from gasstove.timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
 
 from .const import (
     CONF_MAX_BURN_MINUTES,
@@ -41,6 +47,7 @@ from .const import (
     SCAN_INTERVAL,
     STORAGE_VERSION,
 )
+from .repairs import async_clear_failure, async_report_failure
 from .stove_config import stove_config_from_entry
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,6 +74,8 @@ class Timer:
     #: Who set it (a SOURCES key), for the logbook: "shut off by timer, set from Assist".
     source: str = "service"
     unsub: CALLBACK_TYPE | None = field(default=None, compare=False)
+    #: Rounds of attempts that all failed so far (the next waits longer).
+    again: int = field(default=0, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"due": self.due.isoformat(), "delay_s": self.delay_s, "source": self.source}
@@ -89,11 +98,28 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.timers"
         )
         self._listeners_timers: list[Callable[[], None]] = []
+        #: Burners whose due timer is being carried out (attempts and the waits between).
+        self.firing: set[str] = set()
+        self._fire_tasks: set[asyncio.Task[None]] = set()
+        self._pauses: set[asyncio.Future[None]] = set()
+        self._closing = False
+        #: Held by a shut-off now until the burner's timer is settled: a timer
+        #: coming due meanwhile waits for its outcome (see _async_fire).
+        self._cutting = {name: asyncio.Lock() for name in self.config.burners}
+        #: Actions counted, and the count when each burner's last action ended:
+        #: a poll that began before it read the relay earlier than the action did.
+        self._actions = 0
+        self._acted: dict[str, int] = {}
 
     # -- reading ------------------------------------------------------------------
     async def _async_update_data(self) -> dict[str, BurnerData]:
+        began = self._actions
         outcomes = await self.stove.status(self.config.burners)
-        return {o.burner: BurnerData(o.relay, o.ok, o.message) for o in outcomes}
+        data = {o.burner: BurnerData(o.relay, o.ok, o.message) for o in outcomes}
+        for burner, ended in self._acted.items():
+            if ended > began and self.data and burner in self.data:
+                data[burner] = self.data[burner]  # the action's read-back is the newer one
+        return data
 
     @property
     def max_burn_minutes(self) -> int:
@@ -110,10 +136,39 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             ) from None
 
     # -- actions ------------------------------------------------------------------
-    async def async_shut_off(self, burners: list[str], *, source: str,
-                             set_from: str | None = None, late_s: float | None = None,
-                             raise_on_failure: bool = True) -> list[Outcome]:
-        """Shut ``burners`` off now; report a failure loudly (DESIGN §2 rule 2)."""
+    async def async_shut_off(self, burners: list[str], *, source: str) -> list[Outcome]:
+        """Shut ``burners`` off now; report a failure loudly (DESIGN §2 rule 2).
+
+        A confirmed cut also ends the burner's pending timer (it has nothing
+        left to do); a failed one leaves it armed: nothing but a cancel or a
+        confirmed cut removes a pending shut-off.
+        """
+        async with contextlib.AsyncExitStack() as settling:
+            for burner in sorted(set(burners)):
+                await settling.enter_async_context(self._cutting[burner])
+            outcomes = await self._async_cut(burners)
+            self._report(outcomes, source=source)
+            covered = [o.burner for o in outcomes if cut_confirmed(o) and o.burner in self.timers
+                       and o.burner not in self.firing]
+            for burner in covered:
+                self._disarm(burner)
+            if covered:
+                await self._async_save()
+                self.async_update_listeners()
+        failed = [o for o in outcomes if not o.ok]
+        if failed:
+            raise HomeAssistantError(
+                "; ".join(f"{o.burner}: {o.message}" for o in failed),
+                translation_domain=DOMAIN, translation_key="shut_off_failed",
+                translation_placeholders={
+                    "stove": self.entry.title,
+                    "burners": ", ".join(o.burner for o in failed),
+                    "message": "; ".join(o.message for o in failed),
+                },
+            )
+        return outcomes
+
+    async def _async_cut(self, burners: list[str]) -> list[Outcome]:
         self.acting.update(burners)
         self.async_update_listeners()
         try:
@@ -121,22 +176,38 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         finally:
             self.acting.difference_update(burners)
         self._store_outcomes(outcomes)
-        failed = [o for o in outcomes if not o.ok]
+        return outcomes
+
+    @callback
+    def _report(self, outcomes: list[Outcome], *, source: str, set_from: str | None = None,
+                late_s: float | None = None, retry_in: float | None = None) -> None:
+        """Event, log line and repair issue for each outcome; a notification for failures."""
         for outcome in outcomes:
-            data = {"stove": self.entry.title, "entry_id": self.entry.entry_id,
-                    "burner": outcome.burner, "message": outcome.message, "source": source}
+            data: dict[str, Any] = {"stove": self.entry.title, "entry_id": self.entry.entry_id,
+                                    "burner": outcome.burner, "message": outcome.message,
+                                    "source": source}
             if set_from is not None:
                 data["set_from"] = set_from
             if late_s is not None:
                 data["late_seconds"] = round(late_s)
+            # A cut confirmed before its restore failed still put the gas out:
+            # no longer a failed shut-off, though the event says what went wrong.
+            if cut_confirmed(outcome):
+                async_clear_failure(self.hass, self.entry, outcome.burner)
+            else:
+                async_report_failure(self.hass, self.entry, outcome.burner, outcome.message)
             if outcome.ok:
                 _LOGGER.info("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
                 self.hass.bus.async_fire(EVENT_SHUT_OFF, data)
-            else:
-                _LOGGER.error("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
-                self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data)
+                continue
+            if retry_in is not None:
+                data["retry_in_seconds"] = round(retry_in)
+            _LOGGER.error("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
+            self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data)
+        failed = [o for o in outcomes if not o.ok]
         if failed:
-            text = "\n".join(f"- **{o.burner}**: {o.message}" for o in failed)
+            again = f" (trying again in {format_duration(retry_in)})" if retry_in is not None else ""
+            text = "\n".join(f"- **{o.burner}**: {o.message}{again}" for o in failed)
             persistent_notification.async_create(
                 self.hass,
                 f"The gas stove **{self.entry.title}** did NOT confirm a shut-off. "
@@ -144,21 +215,13 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 title="Gas stove shut-off FAILED",
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_failed",
             )
-            if raise_on_failure:
-                raise HomeAssistantError(
-                    "; ".join(f"{o.burner}: {o.message}" for o in failed),
-                    translation_domain=DOMAIN, translation_key="shut_off_failed",
-                    translation_placeholders={
-                        "stove": self.entry.title,
-                        "burners": ", ".join(o.burner for o in failed),
-                        "message": "; ".join(o.message for o in failed),
-                    },
-                )
-        return outcomes
 
     async def async_lock(self, burners: list[str], lock: bool) -> list[Outcome]:
         outcomes = await (self.stove.lock(burners) if lock else self.stove.unlock(burners))
         self._store_outcomes(outcomes)
+        for outcome in outcomes:
+            if lock and outcome.ok:  # a confirmed hold is a confirmed cut
+                async_clear_failure(self.hass, self.entry, outcome.burner)
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise HomeAssistantError(
@@ -176,8 +239,10 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
     def _store_outcomes(self, outcomes: list[Outcome]) -> None:
         """What an action read back is the freshest state: show it without a poll."""
         data = dict(self.data or {})
+        self._actions += 1
         for o in outcomes:
             data[o.burner] = BurnerData(o.relay, o.relay != "unknown" or o.ok, o.message)
+            self._acted[o.burner] = self._actions
         self.async_set_updated_data(data)
 
     # -- timers -------------------------------------------------------------------
@@ -204,7 +269,11 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         return due
 
     async def async_cancel(self, burners: list[str]) -> list[str]:
-        cancelled = [b for b in burners if b in self.timers]
+        """Cancel pending timers; one whose shut-off is under way is past cancelling."""
+        for burner in self.firing.intersection(burners):
+            _LOGGER.info("%s %s: too late to cancel, the timer's shut-off is under way",
+                         self.entry.title, burner)
+        cancelled = [b for b in burners if b in self.timers and b not in self.firing]
         for burner in cancelled:
             self._disarm(burner)
         await self._async_save()
@@ -242,7 +311,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 title="Gas stove timer fired late",
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_{burner}_late",
             )
-            self.hass.async_create_task(self._async_fire(burner, timer.source, late_s))
+            self._start_firing(burner, self.timers[burner].source, late_s)
 
     @callback
     def _arm(self, burner: str, timer: Timer) -> None:
@@ -251,7 +320,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         @callback
         def fire(_now: datetime) -> None:
             timer.unsub = None
-            self.hass.async_create_task(self._async_fire(burner, timer.source, None))
+            self._start_firing(burner, timer.source, None)
 
         timer.unsub = async_track_point_in_utc_time(self.hass, fire, timer.due)
         self.timers[burner] = timer
@@ -262,19 +331,80 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         if timer and timer.unsub:
             timer.unsub()
 
+    @callback
+    def _start_firing(self, burner: str, set_from: str, late_s: float | None) -> None:
+        # A background task: waiting for the next attempt holds nothing up
+        # (start-up, async_block_till_done) and a stop may end that wait.
+        task = self.hass.async_create_background_task(
+            self._async_fire(burner, set_from, late_s), name=f"{DOMAIN} timer {burner}")
+        self._fire_tasks.add(task)
+        task.add_done_callback(self._fire_tasks.discard)
+
     async def _async_fire(self, burner: str, set_from: str, late_s: float | None) -> None:
-        # The timer leaves the store only after the attempt: if Home Assistant
-        # dies mid-cut, it fires again on start-up (a second cut is harmless,
-        # a lost one is not).
+        # The timer stays stored while it fires: if Home Assistant stops
+        # meanwhile, it fires again on start-up (a second cut is harmless, a
+        # lost one is not).
+        async with self._cutting[burner]:
+            pass  # a shut-off now under way may cover this timer: wait for its outcome
+        timer = self.timers.get(burner)
+        if timer is None or timer.unsub is not None:
+            return  # ended by that confirmed cut, or set again meanwhile
+        again = timer.again + 1
+
+        def mine() -> bool:  # not replaced meanwhile
+            return self.timers.get(burner) is timer and timer.unsub is None
+
+        @callback
+        def failed(outcome: Outcome, retry_in: float | None) -> None:
+            if retry_in is None and mine() and not self._closing:
+                retry_in = retry_pause(again)  # its next round
+            self._report([outcome], source="timer", set_from=set_from, late_s=late_s,
+                         retry_in=retry_in)
+
+        async def attempt() -> Outcome:
+            # Each attempt is a task of its own that a stop waits for and
+            # never cancels: a cut under way always ends with its restore.
+            (outcome,) = await asyncio.shield(self.hass.async_create_task(self._async_cut([burner])))
+            return outcome
+
+        self.firing.add(burner)
         try:
-            await self.async_shut_off([burner], source="timer", set_from=set_from, late_s=late_s,
-                                      raise_on_failure=False)
+            outcome = await shut_off_with_retries(attempt, sleep=self._async_pause, failed=failed)
         finally:
-            timer = self.timers.get(burner)
-            if timer is not None and timer.unsub is None:  # not re-armed meanwhile
-                self.timers.pop(burner, None)
-                await self._async_save()
-            self.async_update_listeners()
+            self.firing.discard(burner)
+        if outcome.ok:
+            self._report([outcome], source="timer", set_from=set_from, late_s=late_s)
+        if mine() and cut_confirmed(outcome):
+            self.timers.pop(burner, None)
+            await self._async_save()
+        elif mine() and not self._closing:
+            # DESIGN §2 rule 2: only a cancel or a confirmed cut removes it.
+            pause = retry_pause(again)
+            _LOGGER.error("%s %s: the timer stays armed; its shut-off is tried again in %s",
+                          self.entry.title, burner, format_duration(pause))
+            self._arm(burner, Timer(dt_util.utcnow() + timedelta(seconds=pause), timer.delay_s,
+                                    timer.source, again=again))
+            await self._async_save()
+        self.async_update_listeners()
+
+    async def _async_pause(self, seconds: float) -> None:
+        """Wait on Home Assistant's clock; unloading the entry ends the wait (CancelledError)."""
+        if self._closing:
+            raise asyncio.CancelledError
+        woken: asyncio.Future[None] = self.hass.loop.create_future()
+
+        @callback
+        def wake(_now: datetime) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        unsub = async_call_later(self.hass, seconds, wake)
+        self._pauses.add(woken)
+        try:
+            await woken
+        finally:
+            unsub()
+            self._pauses.discard(woken)
 
     async def _async_save(self) -> None:
         # Saved now, not with async_delay_save: a timer set a second before a
@@ -285,10 +415,18 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         await self._store.async_remove()
 
     async def async_shutdown(self) -> None:
-        """Stop the in-memory timers; the stored ones stay for the next start."""
+        """Stop the in-memory timers; the stored ones stay for the next start.
+
+        A cut under way is let finish (bounded by the deadline and the pulse),
+        so unloading never leaves a relay cutting; a wait between attempts ends.
+        """
+        self._closing = True
         for timer in self.timers.values():
             if timer.unsub:
                 timer.unsub()
                 timer.unsub = None
+        for pause in self._pauses:
+            pause.cancel()
+        await asyncio.gather(*self._fire_tasks, return_exceptions=True)
         await super().async_shutdown()
         await self.stove.close()

@@ -12,10 +12,6 @@ from .coordinator import GasStoveCoordinator
 
 class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
     _attr_has_entity_name = True
-    #: Entities that depend on reading the relay; the others (button, timer
-    #: number and sensor) stay usable when it does not answer -- a shut-off
-    #: attempt must never be refused by the UI; a dead relay makes it fail loudly.
-    needs_relay = True
 
     def __init__(
         self, coordinator: GasStoveCoordinator, burner: str, description: EntityDescription
@@ -38,7 +34,7 @@ class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
 
     @property
     def available(self) -> bool:
-        if not self.needs_relay:
-            return True
-        data = (self.coordinator.data or {}).get(self.burner)
-        return super().available and data is not None and data.reachable
+        """Always: Home Assistant skips, without a word, calls to an unavailable
+        entity, and a shut-off or lock must be tried and fail loudly instead.
+        A relay that does not answer shows as an unknown valve and lock."""
+        return True

@@ -21,6 +21,7 @@ SOURCES = {
     "service": "by a service call",
     "assist": "from Assist",
     "timer": "by timer",
+    "repair": "from its repair",
 }
 
 
@@ -33,6 +34,8 @@ def describe(data: dict[str, Any], failed: bool) -> dict[str, str]:
         how += f", {late} s late (Home Assistant was down)"
     if failed:
         message = f"shut-off FAILED {how}: {data.get('message', '')}".replace("  ", " ")
+        if (retry := data.get("retry_in_seconds")) is not None:
+            message += f"; trying again in {retry} s"
     else:
         message = f"shut off {how}".rstrip()
     return {"name": f"{burner.replace('_', ' ').capitalize()} burner", "message": message}

@@ -33,8 +33,6 @@ async def async_setup_entry(
 
 
 class GasStoveTimerNumber(GasStoveEntity, NumberEntity):
-    needs_relay = False
-
     @property
     def native_max_value(self) -> float:
         return float(self.coordinator.max_burn_minutes or MAX_DELAY_MINUTES)

@@ -31,8 +31,6 @@ async def async_setup_entry(
 
 
 class GasStoveTimerSensor(GasStoveEntity, SensorEntity):
-    needs_relay = False  # the timer lives in Home Assistant, not in the relay
-
     @property
     def native_value(self) -> datetime | None:
         timer = self.coordinator.timers.get(self.burner)
