@@ -24,7 +24,6 @@ from homeassistant.helpers.typing import ConfigType
 from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
 from .const import DOMAIN
 from .coordinator import GasStoveCoordinator
-from .intent import async_setup_intents
 from .services import async_setup_services
 from .stove_config import build_relays, stove_config_from_entry
 
@@ -36,10 +35,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Services and intents belong to the integration, not to one stove."""
+    """Services belong to the integration, not to one stove (intents: ``intent.py``)."""
     hass.data.setdefault(DOMAIN, {})
     async_setup_services(hass)
-    async_setup_intents(hass)
     return True
 
 

@@ -15,7 +15,7 @@ import logging
 from typing import Any, ClassVar, Literal
 
 import voluptuous as vol
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
@@ -175,7 +175,8 @@ class StatusIntent(_GasStoveIntent):
         return response
 
 
-@callback
-def async_setup_intents(hass: HomeAssistant) -> None:
+async def async_setup_intents(hass: HomeAssistant) -> None:
+    """Called by Home Assistant's ``intent`` integration, which loads ``intent.py``
+    of every integration as an intent platform (and awaits this)."""
     for handler in (ShutOffIntent(), CancelIntent(), StatusIntent()):
         intent.async_register(hass, handler)
