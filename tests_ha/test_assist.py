@@ -256,3 +256,19 @@ async def test_grammar_is_read_off_the_event_loop(hass: HomeAssistant, assist: A
         await _say(hass, "turn off the left burner", "en")
     assert readers and loop_thread not in readers
     assert not assist.left.lit
+
+
+@pytest.mark.parametrize(("language", "lang"), [("en", "en"), ("zh-cn", "zh")])
+def test_our_rules_leave_home_assistants_alone(language: str, lang: str) -> None:
+    """HA merges custom sentence files into its own sentences: a list or expansion rule
+    of ours with one of HA's names would replace HA's (e.g. zh-cn "close", which HA's
+    own cover and valve sentences use)."""
+    from home_assistant_intents import get_intents
+
+    from gasstove.domain.voice import sentence_data
+
+    home_assistants = get_intents(language)
+    assert home_assistants is not None
+    ours = sentence_data(lang)  # type: ignore[arg-type]
+    for key in ("lists", "expansion_rules"):
+        assert not set(ours[key]) & set(home_assistants.get(key, {})), key
