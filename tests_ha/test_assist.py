@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from gasstove.cli.ha import write_sentences
 
-from .conftest import SimRelay, entry_data, miio_burner
+from .conftest import DEAD_HOST, SimRelay, entry_data, miio_burner
 
 OURS = {"GasStoveShutOff", "GasStoveCancel", "GasStoveStatus"}
 
@@ -96,6 +96,7 @@ SPOKEN = [
     # ("<turn> off <name>", "[<turn>] <name> [to] off", "deactivate <name>", "<close> <name>")
     # and of its delayed commands ("X in <duration>", "in <duration> X").
     ("stop the left burner in 5 minutes", "en", "timer left 300"),
+    ("Stop the left burner in 5 minutes.", "en", "timer left 300"),
     ("in 5 minutes turn off the left burner", "en", "timer left 300"),
     ("switch the left burner off in ten minutes", "en", "timer left 600"),
     ("put out the left burner in 10 minutes", "en", "timer left 600"),
@@ -118,6 +119,7 @@ SPOKEN = [
     # Chinese: HA's zh-cn "<turn_off>{name}", "[把|将|让]{name}<turn_off>" with
     # (关闭|关掉|关了|关), "<duration>后<command>", plus the orders people use.
     ("五分钟后关火", "zh-cn", "timer all 300"),
+    ("五分钟后关火。", "zh-cn", "timer all 300"),
     ("左边的火五分钟后关", "zh-cn", "timer left 300"),
     ("五分钟之后把左边关掉", "zh-cn", "timer left 300"),
     ("十分钟后关闭燃气灶", "zh-cn", "timer all 600"),
@@ -207,9 +209,10 @@ async def test_other_delayed_commands_stay_home_assistants(hass: HomeAssistant,
                                                           assist: Assist) -> None:
     """gasstove takes stove sentences only: HA still runs "turn off the light in 5 minutes"."""
     await _say(hass, "turn off the kitchen light in 5 minutes", "en")
+    await _say(hass, "turn off the stove light in 5 minutes", "en")
     await _say(hass, "5分钟后关灯", "zh-cn")
     assert not set(assist.handled) & OURS
-    assert sorted(_ha_timers(hass)) == ["turn off the kitchen light", "关灯"]
+    assert sorted(_ha_timers(hass)) == ["turn off the kitchen light", "turn off the stove light", "关灯"]
 
 
 async def test_timer_then_cancel_then_status(hass: HomeAssistant, assist: Assist) -> None:
@@ -272,3 +275,33 @@ def test_our_rules_leave_home_assistants_alone(language: str, lang: str) -> None
     ours = sentence_data(lang)  # type: ignore[arg-type]
     for key in ("lists", "expansion_rules"):
         assert not set(ours[key]) & set(home_assistants.get(key, {})), key
+
+
+async def test_unconfirmed_cut_is_said_as_a_failure(hass: HomeAssistant, tmp_path: Path,
+                                                    loopback_sockets: None) -> None:
+    hass.config.config_dir = str(tmp_path)
+    write_sentences(tmp_path, {"left": []})
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="u",
+                            data=entry_data({"left": miio_burner(DEAD_HOST)}, deadline=0.5))
+    entry.add_to_hass(hass)
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    response = await _say(hass, "turn off the stove now", "en")
+    assert response["response_type"] == "error"
+    assert "NOT confirmed" in _speech(response)
+    assert _ha_timers(hass) == []
+
+
+async def test_no_stove_set_up(hass: HomeAssistant, tmp_path: Path) -> None:
+    hass.config.config_dir = str(tmp_path)
+    write_sentences(tmp_path, {})
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+    for text, language in [("stop the stove in 5 minutes", "en"), ("5分钟后关火", "zh-cn")]:
+        response = await _say(hass, text, language)
+        assert response["response_type"] == "error", _speech(response)
+        assert _ha_timers(hass) == []
