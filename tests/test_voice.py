@@ -20,6 +20,7 @@ from gasstove.domain.config import StoveConfig
 from gasstove.domain.errors import UsageError
 from gasstove.domain.voice import (
     HASS_INTENTS,
+    NOT_UNDERSTOOD_INTENT,
     VoiceCommand,
     parse_delay,
     parse_utterance,
@@ -163,7 +164,11 @@ def test_parse_delay_refuses(text: str, lang: str) -> None:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_sentence_data_is_what_home_assistant_needs(lang: str) -> None:
     data = sentence_data(lang, {"wok": ["炒锅", "big pan"]})  # type: ignore[arg-type]
-    assert set(data["intents"]) == set(HASS_INTENTS)
+    assert set(data["intents"]) == {*HASS_INTENTS, NOT_UNDERSTOOD_INTENT}
+    # Aliases are stove words (so HA's delayed commands cannot take "… the big pan in
+    # 5 minutes"); names and the built-in left/right words are not.
+    stove_words = data["lists"]["stove_word"]["values"]
+    assert "炒锅" in stove_words and "wok" not in stove_words and "left" not in stove_words
     assert data["lists"]["delay"] == {"wildcard": True}
     values = {v["in"]: v["out"] for v in data["lists"]["burner"]["values"]}
     assert values.get("wok") == "wok"

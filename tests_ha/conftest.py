@@ -19,6 +19,8 @@ from unittest.mock import patch
 
 import pytest
 import pytest_socket
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "hass_component"))  # custom_components.gasstove
@@ -46,6 +48,16 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/gasstove in every test."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Home Assistant's snapshot format and ``snapshots/`` folder, as core's conftest sets it.
+
+    The harness's plugin defines this fixture too, but syrupy's own plugin is
+    registered after it and wins (harness 0.13.236); a conftest fixture beats both.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)

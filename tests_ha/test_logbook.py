@@ -10,6 +10,7 @@ from custom_components.gasstove.logbook import async_describe_events, describe
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import intent
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -29,6 +30,7 @@ async def test_a_timer_set_from_assist_reads_so_in_the_logbook(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     events = async_capture_events(hass, "gasstove_shut_off")
+    assert await async_setup_component(hass, "intent", {})  # loads our intent.py
 
     await intent.async_handle(hass, "test", "GasStoveShutOff",
                               {"burner": {"value": "left"}, "delay": {"value": "ten minutes"}},

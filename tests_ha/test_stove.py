@@ -13,6 +13,7 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import intent
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -211,6 +212,8 @@ async def test_timer_due_while_down_fires_on_setup(hass: HomeAssistant, miio_rel
 
 async def test_intents(hass: HomeAssistant, stove: Any) -> None:
     _entry, left, right = stove
+    # HA loads intent.py as a platform of its intent integration (in every real setup).
+    assert await async_setup_component(hass, "intent", {})
     response = await intent.async_handle(hass, "test", "GasStoveStatus", {}, language="en")
     assert "left can burn" in response.speech["plain"]["speech"]
     response = await intent.async_handle(hass, "test", "GasStoveShutOff",

@@ -9,6 +9,9 @@ utterances; see :mod:`.grammar` for why delays are wildcards.
 """
 
 from .delay import parse_delay
-from .grammar import HASS_INTENTS, VoiceCommand, parse_utterance, sentence_data
+from .grammar import HASS_INTENTS, NOT_UNDERSTOOD_INTENT, VoiceCommand, parse_utterance, sentence_data
 
-__all__ = ["HASS_INTENTS", "VoiceCommand", "parse_delay", "parse_utterance", "sentence_data"]
+__all__ = [
+    "HASS_INTENTS", "NOT_UNDERSTOOD_INTENT", "VoiceCommand",
+    "parse_delay", "parse_utterance", "sentence_data",
+]

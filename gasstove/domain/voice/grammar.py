@@ -47,6 +47,10 @@ HASS_INTENTS: Mapping[str, Intent] = {
     "GasStoveCancel": "cancel",
     "GasStoveStatus": "status",
 }
+#: A stove sentence that is none of the above (see the sentence files): never a
+#: command here; in Home Assistant it keeps HA's own delayed-command intent from
+#: confirming a stove sentence that nothing will act on.
+NOT_UNDERSTOOD_INTENT = "GasStoveNotUnderstood"
 
 #: Phrases that mean turning the stove on or lighting it. Any of them anywhere
 #: in an utterance makes it unrecognised, whatever else it says.
@@ -125,7 +129,11 @@ def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}) -> dict
     code (e.g. "zh-cn") before writing the file.
     """
     data = copy.deepcopy(_templates(lang))
-    data["lists"]["burner"] = {"values": _burner_values(lang, burners)}
+    values = _burner_values(lang, burners)
+    data["lists"]["burner"] = {"values": values}
+    builtin = {value["in"] for value in _templates(lang)["lists"]["burner"]["values"]}
+    aliases = {_clean(alias, lang) for aliases in burners.values() for alias in aliases}
+    data["lists"]["stove_word"] = {"values": sorted(aliases - builtin - {""})}
     return data
 
 
@@ -150,8 +158,11 @@ def _language(text: str, lang: Literal["auto", "zh", "en"]) -> Lang:
 
 
 def _command(result: Any, lang: Lang) -> VoiceCommand | None:
-    """The command for one hassil match, or None when its delay text is not a delay."""
-    intent = HASS_INTENTS[result.intent.name]
+    """The command for one hassil match, or None when it is not one (see
+    :data:`NOT_UNDERSTOOD_INTENT`) or its delay text is not a delay."""
+    intent = HASS_INTENTS.get(result.intent.name)
+    if intent is None:
+        return None
     entities = result.entities
     delay_s = None
     if "delay" in entities:

@@ -5,11 +5,8 @@ opening it for a few seconds drops the gas safety valve. Nothing here can
 open gas (DESIGN.md §2 rule 1): entities and services only cut, lock
 (hold the loop open) or unlock (close the loop; relighting stays manual).
 
-Supported Home Assistant versions: 2024.3 (the last for Python 3.11) and
-current releases. Only APIs present in both are used: ``hass.data`` rather
-than ``ConfigEntry.runtime_data`` (2024.4+), no ``ConfigEntry[...]`` at
-runtime, ``async_forward_entry_setups``, an options flow that does not assign
-``config_entry``, and no ``config_entry=`` argument to the coordinator.
+Supported Home Assistant versions: 2025.1 (the first with pydantic 2, which
+the library needs) and later; tested on 2025.4.4.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ from homeassistant.helpers.typing import ConfigType
 from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
 from .const import DOMAIN
 from .coordinator import GasStoveCoordinator
-from .intent import async_setup_intents
 from .repairs import async_clear_entry
 from .services import async_setup_services
 from .stove_config import build_relays, stove_config_from_entry
@@ -37,10 +33,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Services and intents belong to the integration, not to one stove."""
+    """Services belong to the integration, not to one stove (intents: ``intent.py``)."""
     hass.data.setdefault(DOMAIN, {})
     async_setup_services(hass)
-    async_setup_intents(hass)
     return True
 
 

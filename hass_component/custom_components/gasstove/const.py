@@ -51,7 +51,3 @@ SERVICE_UNLOCK: Final = "unlock"
 ATTR_BURNERS: Final = "burners"
 ATTR_DELAY: Final = "delay"
 ATTR_STOVE: Final = "stove"
-
-INTENT_SHUT_OFF: Final = "GasStoveShutOff"
-INTENT_CANCEL: Final = "GasStoveCancel"
-INTENT_STATUS: Final = "GasStoveStatus"

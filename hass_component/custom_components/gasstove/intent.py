@@ -1,34 +1,46 @@
-"""Assist intents GasStoveShutOff, GasStoveCancel and GasStoveStatus.
+"""Assist intents GasStoveShutOff, GasStoveCancel, GasStoveStatus and GasStoveNotUnderstood.
 
 The sentences come from the library's grammar (``stove ha sentences`` writes
-them into ``<config>/custom_sentences/``). When Home Assistant hands us the
-text that matched, we parse it again with the library's ``parse_utterance``:
-its turn-on guard and strict delay parser then decide, exactly as for
-``stove say`` -- one grammar, one set of rules. Without the text (an intent
-fired by an automation or another agent) the ``burner`` and ``delay`` slots
-are used, the delay read by the same ``parse_delay``.
+them into ``<config>/custom_sentences/``). Home Assistant prefers a custom
+sentence to its own whenever both match (its default agent ranks custom
+sentences first), so a stove sentence of that grammar never reaches HA's timer
+or delayed-command intent. GasStoveNotUnderstood is the grammar's net for the
+stove sentences HA would otherwise answer with its delayed command ("Command
+will be executed in 5 minutes") and then do nothing.
+
+When Home Assistant hands us the text that matched, we parse it again with the
+library's ``parse_utterance`` (off the event loop: it reads the grammar files
+once and matches with hassil): its turn-on guard and strict delay parser then
+decide, exactly as for ``stove say`` -- one grammar, one set of rules. Anything
+it does not understand is answered as an error and nothing is done. Without the
+text (an intent fired by an automation or another agent) the ``burner`` and
+``delay`` slots are used, the delay read by the same ``parse_delay``.
 """
 
 from __future__ import annotations
 
-import logging
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 import voluptuous as vol
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
 from homeassistant.util import dt as dt_util
 
 from gasstove.domain.durations import format_duration
-from gasstove.domain.voice import HASS_INTENTS, parse_delay, parse_utterance
+from gasstove.domain.voice import (
+    HASS_INTENTS,
+    NOT_UNDERSTOOD_INTENT,
+    VoiceCommand,
+    parse_delay,
+    parse_utterance,
+)
 
-from .const import DOMAIN, INTENT_CANCEL, INTENT_SHUT_OFF, INTENT_STATUS
+from .const import DOMAIN
 from .coordinator import GasStoveCoordinator
 from .services import targets
-
-_LOGGER = logging.getLogger(__name__)
 
 _SAY: dict[str, dict[str, str]] = {
     "en": {
@@ -73,31 +85,53 @@ def _burner_aliases(hass: HomeAssistant) -> dict[str, list[str]]:
     return words
 
 
-class _GasStoveIntent(intent.IntentHandler):
+class GasStoveIntent(intent.IntentHandler):
+    """One handler per intent name; what is done is decided by :meth:`_command`."""
+
     slot_schema: ClassVar[dict[Any, Any]] = {
         vol.Optional("burner"): cv.string, vol.Optional("delay"): cv.string}
 
-    def _command(self, intent_obj: intent.Intent) -> tuple[str | None, int | None, bool]:
-        """(burner word, delay seconds, understood) for this intent."""
+    def __init__(self, intent_type: str) -> None:
+        self.intent_type = intent_type
+
+    async def _command(self, intent_obj: intent.Intent) -> VoiceCommand | None:
+        """The command this intent asks for, or None: not understood, do nothing."""
         lang = _lang(intent_obj.language)
-        text = getattr(intent_obj, "text_input", None)
-        if text:
-            command = parse_utterance(text, lang=lang, burners=_burner_aliases(intent_obj.hass))
-            if command.intent is None or command.intent != HASS_INTENTS[self.intent_type or ""]:
-                return None, None, False
-            return command.burner, command.delay_s, True
+        expected = HASS_INTENTS.get(self.intent_type or "")
+        if text := getattr(intent_obj, "text_input", None):
+            command: VoiceCommand = await intent_obj.hass.async_add_executor_job(partial(
+                parse_utterance, text, lang=lang, burners=_burner_aliases(intent_obj.hass)))
+            # HA's match and ours must agree; GasStoveNotUnderstood (expected None)
+            # takes whatever the library understands.
+            if command.intent is None or expected not in (None, command.intent):
+                return None
+            return command
+        if expected is None:
+            return None
         slots = self.async_validate_slots(intent_obj.slots)
-        burner = slots.get("burner", {}).get("value")
         delay_s = None
         if "delay" in slots:
             delay_s = parse_delay(str(slots["delay"]["value"]), lang)
             if delay_s is None:
-                return None, None, False
-        return burner, delay_s, True
+                return None
+        return VoiceCommand(intent=expected, delay_s=delay_s,
+                            burner=slots.get("burner", {}).get("value"))
+
+    @staticmethod
+    def _say(intent_obj: intent.Intent, key: str, **values: Any) -> str:
+        return _SAY[_lang(intent_obj.language)][key].format(**values)
 
     def _respond(self, intent_obj: intent.Intent, key: str, **values: Any) -> intent.IntentResponse:
         response = intent_obj.create_response()
-        response.async_set_speech(_SAY[_lang(intent_obj.language)][key].format(**values))
+        response.async_set_speech(self._say(intent_obj, key, **values))
+        return response
+
+    def _refuse(self, intent_obj: intent.Intent, key: str,
+                code: intent.IntentResponseErrorCode = intent.IntentResponseErrorCode.NO_INTENT_MATCH,
+                **values: Any) -> intent.IntentResponse:
+        """An error response: Assist shows and says that nothing (or not all) was done."""
+        response = intent_obj.create_response()
+        response.async_set_error(code, self._say(intent_obj, key, **values))
         return response
 
     @staticmethod
@@ -105,45 +139,42 @@ class _GasStoveIntent(intent.IntentHandler):
         return ("、" if lang == "zh" else ", ").join(names)
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
-        burner, delay_s, understood = self._command(intent_obj)
-        if not understood:
-            return self._respond(intent_obj, "not_understood")
-        chosen = targets(intent_obj.hass, None, [burner] if burner else None)
-        return await self._act(intent_obj, _lang(intent_obj.language), chosen, delay_s)
+        if not intent_obj.hass.data.get(DOMAIN):
+            return self._refuse(intent_obj, "no_stove")
+        command = await self._command(intent_obj)
+        if command is None or command.intent is None:
+            return self._refuse(intent_obj, "not_understood")
+        try:
+            chosen = targets(intent_obj.hass, None, [command.burner] if command.burner else None)
+        except ServiceValidationError:  # a burner slot no stove has
+            return self._refuse(intent_obj, "not_understood")
+        lang = _lang(intent_obj.language)
+        if command.intent == "shut_off":
+            return await self._shut_off(intent_obj, lang, chosen, command.delay_s)
+        if command.intent == "cancel":
+            return await self._cancel(intent_obj, lang, chosen)
+        return await self._status(intent_obj, lang, chosen)
 
-    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
-                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
-                   delay_s: int | None) -> intent.IntentResponse:
-        raise NotImplementedError
-
-
-class ShutOffIntent(_GasStoveIntent):
-    intent_type = INTENT_SHUT_OFF
-
-    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
-                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
-                   delay_s: int | None) -> intent.IntentResponse:
-        names = [b for _, burners in chosen for b in burners]
+    async def _shut_off(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                        chosen: list[tuple[GasStoveCoordinator, list[str]]],
+                        delay_s: int | None) -> intent.IntentResponse:
+        names = self._join([b for _, burners in chosen for b in burners], lang)
         if delay_s:
             for coordinator, burners in chosen:
                 await coordinator.async_schedule(burners, delay_s, source="assist")
-            return self._respond(intent_obj, "scheduled", burners=self._join(names, lang),
+            return self._respond(intent_obj, "scheduled", burners=names,
                                  delay=format_duration(delay_s))
         try:
             for coordinator, burners in chosen:
                 await coordinator.async_shut_off(burners, source="assist")
         except HomeAssistantError:
             # Already reported (event, notification, log); say it out loud too.
-            return self._respond(intent_obj, "failed", burners=self._join(names, lang))
-        return self._respond(intent_obj, "off", burners=self._join(names, lang))
+            return self._refuse(intent_obj, "failed", intent.IntentResponseErrorCode.FAILED_TO_HANDLE,
+                                burners=names)
+        return self._respond(intent_obj, "off", burners=names)
 
-
-class CancelIntent(_GasStoveIntent):
-    intent_type = INTENT_CANCEL
-
-    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
-                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
-                   delay_s: int | None) -> intent.IntentResponse:
+    async def _cancel(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                      chosen: list[tuple[GasStoveCoordinator, list[str]]]) -> intent.IntentResponse:
         cancelled: list[str] = []
         for coordinator, burners in chosen:
             cancelled += await coordinator.async_cancel(burners)
@@ -151,13 +182,8 @@ class CancelIntent(_GasStoveIntent):
             return self._respond(intent_obj, "no_timer")
         return self._respond(intent_obj, "cancelled", burners=self._join(cancelled, lang))
 
-
-class StatusIntent(_GasStoveIntent):
-    intent_type = INTENT_STATUS
-
-    async def _act(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
-                   chosen: list[tuple[GasStoveCoordinator, list[str]]],
-                   delay_s: int | None) -> intent.IntentResponse:
+    async def _status(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                      chosen: list[tuple[GasStoveCoordinator, list[str]]]) -> intent.IntentResponse:
         say = _SAY[lang]
         parts: list[str] = []
         for coordinator, burners in chosen:
@@ -175,7 +201,8 @@ class StatusIntent(_GasStoveIntent):
         return response
 
 
-@callback
-def async_setup_intents(hass: HomeAssistant) -> None:
-    for handler in (ShutOffIntent(), CancelIntent(), StatusIntent()):
-        intent.async_register(hass, handler)
+async def async_setup_intents(hass: HomeAssistant) -> None:
+    """Called by Home Assistant's ``intent`` integration, which loads ``intent.py``
+    of every integration as an intent platform (and awaits this)."""
+    for intent_type in (*HASS_INTENTS, NOT_UNDERSTOOD_INTENT):
+        intent.async_register(hass, GasStoveIntent(intent_type))
