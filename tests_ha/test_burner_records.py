@@ -80,6 +80,13 @@ async def test_a_lock_holds_through_a_restart_and_a_shut_off(hass: HomeAssistant
     assert hass.states.get(VALVE).state == "closed"
     assert "locked" in events[0].data["message"]
 
+    # And an unlock is remembered as well: after the next restart a shut-off is a pulse again.
+    await hass.services.async_call(DOMAIN, "unlock", {"burners": "left"}, blocking=True)
+    await _restart(hass, entry)
+    await hass.services.async_call(DOMAIN, "shut_off", {"burners": "left"}, blocking=True)
+    assert left.device.energised is False  # cut, then restored: it can be relit by hand
+    assert "closed again" in events[-1].data["message"]
+
 
 async def test_a_pulse_cut_short_by_a_crash_is_restored_at_setup(
         hass: HomeAssistant, miio_relay: Any, caplog: pytest.LogCaptureFixture) -> None:
