@@ -45,9 +45,21 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Iterator[Path]:
+    """Home Assistant's configuration directory, one per test: the integration keeps its
+    burners' records in ``.storage`` there, and the harness's own directory lies inside the
+    installed package, shared by every test and every run (a lock would leak between them)."""
+    from pytest_homeassistant_custom_component import common
+
+    with patch.object(common, "get_test_config_dir", lambda *parts: str(tmp_path.joinpath(*parts))):
+        yield tmp_path
+
+
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Load custom_components/gasstove in every test."""
+def auto_enable_custom_integrations(config_dir: Path, enable_custom_integrations: None) -> None:
+    """Load custom_components/gasstove in every test (``hass`` made in ``config_dir``:
+    ``enable_custom_integrations`` asks for it, so the directory must come first)."""
 
 
 @pytest.fixture

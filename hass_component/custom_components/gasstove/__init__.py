@@ -11,6 +11,8 @@ the library needs) and later; tested on 2025.4.4.
 
 from __future__ import annotations
 
+import shutil
+
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
@@ -20,7 +22,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
 from .const import DOMAIN
-from .coordinator import GasStoveCoordinator
+from .coordinator import GasStoveCoordinator, burner_records_path
 from .repairs import async_clear_entry
 from .services import async_setup_services
 from .stove_config import build_relays, stove_config_from_entry
@@ -50,6 +52,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     async_clear_entry(hass, entry.entry_id, keep=set(config.burners))  # burners removed since
     relays = build_relays(hass, config)
     coordinator = GasStoveCoordinator(hass, entry, relays)
+    # Before the first read (as the daemon does at its start): the entities then show a
+    # relay a crash left cutting as restored, not as locked.
+    await coordinator.async_finish_pulses()
     # A relay that does not answer yet is shown unavailable rather than
     # failing the setup: the timers and the shut-off button must still load.
     await coordinator.async_refresh()
@@ -73,10 +78,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Removing a stove forgets its timers and its shut-off failures too."""
+    """Removing a stove forgets its timers, its burners' records and its shut-off failures too."""
     async_clear_entry(hass, entry.entry_id)
     from homeassistant.helpers.storage import Store
 
     from .const import STORAGE_VERSION
 
     await Store[dict[str, object]](hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.timers").async_remove()
+    # In the executor: rmtree lists the directory (os.scandir), which HA reports on the loop.
+    # ignore_errors: a stove never acted on has no records, and nothing may stop a removal.
+    await hass.async_add_executor_job(shutil.rmtree, burner_records_path(hass, entry.entry_id), True)

@@ -11,6 +11,12 @@ soon as the entry is set up again, saying how late it is. A due timer
 follows the library's one timer policy (:mod:`gasstove.timer_policy`, as the
 daemon does): retried while not confirmed, and removed only by a cancel or a
 confirmed cut -- one whose attempts all fail stays armed and fires again later.
+
+Each burner's lock and pulse records (:mod:`gasstove.adapters.burner_guard`)
+are kept on disk too: after a restart a shut-off of a burner locked before it
+still holds it off (in memory, the lock was forgotten and the shut-off's pulse
+ended with a restore: the child lock undone), and a pulse a crash cut short is
+restored when the entry is set up again.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from homeassistant.components import persistent_notification
@@ -28,10 +35,11 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
-from homeassistant.helpers.storage import Store
+from homeassistant.helpers.storage import STORAGE_DIR, Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from gasstove.adapters.burner_guard import FileBurnerGuard
 from gasstove.control import Outcome, Stove
 from gasstove.domain.config import StoveConfig
 from gasstove.domain.durations import format_duration
@@ -56,6 +64,12 @@ _LOGGER = logging.getLogger(__name__)
 async def async_pulse_wait(seconds: float) -> None:
     """How long a cut holds the loop open (a module function so tests can shorten it)."""
     await asyncio.sleep(seconds)
+
+
+def burner_records_path(hass: HomeAssistant, entry_id: str) -> Path:
+    """Where a stove's burner records live: in ``.storage`` beside its timers (so they go
+    with Home Assistant's backups and its other state), a directory of one file per burner."""
+    return Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{entry_id}.burners"))
 
 
 @dataclass
@@ -90,7 +104,10 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         super().__init__(hass, _LOGGER, name=f"{DOMAIN} {entry.title}", update_interval=SCAN_INTERVAL)
         self.entry = entry
         self.config: StoveConfig = stove_config_from_entry(entry)
-        self.stove = Stove(self.config, relays, sleep=lambda s: async_pulse_wait(s))
+        # The guard's file calls stay on the event loop: no call HA 2025.4 reports as
+        # blocking (os.open/pread/pwrite/flock), and fdatasync only when a lock changes.
+        self.stove = Stove(self.config, relays, sleep=lambda s: async_pulse_wait(s),
+                           guard=FileBurnerGuard(burner_records_path(hass, entry.entry_id)))
         self.timers: dict[str, Timer] = {}
         #: Burners in the middle of a cut (the valve entity shows "closing").
         self.acting: set[str] = set()
@@ -215,6 +232,14 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 title="Gas stove shut-off FAILED",
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_failed",
             )
+
+    async def async_finish_pulses(self) -> None:
+        """Restore the pulses a crash of Home Assistant cut short (a locked burner stays
+        held; each is logged at WARNING). One that cannot be restored leaves the relay
+        cutting: reported as a failed shut-off is, until a confirmed cut clears it."""
+        outcomes = await self.stove.finish_pulses(self.config.burners)
+        if failed := [o for o in outcomes if not o.ok]:
+            self._report(failed, source="start")
 
     async def async_lock(self, burners: list[str], lock: bool) -> list[Outcome]:
         outcomes = await (self.stove.lock(burners) if lock else self.stove.unlock(burners))

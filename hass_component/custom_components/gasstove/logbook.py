@@ -22,6 +22,7 @@ SOURCES = {
     "assist": "from Assist",
     "timer": "by timer",
     "repair": "from its repair",
+    "start": "at start-up",
 }
 
 
