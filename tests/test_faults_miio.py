@@ -8,7 +8,9 @@ an injected pulse sleep and short deadlines, over real UDP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,6 +24,7 @@ from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings, free_loopba
 
 from .fixtures_miio import TOKEN, SimRelay, burner_yaml, lit_burner
 from .test_control import FakeSleep, act, stove_for
+from .test_miio import relay_for
 
 
 def test_thirty_percent_loss_on_every_datagram_still_cuts_and_restores(
@@ -169,3 +172,93 @@ def test_only_the_devices_own_reply_to_this_request_counts(
     assert asyncio.run(read()) is False, "the released relay was read as energised"
     assert device.forged >= 1 and not device.energised and device.burner is not None
     assert device.burner.lit
+
+
+# -- an attacker who recorded the relay's replies earlier, and later speaks for it --------
+
+class Replayer:
+    """Records a relay's encrypted replies, then impersonates the relay with them.
+
+    Recording is passive, as a sniffer on the Wi-Fi would be: it keeps every
+    datagram the device sends (tapped here at the simulator's socket). Later,
+    when the real relay is dead (unplugged, or off the network), the attacker
+    takes its address: on a LAN by answering ARP for it, here by binding the
+    freed 127.0.0.x:54321, so its datagrams come from the relay's own address
+    and port and pass a connected socket's filter. It cannot decrypt our
+    requests, so it answers each handshake with a recorded one and each
+    request with every recorded reply at once, hoping one carries our id.
+    """
+
+    def __init__(self) -> None:
+        self.hellos: list[bytes] = []
+        self.replies: list[bytes] = []
+        self.answered = 0
+
+    def tap(self, device: MiioSimDevice) -> None:
+        send = device._send
+
+        def sniffed(data: bytes, addr: tuple[str | Any, int]) -> None:
+            (self.hellos if len(data) == 32 else self.replies).append(data)
+            send(data, addr)
+
+        device._send = sniffed  # type: ignore[method-assign]
+
+    @contextlib.contextmanager
+    def impersonate(self, host: str) -> Iterator[None]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((host, 54321))
+        sock.settimeout(0.1)
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    data, addr = sock.recvfrom(4096)
+                except TimeoutError:
+                    continue
+                self.answered += 1
+                for reply in self.hellos[:1] if len(data) == 32 else self.replies:
+                    sock.sendto(reply, addr)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            sock.close()
+
+
+def test_replies_recorded_earlier_and_replayed_from_the_relays_address_never_confirm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    replayer = Replayer()
+    host = free_loopback_host()
+    device = MiioSimDevice(MiioSimSettings(host, TOKEN, wiring=Wiring.NORMALLY_CLOSED), lit_burner("left"))
+    replayer.tap(device)
+    with serve_in_thread(device):
+        # Earlier: the burner is locked (relay energised) and is locked and read
+        # again by separate processes (a fresh driver each: python-miio's ids
+        # restart in every process), as `stove lock` and `stove status` runs would.
+        for _ in range(8):
+            relay = relay_for(host)
+
+            async def lock_and_read(relay: MiioRelay = relay) -> None:
+                deadline = time.monotonic() + 2
+                await relay.switch(True, deadline=deadline)
+                for _ in range(6):
+                    assert await relay.read(deadline=deadline) is True
+
+            asyncio.run(lock_and_read())
+    assert device.energised and len(replayer.replies) >= 8 * 7
+    # Now the relay is dead; the attacker speaks from its address while we shut off.
+    tries, confirmed = 20, []
+    with replayer.impersonate(host):
+        for _ in range(tries):
+            (outcome,) = act(stove_for(burner_yaml("left", None, host=host), sleep=FakeSleep(),
+                                       deadline="1s"), "shut_off", ["left"])
+            if outcome.ok or outcome.cut_ms is not None:  # done, or the cut "confirmed"
+                confirmed.append(outcome.message)
+    assert replayer.answered >= tries
+    assert confirmed == [], f"{len(confirmed)} of {tries} false confirmations: {confirmed[0]}"
