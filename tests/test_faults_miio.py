@@ -19,6 +19,7 @@ import pytest
 
 from gasstove.adapters.miio_relay import MiioRelay
 from gasstove.domain.config import MiioRelayConfig
+from gasstove.domain.errors import RelayError, RelayUnreachable, TokenRejected
 from gasstove.domain.plan import Wiring
 from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings, free_loopback_host, serve_in_thread
 
@@ -262,3 +263,91 @@ def test_replies_recorded_earlier_and_replayed_from_the_relays_address_never_con
                 confirmed.append(outcome.message)
     assert replayer.answered >= tries
     assert confirmed == [], f"{len(confirmed)} of {tries} false confirmations: {confirmed[0]}"
+
+
+# -- what a failure says ------------------------------------------------------------------
+
+def test_packet_loss_is_never_called_a_rejected_token() -> None:
+    """60 % loss each way with the right token: failures say "no answer", never "token rejected"."""
+    host = free_loopback_host()
+    device = MiioSimDevice(MiioSimSettings(host, TOKEN, loss=0.6))
+    failures: list[str] = []
+    with serve_in_thread(device):
+        for run in range(40):
+            relay = MiioRelay(MiioRelayConfig(type="miio", host=host, token=TOKEN),  # type: ignore[arg-type]
+                              per_try=0.1)  # loopback answers in microseconds
+            budget = (0.3, 1.0)[run % 2]  # 3 tries, as a short deadline gives; or 10
+
+            async def cut(relay: MiioRelay = relay, budget: float = budget) -> None:
+                await relay.switch(True, deadline=time.monotonic() + budget)
+
+            try:
+                asyncio.run(cut())
+            except RelayError as err:
+                failures.append(str(err))
+    mislabels = [f for f in failures if "token" in f]
+    assert len(failures) >= 10  # enough failures for the count to mean something
+    assert mislabels == [], f"{len(mislabels)} of {len(failures)} failures blamed the token"
+    assert all(f.startswith(f"no answer from {host} within the deadline") for f in failures)
+
+
+def test_a_wrong_token_is_still_named_with_packet_loss_on_a_long_deadline() -> None:
+    host = free_loopback_host()
+    device = MiioSimDevice(MiioSimSettings(host, TOKEN, loss=0.3, seed=5))
+    relay = MiioRelay(MiioRelayConfig(type="miio", host=host, token="ab" * 16),  # type: ignore[arg-type]
+                      per_try=0.1)
+    with serve_in_thread(device), pytest.raises(TokenRejected, match=f"token rejected by {host}"):
+        asyncio.run(relay.switch(True, deadline=time.monotonic() + 1.5))
+    assert device.requests == [] and not device.energised
+
+
+def mute_after_a_set(device: MiioSimDevice) -> None:
+    """The relay acts on the first set it gets, and nothing it sends gets through from then on."""
+    handle, reply = device._handle, device._reply
+    muted: list[bool] = []
+
+    def acting(method: str, params: Any) -> Any:
+        if method.startswith("set_"):
+            muted.append(True)
+        return handle(method, params)
+
+    def lost(data: bytes, addr: tuple[str | Any, int]) -> None:
+        if not muted:
+            reply(data, addr)
+
+    device._handle = acting  # type: ignore[method-assign]
+    device._reply = lost  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("wiring", ["normally_closed", "normally_open"])
+def test_a_set_whose_answer_was_lost_says_it_may_have_reached_the_relay(
+    miio_relay: Callable[..., SimRelay], wiring: str,
+) -> None:
+    sim = miio_relay(wiring=wiring)
+    mute_after_a_set(sim.device)
+    (outcome,) = act(stove_for(burner_yaml("left", sim, wiring=wiring), sleep=FakeSleep(),
+                               deadline="1s"), "shut_off", ["left"])
+    assert not outcome.ok and "token" not in outcome.message
+    assert outcome.message.endswith(
+        "the command may have reached the relay: it may now be cutting (loop open)"), outcome.message
+    assert not sim.burner.lit  # and it had: the relay cut, only its answers were lost
+
+
+def test_a_relay_that_never_saw_the_command_does_not_claim_it_may_have() -> None:
+    host = free_loopback_host()
+    device = MiioSimDevice(MiioSimSettings(host, TOKEN, loss=1.0))
+    relay = MiioRelay(MiioRelayConfig(type="miio", host=host, token=TOKEN))  # type: ignore[arg-type]
+    with serve_in_thread(device), pytest.raises(RelayUnreachable) as err:
+        asyncio.run(relay.switch(True, deadline=time.monotonic() + 1))
+    assert str(err.value) == f"no answer from {host} within the deadline (2 tries)"
+    assert err.value.may_be_energised is None
+
+
+def test_the_error_carries_what_the_lost_set_may_have_done(miio_relay: Callable[..., SimRelay]) -> None:
+    sim = miio_relay(energised=True)
+    mute_after_a_set(sim.device)
+    relay = MiioRelay(MiioRelayConfig(type="miio", host=sim.host, token=TOKEN))  # type: ignore[arg-type]
+    with pytest.raises(RelayUnreachable) as err:
+        asyncio.run(relay.switch(False, deadline=time.monotonic() + 1))
+    assert err.value.may_be_energised is False
+    assert str(err.value).endswith("the command may have reached the relay: it may now be released")
