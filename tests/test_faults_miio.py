@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from miio.protocol import Message
 
 from gasstove.adapters.miio_relay import MiioRelay
 from gasstove.domain.config import MiioRelayConfig
@@ -23,7 +27,7 @@ from gasstove.domain.errors import RelayError, RelayUnreachable, TokenRejected
 from gasstove.domain.plan import Wiring
 from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings, free_loopback_host, serve_in_thread
 
-from .fixtures_miio import TOKEN, SimRelay, burner_yaml, lit_burner
+from .fixtures_miio import TOKEN, SimRelay, burner_yaml, lit_burner, write_config
 from .test_control import FakeSleep, act, stove_for
 from .test_miio import relay_for
 
@@ -351,3 +355,84 @@ def test_the_error_carries_what_the_lost_set_may_have_done(miio_relay: Callable[
         asyncio.run(relay.switch(False, deadline=time.monotonic() + 1))
     assert err.value.may_be_energised is False
     assert str(err.value).endswith("the command may have reached the relay: it may now be released")
+
+
+# -- bounded time -------------------------------------------------------------------------
+
+def slow_handshake_wrong_token(host: str) -> MiioSimDevice:
+    """A relay that answers the handshake late (0.3 s) and never answers our commands."""
+    return MiioSimDevice(MiioSimSettings(host, "ab" * 16, latency_s=0.3))
+
+
+@pytest.mark.parametrize("relay", ["silent", "handshake only"])
+def test_an_unconfirmed_shut_off_is_reported_by_the_deadline(relay: str) -> None:
+    host = free_loopback_host()
+    device = (MiioSimDevice(MiioSimSettings(host, TOKEN, loss=1.0)) if relay == "silent"
+              else slow_handshake_wrong_token(host))
+    stove = stove_for(burner_yaml("left", None, host=host), sleep=FakeSleep(), deadline="2s")
+    with serve_in_thread(device):
+        start = time.monotonic()
+        (outcome,) = act(stove, "shut_off", ["left"])
+        took = time.monotonic() - start
+    assert not outcome.ok and outcome.cut_ms is None
+    assert took <= 2 + 0.1, f"reported after {took:.2f} s with a 2 s deadline"
+
+
+def stove_process(config: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), *args],
+                          capture_output=True, text=True, timeout=60)
+    return time.monotonic() - start, done
+
+
+@pytest.mark.parametrize("relay", ["silent", "handshake only"])
+def test_stove_off_on_a_silent_relay_exits_by_the_deadline(relay: str, tmp_path: Path) -> None:
+    """A real `stove off` process: its time less a process's start-up stays within deadline + 0.5 s."""
+    host, live_host = free_loopback_host(), free_loopback_host()
+    device = (MiioSimDevice(MiioSimSettings(host, TOKEN, loss=1.0)) if relay == "silent"
+              else slow_handshake_wrong_token(host))
+    live = MiioSimDevice(MiioSimSettings(live_host, TOKEN))
+    silent = write_config(tmp_path / "silent.yaml", burner_yaml("left", None, host=host))
+    answering = write_config(tmp_path / "live.yaml", burner_yaml("left", None, host=live_host))
+    with serve_in_thread(device, live):
+        # start-up: the same process reading a relay that answers at once
+        startup = min(stove_process(answering, "status")[0] for _ in range(2))
+        took, done = stove_process(silent, "off", "left")
+    assert done.returncode == 1 and "shut-off NOT confirmed" in done.stderr
+    assert took - startup <= 2 + 0.5, f"{took:.2f} s, of which start-up {startup:.2f} s"
+
+
+def test_a_shut_off_does_not_wait_behind_a_read_of_a_deaf_relay(
+    miio_relay: Callable[..., SimRelay],
+) -> None:
+    """A status poll is reading a relay that answers handshakes but not commands; a cut comes."""
+    sim = miio_relay()
+    arrived: list[tuple[float, str]] = []
+    deaf = [True]
+    received = sim.device.datagram_received
+
+    def sniffed(data: bytes, addr: tuple[str | Any, int]) -> None:
+        if len(data) != 32:
+            method = Message.parse(data, token=bytes.fromhex(TOKEN)).data.value["method"]
+            arrived.append((time.monotonic(), method))
+            if deaf:
+                return
+        received(data, addr)
+
+    sim.device.datagram_received = sniffed  # type: ignore[method-assign]
+    relay = relay_for(sim.host)
+
+    async def poll_then_cut() -> tuple[float, bool]:
+        start = time.monotonic()
+        poll = asyncio.create_task(relay.read(deadline=start + 3))
+        await asyncio.sleep(0.2)
+        asyncio.get_running_loop().call_later(0.8, deaf.clear)  # the relay hears again at 1 s
+        cutting = time.monotonic()
+        await relay.switch(True, deadline=cutting + 3)
+        return cutting, await poll
+
+    cutting, polled = asyncio.run(poll_then_cut())
+    first_set = min(t for t, method in arrived if method == "set_properties")
+    assert first_set - cutting <= 0.5 + 0.05, f"the cut waited {first_set - cutting:.2f} s"
+    assert sim.device.energised and not sim.burner.lit
+    assert polled is True  # the poll went on after the cut, and read its result
