@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -75,6 +75,7 @@ from miio.miioprotocol import MiIOProtocol  # noqa: E402
 from miio.protocol import Message  # noqa: E402
 
 _LOG = logging.getLogger(__name__)
+Clock = Callable[[], float]
 # python-miio logs each lost datagram at ERROR; our retries are expected and
 # the driver reports the final result itself, as one line.
 logging.getLogger("miio.miioprotocol").setLevel(logging.CRITICAL)
@@ -98,14 +99,19 @@ EVIDENCE_TRIES = 16
 
 class MiioRelay:
     def __init__(
-        self, config: MiioRelayConfig, *, per_try: float = PER_TRY_S, plan: CutPlan | None = None
+        self, config: MiioRelayConfig, *, per_try: float = PER_TRY_S, plan: CutPlan | None = None,
+        monotonic: Clock = time.monotonic,
     ) -> None:
         self.config = config
         self._per_try = per_try
         #: The burner's wiring, to say in its words what a lost command may have done.
         self._plan = plan
-        self._turns = _Turns()
-        self._proto = _Protocol(config.host, config.token.get_secret_value())
+        # Bound once: a test harness that freezes ``time.monotonic`` by looking at
+        # its caller's stack (freezegun) would freeze some of our calls and not
+        # others, and a socket's timeout is real time anyway.
+        self._now = monotonic
+        self._turns = _Turns(monotonic)
+        self._proto = _Protocol(config.host, config.token.get_secret_value(), monotonic)
         #: Failed tries since the relay last answered a command (newest last).
         self._failed: deque[_Try] = deque(maxlen=EVIDENCE_TRIES)
 
@@ -163,7 +169,7 @@ class MiioRelay:
             seen = await self.read(deadline=deadline)
             if seen == energised:
                 return
-            if time.monotonic() + POLL_S >= deadline:
+            if self._now() + POLL_S >= deadline:
                 break
             await asyncio.sleep(POLL_S)
         state = "energised" if seen else "released"
@@ -207,7 +213,7 @@ class MiioRelay:
             raise RelayUnreachable(f"{host} was busy with another command until the deadline")
         holding = True
         try:
-            while (remaining := deadline - time.monotonic()) > 0.01:
+            while (remaining := deadline - self._now()) > 0.01:
                 if not write and self._turns.write_waiting():
                     # A shut-off must not queue behind a status poll: give it the
                     # relay now, and go on with our own tries after it.
@@ -220,7 +226,7 @@ class MiioRelay:
                 seen = _Try()
                 try:
                     reply = self._proto.exchange(
-                        method, params, time.monotonic() + min(self._per_try, remaining), seen)
+                        method, params, self._now() + min(self._per_try, remaining), seen)
                 except DeviceError as err:
                     code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else "?"
                     raise RelayRefused(f"{host} refused {method} (error code {code})") from None
@@ -323,7 +329,8 @@ class _Turns:
     write (``write_waiting``) and take their turn again after it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Clock) -> None:
+        self._now = monotonic
         self._changed = threading.Condition()
         self._busy = False
         self._writes = 0  #: writes waiting for their turn
@@ -335,7 +342,7 @@ class _Turns:
             try:
                 free = self._changed.wait_for(
                     lambda: not self._busy and (write or not self._writes),
-                    timeout=max(0.0, deadline - time.monotonic()),
+                    timeout=max(0.0, deadline - self._now()),
                 )
             finally:
                 self._writes -= write
@@ -380,8 +387,9 @@ class _Protocol(MiIOProtocol):
     longer than the caller gave it; python-miio's handshake waits 5 s, thrice.
     """
 
-    def __init__(self, host: str, token: str) -> None:
+    def __init__(self, host: str, token: str, monotonic: Clock) -> None:
         super().__init__(host, token, timeout=1)
+        self._now = monotonic
         self._seq = secrets.randbelow(ID_RANGE)
 
     @property
@@ -390,7 +398,7 @@ class _Protocol(MiIOProtocol):
         return self._seq
 
     def exchange(self, command: str, parameters: Any, end: float, seen: _Try) -> Any:
-        """One try, over by ``end`` (a ``time.monotonic()`` instant); raises ``_NoAnswer``."""
+        """One try, over by ``end`` (on our clock); raises ``_NoAnswer``."""
         with ExitStack() as stack:
             if not self._discovered:
                 hello = stack.enter_context(self._socket())
@@ -422,7 +430,7 @@ class _Protocol(MiIOProtocol):
         for _ in range(HELLOS):
             _send(sock, HELLO)
         seen.hellos_sent += HELLOS
-        for data in _datagrams(sock, end):
+        for data in _datagrams(sock, end, self._now):
             if hello := _hello(data):
                 seen.hellos_answered += 1
                 self._device_id, self._device_ts = hello
@@ -442,7 +450,7 @@ class _Protocol(MiIOProtocol):
             seen.hellos_answered += _hello(data) is not None
 
     def _answer(self, sock: socket.socket, request: dict[str, Any], end: float, seen: _Try) -> Any:
-        for data in _datagrams(sock, end):
+        for data in _datagrams(sock, end, self._now):
             try:
                 reply = Message.parse(data, token=self.token)
                 payload = reply.data.value
@@ -469,9 +477,9 @@ def _send(sock: socket.socket, data: bytes) -> None:
         sock.send(data)
 
 
-def _datagrams(sock: socket.socket, end: float) -> Iterator[bytes]:
+def _datagrams(sock: socket.socket, end: float, now: Clock) -> Iterator[bytes]:
     """Datagrams reaching ``sock`` until ``end``."""
-    while (left := end - time.monotonic()) > 0:
+    while (left := end - now()) > 0:
         sock.settimeout(left)
         try:
             yield sock.recv(4096)
