@@ -1,8 +1,12 @@
-"""miio faults on a whole shut-off: loss, restarts mid-cut, and replies that are not the device's.
+"""miio faults: loss, restarts mid-cut, replies that are not the device's, what a failure says, time.
 
 tests/test_miio.py covers the driver's single calls (30% loss, a dead relay,
-a wrong token, a restart between calls); these drive ``Stove.shut_off`` with
-an injected pulse sleep and short deadlines, over real UDP.
+a wrong token, a restart between calls); these drive ``Stove.shut_off`` (with
+an injected pulse sleep and short deadlines), the driver under faults, and
+real ``stove off`` processes, over real UDP: a replayer that recorded the
+relay's replies and later speaks for it, 60 % loss that must not be called a
+wrong token, replies lost after the relay acted, silent relays against the
+deadline, and a cut arriving while a status read waits on a deaf relay.
 """
 
 from __future__ import annotations
