@@ -2,8 +2,8 @@
 
 python-miio's ``send()`` retries the same request and does not check reply
 ids (DESIGN.md §5), so we only ever send idempotent sets, confirm by reading
-back, and run our own exchange: a short time per try (handshake and command
-together), bounded by the caller's overall deadline. A reply counts only if
+back, and run our own exchange: a short wait for each answer (handshake,
+command), never past the caller's overall deadline. A reply counts only if
 it answers this very request (``_Protocol``). Blocking calls run in worker
 threads so that several burners are cut at the same time, and a write never
 waits behind a read of the same relay (``_Turns``).
@@ -80,8 +80,9 @@ Clock = Callable[[], float]
 # the driver reports the final result itself, as one line.
 logging.getLogger("miio.miioprotocol").setLevel(logging.CRITICAL)
 
-#: Per-try timeout: a LAN relay answers in milliseconds; a lost datagram
-#: should cost a fraction of the deadline, not python-miio's 5 s.
+#: How long a try waits for each answer (handshake, command): a LAN relay
+#: answers in milliseconds; a lost datagram should cost a fraction of the
+#: deadline, not python-miio's 5 s.
 PER_TRY_S = 0.5
 #: Pause between read-backs while waiting for the contact to report a change.
 POLL_S = 0.05
@@ -213,7 +214,7 @@ class MiioRelay:
             raise RelayUnreachable(f"{host} was busy with another command until the deadline")
         holding = True
         try:
-            while (remaining := deadline - self._now()) > 0.01:
+            while deadline - self._now() > 0.01:
                 if not write and self._turns.write_waiting():
                     # A shut-off must not queue behind a status poll: give it the
                     # relay now, and go on with our own tries after it.
@@ -225,8 +226,11 @@ class MiioRelay:
                 tries += 1
                 seen = _Try()
                 try:
-                    reply = self._proto.exchange(
-                        method, params, self._now() + min(self._per_try, remaining), seen)
+                    reply = self._proto.exchange(method, params, self._per_try, deadline, seen,
+                                                 self._turns.write_waiting if not write else None)
+                except _GaveWay:
+                    tries -= 1  # handshaken, and the command left for after the write
+                    continue
                 except DeviceError as err:
                     code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else "?"
                     raise RelayRefused(f"{host} refused {method} (error code {code})") from None
@@ -320,13 +324,18 @@ class _NoAnswer(Exception):
     """The try ended with no reply that answers this request."""
 
 
+class _GaveWay(Exception):
+    """A read stopped between its handshake and its command: a write is waiting."""
+
+
 class _Turns:
     """One exchange with a relay at a time, and a write waiting goes before any read.
 
     python-miio's protocol state (ids, the device's stamp) allows one request
     at a time; a status poll on a silent relay holds it for its whole
-    deadline. Reads therefore give way between their tries to a waiting
-    write (``write_waiting``) and take their turn again after it.
+    deadline. Reads therefore give way to a waiting write (``write_waiting``)
+    between their tries and between a try's handshake and command, so a write
+    waits at most one answer's wait, and take their turn again after it.
     """
 
     def __init__(self, monotonic: Clock) -> None:
@@ -383,8 +392,9 @@ class _Protocol(MiIOProtocol):
     a legacy (``set_power``) plug echoes nothing, and only its id is left
     (README, "Xiaomi (miio) relays").
 
-    A try's handshake and command share one end time, so a try never lasts
-    longer than the caller gave it; python-miio's handshake waits 5 s, thrice.
+    A try's handshake and command each wait up to the per-try time (a relay
+    in Wi-Fi power saving can take a few hundred ms for each), and never past
+    the caller's deadline; python-miio's handshake waits 5 s, thrice.
     """
 
     def __init__(self, host: str, token: str, monotonic: Clock) -> None:
@@ -397,13 +407,21 @@ class _Protocol(MiIOProtocol):
         self._seq = self._seq % ID_RANGE + 1
         return self._seq
 
-    def exchange(self, command: str, parameters: Any, end: float, seen: _Try) -> Any:
-        """One try, over by ``end`` (on our clock); raises ``_NoAnswer``."""
+    def exchange(self, command: str, parameters: Any, per_try: float, deadline: float,
+                 seen: _Try, give_way: Callable[[], bool] | None = None) -> Any:
+        """One try: a handshake if needed, then the command, each waiting up to ``per_try``.
+
+        Nothing waits past ``deadline``. Raises ``_NoAnswer``, or ``_GaveWay``
+        when ``give_way()`` says, once handshaken, that the command must wait.
+        """
         with ExitStack() as stack:
             if not self._discovered:
                 hello = stack.enter_context(self._socket())
                 stack.callback(self._count_late_hellos, hello, seen)
-                self._handshake(hello, end, seen)
+                self._handshake(hello, min(self._now() + per_try, deadline), seen)
+                if give_way and give_way():
+                    raise _GaveWay
+            end = min(self._now() + per_try, deadline)
             request = self._create_request(command, parameters, {})
             header = {"length": 0, "unknown": 0, "device_id": self._device_id,
                       "ts": self._device_ts + timedelta(seconds=1)}
