@@ -245,34 +245,37 @@ class Replayer:
             sock.close()
 
 
+@pytest.mark.parametrize("protocol", ["miot", "legacy"])
 def test_replies_recorded_earlier_and_replayed_from_the_relays_address_never_confirm(
-    monkeypatch: pytest.MonkeyPatch,
+    protocol: str,
 ) -> None:
     replayer = Replayer()
     host = free_loopback_host()
-    device = MiioSimDevice(MiioSimSettings(host, TOKEN, wiring=Wiring.NORMALLY_CLOSED), lit_burner("left"))
+    device = MiioSimDevice(MiioSimSettings(host, TOKEN, protocol=protocol,  # type: ignore[arg-type]
+                                           wiring=Wiring.NORMALLY_CLOSED), lit_burner("left"))
     replayer.tap(device)
     with serve_in_thread(device):
-        # Earlier: the burner is locked (relay energised) and is locked and read
-        # again by separate processes (a fresh driver each: python-miio's ids
-        # restart in every process), as `stove lock` and `stove status` runs would.
+        # Earlier: separate processes (a fresh driver each: python-miio's ids
+        # restart in every process) read the relay, lock it (energised) and read
+        # it again, as `stove status`, `stove lock` and `stove off` runs would.
         for _ in range(8):
-            relay = relay_for(host)
+            relay = relay_for(host, protocol=protocol)
 
-            async def lock_and_read(relay: MiioRelay = relay) -> None:
+            async def read_lock_read(relay: MiioRelay = relay) -> None:
                 deadline = time.monotonic() + 2
+                await relay.read(deadline=deadline)
                 await relay.switch(True, deadline=deadline)
                 for _ in range(6):
                     assert await relay.read(deadline=deadline) is True
 
-            asyncio.run(lock_and_read())
-    assert device.energised and len(replayer.replies) >= 8 * 7
+            asyncio.run(read_lock_read())
+    assert device.energised and len(replayer.replies) >= 8 * 8
     # Now the relay is dead; the attacker speaks from its address while we shut off.
     tries, confirmed = 20, []
     with replayer.impersonate(host):
         for _ in range(tries):
-            (outcome,) = act(stove_for(burner_yaml("left", None, host=host), sleep=FakeSleep(),
-                                       deadline="1s"), "shut_off", ["left"])
+            (outcome,) = act(stove_for(burner_yaml("left", None, host=host, protocol=protocol),
+                                       sleep=FakeSleep(), deadline="1s"), "shut_off", ["left"])
             if outcome.ok or outcome.cut_ms is not None:  # done, or the cut "confirmed"
                 confirmed.append(outcome.message)
     assert replayer.answered >= tries

@@ -94,6 +94,10 @@ HELLOS = 3
 #: range every device is known to take. Larger ids work on some (AlexxIT's
 #: gateway code goes to 999999) but nobody has checked them on plugs.
 ID_RANGE = 9999
+#: Ids go up by a random step of up to this: devices take jumps (python-miio
+#: jumps by 100 on a retry) and drop an id they saw recently, and ids recorded
+#: from earlier exchanges are then scattered rather than a run ours follows.
+ID_STEP = 100
 #: Tries remembered as evidence for "token rejected" (see ``_says_wrong_token``).
 EVIDENCE_TRIES = 16
 
@@ -165,10 +169,15 @@ class MiioRelay:
                                    asks=energised)
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        # A legacy plug's reply carries nothing of ours but its id (see
+        # _Protocol): it must report the state twice in a row, under two ids.
+        needed = 2 if self.config.protocol == "legacy" else 1
         seen: bool | None = None
+        agreeing = 0
         while True:
             seen = await self.read(deadline=deadline)
-            if seen == energised:
+            agreeing = agreeing + 1 if seen == energised else 0
+            if agreeing == needed:
                 return
             if self._now() + POLL_S >= deadline:
                 break
@@ -380,7 +389,8 @@ class _Protocol(MiIOProtocol):
     - it comes from the relay's address and port (a connected socket),
     - it decrypts with our token,
     - it carries this request's id; ids start at a random point of 1..9999 in
-      each process, so earlier processes' ids do not line up with ours,
+      each process and go up by random steps, so ids recorded from earlier
+      exchanges do not line up with ours,
     - for MIoT, it echoes this request's random property "did"s (48 bits
       each): no reply to any other request has them, and
     - its stamp (the device's uptime clock, in every reply's header) is not
@@ -389,8 +399,10 @@ class _Protocol(MiIOProtocol):
 
     The handshake is unauthenticated: someone speaking for a dead relay can
     answer it with an old stamp. Then the id and the dids still hold for MIoT;
-    a legacy (``set_power``) plug echoes nothing, and only its id is left
-    (README, "Xiaomi (miio) relays").
+    a legacy (``set_power``) plug echoes nothing, and only its id is left:
+    with K recorded replies a read matches with odds K/9999, so ``wait_for``
+    wants two agreeing reads from such a plug ((K/9999)^2; README, "Xiaomi
+    (miio) relays").
 
     A try's handshake and command each wait up to the per-try time (a relay
     in Wi-Fi power saving can take a few hundred ms for each), and never past
@@ -404,7 +416,7 @@ class _Protocol(MiIOProtocol):
 
     @property
     def _id(self) -> int:
-        self._seq = self._seq % ID_RANGE + 1
+        self._seq = (self._seq + secrets.randbelow(ID_STEP)) % ID_RANGE + 1
         return self._seq
 
     def exchange(self, command: str, parameters: Any, per_try: float, deadline: float,
