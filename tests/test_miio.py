@@ -131,3 +131,16 @@ def test_a_declared_countdown_ends_the_pulse_on_the_device(
     time.sleep(0.6)
     assert not sim.device.energised
     assert sim.burner.state().loop_closed and not sim.burner.lit
+
+
+def test_a_relay_slow_to_answer_is_still_driven(miio_relay: Callable[..., SimRelay]) -> None:
+    """Wi-Fi power saving can delay every answer by a few hundred ms, the handshake's too."""
+    sim = miio_relay(latency_s=0.3)
+    relay = relay_for(sim.host)
+
+    async def act(deadline: float) -> None:
+        await relay.switch(True, deadline=deadline)
+        await relay.wait_for(True, deadline=deadline)
+
+    run(act, deadline_s=3)
+    assert sim.device.energised and not sim.burner.lit

@@ -2,9 +2,11 @@
 
 python-miio's ``send()`` retries the same request and does not check reply
 ids (DESIGN.md §5), so we only ever send idempotent sets, confirm by reading
-back, and run our own retry loop: a short timeout per try, bounded by the
-caller's overall deadline. Its blocking calls run in worker threads so that
-several burners are cut at the same time.
+back, and run our own exchange: a short wait for each answer (handshake,
+command), never past the caller's overall deadline. A reply counts only if
+it answers this very request (``_Protocol``). Blocking calls run in worker
+threads so that several burners are cut at the same time, and a write never
+waits behind a read of the same relay (``_Turns``).
 """
 
 from __future__ import annotations
@@ -13,17 +15,29 @@ import asyncio
 import importlib.util
 import logging
 import math
+import secrets
 import socket
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..domain.errors import RelayRefused, RelayUnreachable, TokenRejected, Unconfirmed
+from ..domain.errors import (
+    RelayError,
+    RelayRefused,
+    RelayUnreachable,
+    TokenRejected,
+    Unconfirmed,
+)
 
 if TYPE_CHECKING:
     from ..domain.config import MiioRelayConfig
+    from ..domain.plan import CutPlan
 
 
 def _bare_miio_package() -> None:
@@ -56,30 +70,55 @@ def _bare_miio_package() -> None:
 
 
 _bare_miio_package()
-from miio.exceptions import DeviceError, DeviceException  # noqa: E402  (after the bare package)
+from miio.exceptions import DeviceError  # noqa: E402  (after the bare package)
 from miio.miioprotocol import MiIOProtocol  # noqa: E402
 from miio.protocol import Message  # noqa: E402
 
 _LOG = logging.getLogger(__name__)
+Clock = Callable[[], float]
 # python-miio logs each lost datagram at ERROR; our retries are expected and
 # the driver reports the final result itself, as one line.
 logging.getLogger("miio.miioprotocol").setLevel(logging.CRITICAL)
 
-#: Per-try timeout: a LAN relay answers in milliseconds; a lost datagram
-#: should cost a fraction of the deadline, not python-miio's 5 s.
+#: How long a try waits for each answer (handshake, command): a LAN relay
+#: answers in milliseconds; a lost datagram should cost a fraction of the
+#: deadline, not python-miio's 5 s.
 PER_TRY_S = 0.5
 #: Pause between read-backs while waiting for the contact to report a change.
 POLL_S = 0.05
+#: The unencrypted handshake ("hello"), sent per try as often as python-miio's
+#: ``discover`` does; a device answers each.
+HELLO = bytes.fromhex("21310020" + "ff" * 28)
+HELLOS = 3
+#: Request ids run 1..9999 and wrap, as python-miio's own do (its PR 211): the
+#: range every device is known to take. Larger ids work on some (AlexxIT's
+#: gateway code goes to 999999) but nobody has checked them on plugs.
+ID_RANGE = 9999
+#: Ids go up by a random step of up to this: devices take jumps (python-miio
+#: jumps by 100 on a retry) and drop an id they saw recently, and ids recorded
+#: from earlier exchanges are then scattered rather than a run ours follows.
+ID_STEP = 100
+#: Tries remembered as evidence for "token rejected" (see ``_says_wrong_token``).
+EVIDENCE_TRIES = 16
 
 
 class MiioRelay:
-    def __init__(self, config: MiioRelayConfig, *, per_try: float = PER_TRY_S) -> None:
+    def __init__(
+        self, config: MiioRelayConfig, *, per_try: float = PER_TRY_S, plan: CutPlan | None = None,
+        monotonic: Clock = time.monotonic,
+    ) -> None:
         self.config = config
         self._per_try = per_try
-        # python-miio's protocol object keeps ids and the device stamp: one
-        # request at a time.
-        self._guard = threading.Lock()
-        self._proto = _Protocol(config.host, config.token.get_secret_value())
+        #: The burner's wiring, to say in its words what a lost command may have done.
+        self._plan = plan
+        # Bound once: a test harness that freezes ``time.monotonic`` by looking at
+        # its caller's stack (freezegun) would freeze some of our calls and not
+        # others, and a socket's timeout is real time anyway.
+        self._now = monotonic
+        self._turns = _Turns(monotonic)
+        self._proto = _Protocol(config.host, config.token.get_secret_value(), monotonic)
+        #: Failed tries since the relay last answered a command (newest last).
+        self._failed: deque[_Try] = deque(maxlen=EVIDENCE_TRIES)
 
     def describe(self) -> str:
         return self.config.describe()
@@ -121,19 +160,26 @@ class MiioRelay:
             units = max(1, math.ceil(pulse_seconds / countdown.unit_seconds))
             await self._set_properties([(countdown.siid, countdown.piid, units)], deadline)
         if self.config.protocol == "legacy":
-            reply = await self._call("set_power", ["on" if energised else "off"], deadline)
+            reply = await self._call("set_power", ["on" if energised else "off"], deadline,
+                                     write=True, asks=energised)
             if reply != ["ok"]:
                 raise RelayRefused(f"{self.config.host} did not accept set_power")
             return
-        await self._set_properties([(self.config.siid, self.config.piid, energised)], deadline)
+        await self._set_properties([(self.config.siid, self.config.piid, energised)], deadline,
+                                   asks=energised)
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        # A legacy plug's reply carries nothing of ours but its id (see
+        # _Protocol): it must report the state twice in a row, under two ids.
+        needed = 2 if self.config.protocol == "legacy" else 1
         seen: bool | None = None
+        agreeing = 0
         while True:
             seen = await self.read(deadline=deadline)
-            if seen == energised:
+            agreeing = agreeing + 1 if seen == energised else 0
+            if agreeing == needed:
                 return
-            if time.monotonic() + POLL_S >= deadline:
+            if self._now() + POLL_S >= deadline:
                 break
             await asyncio.sleep(POLL_S)
         state = "energised" if seen else "released"
@@ -144,13 +190,18 @@ class MiioRelay:
 
     @staticmethod
     def _prop(siid: int, piid: int, value: Any = None) -> dict[str, Any]:
-        prop: dict[str, Any] = {"did": f"gasstove-{siid}-{piid}", "siid": siid, "piid": piid}
+        # MIoT devices echo each property's "did" in their reply (python-miio's
+        # MiotDevice relies on it to map the answers): a fresh random one binds
+        # the reply to this request, whatever its id (see _Protocol).
+        prop: dict[str, Any] = {"did": f"gs-{secrets.token_hex(6)}", "siid": siid, "piid": piid}
         if value is not None:
             prop["value"] = value
         return prop
 
-    async def _set_properties(self, props: list[tuple[int, int, Any]], deadline: float) -> None:
-        reply = await self._call("set_properties", [self._prop(*p) for p in props], deadline)
+    async def _set_properties(self, props: list[tuple[int, int, Any]], deadline: float,
+                              *, asks: bool | None = None) -> None:
+        reply = await self._call("set_properties", [self._prop(*p) for p in props], deadline,
+                                 write=True, asks=asks)
         try:
             codes = [item.get("code", 0) for item in reply]
         except (TypeError, AttributeError):
@@ -158,101 +209,332 @@ class MiioRelay:
         if len(codes) != len(props) or any(codes):
             raise RelayRefused(f"{self.config.host} refused the property write (codes {codes})")
 
-    async def _call(self, method: str, params: Any, deadline: float) -> Any:
-        return await asyncio.to_thread(self._call_blocking, method, params, deadline)
+    async def _call(self, method: str, params: Any, deadline: float, *, write: bool = False,
+                    asks: bool | None = None) -> Any:
+        """``write``: the call changes the relay (it goes before reads); ``asks``: to this state."""
+        return await asyncio.to_thread(self._call_blocking, method, params, deadline, write, asks)
 
-    def _call_blocking(self, method: str, params: Any, deadline: float) -> Any:
+    def _call_blocking(self, method: str, params: Any, deadline: float, write: bool,
+                       asks: bool | None) -> Any:
         host = self.config.host
         tries = 0
-        checksum_errors = 0
-        answered_before = self._proto.handshakes_answered
-        with self._guard:
-            while (remaining := deadline - time.monotonic()) > 0.01:
+        sent = False  # a command datagram left: the relay may have acted on it
+        if not self._turns.take(write=write, deadline=deadline):
+            raise RelayUnreachable(f"{host} was busy with another command until the deadline")
+        holding = True
+        try:
+            while deadline - self._now() > 0.01:
+                if not write and self._turns.write_waiting():
+                    # A shut-off must not queue behind a status poll: give it the
+                    # relay now, and go on with our own tries after it.
+                    self._turns.release()
+                    holding = self._turns.take(write=False, deadline=deadline)
+                    if not holding:
+                        break
+                    continue
                 tries += 1
-                # python-miio annotates the timeout as int; its socket takes float
-                self._proto._timeout = min(self._per_try, remaining)  # type: ignore[assignment]
+                seen = _Try()
                 try:
-                    return self._proto.send(method, params, retry_count=0)
+                    reply = self._proto.exchange(method, params, self._per_try, deadline, seen,
+                                                 self._turns.write_waiting if not write else None)
+                except _GaveWay:
+                    tries -= 1  # handshaken, and the command left for after the write
+                    continue
                 except DeviceError as err:
                     code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else "?"
                     raise RelayRefused(f"{host} refused {method} (error code {code})") from None
-                except DeviceException as err:
-                    if "checksum" in str(err).lower():
-                        checksum_errors += 1
-                    # The device may have restarted (new stamp): handshake again.
-                    self._proto._discovered = False
-                    _LOG.debug("%s: try %d of %s failed: %s", host, tries, method, type(err).__name__)
+                except _NoAnswer:
+                    sent = sent or seen.command_sent
+                    self._failed.append(seen)
+                    _LOG.debug("%s: try %d of %s got no answer", host, tries, method)
+                    continue
                 except OSError as err:  # unroutable address, no network
                     raise RelayUnreachable(f"cannot reach {host}: {err.strerror or err}") from None
-        if checksum_errors or (self._proto.handshakes_answered > answered_before and tries >= 2):
-            raise TokenRejected(
-                f"token rejected by {host}: it answers the handshake but not our "
-                "commands (check the token)"
-            )
-        raise RelayUnreachable(f"no answer from {host} within the deadline ({tries} tries)")
+                self._failed.clear()
+                return reply
+        finally:
+            if holding:
+                self._turns.release()
+        raise self._failure(tries, asks if sent else None)
 
+    def _failure(self, tries: int, may_be: bool | None) -> RelayError:
+        """The error for a call that got no answer; ``may_be``: what a lost set may have done."""
+        host = self.config.host
+        if any(t.undecodable for t in self._failed):
+            # A device stays silent on a datagram it cannot decrypt; a reply in
+            # another token means the relay at this address does not share ours.
+            return TokenRejected(f"token rejected by {host}: its replies do not decrypt "
+                                 "with our token (check the token)")
+        hellos = sum(t.hellos_sent for t in self._failed)
+        answered = sum(t.hellos_answered for t in self._failed)
+        lost = sum(t.command_sent for t in self._failed)
+        if _says_wrong_token(hellos, answered, lost):
+            return TokenRejected(
+                f"token rejected by {host}: it answered {answered} of {hellos} handshakes but "
+                f"none of {lost} commands (check the token)")
+        message = f"no answer from {host} within the deadline ({tries} tries)"
+        if may_be is not None:
+            if self._plan is None:
+                state = "energised" if may_be else "released"
+            else:
+                loop = "loop open" if self._plan.loop_open(may_be) else "loop closed"
+                state = f"{self._plan.describe(may_be)} ({loop})"
+            message += f"; the command may have reached the relay: it may now be {state}"
+        err = RelayUnreachable(message)
+        err.may_be_energised = may_be
+        return err
+
+
+def _says_wrong_token(hellos: int, answered: int, lost: int) -> bool:
+    """Whether a relay that answers handshakes but not commands has another token.
+
+    A device answers the unencrypted handshake whatever our token, and drops
+    a command it cannot decrypt without a word; so a wrong token shows as
+    handshakes answered and commands not. Packet loss shows the same on a
+    few tries: at 60 % loss each way a round trip succeeds 16 % of the time,
+    and a try whose handshake got through often loses its command. So we
+    compare how well each explanation fits ``answered`` of ``hellos`` and
+    ``lost`` unanswered commands: loss alone, at whatever round-trip rate q
+    fits best (q = answered / (hellos + lost)), against a wrong token (the
+    commands can never be answered; q = answered / hellos for the handshakes).
+    The token is called wrong only when loss explains the tries 50 times
+    worse (a likelihood ratio under 1/50), and after at least two commands:
+    - wrong token, no loss, 2 tries (6 handshakes answered, 2 commands lost):
+      ratio (6/8)^6 (2/8)^2 = 0.011: named; 1 try: 0.105: "no answer" still.
+    - right token, 60 % loss: it needs 6 of 6 handshakes answered over two
+      tries (0.16^6 < 2e-5) or 8 of 9 over three (< 4e-6).
+    - right token, 30 % loss (q = 0.49), three tries all failing (13 %): 8 or
+      9 of 9 handshakes answered happen in about 3 % of such failures, which
+      are themselves rare; longer deadlines make both rarer still.
+    Losses are taken as independent; bursts that take several handshakes at
+    once make "all answered" likelier under loss and the test weaker.
+    """
+    if lost < 2 or not answered:
+        return False
+
+    def fit(hits: int, misses: int) -> float:
+        q = hits / (hits + misses)
+        return float(q**hits * (1 - q) ** misses)
+
+    return fit(answered, hellos - answered + lost) < fit(answered, hellos - answered) / 50
+
+
+@dataclass
+class _Try:
+    """What one try saw: the evidence for telling a wrong token from packet loss."""
+
+    hellos_sent: int = 0
+    hellos_answered: int = 0
+    command_sent: bool = False
+    undecodable: int = 0  #: replies from the relay's address that did not decrypt
+
+
+class _NoAnswer(Exception):
+    """The try ended with no reply that answers this request."""
+
+
+class _GaveWay(Exception):
+    """A read stopped between its handshake and its command: a write is waiting."""
+
+
+class _Turns:
+    """One exchange with a relay at a time, and a write waiting goes before any read.
+
+    python-miio's protocol state (ids, the device's stamp) allows one request
+    at a time; a status poll on a silent relay holds it for its whole
+    deadline. Reads therefore give way to a waiting write (``write_waiting``)
+    between their tries and between a try's handshake and command, so a write
+    waits at most one answer's wait, and take their turn again after it.
+    """
+
+    def __init__(self, monotonic: Clock) -> None:
+        self._now = monotonic
+        self._changed = threading.Condition()
+        self._busy = False
+        self._writes = 0  #: writes waiting for their turn
+
+    def take(self, *, write: bool, deadline: float) -> bool:
+        """Wait for our turn until ``deadline``; False if it never came."""
+        with self._changed:
+            self._writes += write
+            try:
+                free = self._changed.wait_for(
+                    lambda: not self._busy and (write or not self._writes),
+                    timeout=max(0.0, deadline - self._now()),
+                )
+            finally:
+                self._writes -= write
+            if free:
+                self._busy = True
+            return free
+
+    def release(self) -> None:
+        with self._changed:
+            self._busy = False
+            self._changed.notify_all()
+
+    def write_waiting(self) -> bool:
+        return self._writes > 0
 
 
 class _Protocol(MiIOProtocol):
-    """python-miio's protocol, one try at a time, taking only the device's own answer.
+    """python-miio's framing and crypto, one bounded try at a time, accepting only our answer.
 
-    Its own handshake waits a fixed 5 s, three times: a dead relay must cost
-    one of our short tries instead. Its ``send`` takes the first datagram to
-    reach its socket, from any address, and never compares reply ids: a
-    datagram from elsewhere, or a late answer to an earlier try, would then
-    be read as the relay's state and could "confirm" a cut that never
-    happened; an undecodable one escapes as a raw ``construct`` error.
+    python-miio's own ``send`` takes the first datagram to reach its socket,
+    from anywhere, never compares reply ids, and starts every process at id
+    1: a reply recorded from an earlier process (the relay locked, "on") and
+    sent again from the relay's address then answers a later ``stove off``'s
+    read. Here a reply counts only if
+
+    - it comes from the relay's address and port (a connected socket),
+    - it decrypts with our token,
+    - it carries this request's id; ids start at a random point of 1..9999 in
+      each process and go up by random steps, so ids recorded from earlier
+      exchanges do not line up with ours,
+    - for MIoT, it echoes this request's random property "did"s (48 bits
+      each): no reply to any other request has them, and
+    - its stamp (the device's uptime clock, in every reply's header) is not
+      older than the newest stamp we have from the device, the handshake's
+      or an accepted reply's: anything recorded before that is stale.
+
+    The handshake is unauthenticated: someone speaking for a dead relay can
+    answer it with an old stamp. Then the id and the dids still hold for MIoT;
+    a legacy (``set_power``) plug echoes nothing, and only its id is left:
+    with K recorded replies a read matches with odds K/9999, so ``wait_for``
+    wants two agreeing reads from such a plug ((K/9999)^2; README, "Xiaomi
+    (miio) relays").
+
+    A try's handshake and command each wait up to the per-try time (a relay
+    in Wi-Fi power saving can take a few hundred ms for each), and never past
+    the caller's deadline; python-miio's handshake waits 5 s, thrice.
     """
 
-    def __init__(self, host: str, token: str) -> None:
+    def __init__(self, host: str, token: str, monotonic: Clock) -> None:
         super().__init__(host, token, timeout=1)
-        self.handshakes_answered = 0
+        self._now = monotonic
+        self._seq = secrets.randbelow(ID_RANGE)
 
-    def send_handshake(self, *, retry_count: int = 0) -> Any:
-        reply = self.discover(self.ip, timeout=self._timeout)
-        if reply is None:
-            raise DeviceException(f"no handshake reply from {self.ip}")
-        header = reply.header.value
-        self._device_id = header.device_id
-        self._device_ts = header.ts
-        self._discovered = True
-        self.handshakes_answered += 1
-        return reply
+    @property
+    def _id(self) -> int:
+        self._seq = (self._seq + secrets.randbelow(ID_STEP)) % ID_RANGE + 1
+        return self._seq
 
-    def send(self, command: str, parameters: Any = None, retry_count: int = 0, *,
-             extra_parameters: dict[str, Any] | None = None) -> Any:
-        """One try; our caller retries (``retry_count`` is python-miio's and unused)."""
-        if not self._discovered:
-            self.send_handshake()
-        request = self._create_request(command, parameters, extra_parameters or {})
-        header = {"length": 0, "unknown": 0, "device_id": self._device_id,
-                  "ts": self._device_ts + timedelta(seconds=1)}
-        datagram = Message.build({"data": {"value": request}, "header": {"value": header},
-                                  "checksum": 0}, token=self.token)
-        undecodable = 0
-        end = time.monotonic() + self._timeout
+    def exchange(self, command: str, parameters: Any, per_try: float, deadline: float,
+                 seen: _Try, give_way: Callable[[], bool] | None = None) -> Any:
+        """One try: a handshake if needed, then the command, each waiting up to ``per_try``.
+
+        Nothing waits past ``deadline``. Raises ``_NoAnswer``, or ``_GaveWay``
+        when ``give_way()`` says, once handshaken, that the command must wait.
+        """
+        with ExitStack() as stack:
+            if not self._discovered:
+                hello = stack.enter_context(self._socket())
+                stack.callback(self._count_late_hellos, hello, seen)
+                self._handshake(hello, min(self._now() + per_try, deadline), seen)
+                if give_way and give_way():
+                    raise _GaveWay
+            end = min(self._now() + per_try, deadline)
+            request = self._create_request(command, parameters, {})
+            header = {"length": 0, "unknown": 0, "device_id": self._device_id,
+                      "ts": self._device_ts + timedelta(seconds=1)}
+            datagram = Message.build({"data": {"value": request}, "header": {"value": header},
+                                      "checksum": 0}, token=self.token)
+            with self._socket() as sock:
+                _send(sock, datagram)
+                seen.command_sent = True
+                try:
+                    return self._answer(sock, request, end, seen)
+                except _NoAnswer:
+                    # The device may have restarted (a new stamp): handshake again.
+                    self._discovered = False
+                    raise
+
+    @contextmanager
+    def _socket(self) -> Iterator[socket.socket]:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             # connected: the kernel drops datagrams from any other address or port
             sock.connect((self.ip, self.port))
-            sock.send(datagram)
-            while (left := end - time.monotonic()) > 0:
-                sock.settimeout(left)
-                try:
-                    data = sock.recv(4096)
-                except TimeoutError:
-                    break
-                try:
-                    reply = Message.parse(data, token=self.token)
-                    payload = reply.data.value
-                except Exception:  # construct raises many kinds on a bad datagram
-                    undecodable += 1
-                    continue
-                if not isinstance(payload, dict) or payload.get("id") != request["id"]:
-                    continue  # a late answer to an earlier try
-                self._device_ts = reply.header.value["ts"]
-                if "error" in payload:
-                    self._handle_error(payload["error"])  # type: ignore[no-untyped-call]
-                return payload.get("result", payload)
-        if undecodable:  # the device answers, but not in our token
-            raise DeviceException(f"checksum: {undecodable} reply(ies) from {self.ip} did not decrypt")
-        raise DeviceException(f"no reply from {self.ip}")
+            yield sock
+
+    def _handshake(self, sock: socket.socket, end: float, seen: _Try) -> None:
+        for _ in range(HELLOS):
+            _send(sock, HELLO)
+        seen.hellos_sent += HELLOS
+        for data in _datagrams(sock, end, self._now):
+            if hello := _hello(data):
+                seen.hellos_answered += 1
+                self._device_id, self._device_ts = hello
+                self._discovered = True
+                return
+        raise _NoAnswer
+
+    @staticmethod
+    def _count_late_hellos(sock: socket.socket, seen: _Try) -> None:
+        """The other handshakes' answers, arrived while we waited for the command's."""
+        sock.setblocking(False)
+        while True:
+            try:
+                data = sock.recv(1024)
+            except (BlockingIOError, ConnectionRefusedError):
+                return
+            seen.hellos_answered += _hello(data) is not None
+
+    def _answer(self, sock: socket.socket, request: dict[str, Any], end: float, seen: _Try) -> Any:
+        for data in _datagrams(sock, end, self._now):
+            try:
+                reply = Message.parse(data, token=self.token)
+                payload = reply.data.value
+                stamp = reply.header.value["ts"]
+            except Exception:  # construct raises many kinds on a bad datagram
+                seen.undecodable += 1
+                continue
+            if stamp < self._device_ts or not _answers(request, payload):
+                continue  # recorded before our handshake, or meant for another request
+            self._device_ts = stamp
+            if "error" in payload:
+                self._handle_error(payload["error"])  # type: ignore[no-untyped-call]
+            return payload.get("result", payload)
+        raise _NoAnswer
+
+
+
+def _send(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.send(data)
+    except ConnectionRefusedError:
+        # an ICMP "port unreachable" for an earlier datagram, reported (and
+        # cleared) instead of sending this one: nobody listens there yet
+        sock.send(data)
+
+
+def _datagrams(sock: socket.socket, end: float, now: Clock) -> Iterator[bytes]:
+    """Datagrams reaching ``sock`` until ``end``."""
+    while (left := end - now()) > 0:
+        sock.settimeout(left)
+        try:
+            yield sock.recv(4096)
+        except TimeoutError:
+            return
+        except ConnectionRefusedError:
+            continue  # an ICMP "port unreachable" for an earlier datagram: keep listening
+
+
+def _hello(data: bytes) -> tuple[Any, Any] | None:
+    """The device id and stamp of a handshake answer; None for anything else."""
+    if len(data) != 32 or data[:4] != HELLO[:4]:
+        return None
+    header = Message.parse(data).header.value
+    return header.device_id, header.ts
+
+
+def _answers(request: dict[str, Any], payload: Any) -> bool:
+    """Whether a decrypted reply is the answer to ``request`` (its id and, for MIoT, its dids)."""
+    if not isinstance(payload, dict) or payload.get("id") != request["id"]:
+        return False
+    asked = [p.get("did") for p in request.get("params", []) if isinstance(p, dict)]
+    if not asked or "error" in payload:
+        return True
+    result = payload.get("result")
+    return isinstance(result, list) and [
+        item.get("did") if isinstance(item, dict) else None for item in result
+    ] == asked

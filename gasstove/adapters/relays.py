@@ -21,7 +21,7 @@ def build_relays(config: Config, broker: MqttBroker | None = None) -> dict[str, 
         if burner.relay.type == "miio":
             from .miio_relay import MiioRelay
 
-            relays[name] = MiioRelay(burner.relay)
+            relays[name] = MiioRelay(burner.relay, plan=burner.plan())
         elif burner.relay.type == "mqtt":
             from .mqtt import MqttBroker
             from .mqtt_relay import MqttRelay

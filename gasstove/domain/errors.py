@@ -30,6 +30,11 @@ class DurationError(UsageError):
 class RelayError(GasstoveError):
     """A relay did not do, or did not confirm, what was asked (exit 1)."""
 
+    #: A command whose answer never came may still have reached the relay and
+    #: been carried out: then the state (energised or not) it may have left the
+    #: relay in; None when nothing suggests it acted.
+    may_be_energised: bool | None = None
+
 
 class RelayUnreachable(RelayError):
     """No answer from the relay (or its broker) before the deadline."""

@@ -285,7 +285,8 @@ def serve_in_thread(*devices: MiioSimDevice) -> Iterator[tuple[MiioSimDevice, ..
         def stop() -> None:
             for device in devices:
                 device.close()
-            loop.stop()
+            # after the transports' own close callbacks: the port is free on return
+            loop.call_soon(loop.stop)
 
         loop.call_soon_threadsafe(stop)
         thread.join(timeout=5)
