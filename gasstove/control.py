@@ -171,6 +171,9 @@ class Stove:
             sent = True
             await relay.wait_for(plan.cut, deadline=deadline)
         except RelayError as err:
+            # A command whose answer was lost may still have opened the loop: then the
+            # pulse stays recorded, so the next command or start restores it.
+            sent = sent or err.may_be_energised is not None
             if not sent:
                 hold.write(before)  # nothing reached the relay: no pulse to finish
             return Outcome(name, "shut_off", False, "unknown", f"shut-off NOT confirmed: {err}",
@@ -229,7 +232,7 @@ class Stove:
         except RelayError as err:
             what = "lock" if action == "lock" else "shut-off (locked burner)"
             return Outcome(name, action, False, "unknown", f"{what} NOT confirmed: {err}",
-                           sent=sent)
+                           sent=sent or err.may_be_energised is not None)
         cut_ms = round((self._now() - start) * 1000)
         return Outcome(
             name, action, True, "cutting",

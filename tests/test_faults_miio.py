@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from miio.protocol import Message
 
+from gasstove.adapters.burner_guard import FileBurnerGuard
 from gasstove.adapters.miio_relay import MiioRelay
 from gasstove.domain.config import MiioRelayConfig
 from gasstove.domain.errors import RelayError, RelayUnreachable, TokenRejected
@@ -348,6 +349,25 @@ def test_a_set_whose_answer_was_lost_says_it_may_have_reached_the_relay(
     assert outcome.message.endswith(
         "the command may have reached the relay: it may now be cutting (loop open)"), outcome.message
     assert not sim.burner.lit  # and it had: the relay cut, only its answers were lost
+
+
+def test_a_cut_that_may_have_reached_the_relay_stays_recorded_and_is_finished(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """A set that acted but whose answers were lost leaves the loop open: the pulse stays
+    in the burner's record, so the next command (or daemon start) restores it."""
+    sim = miio_relay()
+    mute_after_a_set(sim.device)
+    guard = FileBurnerGuard(tmp_path / "burners")
+    (outcome,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), deadline="1s",
+                               guard=guard), "shut_off", ["left"])
+    assert not outcome.ok and outcome.sent, outcome
+    assert sim.device.energised and guard.record("left").pulse is not None
+    sim.device._reply = MiioSimDevice._reply.__get__(sim.device)  # type: ignore[method-assign]
+    (restored,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), deadline="2s",
+                                guard=guard), "finish_pulses", ["left"])
+    assert restored.ok and not sim.device.energised, restored
+    assert guard.record("left").pulse is None
 
 
 def test_a_relay_that_never_saw_the_command_does_not_claim_it_may_have() -> None:

@@ -232,7 +232,7 @@ class MqttRelay:
                 if not last:
                     raise _amend(err, "the command itself was not sent") from None
                 self._sent = energised  # it may still arrive
-                raise _amend(err, self._may_have(energised)) from None
+                raise _amend(err, self._may_have(energised), may_be_energised=energised) from None
         self._sent = energised
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
@@ -241,7 +241,7 @@ class MqttRelay:
         except RelayError as err:
             if self._sent is None:
                 raise
-            raise _amend(err, self._may_have(self._sent)) from None
+            raise _amend(err, self._may_have(self._sent), may_be_energised=self._sent) from None
 
     async def _wait_for(self, energised: bool, deadline: float) -> None:
         await self._ready(deadline)
@@ -404,6 +404,8 @@ def _state(energised: bool) -> str:
     return "energised" if energised else "released"
 
 
-def _amend(err: RelayError, what: str) -> RelayError:
+def _amend(err: RelayError, what: str, *, may_be_energised: bool | None = None) -> RelayError:
     """The same kind of error, saying what the command may have done."""
-    return type(err)(f"{err}; {what}")
+    amended = type(err)(f"{err}; {what}")
+    amended.may_be_energised = may_be_energised
+    return amended

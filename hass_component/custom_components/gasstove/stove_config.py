@@ -64,7 +64,7 @@ def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
         if burner.relay.type == "miio":
             from gasstove.adapters.miio_relay import MiioRelay
 
-            relays[name] = MiioRelay(burner.relay)
+            relays[name] = MiioRelay(burner.relay, plan=burner.plan())
         else:
             from gasstove.adapters.mqtt_relay import MqttRelay
 
