@@ -267,7 +267,12 @@ def test_the_daemon_refuses_a_socket_folder_others_could_swap(
     path = folder("tmp", 0o1777) / "mine" / "d.sock"
     server = asyncio_run(start_socket(cast(Daemon, None), path))
     server.close()
-    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.parent.stat().st_mode & 0o777 == 0o700 and path.stat().st_mode & 0o777 == 0o600
+    # a folder anyone may enter does not hand the stove to its group (only 0750 does)
+    path = folder("public", 0o755) / "d.sock"
+    server = asyncio_run(start_socket(cast(Daemon, None), path))
+    server.close()
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def asyncio_run(coro: Any) -> Any:

@@ -115,7 +115,8 @@ def folder_owner(folder: Path) -> int | None:
 
 
 def group_access(folder: Path) -> int | None:
-    """The folder's group if it lets its group in (``g+x``, as the unit's 0750): the group
-    may then command the stove; None if the folder is its owner's alone."""
+    """The folder's group if it lets its group in and nobody else (``g+x``, ``o-x``: the
+    unit's 0750): the group may then command the stove. None otherwise: a 0755 folder
+    says "anyone may look", not "my group may shut the stove off"."""
     st = Path(os.path.realpath(folder)).stat()
-    return st.st_gid if st.st_mode & stat.S_IXGRP else None
+    return st.st_gid if st.st_mode & (stat.S_IXGRP | stat.S_IXOTH) == stat.S_IXGRP else None

@@ -8,8 +8,8 @@ Request: a command (see :mod:`gasstove.domain.commands`). Reply::
 Anyone who can write to the socket can shut the stove off, and lock it. Its
 folder must be the daemon user's and writable by it alone (checked at start,
 with every folder above it). The socket is 0600, or 0660 with the folder's
-group when the folder lets its group in (0750, as the systemd unit's
-RuntimeDirectory): the folder decides who may command the stove. Each
+group when the folder lets its group in and nobody else (0750, as the systemd
+unit's RuntimeDirectory): the folder decides who may command the stove. Each
 connection is checked too (the daemon's user, root, that group), and the
 history names the user the kernel reports, never one the client claims.
 """
