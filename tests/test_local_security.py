@@ -177,7 +177,8 @@ def write_config(tmp_path: Path, sim: SimRelay, socket: Path) -> Path:
 # -- the CLI trusts only a daemon that is itself, root, or the socket folder's sole owner ------
 
 
-@pytest.mark.parametrize("layout", ["world-writable folder", "own folder in a sticky /tmp"])
+@pytest.mark.parametrize("layout", ["world-writable folder", "own folder in a sticky /tmp",
+                                    "symlink in a sticky /tmp"])
 @pytest.mark.parametrize("args", [["off"], ["status", "--json"]])
 def test_the_cli_refuses_another_users_fake_daemon(
     layout: str, args: list[str], accounts: dict[str, Account], base: Path, tmp_path: Path,
@@ -191,6 +192,10 @@ def test_the_cli_refuses_another_users_fake_daemon(
     # world-writable: anyone may bind there; sticky: anyone may make the folder first
     shared.chmod(0o777 if layout == "world-writable folder" else 0o1777)
     path = shared / ("d.sock" if layout == "world-writable folder" else "gasstove/d.sock")
+    if layout == "symlink in a sticky /tmp":  # the configured folder leads to mallory's
+        (shared / "mallory").mkdir(mode=0o700)
+        os.chown(shared / "mallory", accounts["mallory"].uid, -1)
+        (shared / "gasstove").symlink_to(shared / "mallory")
     sim = miio_relay()
     config = write_config(tmp_path, sim, path)
     fake = fake_daemon(accounts["mallory"], path)
