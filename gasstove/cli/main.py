@@ -207,12 +207,13 @@ async def record_outcomes(config: Config, outcomes: list[Outcome], *, source: st
     import os
 
     from ..adapters.history import EventLog
+    from ..adapters.local_socket import user_label
     from ..records import Recorder
 
     log = EventLog.open(config.daemon.database_path())
     recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure)
     try:
-        await recorder.outcomes(outcomes, source=source, requested_by=f"uid {os.getuid()}")
+        await recorder.outcomes(outcomes, source=source, requested_by=user_label(os.getuid()))
     finally:
         if log is not None:
             log.close()
@@ -301,6 +302,7 @@ def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dic
     import sqlite3
 
     from ..adapters.history import EventLog
+    from ..adapters.local_socket import user_label
     from ..adapters.store import Store, StoreError
     from ..domain.timers import iso
     from ..records import Recorder
@@ -336,7 +338,7 @@ def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dic
         recorder = Recorder(config.stove.name, log)
         for timer in cancelled:
             recorder.event(timer.burner, "timer_cancelled", source,
-                           requested_by=f"uid {os.getuid()}", reason=f"was due {iso(timer.due_at)}")
+                           requested_by=user_label(os.getuid()), reason=f"was due {iso(timer.due_at)}")
         log.close()
     return results
 

@@ -18,7 +18,8 @@ class DaemonConfig(BaseModel):
 
     #: SQLite file holding timers (WAL mode). Default: <state dir>/gasstove.db
     database: Path | None = None
-    #: Unix socket of `stove serve`, owner-only. Default: <state dir>/daemon.sock
+    #: Unix socket of `stove serve`. Default: <state dir>/daemon.sock. Its folder must be
+    #: the daemon user's alone (0700, or 0750 to let the folder's group command the stove).
     socket: Path | None = None
     #: With an ``mqtt:`` broker: the daemon's command/state topics live under
     #: this. Default: gasstove/<stove name>

@@ -81,7 +81,7 @@ class Remote:
             topics.append(self.ha_status)
         return tuple(topics)
 
-    def parse(self, topic: str, payload: bytes, client: str = "") -> Command:
+    def parse(self, topic: str, payload: bytes) -> Command:
         """The command a message on one of our command topics carries; UsageError if bad."""
         if len(payload) > MAX_PAYLOAD:
             raise UsageError(f"command on {topic} too large ({len(payload)} bytes)")
@@ -100,8 +100,8 @@ class Remote:
             # button says "ha"); it is a label for the history, not a permission.
             said = obj.pop("source", None)
             source = said if said in FRONT_ENDS else "mqtt"
-            obj.setdefault("requested_by", client)
-        return parse_command(obj, source=source)
+        # MQTT does not tell who published: all we know is that it came over the broker
+        return parse_command(obj, source=source, requested_by="mqtt")
 
     # -- Home Assistant discovery -------------------------------------------------
     @property
