@@ -182,7 +182,8 @@ def test_a_retained_command_is_never_acted_on(setup: tuple[str, str, MqttSim, Wa
         watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
         time.sleep(0.3)
         assert not daemon.stove.locked("left") and sim.burner.lit
-        assert not any(t == f"{base}/result" for t, _, _ in watcher.messages)
+        result = watcher.wait(lambda t, p: t == f"{base}/result")
+        assert result["exit"] == 2 and "retained" in result["error"]
 
     try:
         run_daemon(config, body)
