@@ -7,13 +7,27 @@ Assistant can do to a stove: nothing (README "Security", ### MQTT).
 from __future__ import annotations
 
 import json
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
+from gasstove.adapters.relays import build_relays
+from gasstove.control import Stove
 from gasstove.daemon.service import Daemon
+from gasstove.domain.config import Config
 
-from .fixtures_mqtt import MqttSim
+from .fixtures_mqtt import Mosquitto, MqttSim
+from .test_control import act
 from .test_daemon_mqtt import Watcher, run_daemon, setup  # noqa: F401 (a fixture)
 
 
@@ -51,3 +65,200 @@ def test_a_command_retained_while_the_daemon_is_connected_is_not_acted_on(
         assert done["ok"], done
 
     run_daemon(config, body)
+
+
+# -- the shipped access list (contrib/mosquitto/acl) on a real mosquitto ----------------
+
+CONTRIB = Path(__file__).parent.parent / "contrib" / "mosquitto"
+USERS = ("gasstove", "kitchen_relay", "homeassistant", "intruder")
+RELAY = {"type": "mqtt", "dialect": "tasmota", "topic": "kitchen_relay"}
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, configured_mosquitto: Callable[[str], Mosquitto],
+            ) -> tuple[Mosquitto, dict[str, tuple[str, str]]]:
+    """mosquitto with the shipped ACL and a password file made by mosquitto_passwd -b.
+
+    ``intruder`` is any other client with a valid password (a camera, a guest's
+    app): the ACL names it nowhere, so it may do nothing.
+    """
+    passwd = tmp_path / "passwd"
+    passwd.touch(mode=0o600)
+    users = {name: (name, secrets.token_urlsafe(12)) for name in USERS}
+    for name, password in users.values():
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), name, password], check=True,
+                       capture_output=True)
+    acl = tmp_path / "acl"
+    shutil.copy(CONTRIB / "acl", acl)
+    broker = configured_mosquitto(f"allow_anonymous false\npassword_file {passwd}\n"
+                                  f"acl_file {acl}\n")
+    return broker, users
+
+
+def _client(broker: Mosquitto, auth: tuple[str, str] | None) -> paho.Client:
+    """A v5 client: the broker answers each refused publish with reason code 0x87."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    if auth is not None:
+        client.username_pw_set(*auth)
+    connected = threading.Event()
+    codes: list[ReasonCode] = []
+    client.on_connect = lambda _c, _u, _f, rc, _p: (codes.append(rc), connected.set())
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    assert connected.wait(5)
+    if codes[0].is_failure:
+        client.loop_stop()
+        raise ConnectionRefusedError(str(codes[0]))
+    return client
+
+
+def _stove(broker: Mosquitto, auth: tuple[str, str]) -> Stove:
+    config = Config.model_validate({
+        "stove": {"deadline": 2.0, "burners": {"front": {"cut_seconds": 1, "relay": RELAY}}},
+        "mqtt": {"host": broker.host, "port": broker.port, "username": auth[0],
+                 "password": auth[1]},
+    })
+    return Stove(config.stove, build_relays(config))
+
+
+class Forger:
+    """Publishes the device's "ON" reports every 10 ms, as the intruder, and counts the
+    broker's answers (v5 PUBACK reason codes)."""
+
+    def __init__(self, client: paho.Client) -> None:
+        self.client, self.sent, self.refused = client, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        client.on_publish = self._puback
+        self._thread.start()
+
+    def _puback(self, _c: Any, _u: Any, _mid: int, rc: ReasonCode, _p: Any) -> None:
+        self.refused += rc.is_failure
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sent += 1
+            self.client.publish("stat/kitchen_relay/POWER", "ON", qos=1)
+            self.client.publish("stat/kitchen_relay/RESULT",
+                                json.dumps({"POWER": "ON", "forged": self.sent}), qos=1)
+            self._stop.wait(0.01)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        time.sleep(0.2)  # the last PUBACKs
+        return 2 * self.sent
+
+
+@pytest.mark.parametrize("relay_works", [False, True])
+def test_a_foreign_clients_forged_reports_are_dropped_and_the_cut_is_told_truly(
+        guarded: tuple[Mosquitto, dict[str, tuple[str, str]]],
+        mqtt_sim: Callable[..., MqttSim], relay_works: bool) -> None:
+    """On an open broker a forged stat/<t>/POWER "confirmed" a cut the device never made
+    (38 ms), and a retained LWT Offline failed every cut. The ACL drops both."""
+    broker, users = guarded
+    with pytest.raises(ConnectionRefusedError):
+        _client(broker, None)  # no user: not even connected
+    sim = mqtt_sim({k: v for k, v in RELAY.items() if k != "type"}, broker=broker,
+                   auth=users["kitchen_relay"])
+    sim.sim.ignore_commands = not relay_works
+    # what gasstove would hear: its own user reads the relay's topics
+    listener = _client(broker, users["gasstove"])
+    heard: list[bytes] = []
+    listener.on_message = lambda _c, _u, msg: heard.append(msg.payload)
+    listener.subscribe([("stat/kitchen_relay/#", 1), ("tele/kitchen_relay/LWT", 1)])
+    intruder = _client(broker, users["intruder"])
+    offline = intruder.publish("tele/kitchen_relay/LWT", "Offline", qos=1, retain=True)
+    offline.wait_for_publish(5)
+    forger = Forger(intruder)
+    try:
+        stove = _stove(broker, users["gasstove"])
+        started = time.monotonic()
+        (outcome,) = act(stove, "shut_off", ["front"])
+        took = time.monotonic() - started
+    finally:
+        forged = forger.stop()
+        intruder.loop_stop()
+        listener.loop_stop()
+    print(f"forged reports: {forged} sent, {forger.refused} refused by the broker (0x87), "
+          f"{sum(b'forged' in p for p in heard)} delivered; cut answered in {took:.2f} s")
+    assert forger.refused == forged > 20
+    assert not any(b"forged" in p or p == b"Offline" for p in heard)
+    if relay_works:
+        assert outcome.ok and outcome.restored, outcome.message
+        assert not sim.burner.lit
+    else:
+        assert not outcome.ok and "NOT confirmed" in outcome.message, outcome.message
+        assert sim.burner.lit
+
+
+def _daemon_config(tmp_path: Path, broker: Mosquitto, auth: tuple[str, str]) -> Path:
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(f"""\
+stove:
+  name: kitchen
+  deadline: 2s
+  burners:
+    left:
+      cut_seconds: 1s
+      relay: {{type: mqtt, dialect: tasmota, topic: kitchen_relay}}
+mqtt: {{host: {broker.host}, port: {broker.port}, username: {auth[0]}, password: "{auth[1]}"}}
+daemon:
+  database: {tmp_path}/g.db
+  socket: {tmp_path}/d.sock
+  mqtt_topic: gasstove/kitchen
+""")
+    return config
+
+
+def test_only_home_assistant_may_command_the_daemon(
+        tmp_path: Path, guarded: tuple[Mosquitto, dict[str, tuple[str, str]]],
+        mqtt_sim: Callable[..., MqttSim]) -> None:
+    """The intruder's cancel, unlock and off on the daemon's command topics never reach it;
+    Home Assistant's do (its right to ask for shut-offs is also one to cancel and unlock)."""
+    broker, users = guarded
+    mqtt_sim({k: v for k, v in RELAY.items() if k != "type"}, broker=broker,
+                   auth=users["kitchen_relay"])
+    config = _daemon_config(tmp_path, broker, users["gasstove"])
+    ha = Watcher(broker, "gasstove/kitchen/#", "homeassistant/#", auth=users["homeassistant"])
+    intruder = Watcher(broker, "gasstove/kitchen/#", auth=users["intruder"])
+    base = "gasstove/kitchen"
+
+    def body(daemon: Daemon) -> None:
+        ha.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
+        ha.wait(lambda t, p: t.endswith("/left_shut_off/config"))  # discovery reached HA
+        ha.publish(f"{base}/set", json.dumps({"action": "off", "in": "20m", "id": "t"}))
+        ha.wait(lambda t, p: t == f"{base}/left/state" and p["timer_due"])
+        ha.publish(f"{base}/left/set", json.dumps({"action": "lock", "id": "l"}))
+        ha.wait(lambda t, p: t == f"{base}/result" and (p["request"] or {}).get("id") == "l")
+        ha.wait(lambda t, p: t == f"{base}/left/state" and p["locked"])
+        mark = len(ha.messages)
+        for command in ({"action": "cancel"}, {"action": "unlock"}, {"action": "off"},
+                        {"action": "lock"}):
+            intruder.publish(f"{base}/set", json.dumps(command))
+            intruder.publish(f"{base}/left/set", json.dumps(command))
+            intruder.publish(f"{base}/left/set", json.dumps(command), retain=True)
+        # forged state and availability of the daemon itself
+        intruder.publish(f"{base}/left/state", json.dumps({"status": "ready"}), retain=True)
+        intruder.publish(f"{base}/availability", "offline", retain=True)
+        ha.publish(f"{base}/set", json.dumps({"action": "status", "id": "after"}))
+        ha.wait(lambda t, p: t == f"{base}/result" and (p["request"] or {}).get("id") == "after",
+                after=mark)
+        forged = [(t, p) for t, p, _ in ha.messages[mark:] if p in (
+            "offline", {"status": "ready"}) or (t.endswith("/set") and "id" not in p)]
+        assert forged == [], "nothing of the intruder's reached HA"
+        assert [p["request"]["id"] for t, p, _ in ha.messages[mark:]
+                if t == f"{base}/result"] == ["after"], "only HA's command was answered"
+        assert intruder.messages == [], "the intruder reads nothing either"
+        assert daemon.stove.locked("left") and "left" in daemon.timers
+        # Home Assistant's own cancel and unlock are obeyed: that is its right
+        ha.publish(f"{base}/set", json.dumps({"action": "cancel", "id": "c"}))
+        ha.wait(lambda t, p: t == f"{base}/left/state" and p["timer_due"] is None)
+        ha.publish(f"{base}/left/set", json.dumps({"action": "unlock", "id": "u"}))
+        ha.wait(lambda t, p: t == f"{base}/left/state" and not p["locked"])
+
+    try:
+        run_daemon(config, body)
+    finally:
+        ha.close()
+        intruder.close()
