@@ -6,18 +6,26 @@ Assistant can do to a stove: nothing (README "Security", ### MQTT).
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import secrets
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -25,6 +33,7 @@ from gasstove.adapters.relays import build_relays
 from gasstove.control import Stove
 from gasstove.daemon.service import Daemon
 from gasstove.domain.config import Config
+from gasstove.sim.broker import free_port
 
 from .fixtures_mqtt import Mosquitto, MqttSim
 from .test_control import act
@@ -262,3 +271,166 @@ def test_only_home_assistant_may_command_the_daemon(
     finally:
         ha.close()
         intruder.close()
+
+
+# -- TLS to the broker ------------------------------------------------------------------
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _cert(name: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[x509.Name, Any] | None,
+          *, names: list[x509.GeneralName] | None = None) -> x509.Certificate:
+    """A certificate for ``name``, signed by ``issuer`` (name, key), or a CA if None."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(issuer[0] if issuer else subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None),
+                              critical=True))
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+
+@dataclass
+class Pki:
+    ca: Path
+    localhost: tuple[Path, Path]  #: a broker certificate for 127.0.0.1 and localhost
+    other: tuple[Path, Path]  #: one for other.example only
+    client: tuple[Path, Path]  #: gasstove's client certificate
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    folder = tmp_path_factory.mktemp("pki")
+    ca_key = _key()
+    ca = _cert("gasstove test CA", ca_key, None)
+    issuer = (ca.subject, ca_key)
+
+    def write(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey,
+              ) -> tuple[Path, Path]:
+        crt, pem = folder / f"{stem}.crt", folder / f"{stem}.key"
+        crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+        pem.chmod(0o600)
+        return crt, pem
+
+    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pairs = {}
+    for stem, names in (
+        ("localhost", [x509.DNSName("localhost"),
+                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+        ("other", [x509.DNSName("other.example")]),
+        ("client", None),
+    ):
+        key = _key()
+        pairs[stem] = write(stem, _cert(stem, key, issuer, names=names), key)
+    return Pki(folder / "ca.crt", pairs["localhost"], pairs["other"], pairs["client"])
+
+
+def _tls_broker(start: Callable[[str], Mosquitto], pki: Pki, server: tuple[Path, Path], *,
+                require_certificate: bool = False) -> tuple[Mosquitto, int]:
+    """The plain listener for the simulated relay, a TLS one for gasstove."""
+    port = free_port()
+    broker = start(f"allow_anonymous true\nlistener {port} 127.0.0.1\ncafile {pki.ca}\n"
+                   f"certfile {server[0]}\nkeyfile {server[1]}\n"
+                   f"require_certificate {str(require_certificate).lower()}\n")
+    return broker, port
+
+
+def _tls_stove(port: int, **mqtt: Any) -> Stove:
+    config = Config.model_validate({
+        "stove": {"deadline": 2.0, "burners": {"front": {"cut_seconds": 1, "relay": RELAY}}},
+        "mqtt": {"host": "127.0.0.1", "port": port, "username": "gasstove",
+                 "password": PASSWORD, **mqtt},
+    })
+    return Stove(config.stove, build_relays(config))
+
+
+PASSWORD = "s3cret-" + secrets.token_hex(4)
+
+
+@pytest.mark.parametrize("require_certificate", [False, True])
+def test_tls_with_our_ca_connects_and_cuts(
+        pki: Pki, configured_mosquitto: Callable[[str], Mosquitto],
+        mqtt_sim: Callable[..., MqttSim], require_certificate: bool) -> None:
+    broker, port = _tls_broker(configured_mosquitto, pki, pki.localhost,
+                               require_certificate=require_certificate)
+    sim = mqtt_sim({k: v for k, v in RELAY.items() if k != "type"}, broker=broker)
+    client = ({"certfile": str(pki.client[0]), "keyfile": str(pki.client[1])}
+              if require_certificate else {})
+    stove = _tls_stove(port, ca_file=str(pki.ca), **client)
+    assert stove.relays["front"].describe()  # built; the port is the TLS one
+    started = time.monotonic()
+    (outcome,) = act(stove, "shut_off", ["front"])
+    print(f"TLS (client certificate: {require_certificate}): cut confirmed and restored "
+          f"{time.monotonic() - started:.2f} s after start, TLS connection included")
+    assert outcome.ok and outcome.restored, outcome.message
+    assert not sim.burner.lit
+
+
+@pytest.mark.parametrize("insecure", [False, True])
+def test_tls_refuses_a_broker_whose_certificate_names_another_host(
+        pki: Pki, configured_mosquitto: Callable[[str], Mosquitto],
+        mqtt_sim: Callable[..., MqttSim], caplog: pytest.LogCaptureFixture,
+        insecure: bool) -> None:
+    """Signed by our CA, but for other.example: anyone holding such a certificate could
+    pose as the broker. Refused at once, in one line, unless tls_insecure says otherwise."""
+    broker, port = _tls_broker(configured_mosquitto, pki, pki.other)
+    sim = mqtt_sim({k: v for k, v in RELAY.items() if k != "type"}, broker=broker)
+    stove = _tls_stove(port, ca_file=str(pki.ca), tls_insecure=insecure)
+    started = time.monotonic()
+    (outcome,) = act(stove, "shut_off", ["front"])
+    took = time.monotonic() - started
+    if insecure:
+        assert outcome.ok, outcome.message
+        assert "not checked against its host name" in caplog.text
+        return
+    print(f"refused in {took:.3f} s: {outcome.message}")
+    assert not outcome.ok and sim.burner.lit
+    assert "certificate is not valid for '127.0.0.1'" in outcome.message
+    assert "\n" not in outcome.message
+    assert took < 1.0, "a wrong certificate is not worth waiting the deadline for"
+    assert PASSWORD not in outcome.message + caplog.text
+
+
+def test_tls_without_the_client_certificate_the_broker_asks_for_fails_in_time(
+        pki: Pki, configured_mosquitto: Callable[[str], Mosquitto],
+        mqtt_sim: Callable[..., MqttSim], caplog: pytest.LogCaptureFixture) -> None:
+    broker, port = _tls_broker(configured_mosquitto, pki, pki.localhost,
+                               require_certificate=True)
+    sim = mqtt_sim({k: v for k, v in RELAY.items() if k != "type"}, broker=broker)
+    stove = _tls_stove(port, ca_file=str(pki.ca))
+    started = time.monotonic()
+    (outcome,) = act(stove, "shut_off", ["front"])
+    print(f"no client certificate: {time.monotonic() - started:.2f} s: {outcome.message}")
+    assert not outcome.ok and sim.burner.lit
+    assert "certificate required" in outcome.message
+    assert time.monotonic() - started < 1.0, "the broker said why: no need to wait"
+    assert PASSWORD not in outcome.message + caplog.text
+
+
+def test_a_missing_ca_file_is_a_configuration_error(tmp_path: Path) -> None:
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(f"""\
+stove:
+  burners:
+    front: {{relay: {{type: mqtt, dialect: tasmota, topic: kitchen_relay}}}}
+mqtt:
+  host: 127.0.0.1
+  password: {PASSWORD}
+  username: gasstove
+  ca_file: {tmp_path}/nowhere/ca.crt
+""")
+    done = subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), "off"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.endswith(f"{config}:8 mqtt.ca_file: no readable file {tmp_path}/nowhere/ca.crt")
+    assert PASSWORD not in done.stdout + done.stderr

@@ -59,6 +59,28 @@ def no_delay(client: paho.Client) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _tls_reason(err: ssl.SSLError) -> str:
+    """``TLSV13_ALERT_CERTIFICATE_REQUIRED`` -> ``tlsv13 alert certificate required``."""
+    return (err.reason or type(err).__name__).lower().replace("_", " ")
+
+
+class _TlsAlerts(logging.Logger):
+    """paho's log, read for one thing only: a TLS alert from the broker. With TLS 1.3 a
+    broker that wants a client certificate says so after the handshake, and paho only
+    logs the error (then waits to reconnect): without this a shut-off would wait out
+    its deadline and say "not reachable"."""
+
+    def __init__(self, broker: MqttBroker) -> None:
+        super().__init__("gasstove.paho", logging.ERROR)
+        self._broker = broker
+
+    def log(self, level: int, msg: object, *args: object, **_kwargs: Any) -> None:
+        if level >= logging.ERROR:
+            for arg in args:
+                if isinstance(arg, ssl.SSLError) and "ALERT" in (arg.reason or ""):
+                    self._broker.tls_alert(arg)
+
+
 class MqttBroker:
     """The one paho client for a broker; relays attach to it and it closes with the last.
 
@@ -165,6 +187,7 @@ class MqttBroker:
                 _LOG.warning("%s: tls_insecure: the broker's certificate is not checked "
                              "against its host name", self.describe())
                 client.tls_insecure_set(True)
+        client.enable_logger(_TlsAlerts(self))
         client.reconnect_delay_set(*RECONNECT_S)
         client.max_inflight_messages_set(INFLIGHT)
         if self.will is not None:
@@ -226,10 +249,14 @@ class MqttBroker:
         refused = None
         if isinstance(err, ssl.SSLCertVerificationError):
             # The wrong broker (or a wrong CA in our config): retrying will not help.
-            refused = f"TLS: we did not accept its certificate: {err.verify_message}"
+            refused = f"TLS: we did not accept its certificate: {err.verify_message.rstrip('.')}"
         elif isinstance(err, ssl.SSLError):
-            refused = f"TLS handshake failed: {err.reason or type(err).__name__}"
+            refused = f"TLS handshake failed: {_tls_reason(err)}"
         self._post(self._connection, False, refused)
+
+    def tls_alert(self, err: ssl.SSLError) -> None:
+        """The broker ended TLS with an alert after the handshake (paho's thread)."""
+        self._post(self._connection, False, f"TLS: it refused us: {_tls_reason(err)}")
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         self._post(self._connection, False, None)
