@@ -84,9 +84,10 @@ RELAY = {"type": "mqtt", "dialect": "tasmota", "topic": "kitchen_relay"}
 
 
 @pytest.fixture
-def guarded(tmp_path: Path, configured_mosquitto: Callable[[str], Mosquitto],
+def guarded(tmp_path: Path, configured_mosquitto: Callable[[str], Mosquitto], pki: Pki,
             ) -> tuple[Mosquitto, dict[str, tuple[str, str]]]:
-    """mosquitto with the shipped ACL and a password file made by mosquitto_passwd -b.
+    """mosquitto as contrib/mosquitto/ says: its mosquitto.conf and ACL, and a password
+    file made by mosquitto_passwd -b.
 
     ``intruder`` is any other client with a valid password (a camera, a guest's
     app): the ACL names it nowhere, so it may do nothing.
@@ -97,11 +98,25 @@ def guarded(tmp_path: Path, configured_mosquitto: Callable[[str], Mosquitto],
     for name, password in users.values():
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), name, password], check=True,
                        capture_output=True)
-    acl = tmp_path / "acl"
-    shutil.copy(CONTRIB / "acl", acl)
-    broker = configured_mosquitto(f"allow_anonymous false\npassword_file {passwd}\n"
-                                  f"acl_file {acl}\n")
+    shutil.copy(CONTRIB / "acl", tmp_path / "acl")
+    broker = configured_mosquitto(shipped_conf(tmp_path, pki, pki.localhost))
     return broker, users
+
+
+def shipped_conf(folder: Path, pki: Pki, server: tuple[Path, Path]) -> str:
+    """contrib/mosquitto/mosquitto.conf with this test's files and ports (its plain
+    listener is the fixture's)."""
+    conf = (CONTRIB / "mosquitto.conf").read_text()
+    for shipped, ours in (("/etc/mosquitto/gasstove.passwd", folder / "passwd"),
+                          ("/etc/mosquitto/gasstove.acl", folder / "acl"),
+                          ("/etc/mosquitto/certs/ca.crt", pki.ca),
+                          ("/etc/mosquitto/certs/broker.crt", server[0]),
+                          ("/etc/mosquitto/certs/broker.key", server[1]),
+                          ("listener 1883\n", ""),
+                          ("listener 8883", f"listener {free_port()} 127.0.0.1")):
+        assert shipped in conf
+        conf = conf.replace(shipped, str(ours))
+    return conf
 
 
 def _client(broker: Mosquitto, auth: tuple[str, str] | None) -> paho.Client:
