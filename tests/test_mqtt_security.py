@@ -159,7 +159,7 @@ def _stove(port: int, **mqtt: Any) -> Stove:
 
 @pytest.fixture
 def guarded(tmp_path: Path, configured_mosquitto: Callable[[str], Mosquitto], pki: Pki,
-            ) -> tuple[Mosquitto, dict[str, tuple[str, str]]]:
+            ) -> Guarded:
     """mosquitto as contrib/mosquitto/ says: its mosquitto.conf and ACL, and a password
     file made by mosquitto_passwd -b.
 
@@ -173,24 +173,31 @@ def guarded(tmp_path: Path, configured_mosquitto: Callable[[str], Mosquitto], pk
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), name, password], check=True,
                        capture_output=True)
     shutil.copy(CONTRIB / "acl", tmp_path / "acl")
-    broker = configured_mosquitto(shipped_conf(tmp_path, pki, pki.localhost))
-    return broker, users
+    conf, tls_port = shipped_conf(tmp_path, pki, pki.localhost)
+    return Guarded(configured_mosquitto(conf), tls_port, users)
 
 
-def shipped_conf(folder: Path, pki: Pki, server: tuple[Path, Path]) -> str:
+@dataclass
+class Guarded:
+    broker: Mosquitto  #: its plain listener (the relay's)
+    tls_port: int  #: its TLS listener, certificate for 127.0.0.1 (gasstove's)
+    users: dict[str, tuple[str, str]]  #: name: (user, password)
+
+
+def shipped_conf(folder: Path, pki: Pki, server: tuple[Path, Path]) -> tuple[str, int]:
     """contrib/mosquitto/mosquitto.conf with this test's files and ports (its plain
-    listener is the fixture's)."""
-    conf = (CONTRIB / "mosquitto.conf").read_text()
+    listener is the fixture's), and the port of its TLS listener."""
+    conf, tls_port = (CONTRIB / "mosquitto.conf").read_text(), free_port()
     for shipped, ours in (("/etc/mosquitto/gasstove.passwd", folder / "passwd"),
                           ("/etc/mosquitto/gasstove.acl", folder / "acl"),
                           ("/etc/mosquitto/certs/ca.crt", pki.ca),
                           ("/etc/mosquitto/certs/broker.crt", server[0]),
                           ("/etc/mosquitto/certs/broker.key", server[1]),
                           ("listener 1883\n", ""),
-                          ("listener 8883", f"listener {free_port()} 127.0.0.1")):
+                          ("listener 8883", f"listener {tls_port} 127.0.0.1")):
         assert shipped in conf
         conf = conf.replace(shipped, str(ours))
-    return conf
+    return conf, tls_port
 
 
 def _client(broker: Mosquitto, auth: tuple[str, str] | None) -> paho.Client:
@@ -241,11 +248,10 @@ class Forger:
 
 @pytest.mark.parametrize("relay_works", [False, True])
 def test_a_foreign_clients_forged_reports_are_dropped_and_the_cut_is_told_truly(
-        guarded: tuple[Mosquitto, dict[str, tuple[str, str]]],
-        mqtt_sim: Callable[..., MqttSim], relay_works: bool) -> None:
+        guarded: Guarded, mqtt_sim: Callable[..., MqttSim], relay_works: bool) -> None:
     """On an open broker a forged stat/<t>/POWER "confirmed" a cut the device never made
     (38 ms), and a retained LWT Offline failed every cut. The ACL drops both."""
-    broker, users = guarded
+    broker, users = guarded.broker, guarded.users
     with pytest.raises(ConnectionRefusedError):
         _client(broker, None)  # no user: not even connected
     sim = mqtt_sim({k: v for k, v in RELAY.items() if k != "type"}, broker=broker,
@@ -281,7 +287,17 @@ def test_a_foreign_clients_forged_reports_are_dropped_and_the_cut_is_told_truly(
         assert sim.burner.lit
 
 
-def _daemon_config(tmp_path: Path, broker: Mosquitto, auth: tuple[str, str]) -> Path:
+def test_a_wrong_password_is_refused_at_once_and_shown_nowhere(
+        guarded: Guarded, caplog: pytest.LogCaptureFixture) -> None:
+    started = time.monotonic()
+    (outcome,) = act(_stove(guarded.broker.port), "shut_off", ["front"])
+    print(f"wrong password: {time.monotonic() - started:.3f} s: {outcome.message}")
+    assert not outcome.ok and "refused the connection" in outcome.message
+    assert time.monotonic() - started < 1.0
+    assert PASSWORD not in outcome.message + caplog.text + repr(outcome)
+
+
+def _daemon_config(tmp_path: Path, port: int, auth: tuple[str, str], ca_file: Path) -> Path:
     config = tmp_path / "gasstove.yaml"
     config.write_text(f"""\
 stove:
@@ -291,7 +307,8 @@ stove:
     left:
       cut_seconds: 1s
       relay: {{type: mqtt, dialect: tasmota, topic: kitchen_relay}}
-mqtt: {{host: {broker.host}, port: {broker.port}, username: {auth[0]}, password: "{auth[1]}"}}
+mqtt: {{host: 127.0.0.1, port: {port}, username: {auth[0]}, password: "{auth[1]}",
+       ca_file: {ca_file}}}
 daemon:
   database: {tmp_path}/g.db
   socket: {tmp_path}/d.sock
@@ -301,14 +318,14 @@ daemon:
 
 
 def test_only_home_assistant_may_command_the_daemon(
-        tmp_path: Path, guarded: tuple[Mosquitto, dict[str, tuple[str, str]]],
-        mqtt_sim: Callable[..., MqttSim]) -> None:
+        tmp_path: Path, guarded: Guarded, pki: Pki, mqtt_sim: Callable[..., MqttSim]) -> None:
     """The intruder's cancel, unlock and off on the daemon's command topics never reach it;
     Home Assistant's do (its right to ask for shut-offs is also one to cancel and unlock)."""
-    broker, users = guarded
+    broker, users = guarded.broker, guarded.users
     mqtt_sim({k: v for k, v in RELAY.items() if k != "type"}, broker=broker,
                    auth=users["kitchen_relay"])
-    config = _daemon_config(tmp_path, broker, users["gasstove"])
+    # the daemon as the README advises: its own user, over TLS
+    config = _daemon_config(tmp_path, guarded.tls_port, users["gasstove"], pki.ca)
     ha = Watcher(broker, "gasstove/kitchen/#", "homeassistant/#", auth=users["homeassistant"])
     intruder = Watcher(broker, "gasstove/kitchen/#", auth=users["intruder"])
     base = "gasstove/kitchen"
