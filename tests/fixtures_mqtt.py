@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,28 @@ def own_mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def configured_mosquitto(tmp_path: Path) -> Iterator[Callable[[str], Mosquitto]]:
+    """Factory: a broker for one test, started with ``config`` after its listener line
+    instead of ``allow_anonymous true`` (password_file, acl_file, more listeners).
+
+    It runs as our user: started by root, mosquitto would become ``mosquitto``
+    and could not read the files of the test's own temporary folder."""
+    started: list[Mosquitto] = []
+
+    def start(config: str) -> Mosquitto:
+        broker = _mosquitto(tmp_path)
+        broker.conf.write_text(f"listener {broker.port} {broker.host}\npersistence false\n"
+                               f"set_tcp_nodelay true\nuser {getpass.getuser()}\n{config}")
+        broker.start()
+        started.append(broker)
+        return broker
+
+    yield start
+    for broker in started:
+        broker.stop()
 
 
 @dataclass

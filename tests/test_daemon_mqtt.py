@@ -30,10 +30,13 @@ from .fixtures_mqtt import Mosquitto, MqttSim
 class Watcher:
     """A plain MQTT client that records what it sees and can publish."""
 
-    def __init__(self, broker: Mosquitto, *topics: str) -> None:
+    def __init__(self, broker: Mosquitto, *topics: str,
+                 auth: tuple[str, str] | None = None) -> None:
         self.messages: list[tuple[str, Any, bool]] = []
         self._seen = threading.Condition()
         self.client = paho.Client(CallbackAPIVersion.VERSION2)
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: [c.subscribe(t, 1) for t in topics]
         self.client.connect(broker.host, broker.port)
@@ -182,7 +185,8 @@ def test_a_retained_command_is_never_acted_on(setup: tuple[str, str, MqttSim, Wa
         watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
         time.sleep(0.3)
         assert not daemon.stove.locked("left") and sim.burner.lit
-        assert not any(t == f"{base}/result" for t, _, _ in watcher.messages)
+        result = watcher.wait(lambda t, p: t == f"{base}/result")
+        assert result["exit"] == 2 and "retained" in result["error"]
 
     try:
         run_daemon(config, body)

@@ -20,6 +20,8 @@ import contextlib
 import logging
 import secrets
 import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..domain.errors import RelayRefused, RelayUnreachable
 from ..domain.mqtt_config import MqttBrokerConfig
@@ -54,6 +57,28 @@ def no_delay(client: paho.Client) -> None:
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _tls_reason(err: ssl.SSLError) -> str:
+    """``TLSV13_ALERT_CERTIFICATE_REQUIRED`` -> ``tlsv13 alert certificate required``."""
+    return (err.reason or type(err).__name__).lower().replace("_", " ")
+
+
+class _TlsAlerts(logging.Logger):
+    """paho's log, read for one thing only: a TLS alert from the broker. With TLS 1.3 a
+    broker that wants a client certificate says so after the handshake, and paho only
+    logs the error (then waits to reconnect): without this a shut-off would wait out
+    its deadline and say "not reachable"."""
+
+    def __init__(self, broker: MqttBroker) -> None:
+        super().__init__("gasstove.paho", logging.ERROR)
+        self._broker = broker
+
+    def log(self, level: int, msg: object, *args: object, **_kwargs: Any) -> None:
+        if level >= logging.ERROR:
+            for arg in args:
+                if isinstance(arg, ssl.SSLError) and "ALERT" in (arg.reason or ""):
+                    self._broker.tls_alert(arg)
 
 
 class MqttBroker:
@@ -139,20 +164,30 @@ class MqttBroker:
         self.start()
         while not self.connected:
             if self._refused is not None:
-                raise RelayRefused(f"{self.describe()} refused the connection: {self._refused}")
+                raise RelayRefused(f"{self.describe()}: {self._refused}")
             if not await self._changed.wait(deadline):
                 raise RelayUnreachable(f"{self.describe()} not reachable within the deadline")
 
     def _start(self) -> None:
         cfg = self.config
         client_id = f"{cfg.client_id_prefix}-{secrets.token_hex(4)}"
+        # MQTT 5 for its subscription option retain_as_published: a command
+        # published with retain while we are subscribed reaches us with the flag
+        # cleared under 3.1.1 (§3.3.1.3), so only v5 lets us refuse it (mqtt_remote).
+        # v5 also tells us when the broker's ACL refuses a publish (PUBACK 0x87).
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=paho.MQTTv311, clean_session=True)
+                             protocol=paho.MQTTv5)
         if cfg.username is not None:
             password = cfg.password.get_secret_value() if cfg.password else None
             client.username_pw_set(cfg.username, password)
         if cfg.use_tls:
-            client.tls_set(ca_certs=cfg.ca_file)
+            client.tls_set(ca_certs=cfg.ca_file, certfile=cfg.certfile, keyfile=cfg.keyfile,
+                           cert_reqs=ssl.CERT_REQUIRED)
+            if cfg.tls_insecure:
+                _LOG.warning("%s: tls_insecure: the broker's certificate is not checked "
+                             "against its host name", self.describe())
+                client.tls_insecure_set(True)
+        client.enable_logger(_TlsAlerts(self))
         client.reconnect_delay_set(*RECONNECT_S)
         client.max_inflight_messages_set(INFLIGHT)
         if self.will is not None:
@@ -165,7 +200,9 @@ class MqttBroker:
         client.on_publish = self._on_publish
         self._barrier_topic = f"gasstove/barrier/{client_id}"
         self._client = client
-        client.connect_async(cfg.host, cfg.effective_port, keepalive=cfg.keepalive)
+        # clean_start on every connection, not only the first (paho's default)
+        client.connect_async(cfg.host, cfg.effective_port, keepalive=cfg.keepalive,
+                             clean_start=True)
         client.loop_start()  # connects, and reconnects with back-off, in paho's thread
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
@@ -203,10 +240,23 @@ class MqttBroker:
             # Every connection is a clean session; the barrier topic orders
             # retained messages before the answer to a barrier (see barrier()).
             client.subscribe(self._barrier_topic, qos=1)
-        self._post(self._connection, not rc.is_failure, None if not rc.is_failure else str(rc))
+        self._post(self._connection, not rc.is_failure,
+                   f"refused the connection: {rc}" if rc.is_failure else None)
 
     def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
-        self._post(self._connection, False, None)
+        # paho calls this inside its ``except OSError`` and keeps the error to itself
+        err = sys.exc_info()[1]
+        refused = None
+        if isinstance(err, ssl.SSLCertVerificationError):
+            # The wrong broker (or a wrong CA in our config): retrying will not help.
+            refused = f"TLS: we did not accept its certificate: {err.verify_message.rstrip('.')}"
+        elif isinstance(err, ssl.SSLError):
+            refused = f"TLS handshake failed: {_tls_reason(err)}"
+        self._post(self._connection, False, refused)
+
+    def tls_alert(self, err: ssl.SSLError) -> None:
+        """The broker ended TLS with an alert after the handshake (paho's thread)."""
+        self._post(self._connection, False, f"TLS: it refused us: {_tls_reason(err)}")
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         self._post(self._connection, False, None)
@@ -218,8 +268,8 @@ class MqttBroker:
                       _p: Any) -> None:
         self._post(self._ack, mid, codes)
 
-    def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _rc: ReasonCode, _p: Any) -> None:
-        self._post(self._ack, mid, None)
+    def _on_publish(self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
+        self._post(self._ack, mid, [rc] if rc.is_failure else None)
 
     # loop ----------------------------------------------------------------------
     def _connection(self, up: bool, refused: str | None) -> None:
@@ -231,6 +281,8 @@ class MqttBroker:
         elif not up and self.connected:
             _LOG.warning("lost %s; reconnecting", self.describe())
         self.connected = up
+        if refused is not None and refused != self._refused:
+            _LOG.warning("%s: %s", self.describe(), refused)
         if up or refused is not None:  # the disconnect that follows a refusal keeps its reason
             self._refused = refused
         if not up:
@@ -282,8 +334,12 @@ class MqttBroker:
             raise RelayUnreachable(f"not connected to {self.describe()}")
         return self._client
 
-    async def subscribe(self, topics: tuple[str, ...], deadline: float) -> None:
-        rc, mid = self._client_or_raise().subscribe([(t, 1) for t in topics])
+    async def subscribe(self, topics: tuple[str, ...], deadline: float, *,
+                        retain_as_published: bool = False) -> None:
+        """Subscribe at QoS 1. ``retain_as_published``: messages keep the retain flag
+        they were published with, also while we are subscribed (command topics)."""
+        options = SubscribeOptions(qos=1, retainAsPublished=retain_as_published)
+        rc, mid = self._client_or_raise().subscribe([(t, options) for t in topics])
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise RelayUnreachable(f"cannot subscribe on {self.describe()}: {paho.error_string(rc)}")
         codes = await self._acked(mid, deadline, "our subscription") or []
@@ -336,4 +392,7 @@ class MqttBroker:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise RelayUnreachable(f"lost {self.describe()} while publishing to {topic} (paho "
                                    "sends it again when the connection returns)")
-        await self._acked(info.mid, deadline, f"the command to {topic}")
+        if await self._acked(info.mid, deadline, f"the command to {topic}"):
+            # PUBACK with a failure code: the broker (its ACL) dropped it
+            raise RelayRefused(f"{self.describe()} refused our message to {topic} (not "
+                               "authorised by its access list?)")

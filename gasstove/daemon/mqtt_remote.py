@@ -79,10 +79,15 @@ class MqttRemote:
         self._spawn(self._announce())
 
     async def _announce(self) -> None:
-        topics = (*self.remote.subscriptions(), *self._flame_topics)
-        self.broker.route(topics, self)
+        commands = self.remote.command_topics()
+        others = (*(t for t in self.remote.subscriptions() if t not in commands),
+                  *self._flame_topics)
+        self.broker.route((*commands, *others), self)
         try:
-            await self.broker.subscribe(topics, time.monotonic() + PUBLISH_DEADLINE_S)
+            deadline = time.monotonic() + PUBLISH_DEADLINE_S
+            await self.broker.subscribe(commands, deadline, retain_as_published=True)
+            if others:
+                await self.broker.subscribe(others, deadline)
             await self._publish(self.remote.availability, ONLINE, retain=True)
             if not self._swept:
                 await self._sweep()
@@ -125,11 +130,21 @@ class MqttRemote:
             if payload.strip() == b"online":  # Home Assistant (re)started: it forgot us
                 self._spawn(self._rediscover())
         elif retained:
-            _LOG.warning("ignored a retained command on %s: commands must not be retained "
-                         "(it would act again on every reconnect); clear it with an empty "
-                         "retained message", topic)
+            if payload:  # an empty one is a deletion (ours, below)
+                self._spawn(self._retained_command(topic))
         else:
             self._spawn(self._command(topic, payload))
+
+    async def _retained_command(self, topic: str) -> None:
+        error = (f"ignored a retained command on {topic}: commands must not be retained "
+                 "(it would act again on every reconnect); removed from the broker")
+        _LOG.warning("%s", error)
+        try:
+            await self._publish(topic, "", retain=True)
+            await self._publish(self.remote.result, json.dumps(
+                result_payload(None, {"ok": False, "exit": 2, "error": error})))
+        except RelayError as err:
+            _LOG.warning("MQTT: %s", err)
 
     def _flame(self, name: str, payload: bytes) -> None:
         try:

@@ -7,6 +7,7 @@ are refused by name rather than silently ignored.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Literal
 
@@ -61,6 +62,14 @@ class MqttBrokerConfig(BaseModel):
     tls: bool = False
     #: CA bundle to trust instead of the system's; implies ``tls``.
     ca_file: str | None = Field(default=None, min_length=1)
+    #: Our client certificate and its key (PEM), for a broker that asks for one
+    #: (mosquitto ``require_certificate true``); each implies ``tls``.
+    certfile: str | None = Field(default=None, min_length=1)
+    keyfile: str | None = Field(default=None, min_length=1)
+    #: Accept a broker certificate whose name does not match ``host`` (the CA is
+    #: still checked). Anyone on the path holding any certificate of that CA can
+    #: then pose as the broker: logged as a warning on every connection.
+    tls_insecure: bool = False
     #: Our client ids are ``<prefix>-<random>``: two gasstove processes never collide.
     client_id_prefix: str = "gasstove"
     keepalive: int = Field(default=30, ge=5, le=3600)
@@ -79,15 +88,28 @@ class MqttBrokerConfig(BaseModel):
             raise ValueError("must be 1 to 23 letters, digits, _ or -")
         return value
 
+    @field_validator("ca_file", "certfile", "keyfile")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        # Checked here so that a typo is a configuration error naming the key
+        # (exit 2), not a failed shut-off at the first connection.
+        if value is not None and not os.access(os.path.expanduser(value), os.R_OK):
+            raise ValueError(f"no readable file {value}")
+        return None if value is None else os.path.expanduser(value)
+
     @model_validator(mode="after")
     def _credentials(self) -> MqttBrokerConfig:
         if self.password is not None and self.username is None:
             raise ValueError("password: needs a username too")
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("keyfile: certfile and keyfile go together")
+        if self.tls_insecure and not self.use_tls:
+            raise ValueError("tls_insecure: only means something with tls")
         return self
 
     @property
     def use_tls(self) -> bool:
-        return self.tls or self.ca_file is not None
+        return self.tls or self.ca_file is not None or self.certfile is not None
 
     @property
     def effective_port(self) -> int:

@@ -75,8 +75,11 @@ class Remote:
     def ha_status(self) -> str | None:
         return f"{self.discovery_prefix}/status" if self.discovery_prefix else None
 
+    def command_topics(self) -> tuple[str, ...]:
+        return (self.command, *(self.burner_command(b) for b in self.burners))
+
     def subscriptions(self) -> tuple[str, ...]:
-        topics = [self.command, *(self.burner_command(b) for b in self.burners)]
+        topics = list(self.command_topics())
         if self.ha_status:
             topics.append(self.ha_status)
         return tuple(topics)

@@ -80,8 +80,11 @@ class SimRelay(ABC):
         auto_seconds: float = 3.0,
         schedule: Schedule = thread_timer,
         on_change: Callable[[str], None] | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.config = config
+        #: (user, password) of the device on a broker with an access list
+        self.auth = auth
         self.burner = burner
         self.wiring = wiring
         self.host, self.port = host, port
@@ -125,6 +128,8 @@ class SimRelay(ABC):
                              client_id=f"sim-{self.dialect_name}-{secrets.token_hex(3)}")
         if (will := self.will()) is not None:
             client.will_set(will[0], will[1], qos=1, retain=True)
+        if self.auth is not None:
+            client.username_pw_set(*self.auth)
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *_args: self._connected.clear()
         client.on_message = self._on_message
