@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 
 from ..errors import UsageError
-from .delay import parse_delay
+from .delay import MINUS_SIGN, MINUS_WORD, parse_delay
 
 if TYPE_CHECKING:
     from hassil import Intents
@@ -146,6 +146,9 @@ def _intents(lang: Lang, burners: tuple[tuple[str, tuple[str, ...]], ...]) -> In
 
 def _clean(text: str, lang: Lang) -> str:
     text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    # A minus sign survives as a word: dropped with the punctuation, "in -5
+    # minutes" matched as "in 5 minutes".
+    text = MINUS_SIGN[lang].sub(MINUS_WORD[lang], text)
     if lang == "zh":
         return _ZH_DROP.sub("", text)
     return " ".join(_EN_DROP.sub(" ", text).split())
