@@ -167,6 +167,10 @@ def test_parse_delay(text: str, lang: str, seconds: int) -> None:
         ("nan minutes", "en"),
         ("9" * 400 + " minutes", "en"),  # a float overflows to inf: was an OverflowError
         ("9" * 400 + "分钟", "zh"),
+        # numbers kept apart: these were 12 hours, 15 minutes and 52 minutes
+        ("1/2小时", "zh"),
+        ("1 5分钟", "zh"),
+        ("5²分钟", "zh"),
     ],
 )
 def test_parse_delay_refuses(text: str, lang: str) -> None:

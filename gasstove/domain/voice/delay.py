@@ -32,6 +32,23 @@ MINUS_SIGN = {
 #: The word a minus sign becomes, so a delay that had one is refused as a whole.
 MINUS_WORD = {"en": " minus ", "zh": "负"}
 
+# Punctuation or a space between two digits: Chinese text loses both, which read
+# "1/2小时" as 12 hours and "1,5分钟" as 15 minutes ("1.5" keeps its point).
+_NUMBER_GAP = re.compile(r"(?<=\d)(?:[^\w.]|_)+(?=\d)")
+#: What stands between numbers that must stay apart: a word no delay contains.
+NUMBER_BREAK = " x "
+
+
+def keep_numbers_apart(text: str) -> str:
+    """``text`` in NFKC form, with :data:`NUMBER_BREAK` wherever dropping punctuation
+    would run two numbers into one.
+
+    Characters that are numbers but not digits ("½", "²", "⑩") become a break too:
+    NFKC spells "½" as "1⁄2" (then 12) and "5²" as "52".
+    """
+    text = "".join(NUMBER_BREAK if unicodedata.category(ch) == "No" else ch for ch in text)
+    return _NUMBER_GAP.sub(NUMBER_BREAK, unicodedata.normalize("NFKC", text))
+
 
 # -- Chinese --------------------------------------------------------------
 
@@ -239,7 +256,7 @@ def parse_delay(text: str, lang: str) -> int | None:
     so a mis-heard "two hundred hours" never becomes a timer; so is any delay
     with a minus sign ("-5 minutes", "负五分钟", "minus five minutes").
     """
-    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = keep_numbers_apart(text).strip().lower()
     if MINUS_SIGN["zh" if lang == "zh" else "en"].search(text):
         return None  # "-5 minutes" is not five minutes
     seconds = _zh_seconds("".join(text.split())) if lang == "zh" else _en_seconds(" ".join(text.split()))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 
 from ..errors import UsageError
-from .delay import MINUS_SIGN, MINUS_WORD, parse_delay
+from .delay import MINUS_SIGN, MINUS_WORD, keep_numbers_apart, parse_delay
 
 if TYPE_CHECKING:
     from hassil import Intents
@@ -145,7 +144,7 @@ def _intents(lang: Lang, burners: tuple[tuple[str, tuple[str, ...]], ...]) -> In
 
 
 def _clean(text: str, lang: Lang) -> str:
-    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = keep_numbers_apart(text).lower().replace("’", "'")
     # A minus sign survives as a word: dropped with the punctuation, "in -5
     # minutes" matched as "in 5 minutes".
     text = MINUS_SIGN[lang].sub(MINUS_WORD[lang], text)
