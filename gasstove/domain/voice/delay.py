@@ -33,8 +33,9 @@ MINUS_SIGN = {
 MINUS_WORD = {"en": " minus ", "zh": "负"}
 
 # Punctuation or a space between two digits: Chinese text loses both, which read
-# "1/2小时" as 12 hours and "1,5分钟" as 15 minutes ("1.5" keeps its point).
-_NUMBER_GAP = re.compile(r"(?<=\d)(?:[^\w.]|_)+(?=\d)")
+# "1/2小时" as 12 hours and "1,5分钟" as 15 minutes ("1.5" keeps its point); and a
+# point with no digit before it, dropped as punctuation: ".5 minutes" was 5 minutes.
+_NUMBER_GAP = re.compile(r"(?<=\d)(?:[^\w.]|_)+(?=\d)|(?<!\d)\.(?=\d)")
 #: What stands between numbers that must stay apart: a word no delay contains.
 NUMBER_BREAK = " x "
 
