@@ -241,7 +241,8 @@ class MiioRelay:
                     tries -= 1  # handshaken, and the command left for after the write
                     continue
                 except DeviceError as err:
-                    code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else "?"
+                    code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else None
+                    code = code if isinstance(code, int) else "?"  # the device's own text stays out
                     raise RelayRefused(f"{host} refused {method} (error code {code})") from None
                 except _NoAnswer:
                     sent = sent or seen.command_sent
@@ -492,7 +493,10 @@ class _Protocol(MiIOProtocol):
                 continue  # recorded before our handshake, or meant for another request
             self._device_ts = stamp
             if "error" in payload:
-                self._handle_error(payload["error"])  # type: ignore[no-untyped-call]
+                # python-miio reads the error as an object: a reply whose "error" is
+                # anything else (null, a list) escaped as a TypeError traceback
+                error = payload["error"]
+                self._handle_error(error if isinstance(error, dict) else {})  # type: ignore[no-untyped-call]
             return payload.get("result", payload)
         raise _NoAnswer
 
