@@ -691,6 +691,7 @@ def says(payload: Any, request: dict[str, Any], protocol: str) -> bool | None:
 @example(protocol="miot", how=("error", None), op="read")
 @example(protocol="legacy", how=("error", []), op="switch")
 @example(protocol="miot", how=("error", {"code": "x\ny"}), op="wait_for")
+@example(protocol="miot", how=("result", {"model": "x\ny", "fw_ver": ["1"]}), op="identify")
 def test_forged_device_replies_raise_relay_errors_and_never_confirm(
     forgers: dict[str, ForgingDevice], protocol: str, how: tuple[str, Any], op: str,
 ) -> None:

@@ -127,7 +127,7 @@ class MiioRelay:
         info = await self._call("miIO.info", [], deadline)
         if not isinstance(info, dict):
             raise RelayRefused(f"{self.config.host} sent an unreadable miIO.info reply")
-        return f"{info.get('model', '?')} firmware {info.get('fw_ver', '?')}"
+        return f"{_shown(info.get('model'))} firmware {_shown(info.get('fw_ver'))}"
 
     async def read(self, *, deadline: float) -> bool:
         host = self.config.host
@@ -500,6 +500,11 @@ class _Protocol(MiIOProtocol):
             return payload.get("result", payload)
         raise _NoAnswer
 
+
+
+def _shown(value: Any) -> str:
+    """A name the device gives, fit for one line of `stove check`, or "?"."""
+    return value if isinstance(value, str) and value.isprintable() and len(value) <= 64 else "?"
 
 
 def _send(sock: socket.socket, data: bytes) -> None:
