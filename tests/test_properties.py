@@ -14,6 +14,11 @@ Narrower property tests live beside their code and are not repeated here:
 text; turn-on phrases). This module adds structure those do not reach:
 mutated valid configurations and device payloads, every subscribed topic,
 real socket and UDP round trips, and sentences built from the grammar's words.
+
+Bugs these properties found in other areas' files are pinned as ``xfail``
+examples (CONFIG_FOUND, CONFIG_RECURSION, NESTED_LINES) and kept out of the
+strategies, so the properties go on looking for new ones; each mark goes once
+its fix is merged (the example then XPASSes).
 """
 
 from __future__ import annotations
