@@ -80,6 +80,9 @@ def test_a_wrong_token_exits_1_naming_the_host_never_the_token(
     [
         (["off", "--in", "soon"], "error: not a duration: 'soon'"),
         (["off", "--in", "0s"], "error: duration must be more than zero: '0s'"),
+        (["off", "--in", "-5m"], "error: duration must be more than zero: '-5m'"),
+        (["off", "--in", "5.5.5m"], "error: not a duration: '5.5.5m'"),
+        (["off", "--in", "NaNm"], "error: not a duration: 'NaNm'"),
         (["off", "--in", "30h"], "error: duration too long: '30h'"),
         (["off", "middle"], "error: unknown burner 'middle' (this stove has: left)"),
         (["off", "--in", "20m"], "error: no `stove serve` daemon is running to hold the timer"),

@@ -26,6 +26,7 @@ from gasstove.domain.voice import (
     parse_utterance,
     sentence_data,
 )
+from tests.fixtures_miio import Run, SimRelay, burner_yaml, write_config
 
 CORPUS = Path(__file__).parent / "voice_corpus"
 #: Burner configurations the corpus' first column refers to.
@@ -112,6 +113,16 @@ def test_configured_alias_wins_over_builtin_word() -> None:
     assert command.burner == "wok"
 
 
+def test_an_alias_with_a_dash_before_a_digit_is_heard_either_way() -> None:
+    # the dash is a minus sign to the delay parser; the alias still names the burner,
+    # and Home Assistant (which reads sentence_data) may hear it without the dash
+    burners = {"wok": ["burner-2", "灶-1"]}
+    assert parse_utterance("turn off the burner-2 burner", burners=burners).burner == "wok"
+    assert parse_utterance("关掉灶-1", burners=burners).burner == "wok"
+    words = {v["in"] for v in sentence_data("en", burners)["lists"]["burner"]["values"]}
+    assert {"burner 2", "burner minus 2"} <= words
+
+
 def test_missing_hassil_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "hassil", None)
     with pytest.raises(UsageError, match="gasstove\\[voice\\]"):
@@ -155,6 +166,21 @@ def test_parse_delay(text: str, lang: str, seconds: int) -> None:
         ("a couple of minutes", "en"),
         ("half a quarter", "en"),
         ("", "en"),
+        # a minus sign is kept, never dropped (issue 14 item 5: "-5 minutes" was 300 s)
+        ("-5 minutes", "en"),
+        ("−5 minutes", "en"),
+        ("- five minutes", "en"),
+        ("1h-5m", "en"),
+        ("-5分钟", "zh"),
+        ("负五分钟", "zh"),
+        ("0 minutes", "en"),
+        ("nan minutes", "en"),
+        ("9" * 400 + " minutes", "en"),  # a float overflows to inf: was an OverflowError
+        ("9" * 400 + "分钟", "zh"),
+        # numbers kept apart: these were 12 hours, 15 minutes and 52 minutes
+        ("1/2小时", "zh"),
+        ("1 5分钟", "zh"),
+        ("5²分钟", "zh"),
     ],
 )
 def test_parse_delay_refuses(text: str, lang: str) -> None:
@@ -286,6 +312,20 @@ def test_cli_say_acts_through_the_hook() -> None:
     result = CliRunner().invoke(_app(_config([]), acted), ["say", "cancel the stove timer"])
     assert result.exit_code == 0
     assert acted == [VoiceCommand(intent="cancel", delay_s=None, burner=None)]
+
+
+@pytest.mark.parametrize("utterance", ["turn off the stove in -5 minutes", "-5分钟后关火",
+                                       "turn off the stove in " + "9" * 400 + " minutes"])
+def test_stove_say_refuses_a_negative_or_absurd_delay_and_sends_nothing(
+    stove: Run, miio_relay: Callable[..., SimRelay], tmp_path: Path, utterance: str,
+) -> None:
+    sim = miio_relay()
+    config = write_config(tmp_path / "c.yaml", burner_yaml("left", sim))
+    code, out, err = stove("-c", str(config), "say", "--", utterance)
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "not understood" in err
+    code, out, _ = stove("-c", str(config), "parse", "--json", "--", utterance)
+    assert (code, json.loads(out)) == (0, {"intent": None, "delay_s": None, "burner": None})
+    assert sim.device.requests == [] and sim.burner.lit
 
 
 def test_cli_say_refuses_what_it_does_not_understand() -> None:

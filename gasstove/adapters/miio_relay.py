@@ -127,7 +127,7 @@ class MiioRelay:
         info = await self._call("miIO.info", [], deadline)
         if not isinstance(info, dict):
             raise RelayRefused(f"{self.config.host} sent an unreadable miIO.info reply")
-        return f"{info.get('model', '?')} firmware {info.get('fw_ver', '?')}"
+        return f"{_shown(info.get('model'))} firmware {_shown(info.get('fw_ver'))}"
 
     async def read(self, *, deadline: float) -> bool:
         host = self.config.host
@@ -241,7 +241,8 @@ class MiioRelay:
                     tries -= 1  # handshaken, and the command left for after the write
                     continue
                 except DeviceError as err:
-                    code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else "?"
+                    code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else None
+                    code = code if isinstance(code, int) else "?"  # the device's own text stays out
                     raise RelayRefused(f"{host} refused {method} (error code {code})") from None
                 except _NoAnswer:
                     sent = sent or seen.command_sent
@@ -492,10 +493,18 @@ class _Protocol(MiIOProtocol):
                 continue  # recorded before our handshake, or meant for another request
             self._device_ts = stamp
             if "error" in payload:
-                self._handle_error(payload["error"])  # type: ignore[no-untyped-call]
+                # python-miio reads the error as an object: a reply whose "error" is
+                # anything else (null, a list) escaped as a TypeError traceback
+                error = payload["error"]
+                self._handle_error(error if isinstance(error, dict) else {})  # type: ignore[no-untyped-call]
             return payload.get("result", payload)
         raise _NoAnswer
 
+
+
+def _shown(value: Any) -> str:
+    """A name the device gives, fit for one line of `stove check`, or "?"."""
+    return value if isinstance(value, str) and value.isprintable() and len(value) <= 64 else "?"
 
 
 def _send(sock: socket.socket, data: bytes) -> None:

@@ -9,10 +9,47 @@ whole is not recognised.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
 from ..durations import MAX_DELAY_S
+
+# -- Minus signs ----------------------------------------------------------
+
+_DASHES = "\\-\u2010-\u2013\u2212\ufe63\uff0d"  # hyphen-minus, hyphens, figure/en dash, minus
+_EN_NUMBER_WORD = (
+    r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen"
+    r"|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|an?|half|quarter)\b"
+)
+#: A dash that reads as a minus sign: before a digit, or before a number word
+#: where it does not join two words ("twenty-five", "shut-off" stay hyphens).
+#: Punctuation is otherwise dropped, which turned "in -5 minutes" into 300 s.
+MINUS_SIGN = {
+    "en": re.compile(rf"[{_DASHES}]\s*(?=\d)|(?<!\w)[{_DASHES}]\s*(?={_EN_NUMBER_WORD})"),
+    "zh": re.compile(rf"[{_DASHES}]\s*(?=[\d零〇一二两俩三四五六七八九十百半])"),
+}
+#: The word a minus sign becomes, so a delay that had one is refused as a whole.
+MINUS_WORD = {"en": " minus ", "zh": "负"}
+
+# Punctuation or a space between two digits: Chinese text loses both, which read
+# "1/2小时" as 12 hours and "1,5分钟" as 15 minutes ("1.5" keeps its point); and a
+# point with no digit before it, dropped as punctuation: ".5 minutes" was 5 minutes.
+_NUMBER_GAP = re.compile(r"(?<=\d)(?:[^\w.]|_)+(?=\d)|(?<!\d)\.(?=\d)")
+#: What stands between numbers that must stay apart: a word no delay contains.
+NUMBER_BREAK = " x "
+
+
+def keep_numbers_apart(text: str) -> str:
+    """``text`` in NFKC form, with :data:`NUMBER_BREAK` wherever dropping punctuation
+    would run two numbers into one.
+
+    Characters that are numbers but not digits ("½", "²", "⑩") become a break too:
+    NFKC spells "½" as "1⁄2" (then 12) and "5²" as "52".
+    """
+    text = "".join(NUMBER_BREAK if unicodedata.category(ch) == "No" else ch for ch in text)
+    return _NUMBER_GAP.sub(NUMBER_BREAK, unicodedata.normalize("NFKC", text))
+
 
 # -- Chinese --------------------------------------------------------------
 
@@ -217,11 +254,14 @@ def parse_delay(text: str, lang: str) -> int | None:
 
     ``lang`` is "zh" or "en". Delays under one second or over
     :data:`~gasstove.domain.durations.MAX_DELAY_S` (24 h) are refused (None),
-    so a mis-heard "two hundred hours" never becomes a timer.
+    so a mis-heard "two hundred hours" never becomes a timer; so is any delay
+    with a minus sign ("-5 minutes", "负五分钟", "minus five minutes").
     """
-    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = keep_numbers_apart(text).strip().lower()
+    if MINUS_SIGN["zh" if lang == "zh" else "en"].search(text):
+        return None  # "-5 minutes" is not five minutes
     seconds = _zh_seconds("".join(text.split())) if lang == "zh" else _en_seconds(" ".join(text.split()))
-    if seconds is None:
-        return None
+    if seconds is None or not math.isfinite(seconds):
+        return None  # 400 nines overflow a float to inf
     rounded = round(seconds)
     return rounded if 1 <= rounded <= MAX_DELAY_S else None

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 
 from ..errors import UsageError
-from .delay import parse_delay
+from .delay import MINUS_SIGN, MINUS_WORD, keep_numbers_apart, parse_delay
 
 if TYPE_CHECKING:
     from hassil import Intents
@@ -113,7 +113,8 @@ def _burner_values(lang: Lang, burners: Mapping[str, Sequence[str]]) -> list[dic
             words[value["in"]] = value["out"]
     for name, aliases in burners.items():
         for word in (name, name.replace("_", " "), *aliases):
-            words[_clean(word, lang)] = name
+            for spelling in _spellings(word, lang):
+                words[spelling] = name
     return [{"in": word, "out": name} for word, name in words.items() if word]
 
 
@@ -132,7 +133,8 @@ def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}) -> dict
     values = _burner_values(lang, burners)
     data["lists"]["burner"] = {"values": values}
     builtin = {value["in"] for value in _templates(lang)["lists"]["burner"]["values"]}
-    aliases = {_clean(alias, lang) for aliases in burners.values() for alias in aliases}
+    aliases = {spelling for aliases in burners.values() for alias in aliases
+               for spelling in _spellings(alias, lang)}
     data["lists"]["stove_word"] = {"values": sorted(aliases - builtin - {""})}
     return data
 
@@ -144,7 +146,19 @@ def _intents(lang: Lang, burners: tuple[tuple[str, tuple[str, ...]], ...]) -> In
     return Intents.from_dict(sentence_data(lang, dict(burners)))
 
 
-def _clean(text: str, lang: Lang) -> str:
+def _spellings(word: str, lang: Lang) -> set[str]:
+    """A configured burner word as our matcher sees it ("burner minus 2" for "burner-2")
+    and as Home Assistant's, which reads the sentence file, may hear it ("burner 2")."""
+    return {_clean(word, lang), _clean(word, lang, apart=False)} - {""}
+
+
+def _clean(text: str, lang: Lang, *, apart: bool = True) -> str:
+    """Text as the matcher takes it. ``apart``: keep minus signs and the numbers
+    that dropped punctuation would join (see :func:`~.delay.keep_numbers_apart`)."""
+    if apart:
+        # A minus sign survives as a word: dropped with the punctuation, "in -5
+        # minutes" matched as "in 5 minutes".
+        text = MINUS_SIGN[lang].sub(MINUS_WORD[lang], keep_numbers_apart(text))
     text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     if lang == "zh":
         return _ZH_DROP.sub("", text)
