@@ -1,0 +1,166 @@
+"""Hostile files and payloads (issue 14, items 3 and 4): a one-line answer, never a
+traceback, a hang or a swollen process; real `stove` processes, real files, the real
+daemon on its real socket and a real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from .fixtures_miio import TOKEN, Run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: A hostile file must be refused within this, ...
+REFUSE_S = 1.0
+#: ... and without the process growing more than this beyond refusing a plain bad file.
+GROWTH_KB = 16 * 1024
+
+
+def run_stove(*args: str, env: dict[str, str] | None = None,
+              timeout: float = 10) -> tuple[int, str, str, float, int]:
+    """(exit code, stdout, stderr, seconds, peak RSS in KB) of a real `stove` process.
+
+    Its address space is capped, so a regression fails the test instead of the machine.
+    """
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "gasstove", *args], stdout=out,
+                                stderr=err, text=True, preexec_fn=cap,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+        while True:  # wait4, not wait: this child's own peak RSS
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > timeout:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                raise AssertionError(f"`stove {' '.join(args)}` still running after {timeout} s")
+            time.sleep(0.005)
+        seconds = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read(), seconds, usage.ru_maxrss
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+# -- item 3: files --------------------------------------------------------------------
+
+def _laughs(levels: int = 10) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nstove: *a{levels - 1}\n"
+
+
+HOSTILE = {
+    # 9**10 strings from 500 bytes: 361 MB and rising when `stove off` was killed
+    "billion laughs": (_laughs(), "gasstove.yaml:5: more than 50000 values"),
+    "an alias to itself": ("stove: &a [*a]\n", "gasstove.yaml:1: an alias refers to the value"),
+    "deep nesting": ("stove: " + "[" * 100_000 + "]" * 100_000 + "\n",
+                     "gasstove.yaml:1: not valid YAML: exceeded maximum nesting depth"),
+    "deep lists": ("stove: " + "[" * 40 + "]" * 40 + "\n",
+                   "gasstove.yaml:1: nested more than 32 deep"),
+    "deep mappings": ("".join(f"{' ' * i}k{i}:\n" for i in range(200)) + " " * 200 + "x: 1\n",
+                      "gasstove.yaml:33: nested more than 32 deep"),
+    "a huge list": ("stove: [" + "0, " * 60_000 + "0]\n",
+                    "gasstove.yaml:1: more than 50000 values"),
+    "over 1 MiB": ("stove:\n  name: x\n" + "# padding\n" * 120_000,
+                   "gasstove.yaml: larger than 1 MiB"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_config_file_is_refused_at_once_and_without_growing(
+        case: str, tmp_path: Path) -> None:
+    (tmp_path / "plain.yaml").write_text("stove: 1\n")
+    *_, plain_kb = run_stove("-c", str(tmp_path / "plain.yaml"), "off")
+    text, expected = HOSTILE[case]
+    path = tmp_path / "gasstove.yaml"
+    path.write_text(text)
+    for command in (["off"], ["off", "--in", "20m"], ["status"], ["check"], ["history"]):
+        code, out, err, seconds, peak_kb = run_stove("-c", str(path), *command)
+        line = one_line_error(err)
+        assert code == 2 and out == "", (command, line)
+        assert line.startswith(f"error: {path.parent}/{expected}"), (command, line)
+        assert seconds < REFUSE_S + 1.5, (command, seconds)  # (+ the interpreter's start)
+        assert peak_kb < plain_kb + GROWTH_KB, (command, peak_kb, plain_kb)
+
+
+def test_a_hostile_file_costs_the_parser_under_a_second(tmp_path: Path) -> None:
+    from gasstove.adapters.config_file import load_config
+    from gasstove.domain.errors import ConfigError
+
+    for case, (text, _) in HOSTILE.items():
+        path = tmp_path / "gasstove.yaml"
+        path.write_text(text)
+        start = time.monotonic()
+        with pytest.raises(ConfigError):
+            load_config(path)
+        assert time.monotonic() - start < REFUSE_S, case
+
+
+def test_aliases_within_the_budget_still_work(tmp_path: Path) -> None:
+    from gasstove.adapters.config_file import load_config
+
+    path = tmp_path / "gasstove.yaml"
+    path.write_text(f"""\
+stove:
+  burners:
+    left:
+      cut_seconds: &cut 2s
+      relay: {{type: miio, host: 192.168.1.50, token: {TOKEN}}}
+    right:
+      cut_seconds: *cut
+      relay: {{type: miio, host: 192.168.1.51, token: {TOKEN}}}
+""")
+    assert load_config(path).stove.burners["right"].cut_seconds == 2
+
+
+def _config(tmp_path: Path, token: str, mode: int) -> Path:
+    path = tmp_path / "gasstove.yaml"
+    path.write_text(f"""\
+stove:
+  burners:
+    left:
+      relay: {{type: miio, host: 127.0.0.254, token: "{token}"}}
+daemon: {{socket: {tmp_path}/d.sock, database: {tmp_path}/d.db}}
+""")
+    path.chmod(mode)
+    return path
+
+
+def test_a_secret_others_can_read_is_warned_of_and_check_says_how_to_fix_it(
+        tmp_path: Path, stove: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _config(tmp_path, TOKEN, 0o644)
+    fix = (f"warning: {path}:4 stove.burners.left.relay.token: a secret in a file that group "
+           f"and others can read; run `chmod 600 {path}` (or take it from an environment "
+           "variable, ${NAME})")
+    code, out, err = stove("-c", str(path), "history")
+    assert (code, out, err) == (0, "no events recorded yet\n", fix + "\n")
+    code, out, err = stove("-c", str(path), "check", "--json")
+    assert code == 1 and json.loads(out)["warnings"] == [fix.removeprefix("warning: ")]
+    assert TOKEN not in out + err
+    code, out, err = stove("-c", str(path), "check")
+    assert code == 1 and err.startswith(fix + "\n")  # (then: the relay is not reachable)
+    path.chmod(0o640)
+    assert "that group can read; run `chmod 600" in stove("-c", str(path), "history")[2]
+    for safe in (_config(tmp_path, TOKEN, 0o600), _config(tmp_path, "${LEFT_TOKEN}", 0o644)):
+        monkeypatch.setenv("LEFT_TOKEN", TOKEN)
+        assert stove("-c", str(safe), "history") == (0, "no events recorded yet\n", "")
