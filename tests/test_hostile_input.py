@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,89 @@ def test_a_secret_others_can_read_is_warned_of_and_check_says_how_to_fix_it(
     for safe in (_config(tmp_path, TOKEN, 0o600), _config(tmp_path, "${LEFT_TOKEN}", 0o644)):
         monkeypatch.setenv("LEFT_TOKEN", TOKEN)
         assert stove("-c", str(safe), "history") == (0, "no events recorded yet\n", "")
+
+
+# -- item 4: no traceback, anywhere ---------------------------------------------------
+
+def _history_config(tmp_path: Path, database: Path) -> Path:
+    path = tmp_path / "gasstove.yaml"
+    path.write_text(f"""\
+stove:
+  burners:
+    left:
+      relay: {{type: miio, host: 127.0.0.254, token: "${{LEFT_TOKEN}}"}}
+daemon: {{socket: {tmp_path}/d.sock, database: {database}}}
+""")
+    return path
+
+
+def _with_events(database: Path) -> None:
+    from gasstove.adapters.history import EventLog
+    from gasstove.domain.history import Event
+
+    log = EventLog(database)
+    log.record([Event(1_800_000_000_000, "test", "left", "cut", "cli", "uid 0", "confirmed",
+                      "", 41)])
+    log.close()
+
+
+def test_history_on_a_database_another_process_holds_locked(tmp_path: Path) -> None:
+    import sqlite3
+
+    database = tmp_path / "state" / "d.db"
+    _with_events(database)
+    holder = sqlite3.connect(database, isolation_level=None)  # (this test is the other process)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # readers are shut out too, even in WAL
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("DELETE FROM events")
+    config = _history_config(tmp_path, database)
+    code, out, err, seconds, _ = run_stove("-c", str(config), "history",
+                                           env={"LEFT_TOKEN": TOKEN})
+    line = one_line_error(err)
+    assert (code, out) == (1, "") and seconds < 5
+    assert line == (f"error: the history in {database} cannot be read now: database is locked "
+                    "(another process holds it); try again"), line
+    holder.execute("ROLLBACK")
+    holder.close()
+    code, out, err, *_ = run_stove("-c", str(config), "history", env={"LEFT_TOKEN": TOKEN})
+    assert code == 0 and "confirmed" in out and err == ""
+
+
+def test_history_on_a_corrupt_database(tmp_path: Path) -> None:
+    database = tmp_path / "d.db"
+    database.write_bytes(b"not sqlite at all\n" * 400)
+    config = _history_config(tmp_path, database)
+    code, out, err, *_ = run_stove("-c", str(config), "history", env={"LEFT_TOKEN": TOKEN})
+    assert (code, out, one_line_error(err)) == (2, "", (
+        f"error: the history in {database} cannot be read: file is not a database; move it "
+        "away to start afresh"))
+    database.unlink()
+    database.mkdir()  # (not a file at all)
+    code, out, err, *_ = run_stove("-c", str(config), "history", env={"LEFT_TOKEN": TOKEN})
+    assert (code, out) == (2, "")
+    assert one_line_error(err).startswith(f"error: the history in {database} cannot be read: ")
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(writable, read-only) views of one folder: a read-only bind mount (root only)."""
+    writable, view = tmp_path / "rw", tmp_path / "ro"
+    writable.mkdir()
+    view.mkdir()
+    mount = subprocess.run(["mount", "--bind", str(writable), str(view)], capture_output=True)
+    if mount.returncode:
+        pytest.skip(f"no bind mount here: {mount.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+        yield writable, view
+    finally:
+        subprocess.run(["umount", str(view)], check=True)
+
+
+def test_history_on_a_read_only_file_system(read_only: tuple[Path, Path],
+                                            tmp_path: Path) -> None:
+    writable, view = read_only
+    _with_events(writable / "d.db")  # (closed: its WAL folded in, no -shm to share)
+    config = _history_config(tmp_path, view / "d.db")
+    code, out, err, *_ = run_stove("-c", str(config), "history", env={"LEFT_TOKEN": TOKEN})
+    assert (code, err) == (0, "") and "confirmed" in out
