@@ -7,16 +7,20 @@ from __future__ import annotations
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .fixtures_miio import TOKEN, Run
+from .fixtures_mqtt import MqttSim
+from .test_daemon_mqtt import Watcher, setup  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -251,3 +255,61 @@ def test_history_on_a_read_only_file_system(read_only: tuple[Path, Path],
     config = _history_config(tmp_path, view / "d.db")
     code, out, err, *_ = run_stove("-c", str(config), "history", env={"LEFT_TOKEN": TOKEN})
     assert (code, err) == (0, "") and "confirmed" in out
+
+
+NESTED = {
+    "a list 30 000 deep": "[" * 30_000 + "]" * 30_000,
+    "an object 8 000 deep": '{"a": ' * 8_000 + "1" + "}" * 8_000,
+    "burners 900 deep": '{"action": "off", "burners": ' + "[" * 900 + "]" * 900 + "}",
+    "an action 40 deep": '{"action": ' + "[" * 40 + "]" * 40 + "}",
+}
+DEEP = "command is nested more than 16 deep: not a command"
+
+
+def _ask(sock_path: Path, line: bytes) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(sock_path))
+        sock.sendall(line + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            assert chunk, reply
+            reply += chunk
+    answer: dict[str, Any] = json.loads(reply)
+    return answer
+
+
+def test_nested_json_on_the_socket_and_mqtt_is_refused_in_one_line(
+        setup: tuple[str, str, MqttSim, Watcher, Path],  # noqa: F811 (the fixture)
+        serve: Callable[[Path], subprocess.Popen[str]]) -> None:
+    base, _, sim, watcher, config = setup
+    config.chmod(0o600)
+    daemon = serve(config)
+    watcher.wait(lambda t, p: t == f"{base}/left/state" and p.get("reachable"))
+    sock_path = config.parent / "d.sock"
+    for case, payload in NESTED.items():
+        reply = _ask(sock_path, payload.encode())
+        assert reply == {"ok": False, "exit": 2, "error": DEEP}, case
+        for topic in (f"{base}/set", f"{base}/left/set"):
+            seen = len(watcher.messages)
+            watcher.publish(topic, payload)
+            result = watcher.wait(lambda t, p: t == f"{base}/result", after=seen)
+            assert result == {"ok": False, "exit": 2, "request": None,
+                              "error": f"command on {topic} {DEEP.removeprefix('command ')}"}, case
+    huge = json.dumps({"action": "status", "id": "x" * 100_000})
+    reply = _ask(sock_path, huge.encode())
+    assert reply == {"ok": False, "exit": 2, "error": "request line too long"}
+    seen = len(watcher.messages)
+    watcher.publish(f"{base}/set", huge)
+    assert watcher.wait(lambda t, p: t == f"{base}/result", after=seen)["error"] == (
+        f"command on {base}/set too large ({len(huge)} bytes)")
+    # the daemon is fine afterwards, on both
+    assert _ask(sock_path, b'{"action": "status"}')["ok"] is True
+    seen = len(watcher.messages)
+    watcher.publish(f"{base}/left/set", json.dumps({"action": "off", "id": "after"}))
+    result = watcher.wait(lambda t, p: t == f"{base}/result", after=seen)
+    assert result["ok"] and result["burners"][0]["restored"] is True and not sim.burner.lit
+    assert daemon.poll() is None
+    log = (config.parent / "serve-0.log").read_text()
+    assert "Traceback" not in log and "internal error" not in log, log[-2000:]
