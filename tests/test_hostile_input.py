@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .fixtures_miio import TOKEN, Run
+from .fixtures_miio import TOKEN, Run, SimRelay, burner_yaml
 from .fixtures_mqtt import MqttSim
 from .test_daemon_mqtt import Watcher, setup  # noqa: F401 (a fixture)
 
@@ -313,3 +313,91 @@ def test_nested_json_on_the_socket_and_mqtt_is_refused_in_one_line(
     assert daemon.poll() is None
     log = (config.parent / "serve-0.log").read_text()
     assert "Traceback" not in log and "internal error" not in log, log[-2000:]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[], None]]:
+    """A 512 KiB tmpfs at tmp_path/disk (root only), and a way to fill it up."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)],
+                           capture_output=True)
+    if mount.returncode:
+        pytest.skip(f"no tmpfs here: {mount.stderr.decode().strip()}")
+
+    def fill() -> None:
+        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"x" * 1024):
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(fd)
+
+    try:
+        yield fill
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+LOST_LOCK = ("left  locked: the relay holds the loop open (confirmed in {} ms), but the lock could "
+             "NOT be recorded (No space left on device): only this process knows of it, and "
+             "another command may end it; make room and `stove lock left` again")
+
+
+def test_a_full_disk_during_lock_is_said_and_nothing_is_misreported_later(
+        tmp_path: Path, small_disk: Callable[[], None], miio_relay: Callable[..., SimRelay],
+        serve: Callable[[Path], subprocess.Popen[str]]) -> None:
+    sim = miio_relay()
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(f"stove:\n  name: test\n  deadline: 2s\n  burners:\n"
+                      f"{burner_yaml('left', sim)}"
+                      f"daemon: {{socket: {tmp_path}/d.sock, database: {tmp_path}/disk/g.db}}\n")
+    config.chmod(0o600)
+    daemon = serve(config)
+    code, out, err, *_ = run_stove("-c", str(config), "off", "--in", "20m")
+    assert code == 0, err
+    small_disk()
+
+    code, out, err, *_ = run_stove("-c", str(config), "lock")
+    assert code == 1 and out == "" and "Traceback" not in err
+    cut_ms = err.split("confirmed in ")[1].split(" ms")[0]
+    assert err.startswith(LOST_LOCK.format(cut_ms)), err
+    assert sim.device.energised and not sim.burner.lit  # what the relay did: held open
+
+    # the daemon keeps the lock it could not write; its timer is not "cancelled" when it
+    # is still stored
+    code, out, err, *_ = run_stove("-c", str(config), "off")
+    assert code == 0 and "was cancelled" not in out, out + err
+    assert out.startswith("left  locked: loop held open"), out
+    assert ("its pending timer is no longer needed and will not fire now, but it is still "
+            "stored (") in out and "it fires once more if the daemon restarts" in out, out
+    assert sim.device.energised, "a shut-off of a burner locked only in memory holds it"
+    code, out, _, *_ = run_stove("-c", str(config), "status")
+    assert out.startswith("left  locked: held off"), out
+
+    (tmp_path / "disk" / "filler").unlink()  # room again: the daemon's next look writes it
+    assert run_stove("-c", str(config), "status")[0] == 0
+    daemon.kill()
+    daemon.wait()
+    code, out, err, *_ = run_stove("-c", str(config), "status")
+    assert "locked: held off" in out + err, out + err
+
+
+def test_a_full_disk_during_a_one_shot_lock_is_said(
+        tmp_path: Path, small_disk: Callable[[], None],
+        miio_relay: Callable[..., SimRelay]) -> None:
+    sim = miio_relay()
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(f"stove:\n  name: test\n  deadline: 2s\n  burners:\n"
+                      f"{burner_yaml('left', sim)}"
+                      f"daemon: {{socket: {tmp_path}/d.sock, database: {tmp_path}/disk/g.db}}\n")
+    config.chmod(0o600)
+    small_disk()
+    code, out, err, *_ = run_stove("-c", str(config), "lock")
+    assert code == 1 and out == "" and "Traceback" not in err
+    cut_ms = err.split("confirmed in ")[1].split(" ms")[0]
+    # (before it, the log's lines: the record and the history were not written)
+    assert err.splitlines()[-1] == LOST_LOCK.format(cut_ms), err
+    assert sim.device.energised
