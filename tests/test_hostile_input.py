@@ -401,3 +401,34 @@ def test_a_full_disk_during_a_one_shot_lock_is_said(
     # (before it, the log's lines: the record and the history were not written)
     assert err.splitlines()[-1] == LOST_LOCK.format(cut_ms), err
     assert sim.device.energised
+
+
+def test_an_mqtt_password_in_the_file_is_a_secret_too(tmp_path: Path) -> None:
+    from gasstove.adapters.config_file import load_config
+
+    path = tmp_path / "gasstove.yaml"
+    path.write_text("stove:\n  burners:\n    left:\n      relay: {type: mqtt, dialect: tasmota, "
+                    "topic: t}\nmqtt: {host: localhost, username: u, password: hunter2}\n")
+    path.chmod(0o604)
+    warnings: list[str] = []
+    load_config(path, warnings=warnings)
+    assert warnings == [f"{path}:5 mqtt.password: a secret in a file that others can read; "
+                        f"run `chmod 600 {path}` (or take it from an environment variable, "
+                        "${NAME})"]
+
+
+def test_every_secret_field_of_the_models_is_watched() -> None:
+    from pydantic import BaseModel, SecretStr
+
+    from gasstove.adapters.config_file import SECRET_KEYS, _models_in
+    from gasstove.domain.config import Config
+
+    found, todo, seen = set(), [Config], set()
+    while todo:
+        model: type[BaseModel] = todo.pop()
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if "SecretStr" in str(field.annotation) or field.annotation is SecretStr:
+                found.add(name)
+            todo += [m for m in _models_in(field.annotation) if m not in seen]
+    assert found == set(SECRET_KEYS)
