@@ -252,7 +252,8 @@ class Stove:
             return outcome
         # The relay did what it did; say so, and that nothing else will know of the lock.
         lost = (f"the lock could NOT be recorded ({unsaved}): only this process knows of it, "
-                f"and another command may end it; make room and `stove lock {name}` again")
+                f"and another command may end it; `stove lock {name}` again once it can be "
+                "written")
         if outcome.ok:
             return replace(outcome, ok=False, sent=True, message=(
                 f"locked: the relay holds the loop open (confirmed in {outcome.cut_ms} ms), "
@@ -271,7 +272,7 @@ class Stove:
             return Outcome(name, "unlock", False, "resting", (
                 "unlocked: the loop is closed and the burner can be lit by hand, but the unlock "
                 f"could NOT be recorded ({unsaved}): other commands may still take it as "
-                f"locked; make room and `stove unlock {name}` again"), sent=True)
+                f"locked; `stove unlock {name}` again once it can be written"), sent=True)
         return Outcome(name, "unlock", True, "resting", "unlocked: it can be lit by hand again")
 
     async def _finish(self, name: str, hold: Hold) -> Outcome:

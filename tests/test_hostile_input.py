@@ -343,7 +343,7 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[], None]]:
 
 LOST_LOCK = ("left  locked: the relay holds the loop open (confirmed in {} ms), but the lock could "
              "NOT be recorded (No space left on device): only this process knows of it, and "
-             "another command may end it; make room and `stove lock left` again")
+             "another command may end it; `stove lock left` again once it can be written")
 
 
 def test_a_full_disk_during_lock_is_said_and_nothing_is_misreported_later(
@@ -432,3 +432,32 @@ def test_every_secret_field_of_the_models_is_watched() -> None:
                 found.add(name)
             todo += [m for m in _models_in(field.annotation) if m not in seen]
     assert found == set(SECRET_KEYS)
+
+
+def test_an_unlock_that_cannot_be_written_is_said_and_written_once_it_can(
+        tmp_path: Path, small_disk: Callable[[], None], miio_relay: Callable[..., SimRelay],
+        serve: Callable[[Path], subprocess.Popen[str]]) -> None:
+    sim = miio_relay()
+    config = tmp_path / "gasstove.yaml"
+    config.write_text(f"stove:\n  name: test\n  deadline: 2s\n  burners:\n"
+                      f"{burner_yaml('left', sim)}"
+                      f"daemon: {{socket: {tmp_path}/d.sock, database: {tmp_path}/disk/g.db}}\n")
+    config.chmod(0o600)
+    daemon = serve(config)
+    assert run_stove("-c", str(config), "lock")[0] == 0  # recorded
+    record = tmp_path / "disk" / "g.burners" / "left.record"
+    record.unlink()
+    record.mkdir()  # (what cannot be opened for writing, even by root)
+    code, out, err, *_ = run_stove("-c", str(config), "unlock")
+    assert (code, out) == (1, "") and err == (
+        f"left  unlocked: the loop is closed and the burner can be lit by hand, but the unlock "
+        f"could NOT be recorded ({record} could not be opened): other commands may still take "
+        "it as locked; `stove unlock left` again once it can be written\n")
+    assert not sim.device.energised
+    record.rmdir()
+    code, out, _, *_ = run_stove("-c", str(config), "status")  # the daemon writes it now
+    assert code == 0 and out.startswith("left  ready"), out
+    daemon.kill()
+    daemon.wait()
+    code, out, err, *_ = run_stove("-c", str(config), "status")
+    assert code == 0 and out.startswith("left  ready"), out + err
