@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from .adapters.burner_guard import (
@@ -246,17 +246,33 @@ class Stove:
             _LOG.warning("%s: %s; the lock keeps the loop open", name, _cut_short(hold.record.pulse))
         # Recorded as asked, before the cut: from now on a shut-off holds the
         # loop open rather than pulse it, even if this lock is not confirmed.
-        hold.write(BurnerRecord(locked=True))
-        return await self._hold_open(name, "lock")
+        unsaved = hold.write(BurnerRecord(locked=True))
+        outcome = await self._hold_open(name, "lock")
+        if unsaved is None:
+            return outcome
+        # The relay did what it did; say so, and that nothing else will know of the lock.
+        lost = (f"the lock could NOT be recorded ({unsaved}): only this process knows of it, "
+                f"and another command may end it; `stove lock {name}` again once it can be "
+                "written")
+        if outcome.ok:
+            return replace(outcome, ok=False, sent=True, message=(
+                f"locked: the relay holds the loop open (confirmed in {outcome.cut_ms} ms), "
+                f"but {lost}"))
+        return replace(outcome, message=f"{outcome.message}; {lost}")
 
     async def _unlock(self, name: str, hold: Hold) -> Outcome:
         found = hold.record.pulse
         err = await self._restore(name)
         if err is not None:
             return Outcome(name, "unlock", False, "unknown", f"unlock NOT confirmed: {err}")
-        hold.write(BurnerRecord())
+        unsaved = hold.write(BurnerRecord())
         if found is not None:
             _LOG.warning("%s: %s; unlocked: restored", name, _cut_short(found))
+        if unsaved is not None:
+            return Outcome(name, "unlock", False, "resting", (
+                "unlocked: the loop is closed and the burner can be lit by hand, but the unlock "
+                f"could NOT be recorded ({unsaved}): other commands may still take it as "
+                f"locked; `stove unlock {name}` again once it can be written"), sent=True)
         return Outcome(name, "unlock", True, "resting", "unlocked: it can be lit by hand again")
 
     async def _finish(self, name: str, hold: Hold) -> Outcome:

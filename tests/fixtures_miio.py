@@ -85,6 +85,7 @@ def burner_yaml(name: str, relay: SimRelay | None, *, host: str | None = None,
 
 def write_config(path: Path, *burners: str, deadline: str = "2s") -> Path:
     path.write_text(f"stove:\n  name: test\n  deadline: {deadline}\n  burners:\n" + "".join(burners))
+    path.chmod(0o600)  # it holds tokens: readable by others, every command warns
     return path
 
 

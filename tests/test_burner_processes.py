@@ -47,6 +47,7 @@ def config_for(tmp_path: Path, sim: SimRelay, *, cut_seconds: str) -> Path:
         "stove:\n  name: kitchen\n  deadline: 2s\n  burners:\n"
         + burner_yaml("left", sim, cut_seconds=cut_seconds)
         + f"daemon:\n  database: {tmp_path}/state/g.db\n  socket: {tmp_path}/d.sock\n")
+    config.chmod(0o600)  # it holds a token
     return config
 
 

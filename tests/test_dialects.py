@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,13 +290,14 @@ def config_text(relay: str, broker: str = BROKER) -> str:
     return f"stove:\n  burners:\n    front:\n      relay:\n{relay}{broker}"
 
 
-def test_config_mqtt_relay_and_broker() -> None:
+def test_config_mqtt_relay_and_broker(tmp_path: Path) -> None:
     relay = "        type: mqtt\n        dialect: shelly_rpc\n        topic: shellyplus1-a\n"
     config = parse_config(config_text(relay))
     assert config.mqtt is not None and config.mqtt.effective_port == 1883
     assert config.stove.burners["front"].plan().device_timed
     assert "s3cret" not in repr(config) and "s3cret" not in config.mqtt.describe()
-    tls = parse_config(config_text(relay, "mqtt:\n  host: b\n  ca_file: /etc/ca.pem\n"))
+    (ca := tmp_path / "ca.pem").write_text("")  # the file must exist (checked at load)
+    tls = parse_config(config_text(relay, f"mqtt:\n  host: b\n  ca_file: {ca}\n"))
     assert tls.mqtt is not None and tls.mqtt.use_tls and tls.mqtt.effective_port == 8883
 
 

@@ -170,6 +170,7 @@ def test_a_one_shot_cut_with_a_damaged_history_file_cuts_and_says_so(
     config = tmp_path / "gasstove.yaml"
     config.write_text("stove:\n  burners:\n" + burner_yaml("left", sim)
                       + f"daemon: {{database: {tmp_path}/g.db, socket: {tmp_path}/d.sock}}\n")
+    config.chmod(0o600)  # it holds a token
     done = stove(config, "lock")
     assert done.returncode == 0 and not sim.burner.lit, done.stderr
     assert "Traceback" not in done.stderr

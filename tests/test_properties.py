@@ -15,10 +15,9 @@ text; turn-on phrases). This module adds structure those do not reach:
 mutated valid configurations and device payloads, every subscribed topic,
 real socket and UDP round trips, and sentences built from the grammar's words.
 
-Bugs these properties found in other areas' files are pinned as ``xfail``
-examples (CONFIG_FOUND, CONFIG_RECURSION, NESTED_LINES) and kept out of the
-strategies, so the properties go on looking for new ones; each mark goes once
-its fix is merged (the example then XPASSes).
+Bugs these properties found are kept as explicit examples (CONFIG_FOUND,
+CONFIG_RECURSION, NESTED_LINES) and out of the strategies, so the properties go
+on looking for new ones.
 """
 
 from __future__ import annotations
@@ -225,7 +224,6 @@ CONFIG_FOUND = {
 }
 
 
-@pytest.mark.xfail(reason="config_file.py (another helper's): error names a key raw", strict=False)
 @pytest.mark.parametrize("text", CONFIG_FOUND.values(), ids=CONFIG_FOUND.keys())
 def test_a_key_with_a_line_break_is_a_one_line_config_error(text: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -233,8 +231,6 @@ def test_a_key_with_a_line_break_is_a_one_line_config_error(text: str) -> None:
     one_line(err.value)
 
 
-@pytest.mark.xfail(reason="issue 14 item 3: RecursionError in config_file.py on this branch",
-                   raises=RecursionError, strict=False)
 @pytest.mark.parametrize("text", CONFIG_RECURSION.values(), ids=CONFIG_RECURSION.keys())
 def test_recursive_and_deep_yaml_is_a_one_line_config_error(text: str) -> None:
     start = time.monotonic()
@@ -361,8 +357,6 @@ NESTED_LINES = {
        for kind in ("list", "dict") for depth in (1000, 5000)},
     "list 5000 in burners": f'{{"action": "off", "burners": {nested(5000, "list")}}}'.encode(),
 }
-NESTED_XFAIL = pytest.mark.xfail(reason="issue 14 item 4: deep JSON is a RecursionError on this "
-                                        "branch", strict=False)
 
 
 def harmless(line: bytes) -> bool:
@@ -493,7 +487,6 @@ def test_socket_lines_get_a_one_line_answer_and_never_act(
     assert writes(sim) == [] and sim.burner.lit, f"{line[:80]!r} made the relay act"
 
 
-@NESTED_XFAIL
 @pytest.mark.parametrize("line", NESTED_LINES.values(), ids=NESTED_LINES.keys())
 def test_deeply_nested_socket_lines_get_a_one_line_usage_error(
     socket_daemon: tuple[SocketDaemon, SimRelay], line: bytes,
@@ -586,7 +579,7 @@ COMMAND_TOPICS = [t for t in REMOTE.subscriptions() if t != REMOTE.ha_status]
 def test_daemon_command_topics_give_a_command_or_a_one_line_usage_error(topic: str, payload: bytes) -> None:
     COUNTS[f"MQTT daemon command topics ({len(COMMAND_TOPICS)})"] += 1
     try:
-        command = REMOTE.parse(topic, payload, "client-1")
+        command = REMOTE.parse(topic, payload)
     except UsageError as err:
         COUNTS[f"MQTT daemon command topics ({len(COMMAND_TOPICS)}) [refused]"] += 1
         one_line(err)
@@ -597,12 +590,11 @@ def test_daemon_command_topics_give_a_command_or_a_one_line_usage_error(topic: s
         assert 1 <= command.delay_s <= MAX_DELAY_S
 
 
-@NESTED_XFAIL
 @pytest.mark.parametrize("topic", COMMAND_TOPICS[:2])
 @pytest.mark.parametrize("payload", NESTED_LINES.values(), ids=NESTED_LINES.keys())
 def test_deeply_nested_mqtt_commands_are_one_line_usage_errors(topic: str, payload: bytes) -> None:
     with pytest.raises(UsageError) as err:
-        REMOTE.parse(topic, payload, "client-1")
+        REMOTE.parse(topic, payload)
     one_line(err.value)
 
 

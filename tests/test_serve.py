@@ -34,6 +34,7 @@ def daemon_config(tmp_path: Path, miio_relay: Callable[..., SimRelay]) -> tuple[
         + burner_yaml("left", left) + burner_yaml("right", right)
         + f"daemon:\n  database: {tmp_path}/state/g.db\n  socket: {tmp_path}/state/d.sock\n"
     )
+    config.chmod(0o600)  # it holds tokens
     return config, left, right
 
 

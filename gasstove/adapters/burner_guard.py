@@ -23,9 +23,11 @@ database, so the CLI and the daemon of one configuration share it),
   a thousand burners cut at once are not delayed by their records (a new
   file or an fsync costs 0.1-1 ms each).
 
-Nothing here may stop a cut: a record that cannot be written is logged at
-ERROR and the action goes on; a lock file that cannot be opened leaves the
-burner guarded in this process only.
+Nothing here may stop a cut: a record that cannot be written (a full disk)
+is logged at ERROR, the action goes on, and the writer is told, so a lock or
+an unlock says it was not recorded. The record is then kept in this process
+(a daemon honours it until it stops) and written again at the next hold; a
+lock file that cannot be opened leaves the burner guarded in this process only.
 """
 
 from __future__ import annotations
@@ -79,8 +81,11 @@ class Hold(Protocol):
 
     record: BurnerRecord
 
-    def write(self, record: BurnerRecord) -> None:
-        """Make ``record`` the burner's record, durably (nothing if unchanged); never raises."""
+    def write(self, record: BurnerRecord) -> str | None:
+        """Make ``record`` the burner's record, durably (nothing if unchanged); never raises.
+
+        Returns why it could not be written to disk (kept in this process only), or None.
+        """
         ...
 
 
@@ -105,10 +110,11 @@ class _MemoryHold:
     records: dict[str, BurnerRecord]
     burner: str
 
-    def write(self, record: BurnerRecord) -> None:
+    def write(self, record: BurnerRecord) -> str | None:
         self.record = self.records[self.burner] = record
         if record == BurnerRecord():
             del self.records[self.burner]
+        return None
 
 
 class MemoryBurnerGuard:
@@ -137,23 +143,37 @@ class MemoryBurnerGuard:
 @dataclass
 class _FileHold:
     record: BurnerRecord
-    fd: int | None  #: None: the file could not be opened, nothing is kept
+    fd: int | None  #: None: the file could not be opened, nothing is written
     path: Path
+    burner: str
+    unsaved: dict[str, BurnerRecord]  #: the guard's records not on disk, by burner
 
-    def write(self, record: BurnerRecord) -> None:
-        if record == self.record:
-            return
-        durable = record.locked != self.record.locked
+    def write(self, record: BurnerRecord, *, force: bool = False) -> str | None:
+        if record == self.record and not force:
+            return None
+        durable = force or record.locked != self.record.locked
         self.record = record
-        if self.fd is None:
-            return
-        try:
-            os.pwrite(self.fd, _encode(record), 0)
-            if durable:
-                os.fdatasync(self.fd)
-        except OSError as err:
-            _LOG.error("%s: not written (%s): locked=%s, pulse under way=%s", self.path,
-                       err.strerror or err, record.locked, record.pulse is not None)
+        why = _store(self.fd, self.path, record, durable=durable)
+        if why is None:
+            self.unsaved.pop(self.burner, None)
+            return None
+        self.unsaved[self.burner] = record
+        _LOG.error("%s: not written (%s): locked=%s, pulse under way=%s; kept by this "
+                   "process only", self.path, why, record.locked, record.pulse is not None)
+        return why
+
+
+def _store(fd: int | None, path: Path, record: BurnerRecord, *, durable: bool) -> str | None:
+    """Write ``record``; why not, if it could not be."""
+    try:
+        if fd is None:
+            raise OSError(f"{path} could not be opened")
+        os.pwrite(fd, _encode(record), 0)
+        if durable:
+            os.fdatasync(fd)
+    except OSError as err:
+        return str(err.strerror or err)
+    return None
 
 
 class FileBurnerGuard:
@@ -161,6 +181,8 @@ class FileBurnerGuard:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        #: Records that could not be written (a full disk): they win over the file's.
+        self._unsaved: dict[str, BurnerRecord] = {}
 
     def _path(self, burner: str) -> Path:
         return self.directory / f"{burner}.record"
@@ -170,8 +192,14 @@ class FileBurnerGuard:
         path = self._path(burner)
         fd = await self._take(burner, wait)
         try:
-            record = self.record(burner) if fd is None else _read(fd, path)
-            yield _FileHold(record, fd, path)
+            unsaved = self._unsaved.get(burner)
+            if unsaved is not None:
+                hold = _FileHold(unsaved, fd, path, burner, self._unsaved)
+                hold.write(unsaved, force=True)  # (there may be room again)
+            else:
+                record = self.record(burner) if fd is None else _read(fd, path)
+                hold = _FileHold(record, fd, path, burner, self._unsaved)
+            yield hold
         finally:
             if fd is not None:
                 os.close(fd)  # (closing drops the flock)
@@ -199,6 +227,23 @@ class FileBurnerGuard:
                         f"did not end within {wait:.1f} s; nothing was done") from None
                 await asyncio.sleep(RETRY_S)
 
+    def _retry(self, burner: str, record: BurnerRecord) -> None:
+        """Write a record kept in memory, if there is room again and nobody holds the
+        burner (a holder writes it itself): a daemon's status polls get it to disk."""
+        try:
+            fd = os.open(self._path(burner), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _store(fd, self._path(burner), record, durable=True) is None:
+                del self._unsaved[burner]
+                _LOG.warning("%s: written now (locked=%s)", self._path(burner), record.locked)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+
     def busy(self, burner: str) -> bool:
         try:
             fd = os.open(self._path(burner), os.O_RDONLY)
@@ -213,6 +258,9 @@ class FileBurnerGuard:
         return False
 
     def record(self, burner: str) -> BurnerRecord:
+        if (unsaved := self._unsaved.get(burner)) is not None:
+            self._retry(burner, unsaved)
+            return unsaved
         path = self._path(burner)
         try:
             fd = os.open(path, os.O_RDONLY)

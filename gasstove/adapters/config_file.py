@@ -2,17 +2,28 @@
 
 ``${NAME}`` in any string is replaced by the environment variable NAME, so
 tokens and passwords can stay out of the file. Values are never echoed in
-errors: a wrong token must not end up in a terminal scroll-back or a log.
+errors: a wrong token must not end up in a terminal scroll-back or a log. A
+file that holds a token or password itself and that others may read gets a
+warning (see :func:`exposed_secret`).
+
+A hostile file is refused before it costs time or memory: more than
+:data:`MAX_BYTES`, nesting deeper than :data:`MAX_DEPTH`, or more than
+:data:`MAX_VALUES` values once aliases are expanded. Aliases stay allowed
+(``cut_seconds: *cut``), but each counts as the whole value it repeats: a
+"billion laughs" of nested aliases is refused at the line where it passes the
+budget, while it is being composed, instead of being expanded.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 
@@ -26,6 +37,17 @@ if TYPE_CHECKING:  # pydantic and the models cost ~200 ms: only loading a config
     from ..domain.config import Config
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LOG = logging.getLogger(__name__)
+
+#: Far above any stove's configuration (config.example.yaml is 5 KB).
+MAX_BYTES = 1024 * 1024
+#: The schema nests 6 deep (stove.burners.<name>.relay.<key>).
+MAX_DEPTH = 32
+#: Values (mappings, lists, scalars, keys), aliases expanded; a thousand burners need ~13 000.
+MAX_VALUES = 50_000
+#: The keys whose values are secrets (the models' SecretStr fields: a miio token, the
+#: MQTT password).
+SECRET_KEYS = ("token", "password")
 
 Path_ = tuple[str | int, ...]
 #: Turns YAML scalars into Python values with YAML's own rules (ints, bools...).
@@ -42,13 +64,52 @@ def default_config_path() -> Path:
     return Path.home() / ".config" / "gasstove" / "config.yaml"
 
 
-def load_config(path: Path) -> Config:
-    return parse_config(_read(path), str(path))
+def load_config(path: Path, *, warnings: list[str] | None = None) -> Config:
+    """The validated configuration.
+
+    What the user should fix but that does not stop us (a secret others may
+    read) is added to ``warnings``, or logged as a warning when none is given.
+    """
+    found: list[tuple[str, int]] = []
+    config = parse_config(_read(path), str(path), secrets=found)
+    _warn(path, found, warnings)
+    return config
+
+
+def _warn(path: Path, secrets: list[tuple[str, int]], warnings: list[str] | None) -> None:
+    if secrets and (warning := _exposed(path, *secrets[0])):
+        if warnings is None:
+            _LOG.warning("warning: %s", warning)
+        else:
+            warnings.append(warning)
+
+
+def _exposed(path: Path, key: str, line: int) -> str | None:
+    """What to say (and do) about the secret at ``key`` if others may read the file.
+
+    A secret taken from the environment (``${NAME}``) is not in the file: it is not
+    passed here.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    readable = [who for who, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH))
+                if mode & bit]
+    if not readable:
+        return None
+    return (f"{path}:{line} {key}: a secret in a file that {' and '.join(readable)} can "
+            f"read; run `chmod 600 {path}` (or take it from an environment variable, "
+            "${NAME})")
 
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)  # (never more: /dev/zero or a huge file)
+        if len(data) > MAX_BYTES:
+            raise ConfigError(f"{path}: larger than 1 MiB: not a gasstove configuration")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no configuration file (copy config.example.yaml there, "
@@ -66,6 +127,9 @@ class DaemonRoute:
     stove_name: str
     deadline: float
     longest_cut: float
+    #: What to tell the user about the file once the daemon answered (a secret others
+    #: may read); not before, as a file the daemon does not take is explained in full.
+    warning: str | None = None
 
     @property
     def reply_timeout(self) -> float:
@@ -86,11 +150,11 @@ def daemon_route(path: Path) -> DaemonRoute | None:
     delays) against the configuration it validated itself. The few values
     read here go through the models' own converters and defaults. None when
     the file cannot be read this way: :func:`load_config` then names the error.
+    A file that is not YAML (or too large) raises the ConfigError that
+    :func:`load_config` would, rather than be read twice.
     """
-    try:
-        data = _to_python(_compose(_read(path), str(path)), (), {}, str(path))
-    except ConfigError:
-        return None
+    found: list[tuple[str, int]] = []
+    data = _to_python(_compose(_read(path), str(path)), (), {}, str(path), found)
     stove = data.get("stove") if isinstance(data, dict) else None
     daemon = (data.get("daemon") if isinstance(data, dict) else None) or {}
     burners = stove.get("burners") if isinstance(stove, dict) else None
@@ -106,12 +170,40 @@ def daemon_route(path: Path) -> DaemonRoute | None:
                   for b in burners.values())
     except DurationError:
         return None
-    return DaemonRoute(socket_path(Path(socket) if socket else None), name, deadline, cut)
+    warnings: list[str] = []
+    _warn(path, found, warnings)
+    return DaemonRoute(socket_path(Path(socket) if socket else None), name, deadline, cut,
+                       warnings[0] if warnings else None)
+
+
+#: libyaml's parser (PyYAML's wheels ship it): PyYAML's own scanner needs ~20 s for a
+#: 1 MiB list, and its look-ahead inside "[[[[..." grows with the square of the depth.
+_PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class _Open:
+    """A mapping or list being composed."""
+
+    node: yaml.MappingNode | yaml.SequenceNode
+    counted: int  #: values counted when it opened
+    key: yaml.Node | None = None  #: a mapping's key waiting for its value
 
 
 def _compose(text: str, filename: str) -> yaml.Node:
+    """The YAML node tree (as ``yaml.compose``), within the budgets of the module doc.
+
+    Composed here from the parser's events, not by PyYAML's composer: an alias is
+    one node shared by reference, and what expands it is walking the tree
+    (:func:`_to_python`), so each alias is counted as the whole value it repeats
+    before anything walks it.
+    """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _PARSER(text)
+        try:
+            node = _compose_events(loader, filename)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = f":{mark.line + 1}" if mark else ""
@@ -123,14 +215,90 @@ def _compose(text: str, filename: str) -> yaml.Node:
     return node
 
 
-def parse_config(text: str, filename: str = "<config>") -> Config:
+def _compose_events(loader: Any, filename: str) -> yaml.Node | None:
+    loader.get_event()  # stream start
+    if loader.check_event(yaml.StreamEndEvent):
+        return None
+    loader.get_event()  # document start
+    anchors: dict[str, yaml.Node] = {}
+    sizes: dict[int, int] = {}  #: each finished node's values, aliases expanded
+    stack: list[_Open] = []
+    counted = 0
+    while True:
+        event = loader.get_event()
+        start: Any = event.start_mark  # (libyaml's marks; the stubs know PyYAML's)
+        line = start.line + 1
+
+        def refuse(problem: str, line: int = line) -> NoReturn:
+            raise ConfigError(f"{filename}:{line}: {problem}")
+
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                refuse(f"not valid YAML: the alias *{event.anchor} names no anchor before it")
+            node = anchors[event.anchor]
+            if id(node) not in sizes:  # still open: expanding it would never end
+                refuse("an alias refers to the value it is inside of")
+            counted += sizes[id(node)]
+        elif isinstance(event, yaml.ScalarEvent):
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            end: Any = event.end_mark
+            node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+            sizes[id(node)] = 1
+            counted += 1
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            if len(stack) >= MAX_DEPTH:
+                refuse(f"nested more than {MAX_DEPTH} deep")
+            kind = (yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent)
+                    else yaml.MappingNode)
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(kind, None, event.implicit)
+            collection = kind(tag, [], start, None, flow_style=event.flow_style)
+            if event.anchor is not None:
+                anchors[event.anchor] = collection
+            counted += 1
+            stack.append(_Open(collection, counted))
+            continue
+        else:  # the end of a mapping or list
+            done = stack.pop()
+            node = done.node
+            node.end_mark = event.end_mark
+            sizes[id(node)] = counted - done.counted + 1
+        if counted > MAX_VALUES:
+            refuse(f"more than {MAX_VALUES} values (aliases expanded): not a gasstove "
+                   "configuration")
+        if not stack:
+            break
+        parent = stack[-1]
+        if isinstance(parent.node, yaml.SequenceNode):
+            parent.node.value.append(node)
+        elif parent.key is None:
+            parent.key = node
+        else:
+            parent.node.value.append((parent.key, node))
+            parent.key = None
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        refuse_more = loader.get_event().start_mark.line + 1
+        raise ConfigError(f"{filename}:{refuse_more}: not valid YAML: expected a single "
+                          "document in the stream")
+    return node
+
+
+def parse_config(text: str, filename: str = "<config>", *,
+                 secrets: list[tuple[str, int]] | None = None) -> Config:
+    """``secrets`` collects (key, line) of each secret written in the file itself."""
     from pydantic import ValidationError
 
     from ..domain.config import Config
 
     node = _compose(text, filename)
     lines: dict[Path_, int] = {}
-    data = _to_python(node, (), lines, filename)
+    data = _to_python(node, (), lines, filename, secrets)
     try:
         return Config.model_validate(data)
     except ValidationError as err:
@@ -146,12 +314,20 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
             message = "missing"
         found = next((lines[path[:end]] for end in range(len(path), -1, -1)
                       if path[:end] in lines), None)
-        key = ".".join(str(p) for p in path) or "(top level)"
+        key = _dotted(path)
         where = f"{filename}:{found}" if found else filename
         raise ConfigError(f"{where} {key}: {message}") from None
 
 
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: str) -> Any:
+def _dotted(path: Path_) -> str:
+    """A key's place for a one-line message: a key that is not plain printable text
+    (a line break, a control character) is quoted, so the message stays one line."""
+    return ".".join(str(p) if str(p).isprintable() else repr(p) for p in path) or "(top level)"
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: str,
+               secrets: list[tuple[str, int]] | None = None) -> Any:
+    """Plain Python data; ``secrets`` collects (key, line) of secrets written in the file."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -161,25 +337,30 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
                 raise ConfigError(f"{filename}:{line}: a key must be a plain word")
             key = key_node.value
             if key in out:
-                where = ".".join(str(p) for p in (*path, key))
+                where = _dotted((*path, key))
                 raise ConfigError(f"{filename}:{line} {where}: duplicate key")
-            out[key] = _to_python(value_node, (*path, key), lines, filename)
+            out[key] = _to_python(value_node, (*path, key), lines, filename, secrets)
             lines[(*path, key)] = line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines, filename) for i, item in enumerate(node.value)]
+        return [_to_python(item, (*path, i), lines, filename, secrets)
+                for i, item in enumerate(node.value)]
     try:
         value = _SCALARS.construct_object(node)
     except Exception:  # a tagged scalar PyYAML cannot build ("!0", "!!int abc"): any exception type
-        where = ".".join(str(p) for p in path) or "(top level)"
+        where = _dotted(path)
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         raise ConfigError(f"{filename}:{node.start_mark.line + 1} {where}: "
                           f"cannot read a value tagged {tag}") from None
     if isinstance(value, str):
+        if (secrets is not None and path and path[-1] in SECRET_KEYS
+                and _ENV.sub("", value).strip()):
+            secrets.append((_dotted(path), node.start_mark.line + 1))
+
         def env(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
-                where = ".".join(str(p) for p in path)
+                where = _dotted(path)
                 raise ConfigError(
                     f"{filename}:{node.start_mark.line + 1} {where}: "
                     f"environment variable {name} is not set"

@@ -10,10 +10,13 @@ corrupt them) at a fraction of the cost of an fsync per row.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from ..domain.errors import GasstoveError, UsageError
 from ..domain.history import Event
 from .store import create_schema
 
@@ -76,30 +79,71 @@ class EventLog:
         self._db.close()
 
 
+class HistoryUnreadable(GasstoveError):
+    """The history cannot be read now (another process holds it): try again (exit 1)."""
+
+
+class HistoryDamaged(UsageError):
+    """The history's file cannot be used: something to fix, not to retry (exit 2)."""
+
+
 def read_events(path: Path, *, burners: Iterable[str] = (), since_ms: int | None = None,
                 limit: int = 50) -> list[Event]:
-    """Newest first, from a read-only connection (works while the daemon writes)."""
+    """Newest first, from a read-only connection (works while the daemon writes).
+
+    Raises HistoryUnreadable or HistoryDamaged, one line each, when it cannot.
+    """
     if not path.exists():
         return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+    where: list[str] = []
+    args: list[object] = []
+    names = list(burners)
+    if names:
+        where.append(f"burner IN ({', '.join('?' for _ in names)})")
+        args += names
+    if since_ms is not None:
+        where.append("at_ms >= ?")
+        args.append(since_ms)
+    sql = f"SELECT {_COLUMNS} FROM events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     try:
-        where: list[str] = []
-        args: list[object] = []
-        names = list(burners)
-        if names:
-            where.append(f"burner IN ({', '.join('?' for _ in names)})")
-            args += names
-        if since_ms is not None:
-            where.append("at_ms >= ?")
-            args.append(since_ms)
-        sql = f"SELECT {_COLUMNS} FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        rows = _select(path, sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
     except sqlite3.OperationalError as err:
         if "no such table" in str(err):
             return []  # a database from before the log existed
-        raise
+        if err.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise HistoryUnreadable(f"the history in {path} cannot be read now: {err} "
+                                    "(another process holds it); try again") from None
+        raise HistoryDamaged(f"the history in {path} cannot be read: {err}") from None
+    except sqlite3.DatabaseError as err:  # not a database, or damaged
+        raise HistoryDamaged(f"the history in {path} cannot be read: {err}; move it away "
+                             "to start afresh") from None
+    return [Event(*row) for row in rows]
+
+
+def _select(path: Path, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+    try:
+        return _query(f"file:{path}?mode=ro", sql, args)
+    except sqlite3.OperationalError as err:
+        # A WAL database needs its shared-memory file, which a read-only file
+        # system does not let anyone create; nobody can write there either, so
+        # reading it as immutable (no locks) is safe.
+        if err.sqlite_errorcode != sqlite3.SQLITE_CANTOPEN or not _read_only_fs(path):
+            raise
+    return _query(f"file:{path}?mode=ro&immutable=1", sql, args)
+
+
+def _query(uri: str, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(uri, uri=True, timeout=2)
+    try:
+        return db.execute(sql, args).fetchall()
     finally:
         db.close()
-    return [Event(*row) for row in rows]
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

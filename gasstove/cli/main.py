@@ -104,10 +104,19 @@ def config_path() -> Path:
     return _state["config"] or default_config_path()
 
 
-def load() -> Config:
+def load(warnings: list[str] | None = None) -> Config:
+    """The configuration. What the user should fix but that does not stop us (a secret
+    others may read) is printed, or added to ``warnings`` for the caller to report."""
     from ..adapters.config_file import load_config
 
-    return load_config(config_path())
+    found: list[str] = []
+    config = load_config(config_path(), warnings=found)
+    if warnings is None:
+        for warning in found:
+            print(f"warning: {warning}", file=sys.stderr)
+    else:
+        warnings += found
+    return config
 
 
 def run_with_stove(config: Config, act: Callable[[Stove], Awaitable[T]]) -> T:
@@ -167,6 +176,8 @@ def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json
     reply = ask_daemon(route.socket, {**request, "source": source}, route.reply_timeout)
     if reply is None:
         return False
+    if route.warning:
+        print(f"warning: {route.warning}", file=sys.stderr)
     if "error" in reply:
         code = reply.get("exit", 1)
         raise (UsageError if code == 2 else GasstoveError)(str(reply["error"]))
@@ -494,7 +505,8 @@ def check(as_json: JsonFlag = False) -> None:
 
     from ..adapters.mqtt_relay import MqttRelay
 
-    config = load()
+    warnings: list[str] = []
+    config = load(warnings)
 
     async def probe(stove: Stove) -> list[dict[str, Any]]:
         async def one(name: str) -> dict[str, Any]:
@@ -517,10 +529,12 @@ def check(as_json: JsonFlag = False) -> None:
     rows = run_with_stove(config, probe)
     ok = all(r["ok"] for r in rows)
     if as_json:
-        print(json.dumps({"config": str(config_path()), "ok": ok, "burners": rows},
-                         ensure_ascii=False))
+        print(json.dumps({"config": str(config_path()), "ok": ok, "warnings": warnings,
+                          "burners": rows}, ensure_ascii=False))
     else:
         print(f"{config_path()}: valid, stove {config.stove.name!r}, {len(rows)} burner(s)")
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         for r in rows:
             detail = f"{r['device']}, {r['state']}" if r["ok"] else f"NOT reachable: {r['error']}"
             print(f"  {r['burner']}: {r['relay']}: {detail}", file=sys.stdout if r["ok"] else sys.stderr)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.local_socket import group_access, peer_groups, peer_of, unsafe_folder, user_label
-from ..domain.commands import parse_command
+from ..domain.commands import decode_command, parse_command
 from ..domain.errors import GasstoveError, UsageError
 from .service import Daemon
 
@@ -109,10 +109,7 @@ async def _serve_client(daemon: Daemon, reader: asyncio.StreamReader,
 async def handle_line(daemon: Daemon, line: bytes, who: str, *, source: str = "socket") -> dict[str, Any]:
     """Decode, validate and run one command; every failure is a one-line reply."""
     try:
-        try:
-            obj = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise UsageError("not a JSON object") from None
+        obj = decode_command(line)
         if isinstance(obj, dict) and isinstance(obj.get("source"), str) and source == "socket":
             # local clients say which front end they are (cli, voice...): a label, while
             # who asked is the user the kernel reports

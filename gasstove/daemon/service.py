@@ -195,23 +195,31 @@ class Daemon:
                 # firing settles itself, seeing _confirmed_at)
                 if timer is not None and self.timers.get(name) is timer \
                         and name not in self._firing:
-                    self._drop_covered(timer, command)
-                    return outcome, "; its pending timer is no longer needed and was cancelled"
+                    return outcome, self._drop_covered(timer, command)
             armed = self.timers.get(name)
             return outcome, (f"; its timer at {local_clock(armed.due_at)} stays armed"
                              if armed is not None else "")
 
-    def _drop_covered(self, timer: Timer, command: Command) -> None:
-        """A confirmed cut did the timer's work: drop it (from the store best effort)."""
+    def _drop_covered(self, timer: Timer, command: Command) -> str:
+        """A confirmed cut did the timer's work: drop it (from the store best effort).
+
+        Returns what to tell the user of it: never "cancelled" when it is still stored.
+        """
         self._cancel_task(timer.burner)
         del self.timers[timer.burner]
+        reason = f"covered by a confirmed cut; was due {iso(timer.due_at)}"
         try:
             self.store.delete_timer(timer.burner)
         except StoreError as err:
             _LOG.error("%s; it fires once more if the daemon restarts", err)
+            self.recorder.event(timer.burner, "timer_cancelled", command.source,
+                                requested_by=command.requested_by, result="failed",
+                                reason=f"{reason}; NOT removed from the database")
+            return ("; its pending timer is no longer needed and will not fire now, but it is "
+                    f"still stored ({err}): it fires once more if the daemon restarts")
         self.recorder.event(timer.burner, "timer_cancelled", command.source,
-                            requested_by=command.requested_by,
-                            reason=f"covered by a confirmed cut; was due {iso(timer.due_at)}")
+                            requested_by=command.requested_by, reason=reason)
+        return "; its pending timer is no longer needed and was cancelled"
 
     def _cancel(self, names: list[str], command: Command) -> list[Result]:
         results = []

@@ -10,10 +10,13 @@ An optional ``"id"`` is echoed in the answer, to match answers to commands.
 Who asked is what the transport can verify (the socket's peer user, "mqtt"
 for the broker): a ``"requested_by"`` in the JSON is accepted, for older
 clients, and ignored.
+Both decode the bytes with :func:`decode_command`, which refuses what no
+command looks like (too large, nested too deep) in one line.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +27,12 @@ ACTIONS = ("off", "cancel", "lock", "unlock", "status")
 ActionName = Literal["off", "cancel", "lock", "unlock", "status"]
 _KEYS = {"action", "burners", "in", "delay_s", "source", "requested_by", "id"}
 MAX_BURNER_WORDS = 64
+#: The socket's line and an MQTT payload: a command is far shorter.
+MAX_COMMAND_BYTES = 64 * 1024
+#: A command is an object of short lists (depth 2). Deeper JSON is refused before
+#: anything walks it: Python's json raises RecursionError at ~1000 levels, and a
+#: value just under that can still break a repr or a comparison later.
+MAX_NESTING = 16
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,28 @@ class Command:
     source: str = "socket"
     requested_by: str = ""  #: verified by the transport: "uid 1000 alice", "mqtt"
     id: str = ""  #: the caller's correlation id, echoed in the answer
+
+
+def decode_command(data: bytes, what: str = "command") -> Any:
+    """The JSON value of a command's bytes, or a one-line UsageError about ``what``."""
+    if len(data) > MAX_COMMAND_BYTES:
+        raise UsageError(f"{what} too large ({len(data)} bytes)")
+    deep = UsageError(f"{what} is nested more than {MAX_NESTING} deep: not a command")
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise UsageError(f"{what} is not a JSON object") from None
+    except RecursionError:
+        raise deep from None
+    # (iterative: a walk that recursed would fail the way json did)
+    level, todo = 0, [value]
+    while todo:
+        level += 1
+        if level > MAX_NESTING:
+            raise deep
+        todo = [child for item in todo if isinstance(item, dict | list)
+                for child in (item.values() if isinstance(item, dict) else item)]
+    return value
 
 
 def parse_command(obj: Any, *, source: str, requested_by: str = "") -> Command:

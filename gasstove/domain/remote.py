@@ -27,14 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
-from .commands import Command, parse_command
+from .commands import Command, decode_command, parse_command
 from .errors import UsageError
 from .timers import iso
 
 ONLINE, OFFLINE = "online", "offline"
 #: Sources an MQTT command may name itself as.
 FRONT_ENDS = ("ha", "voice")
-MAX_PAYLOAD = 64 * 1024
 
 
 def slug(text: str) -> str:
@@ -86,12 +85,7 @@ class Remote:
 
     def parse(self, topic: str, payload: bytes) -> Command:
         """The command a message on one of our command topics carries; UsageError if bad."""
-        if len(payload) > MAX_PAYLOAD:
-            raise UsageError(f"command on {topic} too large ({len(payload)} bytes)")
-        try:
-            obj = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise UsageError(f"command on {topic} is not a JSON object") from None
+        obj = decode_command(payload, f"command on {topic}")
         if topic != self.command:
             burner = topic[len(self.base) + 1:-len("/set")]
             if not isinstance(obj, dict) or "burners" in obj:
