@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.local_socket import group_access, peer_groups, peer_of, unsafe_folder, user_label
-from ..domain.commands import decode_command, parse_command
+from ..domain.commands import MAX_COMMAND_BYTES, decode_command, parse_command
 from ..domain.errors import GasstoveError, UsageError
 from .service import Daemon
 
 _LOG = logging.getLogger("gasstove.daemon")
-MAX_LINE = 64 * 1024
+#: One request line: the same bound as a command on MQTT.
+MAX_LINE = MAX_COMMAND_BYTES
 
 
 async def start_socket(daemon: Daemon, path: Path) -> asyncio.Server:
