@@ -132,7 +132,10 @@ class Store:
 
     # -- timers ---------------------------------------------------------------
     def timers(self) -> list[Timer]:
-        return _timers(self._db)
+        try:
+            return _timers(self._db)
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: {err}") from None
 
     def put_timer(self, timer: Timer) -> None:
         """Store a new timer durably, or raise StoreError: it must not be acknowledged."""

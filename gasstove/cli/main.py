@@ -310,7 +310,6 @@ def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dic
     about a timer that will still fire).
     """
     import os
-    import sqlite3
 
     from ..adapters.history import EventLog
     from ..adapters.local_socket import user_label
@@ -325,10 +324,7 @@ def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dic
                 for n in names]
     store = Store(path)
     try:
-        try:
-            stored = {t.burner: t for t in store.timers()}
-        except sqlite3.Error as err:
-            raise StoreError(f"{path}: {err}") from None
+        stored = {t.burner: t for t in store.timers()}
         results, cancelled = [], []
         for name in names:
             result = {"burner": name, "action": "cancel", "ok": True, "timer": None,
