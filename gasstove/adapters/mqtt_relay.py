@@ -270,16 +270,15 @@ class MqttRelay:
             raise Unconfirmed(
                 f"no report from {self.describe()} since the command; the last state seen on "
                 f"its topic (perhaps old or retained) said {_state(energised)}, but "
-                f"{self.dialect.name} does not report a state it already has and has no state "
-                "request, so this cannot be confirmed")
+                f"{self._no_state_request()}, so this cannot be confirmed")
         raise self._silent("no state report since the command")
 
     def caveat(self) -> str | None:
         """What this relay cannot confirm, for `stove check` (None: nothing)."""
         if self.dialect.confirms_unchanged():
             return None
-        return (f"{self.dialect.name} does not report a state it already has and has no state "
-                "request: a cut or lock of a relay already cutting (a hold) cannot be confirmed"
+        return (f"{self._no_state_request()}: a cut or lock of a relay already cutting (a hold) "
+                "cannot be confirmed"
                 + (" (set get_topic if the firmware answers one)"
                    if self.dialect.name == "generic" else ""))
 
@@ -341,6 +340,10 @@ class MqttRelay:
         await self._ready(deadline)
         for message in self.dialect.poll():
             await self._link.publish(message.topic, message.payload, deadline)
+
+    def _no_state_request(self) -> str:
+        return (f"{self.dialect.name} does not report a state it already has and has no state "
+                "request")
 
     def _may_have(self, energised: bool) -> str:
         return (f"the command may have reached the relay: it may be {_state(energised)} "
