@@ -24,7 +24,7 @@ async def _to_miio(hass: HomeAssistant, name: str = "Kitchen") -> dict[str, Any]
     assert result["type"] == FlowResultType.FORM
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": name})
     assert result["type"] == FlowResultType.MENU
-    assert result["menu_options"] == ["miio", "mqtt"]
+    assert result["menu_options"] == ["miio", "mqtt", "hass"]
     return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "miio"})
 
 

@@ -21,6 +21,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigFlow, OptionsFlow
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResult
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector
 from pydantic import ValidationError
 
@@ -35,6 +36,7 @@ from .const import (
     CONF_CUT_SECONDS,
     CONF_DEADLINE,
     CONF_DIALECT,
+    CONF_ENTITY_ID,
     CONF_MAX_BURN_MINUTES,
     CONF_PROTOCOL,
     CONF_RELAY,
@@ -44,11 +46,13 @@ from .const import (
     DEFAULT_DEADLINE,
     DOMAIN,
     MAX_DELAY_MINUTES,
+    RELAY_HASS,
     RELAY_MIIO,
     RELAY_MQTT,
     UI_DIALECTS,
 )
 from .stove_config import relay_key, stove_dict
+from .switch_relay import entity_problem
 
 WIRINGS = ["normally_closed", "normally_open"]
 #: How long the flow waits for a relay to answer before "cannot_connect".
@@ -90,6 +94,13 @@ def _mqtt_schema(defaults: dict[str, Any]) -> vol.Schema:
     })
 
 
+def _hass_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema({
+        **_burner_fields(defaults),
+        vol.Required(CONF_ENTITY_ID): selector.EntitySelector(selector.EntitySelectorConfig(domain="switch")),
+    })
+
+
 #: The form field each part of a pydantic error location is about, and its error key.
 #: Selectors bound everything else (wiring, cut length, protocol, dialect), so any
 #: other error is unexpected and reported for the whole form.
@@ -99,6 +110,7 @@ FIELD_ERRORS = {
     "host": (CONF_HOST, "invalid_host"),
     "topic": (CONF_TOPIC, "invalid_topic"),
     "channel": (CONF_TOPIC, "invalid_topic"),
+    "entity_id": (CONF_ENTITY_ID, "entity_not_found"),
 }
 
 
@@ -171,10 +183,11 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
             {vol.Required(CONF_NAME, default=self._name): str}))
 
     async def async_step_relay_type(self, user_input: dict[str, Any] | None = None) -> FlowResult:
-        return self.async_show_menu(step_id="relay_type", menu_options=[RELAY_MIIO, RELAY_MQTT])
+        return self.async_show_menu(step_id="relay_type", menu_options=[RELAY_MIIO, RELAY_MQTT, RELAY_HASS])
 
     async def async_step_next(self, user_input: dict[str, Any] | None = None) -> FlowResult:
-        return self.async_show_menu(step_id="next", menu_options=[RELAY_MIIO, RELAY_MQTT, "finish"])
+        return self.async_show_menu(step_id="next",
+                                    menu_options=[RELAY_MIIO, RELAY_MQTT, RELAY_HASS, "finish"])
 
     async def async_step_miio(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         errors: dict[str, str] = {}
@@ -206,6 +219,26 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self._async_next()
         return self.async_show_form(step_id="mqtt", data_schema=self.add_suggested_values_to_schema(
             _mqtt_schema({}), user_input or {}), errors=errors)
+
+    async def async_step_hass(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+        """A switch entity Home Assistant already has. Refused unless it can confirm a cut:
+        one that exists, is available now, reports the device's state (no ``assumed_state``)
+        and is not one of our own entities."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            entity_id = user_input[CONF_ENTITY_ID]
+            entry = er.async_get(self.hass).async_get(entity_id)
+            if entry is not None and entry.platform == DOMAIN:
+                errors = {CONF_ENTITY_ID: "entity_is_gasstove"}
+            elif problem := entity_problem(self.hass.states.get(entity_id)):
+                errors = {CONF_ENTITY_ID: problem}
+            else:
+                errors = await self._async_add_burner(user_input, {"type": RELAY_HASS,
+                                                                   "entity_id": entity_id})
+            if not errors:
+                return await self._async_next()
+        return self.async_show_form(step_id="hass", data_schema=self.add_suggested_values_to_schema(
+            _hass_schema({}), user_input or {}), errors=errors)
 
     async def _async_add_burner(self, user_input: dict[str, Any], relay: dict[str, Any]) -> dict[str, str]:
         name = user_input[CONF_BURNER].strip()

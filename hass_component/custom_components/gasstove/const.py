@@ -20,12 +20,15 @@ CONF_DIALECT: Final = "dialect"
 CONF_TOPIC: Final = "topic"
 CONF_CHANNEL: Final = "channel"
 CONF_DEADLINE: Final = "deadline"
+CONF_ENTITY_ID: Final = "entity_id"
 # Options
 CONF_ALIASES: Final = "aliases"
 CONF_MAX_BURN_MINUTES: Final = "max_burn_minutes"
 
 RELAY_MIIO: Final = "miio"
 RELAY_MQTT: Final = "mqtt"
+#: A ``switch`` entity Home Assistant already has (switch_relay.py).
+RELAY_HASS: Final = "hass"
 #: Dialects the UI offers: each is addressed by one topic. ``generic`` needs a
 #: dozen topics and payloads and is left to the YAML configuration of the CLI.
 UI_DIALECTS: Final = ("tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome")
