@@ -28,7 +28,7 @@ from custom_components.gasstove.const import DOMAIN
 from homeassistant import config_entries
 from homeassistant.components.switch import SwitchEntity
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import Context, HomeAssistant, callback
+from homeassistant.core import Context, CoreState, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
@@ -109,15 +109,21 @@ class SimSwitch(SwitchEntity):
         self.async_write_ha_state()
 
 
-async def _add_switch(hass: HomeAssistant, switch: SimSwitch) -> SimSwitch:
+async def _add_switch(hass: HomeAssistant, switch: SimSwitch | None) -> Any:
+    """Set up the test integration's switch platform with ``switch`` (None: none yet);
+    returns its ``add_entities``, to add one later."""
+    added: list[Any] = []
+
     async def setup(hass: HomeAssistant, config: Any, add: Any, discovery_info: Any = None) -> None:
-        add([switch])
+        added.append(add)
+        if switch is not None:
+            add([switch])
 
     mock_platform(hass, "sim.switch", MockPlatform(async_setup_platform=setup))
     assert await async_setup_component(hass, "switch", {"switch": [{"platform": "sim"}]})
     await hass.async_block_till_done()
-    assert hass.states.get(RELAY) is not None
-    return switch
+    assert switch is None or hass.states.get(RELAY) is not None
+    return added[0]
 
 
 def _burner(wiring: Wiring = Wiring.NORMALLY_CLOSED) -> dict[str, Any]:
@@ -305,6 +311,39 @@ async def test_a_pulse_cut_short_by_a_crash_is_restored_on_the_next_start(
     assert records.record("left").pulse is None
 
 
+async def test_at_start_up_the_restore_waits_for_home_assistant_to_have_started(
+        hass: HomeAssistant) -> None:
+    """While Home Assistant starts, the switch's own integration may not be set up yet:
+    the pulse a crash cut short is restored once it has started, not reported failed."""
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="kitchen-uid",
+                            data=entry_data({"left": _burner()}, deadline=DEADLINE_S))
+    entry.add_to_hass(hass)
+    records = FileBurnerGuard(Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.burners")))
+    async with records.hold("left", wait=1) as hold:
+        hold.write(BurnerRecord(pulse=Pulse(time.time() - 60, "pid 4242")))
+    failed = async_capture_events(hass, "gasstove_shut_off_failed")
+    hass.set_state(CoreState.not_running)
+    add_later = await _add_switch(hass, None)
+    assert await hass.config_entries.async_setup(entry.entry_id)  # before the switch exists
+    await hass.async_block_till_done()
+    switch = SimSwitch()
+    switch.energised = True  # the relay the crash left cutting
+    switch._attr_is_on = True
+    switch.burner.set_relay(True, switch.wiring)
+    add_later([switch])
+    await hass.async_block_till_done()
+    assert records.record("left").pulse is not None
+    await hass.async_start()
+    await hass.async_block_till_done()
+    for _ in range(10):  # the device's round trip runs on real time
+        if not switch.energised:
+            break
+        await asyncio.sleep(0.1)
+        await hass.async_block_till_done()
+    assert not switch.energised and records.record("left").pulse is None
+    assert failed == []
+
+
 # -- config flow ------------------------------------------------------------------------
 HASS_INPUT = {"burner": "left", "wiring": "normally_closed", "cut_seconds": 2}
 
@@ -319,7 +358,8 @@ async def _to_hass_step(hass: HomeAssistant) -> dict[str, Any]:
 
 
 async def test_flow_adds_a_burner_with_a_switch_entity(hass: HomeAssistant) -> None:
-    switch = await _add_switch(hass, SimSwitch())
+    switch = SimSwitch()
+    await _add_switch(hass, switch)
     result = await _to_hass_step(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**HASS_INPUT, "entity_id": RELAY})
@@ -340,7 +380,8 @@ async def test_flow_adds_a_burner_with_a_switch_entity(hass: HomeAssistant) -> N
 )
 async def test_flow_refuses_a_switch_that_cannot_confirm(
         hass: HomeAssistant, make: Any, error: str) -> None:
-    switch = await _add_switch(hass, SimSwitch())
+    switch = SimSwitch()
+    await _add_switch(hass, switch)
     make(switch)
     switch.async_write_ha_state()
     result = await _to_hass_step(hass)

@@ -15,7 +15,7 @@ import shutil
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.start import async_at_started
@@ -55,7 +55,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     coordinator = GasStoveCoordinator(hass, entry, relays)
     # A switch entity of another integration may not exist yet while Home Assistant
     # starts: restoring its pulse, or firing an overdue timer, waits until it has started.
-    wait_for_start = not hass.is_running and any(
+    wait_for_start = hass.state is not CoreState.running and any(
         burner.relay.type == "hass" for burner in config.burners.values())
     # Before the first read (as the daemon does at its start): the entities then show a
     # relay a crash left cutting as restored, not as locked.
