@@ -74,6 +74,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         entry.async_on_unload(async_at_started(hass, started))
     else:
         await coordinator.async_restore_timers()
+    coordinator.flames.start()
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 

@@ -23,7 +23,17 @@ CONF_DEADLINE: Final = "deadline"
 CONF_ENTITY_ID: Final = "entity_id"
 # Options
 CONF_ALIASES: Final = "aliases"
-CONF_MAX_BURN_MINUTES: Final = "max_burn_minutes"
+#: The longest shut-off timer anyone may set, in minutes (0: up to MAX_DELAY_MINUTES).
+CONF_LONGEST_TIMER_MINUTES: Final = "longest_timer_minutes"
+#: Its name before 0.x: it was labelled "Maximum burn time", which is what
+#: CONF_MAX_BURN now is. Entries that still have it keep their limit.
+CONF_LEGACY_MAX_BURN_MINUTES: Final = "max_burn_minutes"
+#: Per burner: its flame input ({CONF_FLAME_ENTITY, CONF_FLAME_LIT_AT}) and its
+#: maximum burn time in minutes (the daemon's ``flame`` and ``max_burn``).
+CONF_FLAME: Final = "flame"
+CONF_FLAME_ENTITY: Final = "flame_entity"
+CONF_FLAME_LIT_AT: Final = "flame_lit_at"
+CONF_MAX_BURN: Final = "max_burn"
 
 RELAY_MIIO: Final = "miio"
 RELAY_MQTT: Final = "mqtt"
