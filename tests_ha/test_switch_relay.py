@@ -52,6 +52,7 @@ DELAY_S = 0.2  #: the device's report after a command
 DEADLINE_S = 1.0  #: entry_data's
 RELAY = "switch.stove_relay_left"
 LOCK = "switch.kitchen_left_lock"
+VALVE = "valve.kitchen_left_gas"
 
 
 class SimSwitch(SwitchEntity):
@@ -261,6 +262,17 @@ async def test_a_late_report_under_the_entitys_own_context_confirms(hass: HomeAs
     switch.reports = True  # and the restore is reported as usual
     await task
     assert not switch.burner.lit
+
+
+async def test_a_relay_switched_by_hand_shows_at_once(hass: HomeAssistant) -> None:
+    """Home Assistant hears the switch change: the burner shows held off without a poll."""
+    switch = SimSwitch()
+    await _setup(hass, switch)
+    assert hass.states.get(VALVE).state == "open"
+    await hass.services.async_call("switch", "turn_on", {"entity_id": RELAY}, blocking=True)
+    await asyncio.sleep(DELAY_S + 0.1)
+    await hass.async_block_till_done()
+    assert hass.states.get(VALVE).state == "closed"
 
 
 # -- lock, timers, restarts ------------------------------------------------------------

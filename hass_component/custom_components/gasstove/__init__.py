@@ -15,9 +15,10 @@ import shutil
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.typing import ConfigType
 
@@ -75,6 +76,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     else:
         await coordinator.async_restore_timers()
     coordinator.flames.start()
+    if switches := [b.relay.entity_id for b in config.burners.values() if b.relay.type == "hass"]:
+        # Home Assistant hears a switch's changes as they happen (a relay switched by
+        # hand, a device gone unavailable): show them now, not at the next poll.
+        @callback
+        def relay_changed(_event: Event) -> None:
+            hass.async_create_task(coordinator.async_request_refresh())
+
+        entry.async_on_unload(async_track_state_change_event(hass, switches, relay_changed))
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 
