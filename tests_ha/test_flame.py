@@ -9,13 +9,13 @@ only the relay's own round trips run on real time.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 from custom_components.gasstove.const import DOMAIN
-from homeassistant.core import Context, HomeAssistant
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
@@ -47,26 +47,31 @@ def _sense(hass: HomeAssistant, relay: SimRelay) -> None:
 
 
 class Clock:
-    """Home Assistant's clock run ahead: each step from where the last one left it."""
+    """Home Assistant's clock run ahead: each step from where the last one left it.
 
-    def __init__(self, hass: HomeAssistant) -> None:
+    With ``freezer`` the wall clock moves too, so a sensor's state written after a step
+    carries that time (its ``last_changed``). Without it only Home Assistant's timers
+    run ahead: the wait for a silent relay's deadline needs the real clock (test_timers).
+    """
+
+    def __init__(self, hass: HomeAssistant, freezer: FrozenDateTimeFactory | None = None) -> None:
         self.hass = hass
+        self.freezer = freezer
         self.start = dt_util.utcnow()
         self.ahead = 0.0
 
-    @property
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.ahead)
-
     async def advance(self, seconds: float) -> None:
         self.ahead += seconds
-        async_fire_time_changed(self.hass, self.now)
+        if self.freezer is not None:
+            self.freezer.tick(timedelta(seconds=seconds))
+            async_fire_time_changed(self.hass)
+        else:
+            async_fire_time_changed(self.hass, self.start + timedelta(seconds=self.ahead))
         await self.hass.async_block_till_done()
 
     async def sensor(self, entity_id: str, state: str) -> None:
-        """A sensor's new state, written at this clock's time (its last_changed)."""
-        with patch.object(dt_util, "utcnow", return_value=self.now):
-            self.hass.states.async_set(entity_id, state, context=Context())
+        assert self.freezer is not None, "a state's time needs the frozen clock"
+        self.hass.states.async_set(entity_id, state)
         await self.hass.async_block_till_done()
 
 
@@ -93,9 +98,9 @@ async def test_a_burner_lit_for_its_maximum_burn_time_is_shut_off(
 
 
 async def test_a_flame_out_before_the_limit_ends_the_count_and_a_relight_starts_it_again(
-        hass: HomeAssistant, miio_relay: Any) -> None:
+        hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory) -> None:
     left = miio_relay("left")
-    clock = Clock(hass)
+    clock = Clock(hass, freezer)
     hass.states.async_set(FLAME, "off")
     await _setup(hass, left, flame={"flame_entity": FLAME}, max_burn=30)
     done = async_capture_events(hass, "gasstove_shut_off")
@@ -124,9 +129,10 @@ async def test_an_unavailable_flame_input_does_not_stop_the_count(
     assert not left.lit
 
 
-async def test_a_temperature_sensor_with_a_threshold(hass: HomeAssistant, miio_relay: Any) -> None:
+async def test_a_temperature_sensor_with_a_threshold(
+        hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory) -> None:
     left = miio_relay("left")
-    clock = Clock(hass)
+    clock = Clock(hass, freezer)
     hass.states.async_set(PROBE, "24.5")
     entry = await _setup(hass, left, flame={"flame_entity": PROBE, "flame_lit_at": 80.0}, max_burn=30)
     flames = _coordinator(hass, entry).flames
