@@ -246,7 +246,7 @@ async def test_a_state_written_under_a_context_older_than_our_call_does_not_conf
     hass.states.async_set(RELAY, "on", dict(hass.states.get(RELAY).attributes), context=old)
     message, _ = await task
     assert hass.states.get(RELAY).context.id == old.id
-    assert "NOT confirmed" in message
+    assert "shows on, but not as its answer to the command" in message
 
 
 async def test_a_late_report_under_the_entitys_own_context_confirms(hass: HomeAssistant) -> None:
@@ -273,6 +273,24 @@ async def test_a_relay_switched_by_hand_shows_at_once(hass: HomeAssistant) -> No
     await asyncio.sleep(DELAY_S + 0.1)
     await hass.async_block_till_done()
     assert hass.states.get(VALVE).state == "closed"
+
+
+async def test_a_relay_that_reports_the_cut_then_bounces_back_is_not_confirmed(
+        hass: HomeAssistant) -> None:
+    """The device reported "on" and, before we looked, "off" again (a relay that drops
+    out, a second command): its latest word decides, as for MQTT relays."""
+    switch = SimSwitch(delay=0)
+
+    async def bounce(**kwargs: Any) -> None:
+        switch._attr_is_on = True
+        switch.async_write_ha_state()
+        switch._attr_is_on = False
+        switch.async_write_ha_state()
+
+    switch.async_turn_on = bounce  # type: ignore[method-assign]
+    await _setup(hass, switch)
+    message, _ = await _failed_shut_off(hass)
+    assert "reported on after the command, then off" in message
 
 
 # -- lock, timers, restarts ------------------------------------------------------------

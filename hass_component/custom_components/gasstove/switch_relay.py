@@ -78,6 +78,7 @@ class HassSwitchRelay:
         self._sent: bool | None = None
         self._context: Context | None = None
         self._sent_ms = 0
+        self._before = ""  #: the state shown when our last command was sent
         #: Confirmations heard since our last command: the state changes that count.
         self._confirmed: asyncio.Event | None = None
         self._gone: str | None = None  #: why the entity became unusable while we waited
@@ -103,7 +104,8 @@ class HassSwitchRelay:
     async def switch(
         self, energised: bool, *, deadline: float, pulse_seconds: float | None = None
     ) -> None:
-        self._usable()  # nothing is sent to an unavailable entity (HA would skip it silently)
+        # Nothing is sent to an unavailable entity (Home Assistant would skip it silently).
+        self._before = self._usable().state
         self._listen()
         self._gone = None
         self._confirmed = asyncio.Event()
@@ -150,20 +152,33 @@ class HassSwitchRelay:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 await confirmed.wait()
         except TimeoutError:
-            state = self.hass.states.get(self.entity_id)
-            if state is not None and state.attributes.get(ATTR_ASSUMED_STATE):
-                raise Unconfirmed(f"{self.describe()} has no feedback (assumed_state): it "
-                                  "cannot confirm the command") from None
-            if state is not None and state.state == _state_word(energised):
-                raise Unconfirmed(
-                    f"{self.describe()} already showed {state.state} before the command and "
-                    "reported no change since, so the command cannot be confirmed") from None
-            shown = state.state if state is not None else "nothing"
-            raise Unconfirmed(f"no state change from {self.describe()} since the command "
-                              f"within the deadline (it shows {shown})") from None
+            raise self._silent(energised) from None
         if self._gone is not None:
             raise RelayOffline(f"{self.describe()} {self._gone} while we waited for it to "
                                f"report {_state_word(energised)}")
+        # Its latest word must still agree (a relay that bounced back is not cutting).
+        state = self.hass.states.get(self.entity_id)
+        if state is None or state.state != _state_word(energised):
+            shown = state.state if state is not None else "nothing"
+            raise Unconfirmed(f"{self.describe()} reported {_state_word(energised)} after the "
+                              f"command, then {shown}")
+
+    def _silent(self, energised: bool) -> Unconfirmed:
+        """Why nothing confirmed the command by the deadline, as the user will read it."""
+        wanted = _state_word(energised)
+        state = self.hass.states.get(self.entity_id)
+        shown = state.state if state is not None else "nothing"
+        if state is not None and state.attributes.get(ATTR_ASSUMED_STATE):
+            return Unconfirmed(f"{self.describe()} has no feedback (assumed_state): it cannot "
+                               "confirm the command")
+        if shown == wanted == self._before:
+            return Unconfirmed(f"{self.describe()} already showed {wanted} before the command "
+                               "and reported no change since, so the command cannot be confirmed")
+        if shown == wanted:
+            return Unconfirmed(f"{self.describe()} shows {wanted}, but not as its answer to the "
+                               "command (that state was written under an earlier context)")
+        return Unconfirmed(f"no state change from {self.describe()} since the command within "
+                           f"the deadline (it shows {shown})")
 
     def _usable(self) -> State:
         state = self.hass.states.get(self.entity_id)
