@@ -102,6 +102,15 @@ def test_errors_name_file_line_and_key(change: tuple[str, str], expected: str) -
     assert error_of(GOOD.replace(*change)).startswith(expected)
 
 
+def test_a_home_assistant_switch_relay_is_refused_outside_home_assistant() -> None:
+    text = GOOD.replace("type: miio", "type: hass\n        entity_id: switch.stove_left")
+    text = text.replace("        host: 192.168.1.50\n", "").replace(f"        token: {TOKEN}\n", "")
+    message = error_of(text)
+    assert message.startswith("gasstove.yaml:")
+    assert message.endswith("stove: burner 'left': relay type 'hass' works only inside Home "
+                            "Assistant (use a miio or mqtt relay here)")
+
+
 def test_a_word_may_not_name_two_burners() -> None:
     right = GOOD.split("    left:\n")[1].replace("192.168.1.50", "192.168.1.51")
     text = GOOD + "    right:\n" + right.replace("[左边, left burner]", "[左边]")

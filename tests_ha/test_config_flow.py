@@ -24,7 +24,7 @@ async def _to_miio(hass: HomeAssistant, name: str = "Kitchen") -> dict[str, Any]
     assert result["type"] == FlowResultType.FORM
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": name})
     assert result["type"] == FlowResultType.MENU
-    assert result["menu_options"] == ["miio", "mqtt"]
+    assert result["menu_options"] == ["miio", "mqtt", "hass"]
     return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "miio"})
 
 
@@ -160,7 +160,7 @@ async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
     assert result["step_id"] == "init"
     _assert_labelled(result, "options")
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"max_burn_minutes": 60})
+        result["flow_id"], {"longest_timer_minutes": 60})
     assert (result["step_id"], result["description_placeholders"]) == ("burner", {"burner": "left"})
     _assert_labelled(result, "options")
     result = await hass.config_entries.options.async_configure(
@@ -169,22 +169,29 @@ async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
     # "front" moves from right to left: right's old aliases do not count before its own form.
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"cut_seconds": 4, "aliases": "左边, left burner, front"})
+    assert (result["step_id"], result["description_placeholders"]) == ("flame", {"burner": "left"})
+    _assert_labelled(result, "options")
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["description_placeholders"] == {"burner": "right"}
     assert _defaults(result) == {"cut_seconds": 1.0, "aliases": "front"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"cut_seconds": 2, "aliases": ""})
+    assert result["step_id"] == "flame"
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] == FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.options == {"cut_seconds": {"left": 4.0, "right": 2.0},
                              "aliases": {"left": ["左边", "left burner", "front"], "right": []},
-                             "max_burn_minutes": 60}
+                             "flame": {"left": {}, "right": {}}, "max_burn": {"left": 0, "right": 0},
+                             "longest_timer_minutes": 60}
     coordinator = hass.data[DOMAIN][entry.entry_id]  # reloaded with the new options
     assert coordinator.config.burners["left"].cut_seconds == 4.0
     assert coordinator.resolve(["左边"]) == coordinator.resolve(["front"]) == ["left"]
     # Opened again, the forms show what was saved.
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert _defaults(result) == {"max_burn_minutes": 60}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"max_burn_minutes": 0})
+    assert _defaults(result) == {"longest_timer_minutes": 60}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"longest_timer_minutes": 0})
     assert _defaults(result) == {"cut_seconds": 4.0, "aliases": "左边, left burner, front"}
 
 

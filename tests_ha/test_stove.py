@@ -166,7 +166,9 @@ async def test_number_sets_timer(hass: HomeAssistant, stove: Any, freezer: Froze
     assert left.lit
 
 
-async def test_max_burn_time(hass: HomeAssistant, miio_relay: Any) -> None:
+async def test_an_entry_from_before_the_rename_keeps_its_longest_timer(
+        hass: HomeAssistant, miio_relay: Any) -> None:
+    """The longest timer was stored as "max_burn_minutes" (labelled "Maximum burn time")."""
     left = miio_relay("left")
     await _setup(hass, {"left": miio_burner(left.host)}, options={"max_burn_minutes": 60})
     with pytest.raises(ServiceValidationError) as err:

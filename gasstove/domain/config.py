@@ -87,7 +87,26 @@ class MiioRelayConfig(Model):
         return f"miio {self.host} ({where})"
 
 
-RelayConfig = Annotated[MiioRelayConfig | MqttRelayConfig, Field(discriminator="type")]
+class HassRelayConfig(Model):
+    """A ``switch`` entity of Home Assistant (ZHA, Z-Wave, Matter, ESPHome...) as the relay.
+
+    Only the Home Assistant integration can drive it: the CLI and the daemon
+    refuse it (:class:`Config`). No firmware timer is reachable through a
+    switch entity, so its pulses are timed by Home Assistant.
+    """
+
+    type: Literal["hass"]
+    entity_id: str = Field(pattern=r"^switch\.[a-z0-9_]{1,200}$")
+
+    def device_pulse(self) -> DevicePulse:
+        return DevicePulse()
+
+    def describe(self) -> str:
+        return f"Home Assistant {self.entity_id}"
+
+
+RelayConfig = Annotated[MiioRelayConfig | MqttRelayConfig | HassRelayConfig,
+                        Field(discriminator="type")]
 
 
 class BurnerConfig(Model):
@@ -194,6 +213,15 @@ class Config(Model):
                 if burner.flame is not None:
                     raise ValueError(f"missing: burner {name!r} has a flame input, so an mqtt: "
                                      "section must name the broker (at least its host)")
+        return value
+
+    @field_validator("stove")
+    @classmethod
+    def _no_hass_relay(cls, value: StoveConfig) -> StoveConfig:
+        for name, burner in value.burners.items():
+            if burner.relay.type == "hass":
+                raise ValueError(f"burner {name!r}: relay type 'hass' works only inside Home "
+                                 "Assistant (use a miio or mqtt relay here)")
         return value
 
     @model_validator(mode="after")

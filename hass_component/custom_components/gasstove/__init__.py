@@ -15,9 +15,11 @@ import shutil
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.typing import ConfigType
 
 from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
@@ -52,15 +54,36 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     async_clear_entry(hass, entry.entry_id, keep=set(config.burners))  # burners removed since
     relays = build_relays(hass, config)
     coordinator = GasStoveCoordinator(hass, entry, relays)
+    # A switch entity of another integration may not exist yet while Home Assistant
+    # starts: restoring its pulse, or firing an overdue timer, waits until it has started.
+    wait_for_start = hass.state is not CoreState.running and any(
+        burner.relay.type == "hass" for burner in config.burners.values())
     # Before the first read (as the daemon does at its start): the entities then show a
     # relay a crash left cutting as restored, not as locked.
-    await coordinator.async_finish_pulses()
+    if not wait_for_start:
+        await coordinator.async_finish_pulses()
     # A relay that does not answer yet is shown unavailable rather than
     # failing the setup: the timers and the shut-off button must still load.
     await coordinator.async_refresh()
     hass.data.setdefault(DOMAIN, {})[entry.entry_id] = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await coordinator.async_restore_timers()
+    if wait_for_start:
+        async def started(_hass: HomeAssistant) -> None:
+            await coordinator.async_finish_pulses()
+            await coordinator.async_restore_timers()
+
+        entry.async_on_unload(async_at_started(hass, started))
+    else:
+        await coordinator.async_restore_timers()
+    coordinator.flames.start()
+    if switches := [b.relay.entity_id for b in config.burners.values() if b.relay.type == "hass"]:
+        # Home Assistant hears a switch's changes as they happen (a relay switched by
+        # hand, a device gone unavailable): show them now, not at the next poll.
+        @callback
+        def relay_changed(_event: Event) -> None:
+            hass.async_create_task(coordinator.async_request_refresh())
+
+        entry.async_on_unload(async_track_state_change_event(hass, switches, relay_changed))
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 

@@ -6,7 +6,8 @@
   open a broker connection of our own.
 * A relay may belong to one burner of one stove only (``already_configured``);
   the entry's unique id is its first relay's address.
-* Options: cut length and aliases per burner, maximum burn time.
+* Options: the longest timer; per burner its cut length and aliases, then its
+  flame input and maximum burn time.
 * Reconfigure (Home Assistant 2024.4+ shows it; on 2024.3 the step exists but
   the UI has no button for it): change a miio relay's host or token.
 """
@@ -21,6 +22,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigFlow, OptionsFlow
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResult
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector
 from pydantic import ValidationError
 
@@ -35,7 +37,13 @@ from .const import (
     CONF_CUT_SECONDS,
     CONF_DEADLINE,
     CONF_DIALECT,
-    CONF_MAX_BURN_MINUTES,
+    CONF_ENTITY_ID,
+    CONF_FLAME,
+    CONF_FLAME_ENTITY,
+    CONF_FLAME_LIT_AT,
+    CONF_LEGACY_MAX_BURN_MINUTES,
+    CONF_LONGEST_TIMER_MINUTES,
+    CONF_MAX_BURN,
     CONF_PROTOCOL,
     CONF_RELAY,
     CONF_TOPIC,
@@ -44,11 +52,13 @@ from .const import (
     DEFAULT_DEADLINE,
     DOMAIN,
     MAX_DELAY_MINUTES,
+    RELAY_HASS,
     RELAY_MIIO,
     RELAY_MQTT,
     UI_DIALECTS,
 )
 from .stove_config import relay_key, stove_dict
+from .switch_relay import entity_problem
 
 WIRINGS = ["normally_closed", "normally_open"]
 #: How long the flow waits for a relay to answer before "cannot_connect".
@@ -90,6 +100,13 @@ def _mqtt_schema(defaults: dict[str, Any]) -> vol.Schema:
     })
 
 
+def _hass_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema({
+        **_burner_fields(defaults),
+        vol.Required(CONF_ENTITY_ID): selector.EntitySelector(selector.EntitySelectorConfig(domain="switch")),
+    })
+
+
 #: The form field each part of a pydantic error location is about, and its error key.
 #: Selectors bound everything else (wiring, cut length, protocol, dialect), so any
 #: other error is unexpected and reported for the whole form.
@@ -99,6 +116,7 @@ FIELD_ERRORS = {
     "host": (CONF_HOST, "invalid_host"),
     "topic": (CONF_TOPIC, "invalid_topic"),
     "channel": (CONF_TOPIC, "invalid_topic"),
+    "entity_id": (CONF_ENTITY_ID, "entity_not_found"),
 }
 
 
@@ -171,10 +189,11 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
             {vol.Required(CONF_NAME, default=self._name): str}))
 
     async def async_step_relay_type(self, user_input: dict[str, Any] | None = None) -> FlowResult:
-        return self.async_show_menu(step_id="relay_type", menu_options=[RELAY_MIIO, RELAY_MQTT])
+        return self.async_show_menu(step_id="relay_type", menu_options=[RELAY_MIIO, RELAY_MQTT, RELAY_HASS])
 
     async def async_step_next(self, user_input: dict[str, Any] | None = None) -> FlowResult:
-        return self.async_show_menu(step_id="next", menu_options=[RELAY_MIIO, RELAY_MQTT, "finish"])
+        return self.async_show_menu(step_id="next",
+                                    menu_options=[RELAY_MIIO, RELAY_MQTT, RELAY_HASS, "finish"])
 
     async def async_step_miio(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         errors: dict[str, str] = {}
@@ -206,6 +225,26 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self._async_next()
         return self.async_show_form(step_id="mqtt", data_schema=self.add_suggested_values_to_schema(
             _mqtt_schema({}), user_input or {}), errors=errors)
+
+    async def async_step_hass(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+        """A switch entity Home Assistant already has. Refused unless it can confirm a cut:
+        one that exists, is available now, reports the device's state (no ``assumed_state``)
+        and is not one of our own entities."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            entity_id = user_input[CONF_ENTITY_ID]
+            entry = er.async_get(self.hass).async_get(entity_id)
+            if entry is not None and entry.platform == DOMAIN:
+                errors = {CONF_ENTITY_ID: "entity_is_gasstove"}
+            elif problem := entity_problem(self.hass.states.get(entity_id)):
+                errors = {CONF_ENTITY_ID: problem}
+            else:
+                errors = await self._async_add_burner(user_input, {"type": RELAY_HASS,
+                                                                   "entity_id": entity_id})
+            if not errors:
+                return await self._async_next()
+        return self.async_show_form(step_id="hass", data_schema=self.add_suggested_values_to_schema(
+            _hass_schema({}), user_input or {}), errors=errors)
 
     async def _async_add_burner(self, user_input: dict[str, Any], relay: dict[str, Any]) -> dict[str, str]:
         name = user_input[CONF_BURNER].strip()
@@ -284,15 +323,19 @@ class GasStoveOptionsFlow(OptionsFlow):
         self._burners = list(entry.data[CONF_BURNERS])
         self._cut: dict[str, float] = {}
         self._aliases: dict[str, list[str]] = {}
-        self._max_burn = 0
+        self._flame: dict[str, dict[str, Any]] = {}
+        self._max_burn: dict[str, int] = {}
+        self._longest_timer = 0
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         if user_input is not None:
-            self._max_burn = int(user_input[CONF_MAX_BURN_MINUTES])
+            self._longest_timer = int(user_input[CONF_LONGEST_TIMER_MINUTES])
             return await self.async_step_burner()
+        options = self._entry.options
+        # An entry from before the rename keeps its limit (under its old key).
+        longest = options.get(CONF_LONGEST_TIMER_MINUTES, options.get(CONF_LEGACY_MAX_BURN_MINUTES, 0))
         return self.async_show_form(step_id="init", data_schema=vol.Schema({
-            vol.Required(CONF_MAX_BURN_MINUTES,
-                         default=self._entry.options.get(CONF_MAX_BURN_MINUTES, 0)):
+            vol.Required(CONF_LONGEST_TIMER_MINUTES, default=longest):
                 selector.NumberSelector(selector.NumberSelectorConfig(
                     min=0, max=MAX_DELAY_MINUTES, step=1, unit_of_measurement="min",
                     mode=selector.NumberSelectorMode.BOX)),
@@ -315,11 +358,7 @@ class GasStoveOptionsFlow(OptionsFlow):
                 errors = {CONF_ALIASES: "invalid_aliases"}
             else:
                 self._cut[name], self._aliases[name] = cut, aliases
-                if len(self._cut) < len(self._burners):
-                    return await self.async_step_burner()
-                return self.async_create_entry(title="", data={
-                    CONF_CUT_SECONDS: self._cut, CONF_ALIASES: self._aliases,
-                    CONF_MAX_BURN_MINUTES: self._max_burn})
+                return await self.async_step_flame()
         options = self._entry.options
         cut_default = options.get(CONF_CUT_SECONDS, {}).get(
             name, self._entry.data[CONF_BURNERS][name].get(CONF_CUT_SECONDS, DEFAULT_CUT_SECONDS))
@@ -330,3 +369,49 @@ class GasStoveOptionsFlow(OptionsFlow):
                                               mode=selector.NumberSelectorMode.BOX)),
             vol.Optional(CONF_ALIASES, default=aliases_default): str,
         }), errors=errors, description_placeholders={"burner": name})
+
+    async def async_step_flame(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+        """The burner's flame input and maximum burn time, as the daemon's ``flame`` and
+        ``max_burn``: a binary sensor (on = lit) or a temperature sensor with the reading
+        at which it is lit; the maximum burn time needs one, as in gasstove.yaml."""
+        name = self._burners[len(self._flame)]  # the burner whose cut form came just before
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            entity = user_input.get(CONF_FLAME_ENTITY)
+            lit_at = user_input.get(CONF_FLAME_LIT_AT)
+            minutes = int(user_input.get(CONF_MAX_BURN) or 0)
+            if entity and entity.startswith("sensor.") and lit_at is None:
+                errors = {CONF_FLAME_LIT_AT: "flame_lit_at_needed"}
+            elif entity and entity.startswith("binary_sensor.") and lit_at is not None:
+                errors = {CONF_FLAME_LIT_AT: "flame_lit_at_binary"}
+            elif minutes and not entity:
+                errors = {CONF_MAX_BURN: "max_burn_needs_flame"}
+            else:
+                flame: dict[str, Any] = {CONF_FLAME_ENTITY: entity} if entity else {}
+                if entity and lit_at is not None:
+                    flame[CONF_FLAME_LIT_AT] = float(lit_at)
+                self._flame[name], self._max_burn[name] = flame, minutes
+                if len(self._flame) < len(self._burners):
+                    return await self.async_step_burner()
+                return self.async_create_entry(title="", data={
+                    CONF_CUT_SECONDS: self._cut, CONF_ALIASES: self._aliases,
+                    CONF_FLAME: self._flame, CONF_MAX_BURN: self._max_burn,
+                    CONF_LONGEST_TIMER_MINUTES: self._longest_timer})
+        saved = self._entry.options.get(CONF_FLAME, {}).get(name, {})
+        suggested = {CONF_FLAME_ENTITY: saved.get(CONF_FLAME_ENTITY),
+                     CONF_FLAME_LIT_AT: saved.get(CONF_FLAME_LIT_AT),
+                     CONF_MAX_BURN: self._entry.options.get(CONF_MAX_BURN, {}).get(name, 0),
+                     **(user_input or {})}
+        schema = vol.Schema({
+            vol.Optional(CONF_FLAME_ENTITY): selector.EntitySelector(
+                selector.EntitySelectorConfig(domain=["binary_sensor", "sensor"])),
+            vol.Optional(CONF_FLAME_LIT_AT): selector.NumberSelector(selector.NumberSelectorConfig(
+                min=-50, max=1000, step=0.5, mode=selector.NumberSelectorMode.BOX)),
+            vol.Optional(CONF_MAX_BURN): selector.NumberSelector(selector.NumberSelectorConfig(
+                min=0, max=MAX_DELAY_MINUTES, step=1, unit_of_measurement="min",
+                mode=selector.NumberSelectorMode.BOX)),
+        })
+        return self.async_show_form(
+            step_id="flame", errors=errors, description_placeholders={"burner": name},
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {k: v for k, v in suggested.items() if v is not None}))

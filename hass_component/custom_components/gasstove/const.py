@@ -20,12 +20,25 @@ CONF_DIALECT: Final = "dialect"
 CONF_TOPIC: Final = "topic"
 CONF_CHANNEL: Final = "channel"
 CONF_DEADLINE: Final = "deadline"
+CONF_ENTITY_ID: Final = "entity_id"
 # Options
 CONF_ALIASES: Final = "aliases"
-CONF_MAX_BURN_MINUTES: Final = "max_burn_minutes"
+#: The longest shut-off timer anyone may set, in minutes (0: up to MAX_DELAY_MINUTES).
+CONF_LONGEST_TIMER_MINUTES: Final = "longest_timer_minutes"
+#: Its name before 0.x: it was labelled "Maximum burn time", which is what
+#: CONF_MAX_BURN now is. Entries that still have it keep their limit.
+CONF_LEGACY_MAX_BURN_MINUTES: Final = "max_burn_minutes"
+#: Per burner: its flame input ({CONF_FLAME_ENTITY, CONF_FLAME_LIT_AT}) and its
+#: maximum burn time in minutes (the daemon's ``flame`` and ``max_burn``).
+CONF_FLAME: Final = "flame"
+CONF_FLAME_ENTITY: Final = "flame_entity"
+CONF_FLAME_LIT_AT: Final = "flame_lit_at"
+CONF_MAX_BURN: Final = "max_burn"
 
 RELAY_MIIO: Final = "miio"
 RELAY_MQTT: Final = "mqtt"
+#: A ``switch`` entity Home Assistant already has (switch_relay.py).
+RELAY_HASS: Final = "hass"
 #: Dialects the UI offers: each is addressed by one topic. ``generic`` needs a
 #: dozen topics and payloads and is left to the YAML configuration of the CLI.
 UI_DIALECTS: Final = ("tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome")

@@ -48,13 +48,15 @@ from gasstove.domain.relay import Relay
 from gasstove.timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
 
 from .const import (
-    CONF_MAX_BURN_MINUTES,
+    CONF_LEGACY_MAX_BURN_MINUTES,
+    CONF_LONGEST_TIMER_MINUTES,
     DOMAIN,
     EVENT_SHUT_OFF,
     EVENT_SHUT_OFF_FAILED,
     SCAN_INTERVAL,
     STORAGE_VERSION,
 )
+from .flame import FlameWatch
 from .repairs import async_clear_failure, async_report_failure
 from .stove_config import stove_config_from_entry
 
@@ -127,6 +129,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         #: a poll that began before it read the relay earlier than the action did.
         self._actions = 0
         self._acted: dict[str, int] = {}
+        #: Flame inputs and maximum burn times (options); started by the entry's setup.
+        self.flames = FlameWatch(self)
 
     # -- reading ------------------------------------------------------------------
     async def _async_update_data(self) -> dict[str, BurnerData]:
@@ -139,8 +143,9 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         return data
 
     @property
-    def max_burn_minutes(self) -> int:
-        return int(self.entry.options.get(CONF_MAX_BURN_MINUTES, 0))
+    def longest_timer_minutes(self) -> int:
+        options = self.entry.options
+        return int(options.get(CONF_LONGEST_TIMER_MINUTES, options.get(CONF_LEGACY_MAX_BURN_MINUTES, 0)))
 
     def resolve(self, words: Iterable[str] | None) -> list[str]:
         """Burner names for names/aliases/"all"; none means every burner."""
@@ -279,11 +284,11 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 "delay must be at least 1 second", translation_domain=DOMAIN,
                 translation_key="delay_too_short",
             )
-        limit = self.max_burn_minutes
+        limit = self.longest_timer_minutes
         if limit and delay_s > limit * 60:
             raise ServiceValidationError(
-                f"a delay of {format_duration(delay_s)} is longer than the maximum burn time "
-                f"of {limit} minutes", translation_domain=DOMAIN, translation_key="delay_too_long",
+                f"a delay of {format_duration(delay_s)} is longer than the longest timer "
+                f"allowed, {limit} minutes", translation_domain=DOMAIN, translation_key="delay_too_long",
                 translation_placeholders={"delay": format_duration(delay_s), "max": str(limit)},
             )
         due = dt_util.utcnow() + timedelta(seconds=delay_s)
@@ -446,6 +451,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         so unloading never leaves a relay cutting; a wait between attempts ends.
         """
         self._closing = True
+        self.flames.stop()
         for timer in self.timers.values():
             if timer.unsub:
                 timer.unsub()

@@ -23,6 +23,7 @@ SOURCES = {
     "timer": "by timer",
     "repair": "from its repair",
     "start": "at start-up",
+    "max_burn": "after burning its maximum burn time",
 }
 
 

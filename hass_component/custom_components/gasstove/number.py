@@ -35,7 +35,7 @@ async def async_setup_entry(
 class GasStoveTimerNumber(GasStoveEntity, NumberEntity):
     @property
     def native_max_value(self) -> float:
-        return float(self.coordinator.max_burn_minutes or MAX_DELAY_MINUTES)
+        return float(self.coordinator.longest_timer_minutes or MAX_DELAY_MINUTES)
 
     @property
     def native_value(self) -> float:

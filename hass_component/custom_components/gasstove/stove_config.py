@@ -56,8 +56,9 @@ def relay_key(relay: dict[str, Any]) -> str:
 
 
 def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
-    """One relay adapter per burner, all the library's: the miio driver, or its MQTT relay
-    carried by Home Assistant's MQTT connection (one link shared by the stove's relays)."""
+    """One relay adapter per burner: the library's miio driver, or its MQTT relay carried
+    by Home Assistant's MQTT connection (one link shared by the stove's relays), or a
+    switch entity Home Assistant already has (:mod:`.switch_relay`)."""
     relays: dict[str, Relay] = {}
     link = None
     for name, burner in config.burners.items():
@@ -65,6 +66,10 @@ def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
             from gasstove.adapters.miio_relay import MiioRelay
 
             relays[name] = MiioRelay(burner.relay, plan=burner.plan())
+        elif burner.relay.type == "hass":
+            from .switch_relay import HassSwitchRelay
+
+            relays[name] = HassSwitchRelay(hass, burner.relay)
         else:
             from gasstove.adapters.mqtt_relay import MqttRelay
 
