@@ -140,6 +140,17 @@ def test_check_reports_an_unreachable_relay(stove: Run, tmp_path: Path) -> None:
     assert code == 1 and "left: miio" in err and "NOT reachable" in err
 
 
+def test_check_says_in_one_line_that_a_host_name_does_not_resolve(stove: Run, tmp_path: Path) -> None:
+    # .invalid never resolves (RFC 2606)
+    config = write_config(tmp_path / "c.yaml",
+                          burner_yaml("left", None, host="stove-relay.invalid"), deadline="1s")
+    code, out, err = stove("-c", str(config), "check")
+    assert code == 1 and out.startswith(f"{config}: valid")
+    assert err.startswith("  left: miio stove-relay.invalid (siid 2 piid 1): NOT reachable: the "
+                          "host name stove-relay.invalid does not resolve (")  # (the resolver's words)
+    assert err.count("\n") == 1 and err.endswith(")\n")
+
+
 def test_the_countdown_holds_then_fires_and_ctrl_c_cancels() -> None:
     import io
 

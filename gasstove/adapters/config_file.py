@@ -48,6 +48,8 @@ MAX_VALUES = 50_000
 #: The keys whose values are secrets (the models' SecretStr fields: a miio token, the
 #: MQTT password).
 SECRET_KEYS = ("token", "password")
+#: Keys whose value is text even where YAML would read a number (``token: 0011223344``).
+TEXT_KEYS = (*SECRET_KEYS, "host")
 
 Path_ = tuple[str | int, ...]
 #: Turns YAML scalars into Python values with YAML's own rules (ints, bools...).
@@ -352,6 +354,11 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         raise ConfigError(f"{filename}:{node.start_mark.line + 1} {where}: "
                           f"cannot read a value tagged {tag}") from None
+    if path and path[-1] in TEXT_KEYS and isinstance(value, int | float):
+        # YAML reads ``token: 0011223344`` (octal, even) and ``host: 10.1`` as numbers:
+        # these are the text as typed, judged by the model's own rule ("must be 32 hex
+        # characters", "not a valid IPv4 address"), not "Input should be a valid string"
+        value = node.value
     if isinstance(value, str):
         if (secrets is not None and path and path[-1] in SECRET_KEYS
                 and _ENV.sub("", value).strip()):

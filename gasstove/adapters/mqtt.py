@@ -252,6 +252,8 @@ class MqttBroker:
             refused = f"TLS: we did not accept its certificate: {err.verify_message.rstrip('.')}"
         elif isinstance(err, ssl.SSLError):
             refused = f"TLS handshake failed: {_tls_reason(err)}"
+        elif isinstance(err, socket.gaierror):  # said at once, not as a deadline run out
+            refused = f"the host name {self.config.host} does not resolve ({err.strerror or err})"
         self._post(self._connection, False, refused)
 
     def tls_alert(self, err: ssl.SSLError) -> None:

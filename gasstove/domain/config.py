@@ -22,7 +22,7 @@ from pydantic import (
 
 from .daemon_config import DaemonConfig
 from .defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME
-from .fields import seconds_field
+from .fields import check_host, seconds_field
 from .flame import FlameInput
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from .plan import CutPlan, DevicePulse, Wiring, plan_cut
@@ -72,12 +72,7 @@ class MiioRelayConfig(Model):
 
     _check_token = field_validator("token")(_token)
 
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9.\-:]+", value):
-            raise ValueError("must be an IP address or host name")
-        return value
+    _check_host = field_validator("host")(check_host)
 
     def device_pulse(self) -> DevicePulse:
         return DevicePulse(on=self.countdown is not None and self.protocol == "miot")
