@@ -63,6 +63,28 @@ def test_a_dead_relay_exits_1_with_a_clear_message_within_the_deadline(
         or err.startswith(f"left  shut-off NOT confirmed: no answer from {host}")
 
 
+def test_a_failed_shut_off_is_one_line_and_json_is_only_json(tmp_path: Path) -> None:
+    """The installed command (no pytest log capture): the reason once, on stderr; --json
+    prints the object alone on stdout. The alert still reaches the history."""
+    host = free_loopback_host()
+    config = write_config(tmp_path / "c.yaml", burner_yaml("left", None, host=host),
+                          deadline="0.5s")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    done = run("off", "left")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(f"left  shut-off NOT confirmed: no answer from {host}")
+    assert done.stderr.count("\n") == 1, done.stderr
+    done = run("off", "left", "--json")
+    assert done.returncode == 1 and done.stderr == ""
+    assert json.loads(done.stdout)["ok"] is False and done.stdout.count("\n") == 1
+    done = run("history", "--json")
+    assert [json.loads(line)["result"] for line in done.stdout.splitlines()] == ["failed"] * 2
+
+
 def test_a_wrong_token_exits_1_naming_the_host_never_the_token(
     stove: Run, miio_relay: Callable[..., SimRelay], tmp_path: Path,
 ) -> None:

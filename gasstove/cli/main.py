@@ -222,7 +222,8 @@ async def record_outcomes(config: Config, outcomes: list[Outcome], *, source: st
     from ..records import Recorder
 
     log = EventLog.open(config.daemon.database_path())
-    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure)
+    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
+                        log_alerts=False)
     try:
         await recorder.outcomes(outcomes, source=source, requested_by=user_label(os.getuid()))
     finally:
