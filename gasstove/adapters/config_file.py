@@ -66,14 +66,18 @@ def default_config_path() -> Path:
     return Path.home() / ".config" / "gasstove" / "config.yaml"
 
 
-def load_config(path: Path, *, warnings: list[str] | None = None) -> Config:
+def load_config(path: Path, *, warnings: list[str] | None = None,
+                unset: list[str] | None = None) -> Config:
     """The validated configuration.
 
     What the user should fix but that does not stop us (a secret others may
     read) is added to ``warnings``, or logged as a warning when none is given.
+    ``unset`` (a list) is for commands that send nothing (parse, history, an
+    offline check): a secret from an unset ``${NAME}`` is then not required, and
+    is named there; such a configuration must never drive a relay.
     """
     found: list[tuple[str, int]] = []
-    config = parse_config(_read(path), str(path), secrets=found)
+    config = parse_config(_read(path), str(path), secrets=found, unset=unset)
     _warn(path, found, warnings)
     return config
 
@@ -156,7 +160,7 @@ def daemon_route(path: Path) -> DaemonRoute | None:
     :func:`load_config` would, rather than be read twice.
     """
     found: list[tuple[str, int]] = []
-    data = _to_python(_compose(_read(path), str(path)), (), {}, str(path), found)
+    data = _to_python(_compose(_read(path), str(path)), (), {}, str(path), found, [])
     stove = data.get("stove") if isinstance(data, dict) else None
     daemon = (data.get("daemon") if isinstance(data, dict) else None) or {}
     burners = stove.get("burners") if isinstance(stove, dict) else None
@@ -292,17 +296,23 @@ def _compose_events(loader: Any, filename: str) -> yaml.Node | None:
 
 
 def parse_config(text: str, filename: str = "<config>", *,
-                 secrets: list[tuple[str, int]] | None = None) -> Config:
-    """``secrets`` collects (key, line) of each secret written in the file itself."""
+                 secrets: list[tuple[str, int]] | None = None,
+                 unset: list[str] | None = None) -> Config:
+    """``secrets`` collects (key, line) of each secret written in the file itself.
+
+    With ``unset`` (a list), a secret taken from an environment variable that is
+    not set is not an error: it is said in ``unset`` and left out (see
+    :data:`~gasstove.domain.config.UNSET_SECRET`).
+    """
     from pydantic import ValidationError
 
     from ..domain.config import Config
 
     node = _compose(text, filename)
     lines: dict[Path_, int] = {}
-    data = _to_python(node, (), lines, filename, secrets)
+    data = _to_python(node, (), lines, filename, secrets, unset)
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"unset_secrets": unset is not None})
     except ValidationError as err:
         first = err.errors()[0]
         path = _locate(first["loc"], data)
@@ -328,8 +338,10 @@ def _dotted(path: Path_) -> str:
 
 
 def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: str,
-               secrets: list[tuple[str, int]] | None = None) -> Any:
-    """Plain Python data; ``secrets`` collects (key, line) of secrets written in the file."""
+               secrets: list[tuple[str, int]] | None = None,
+               unset: list[str] | None = None) -> Any:
+    """Plain Python data; ``secrets`` collects (key, line) of secrets written in the file;
+    ``unset`` (when given) what a secret from an unset environment variable is left out of."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -341,11 +353,11 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
             if key in out:
                 where = _dotted((*path, key))
                 raise ConfigError(f"{filename}:{line} {where}: duplicate key")
-            out[key] = _to_python(value_node, (*path, key), lines, filename, secrets)
+            out[key] = _to_python(value_node, (*path, key), lines, filename, secrets, unset)
             lines[(*path, key)] = line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines, filename, secrets)
+        return [_to_python(item, (*path, i), lines, filename, secrets, unset)
                 for i, item in enumerate(node.value)]
     try:
         value = _SCALARS.construct_object(node)
@@ -364,17 +376,17 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
                 and _ENV.sub("", value).strip()):
             secrets.append((_dotted(path), node.start_mark.line + 1))
 
-        def env(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name not in os.environ:
-                where = _dotted(path)
-                raise ConfigError(
-                    f"{filename}:{node.start_mark.line + 1} {where}: "
-                    f"environment variable {name} is not set"
-                )
-            return os.environ[name]
+        where = f"{filename}:{node.start_mark.line + 1} {_dotted(path)}"
+        missing = [name for name in _ENV.findall(value) if name not in os.environ]
+        if missing and unset is not None and path and path[-1] in SECRET_KEYS:
+            from ..domain.config import UNSET_SECRET
 
-        value = _ENV.sub(env, value)
+            unset.append(f"{where}: environment variable {missing[0]} is not set (commands "
+                         "that reach the stove need it)")
+            return UNSET_SECRET
+        if missing:
+            raise ConfigError(f"{where}: environment variable {missing[0]} is not set")
+        value = _ENV.sub(lambda m: os.environ[m.group(1)], value)
     return value
 
 

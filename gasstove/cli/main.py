@@ -104,13 +104,20 @@ def config_path() -> Path:
     return _state["config"] or default_config_path()
 
 
-def load(warnings: list[str] | None = None) -> Config:
+def load(warnings: list[str] | None = None, *, secrets_needed: bool = True) -> Config:
     """The configuration. What the user should fix but that does not stop us (a secret
-    others may read) is printed, or added to ``warnings`` for the caller to report."""
+    others may read) is printed, or added to ``warnings`` for the caller to report.
+
+    ``secrets_needed=False``: for commands that send nothing to a stove (parse,
+    history, check --offline); such a configuration never drives a relay.
+    """
     from ..adapters.config_file import load_config
 
     found: list[str] = []
-    config = load_config(config_path(), warnings=found)
+    unset: list[str] | None = None if secrets_needed else []
+    config = load_config(config_path(), warnings=found, unset=unset)
+    if warnings is not None and unset:
+        warnings += unset  # (only a check lists them: the others did not need them)
     if warnings is None:
         for warning in found:
             print(f"warning: {warning}", file=sys.stderr)
@@ -458,7 +465,7 @@ def history(
     from ..adapters.history import read_events
     from ..domain.history import parse_since
 
-    config = load()
+    config = load(secrets_needed=False)
     names = _resolve(config, burners) if burners else []
     since_ms = None
     if since is not None:
@@ -496,14 +503,21 @@ def serve(
 
 
 @app.command()
-def check(as_json: JsonFlag = False) -> None:
+def check(
+    as_json: JsonFlag = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Validate the file only: reach no relay, and need no secret "
+        "(one from an unset ${VAR} is named as a warning).")] = False,
+) -> None:
     """Validate the configuration and reach every relay (nothing is switched)."""
     import asyncio
 
     from ..adapters.mqtt_relay import MqttRelay
 
     warnings: list[str] = []
-    config = load(warnings)
+    config = load(warnings, secrets_needed=not offline)
+    if offline:
+        _report_check(config, [], warnings, as_json=as_json)
 
     async def probe(stove: Stove) -> list[dict[str, Any]]:
         async def one(name: str) -> dict[str, Any]:
@@ -523,13 +537,18 @@ def check(as_json: JsonFlag = False) -> None:
 
         return list(await asyncio.gather(*(one(n) for n in config.stove.burners)))
 
-    rows = run_with_stove(config, probe)
+    _report_check(config, run_with_stove(config, probe), warnings, as_json=as_json)
+
+
+def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str], *,
+                  as_json: bool) -> NoReturn:
     ok = all(r["ok"] for r in rows)
     if as_json:
         print(json.dumps({"config": str(config_path()), "ok": ok, "warnings": warnings,
                           "burners": rows}, ensure_ascii=False))
     else:
-        print(f"{config_path()}: valid, stove {config.stove.name!r}, {len(rows)} burner(s)")
+        print(f"{config_path()}: valid, stove {config.stove.name!r}, "
+              f"{len(config.stove.burners)} burner(s)" + ("" if rows else "; no relay reached"))
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
         for r in rows:
@@ -588,7 +607,8 @@ def _act_on_voice(command: VoiceCommand) -> int:
 def _register_subcommands() -> None:
     from . import voice
 
-    voice.register(app, lambda: load().stove, _act_on_voice)
+    # (the burners' words need no secret; `say` loads in full before it acts)
+    voice.register(app, lambda: load(secrets_needed=False).stove, _act_on_voice)
 
 
 _register_subcommands()
