@@ -17,6 +17,7 @@ budget, while it is being composed, instead of being expanded.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 
+from ..domain.config_source import ConfigSource
 from ..domain.defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME, socket_path
 from ..domain.durations import config_seconds
 from ..domain.errors import ConfigError, DurationError
@@ -68,6 +70,11 @@ def default_config_path() -> Path:
 
 def load_config(path: Path, *, warnings: list[str] | None = None,
                 unset: list[str] | None = None) -> Config:
+    return load_config_source(path, warnings=warnings, unset=unset)[0]
+
+
+def load_config_source(path: Path, *, warnings: list[str] | None = None,
+                       unset: list[str] | None = None) -> tuple[Config, ConfigSource]:
     """The validated configuration.
 
     What the user should fix but that does not stop us (a secret others may
@@ -77,9 +84,16 @@ def load_config(path: Path, *, warnings: list[str] | None = None,
     is named there; such a configuration must never drive a relay.
     """
     found: list[tuple[str, int]] = []
-    config = parse_config(_read(path), str(path), secrets=found, unset=unset)
+    text = _read(path)
+    config = parse_config(text, str(path), secrets=found, unset=unset)
     _warn(path, found, warnings)
-    return config
+    return config, source_of(path, text)
+
+
+def source_of(path: Path, text: str) -> ConfigSource:
+    """Which file ``text`` was read from, and its bytes' hash: what a daemon is asked to
+    match before it acts for a command (:mod:`gasstove.domain.config_source`)."""
+    return ConfigSource(os.path.realpath(path), hashlib.sha256(text.encode()).hexdigest())
 
 
 def _warn(path: Path, secrets: list[tuple[str, int]], warnings: list[str] | None) -> None:
@@ -136,6 +150,8 @@ class DaemonRoute:
     #: What to tell the user about the file once the daemon answered (a secret others
     #: may read); not before, as a file the daemon does not take is explained in full.
     warning: str | None = None
+    #: The file the command names, for the daemon to refuse it if it runs another.
+    source: ConfigSource | None = None
 
     @property
     def reply_timeout(self) -> float:
@@ -143,9 +159,9 @@ class DaemonRoute:
         return 2 * self.deadline + self.longest_cut + 5
 
     @classmethod
-    def of(cls, config: Config) -> DaemonRoute:
+    def of(cls, config: Config, source: ConfigSource | None = None) -> DaemonRoute:
         return cls(config.daemon.socket_path(), config.stove.name, config.stove.deadline,
-                   max(b.cut_seconds for b in config.stove.burners.values()))
+                   max(b.cut_seconds for b in config.stove.burners.values()), source=source)
 
 
 def daemon_route(path: Path) -> DaemonRoute | None:
@@ -160,7 +176,8 @@ def daemon_route(path: Path) -> DaemonRoute | None:
     :func:`load_config` would, rather than be read twice.
     """
     found: list[tuple[str, int]] = []
-    data = _to_python(_compose(_read(path), str(path)), (), {}, str(path), found, [])
+    text = _read(path)
+    data = _to_python(_compose(text, str(path)), (), {}, str(path), found, [])
     stove = data.get("stove") if isinstance(data, dict) else None
     daemon = (data.get("daemon") if isinstance(data, dict) else None) or {}
     burners = stove.get("burners") if isinstance(stove, dict) else None
@@ -179,7 +196,7 @@ def daemon_route(path: Path) -> DaemonRoute | None:
     warnings: list[str] = []
     _warn(path, found, warnings)
     return DaemonRoute(socket_path(Path(socket) if socket else None), name, deadline, cut,
-                       warnings[0] if warnings else None)
+                       warnings[0] if warnings else None, source_of(path, text))
 
 
 #: libyaml's parser (PyYAML's wheels ship it): PyYAML's own scanner needs ~20 s for a

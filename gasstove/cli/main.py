@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
     from ..control import Outcome, Stove
     from ..domain.config import Config
+    from ..domain.config_source import ConfigSource
     from ..domain.voice import VoiceCommand
 
 T = TypeVar("T")
@@ -77,6 +78,8 @@ app = typer.Typer(
 )
 
 _state: dict[str, Path | None] = {"config": None}
+#: The file the configuration was loaded from (what a daemon must run to act for us).
+_loaded: dict[str, ConfigSource] = {}
 
 Burners = Annotated[
     list[str] | None, typer.Argument(help="Burner names or aliases; none means every burner.")
@@ -111,11 +114,11 @@ def load(warnings: list[str] | None = None, *, secrets_needed: bool = True) -> C
     ``secrets_needed=False``: for commands that send nothing to a stove (parse,
     history, check --offline); such a configuration never drives a relay.
     """
-    from ..adapters.config_file import load_config
+    from ..adapters.config_file import load_config_source
 
     found: list[str] = []
     unset: list[str] | None = None if secrets_needed else []
-    config = load_config(config_path(), warnings=found, unset=unset)
+    config, _loaded["source"] = load_config_source(config_path(), warnings=found, unset=unset)
     if warnings is not None and unset:
         warnings += unset  # (only a check lists them: the others did not need them)
     if warnings is None:
@@ -154,11 +157,13 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
-           action: str) -> NoReturn:
+           action: str, in_force: dict[str, Any] | None = None) -> NoReturn:
+    """``in_force`` (status): which configuration the answer comes from (the file, and
+    the daemon that runs it, or None), as a last line or JSON keys."""
     ok = all(r["ok"] for r in results)
     if as_json:
-        print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results},
-                         ensure_ascii=False))
+        print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results,
+                          **(in_force or {})}, ensure_ascii=False))
     else:
         width = max(len(r["burner"]) for r in results)
         for r in results:
@@ -170,7 +175,24 @@ def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
                 line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
                          f"(in {clock_text(timer['in_s'])})")
             print(line, file=sys.stdout if r["ok"] else sys.stderr)
+        if in_force is not None:
+            print(_in_force_line(in_force))
     raise typer.Exit(0 if ok else 1)
+
+
+def _in_force_line(in_force: dict[str, Any]) -> str:
+    daemon = in_force["daemon"]
+    if daemon is None:
+        return f"config {in_force['config']}: no `stove serve` is running; relays read directly"
+    return (f"config {daemon['config']}: run by `stove serve` (pid {daemon['pid']}) since "
+            f"{local_clock(daemon['started_at'])}")
+
+
+def _status_in_force(route_source: ConfigSource | None, daemon: Any) -> dict[str, Any] | None:
+    """The JSON keys (and last line) of a status answer; None if the daemon did not say."""
+    if not isinstance(daemon, dict) or route_source is None:
+        return None
+    return {"config": route_source.path, "daemon": daemon}
 
 
 def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json: bool,
@@ -179,8 +201,12 @@ def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json
     from ..adapters.config_file import DaemonRoute
     from .client import ask_daemon
 
-    route = config if isinstance(config, DaemonRoute) else DaemonRoute.of(config)
-    reply = ask_daemon(route.socket, {**request, "source": source}, route.reply_timeout)
+    route = (config if isinstance(config, DaemonRoute)
+             else DaemonRoute.of(config, _loaded.get("source")))
+    request = {**request, "source": source}
+    if route.source is not None:  # the daemon refuses it unless it runs this very file
+        request["config"] = route.source.as_json()
+    reply = ask_daemon(route.socket, request, route.reply_timeout)
     if reply is None:
         return False
     if route.warning:
@@ -188,7 +214,9 @@ def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json
     if "error" in reply:
         code = reply.get("exit", 1)
         raise (UsageError if code == 2 else GasstoveError)(str(reply["error"]))
-    report(reply["burners"], as_json=as_json, stove_name=route.stove_name, action=action)
+    in_force = _status_in_force(route.source, reply.get("daemon")) if action == "status" else None
+    report(reply["burners"], as_json=as_json, stove_name=route.stove_name, action=action,
+           in_force=in_force)
 
 
 def daemon_first(request: dict[str, Any], *, as_json: bool, action: str) -> None:
@@ -409,7 +437,9 @@ def show_status(config: Config, names: list[str], *, as_json: bool = False,
 
     results = run_with_stove(config, read)
     _add_stored(config, results)
-    report(results, as_json=as_json, stove_name=config.stove.name, action="status")
+    loaded = _loaded.get("source")
+    report(results, as_json=as_json, stove_name=config.stove.name, action="status",
+           in_force={"config": loaded.path if loaded else str(config_path()), "daemon": None})
 
 
 def _add_stored(config: Config, results: list[dict[str, Any]]) -> None:
@@ -499,7 +529,7 @@ def serve(
     from ..daemon.run import setup_logging
 
     setup_logging(log_format, log_level.upper())
-    _run(run_daemon(config))
+    _run(run_daemon(config, source=_loaded["source"]))
 
 
 @app.command()
