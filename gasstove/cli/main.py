@@ -22,7 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
-from ..domain.timers import local_clock
+from ..domain.timers import local_clock, show_times
 from .countdown import clock_text
 
 if TYPE_CHECKING:
@@ -174,10 +174,18 @@ def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
                     and timer.get("armed", True)):
                 line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
                          f"(in {clock_text(timer['in_s'])})")
-            print(line, file=sys.stdout if r["ok"] else sys.stderr)
+            print(for_people(line), file=sys.stdout if r["ok"] else sys.stderr)
         if in_force is not None:
-            print(_in_force_line(in_force))
+            print(for_people(_in_force_line(in_force)))
     raise typer.Exit(0 if ok else 1)
+
+
+def for_people(text: str) -> str:
+    """The instants in a message (the daemon's, in its zone) in this terminal's zone, with
+    its offset, and "tomorrow" when it is (``--json`` keeps them as sent)."""
+    from datetime import datetime
+
+    return show_times(text, now=datetime.now().astimezone())
 
 
 def _in_force_line(in_force: dict[str, Any]) -> str:
@@ -273,7 +281,8 @@ def off(
         str | None, typer.Option("--in", metavar="DURATION", help="Shut off after 20m, 1h30m, 90s...")
     ] = None,
     at: Annotated[
-        str | None, typer.Option("--at", metavar="TIME", help="Shut off at 18:30 or an ISO time.")
+        str | None, typer.Option("--at", metavar="TIME", help="Shut off at 18:30 (tomorrow if "
+                                 "18:30 has passed) or at an ISO time.")
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="With no daemon, keep this process as the timer.")
@@ -413,7 +422,8 @@ def status(
     as_json: JsonFlag = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh every second; Ctrl-C ends.")] = False,
 ) -> None:
-    """Every burner: ready or held off, locked, timer countdown, relay reachable."""
+    """Every burner: ready or held off, locked, timer countdown, relay reachable; last, the
+    config file in force (the daemon's, since when)."""
     if not watch:
         daemon_first({"action": "status", "burners": burners or []}, as_json=as_json,
                      action="status")
@@ -509,7 +519,7 @@ def history(
     if not events:
         print("no events recorded" + (" in that time" if since else " yet"))
         return
-    print(f"{'time':<19}  {'burner':<10} {'action':<16} {'result':<11} {'latency':>8}  source")
+    print(f"{'time':<25}  {'burner':<10} {'action':<16} {'result':<11} {'latency':>8}  source")
     for event in events:
         print(event.row())
 
@@ -655,7 +665,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except GasstoveError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {for_people(str(err))}", file=sys.stderr)
         sys.exit(err.exit_code)
     except Exception as err:
         if not _is_usage_error(err):
