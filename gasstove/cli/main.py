@@ -192,7 +192,9 @@ def _in_force_line(in_force: dict[str, Any]) -> str:
     daemon = in_force["daemon"]
     if daemon is None:
         return f"config {in_force['config']}: no `stove serve` is running; relays read directly"
-    return (f"config {daemon['config']}: run by `stove serve` (pid {daemon['pid']}) since "
+    path = daemon.get("config")
+    shown = path if isinstance(path, str) and path.isprintable() else repr(path)  # one line
+    return (f"config {shown}: run by `stove serve` (pid {daemon.get('pid')}) since "
             f"{local_clock(daemon['started_at'])}")
 
 
