@@ -173,6 +173,19 @@ def test_check_says_in_one_line_that_a_host_name_does_not_resolve(stove: Run, tm
     assert err.count("\n") == 1 and err.endswith(")\n")
 
 
+def test_check_says_in_one_line_that_a_brokers_host_name_does_not_resolve(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("stove:\n  deadline: 1s\n  burners:\n    left:\n      relay: {type: mqtt, "
+                      "dialect: tasmota, topic: plug}\nmqtt:\n  host: broker.invalid\n")
+    done = subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), "check"],
+                          capture_output=True, text=True, timeout=60)  # (no pytest log capture)
+    assert done.returncode == 1 and done.stdout.startswith(f"{config}: valid")
+    assert done.stderr.startswith("  left: mqtt tasmota cmnd/plug/POWER: NOT reachable: MQTT broker "
+                                  "broker.invalid:1883 not reachable within the deadline: the host "
+                                  "name broker.invalid does not resolve (")
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
 def test_the_countdown_holds_then_fires_and_ctrl_c_cancels() -> None:
     import io
 
