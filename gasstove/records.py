@@ -44,8 +44,12 @@ class Recorder:
         *,
         on_failure: list[str] | None = None,
         wall: Callable[[], float] = time.time,
+        log_alerts: bool = True,
     ) -> None:
         self.stove = stove
+        #: False in a one-shot command: its own result line is the alert on the terminal
+        #: (the reason once, on one line); a daemon's log line is the alert in its log.
+        self.log_alerts = log_alerts
         self.log = log
         self.on_failure = on_failure
         self.wall = wall
@@ -85,8 +89,9 @@ class Recorder:
             await self.alert(alert)
 
     async def alert(self, alert: Alert) -> None:
-        _LOG.error("ALERT: %s %s NOT confirmed (%s, from %s): %s", alert["burner"],
-                   alert["action"], alert["result"], alert["source"], alert["reason"])
+        if self.log_alerts:
+            _LOG.error("ALERT: %s %s NOT confirmed (%s, from %s): %s", alert["burner"],
+                       alert["action"], alert["result"], alert["source"], alert["reason"])
         for listener in self.alert_listeners:
             listener(alert)
         if self.on_failure:

@@ -63,6 +63,28 @@ def test_a_dead_relay_exits_1_with_a_clear_message_within_the_deadline(
         or err.startswith(f"left  shut-off NOT confirmed: no answer from {host}")
 
 
+def test_a_failed_shut_off_is_one_line_and_json_is_only_json(tmp_path: Path) -> None:
+    """The installed command (no pytest log capture): the reason once, on stderr; --json
+    prints the object alone on stdout. The alert still reaches the history."""
+    host = free_loopback_host()
+    config = write_config(tmp_path / "c.yaml", burner_yaml("left", None, host=host),
+                          deadline="0.5s")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    done = run("off", "left")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(f"left  shut-off NOT confirmed: no answer from {host}")
+    assert done.stderr.count("\n") == 1, done.stderr
+    done = run("off", "left", "--json")
+    assert done.returncode == 1 and done.stderr == ""
+    assert json.loads(done.stdout)["ok"] is False and done.stdout.count("\n") == 1
+    done = run("history", "--json")
+    assert [json.loads(line)["result"] for line in done.stdout.splitlines()] == ["failed"] * 2
+
+
 def test_a_wrong_token_exits_1_naming_the_host_never_the_token(
     stove: Run, miio_relay: Callable[..., SimRelay], tmp_path: Path,
 ) -> None:
@@ -138,6 +160,30 @@ def test_check_reports_an_unreachable_relay(stove: Run, tmp_path: Path) -> None:
                           burner_yaml("left", None, host=free_loopback_host()), deadline="0.5s")
     code, _, err = stove("-c", str(config), "check")
     assert code == 1 and "left: miio" in err and "NOT reachable" in err
+
+
+def test_check_says_in_one_line_that_a_host_name_does_not_resolve(stove: Run, tmp_path: Path) -> None:
+    # .invalid never resolves (RFC 2606)
+    config = write_config(tmp_path / "c.yaml",
+                          burner_yaml("left", None, host="stove-relay.invalid"), deadline="1s")
+    code, out, err = stove("-c", str(config), "check")
+    assert code == 1 and out.startswith(f"{config}: valid")
+    assert err.startswith("  left: miio stove-relay.invalid (siid 2 piid 1): NOT reachable: the "
+                          "host name stove-relay.invalid does not resolve (")  # (the resolver's words)
+    assert err.count("\n") == 1 and err.endswith(")\n")
+
+
+def test_check_says_in_one_line_that_a_brokers_host_name_does_not_resolve(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("stove:\n  deadline: 1s\n  burners:\n    left:\n      relay: {type: mqtt, "
+                      "dialect: tasmota, topic: plug}\nmqtt:\n  host: broker.invalid\n")
+    done = subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), "check"],
+                          capture_output=True, text=True, timeout=60)  # (no pytest log capture)
+    assert done.returncode == 1 and done.stdout.startswith(f"{config}: valid")
+    assert done.stderr.startswith("  left: mqtt tasmota cmnd/plug/POWER: NOT reachable: MQTT broker "
+                                  "broker.invalid:1883 not reachable within the deadline: the host "
+                                  "name broker.invalid does not resolve (")
+    assert done.stderr.count("\n") == 1, done.stderr
 
 
 def test_the_countdown_holds_then_fires_and_ctrl_c_cancels() -> None:

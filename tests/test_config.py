@@ -138,3 +138,46 @@ def test_any_text_is_a_config_or_one_line_config_error(text: str) -> None:
     except ConfigError as err:
         assert "\n" not in str(err)
         assert str(err).startswith("fuzz.yaml")
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        # YAML reads these as numbers; the user meant the digits they typed
+        ("0011223344", "must be 32 hex characters"),
+        ("1234", "must be 32 hex characters"),
+        ("1.5e3", "must be 32 hex characters"),
+        ("true", "must be 32 hex characters"),
+    ],
+)
+def test_a_token_yaml_reads_as_a_number_is_judged_as_typed(token: str, expected: str) -> None:
+    message = error_of(GOOD.replace(TOKEN, token))
+    assert message == f"gasstove.yaml:9 stove.burners.left.relay.token: {expected}"
+    assert token not in message
+
+
+def test_a_token_of_32_decimal_digits_is_a_token_not_a_number() -> None:
+    digits = "12345678901234567890123456789012"
+    config = parse_config(GOOD.replace(TOKEN, digits))
+    assert config.stove.burners["left"].relay.token.get_secret_value() == digits
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["192.168.1.300", "192.168.1", "10.1", "1.2.3.4.5", "192.168.001.1", "0x7f.0.0.1",
+     "300", "fe80::1::2", "-router", "router-.lan", "a..b", "host_name"],
+)
+def test_an_invalid_address_literal_or_host_name_is_a_config_error(host: str) -> None:
+    for text in (GOOD.replace("192.168.1.50", host),
+                 GOOD + f"mqtt:\n  host: {host}\n"):
+        message = error_of(text)
+        key = "stove.burners.left.relay.host" if "mqtt" not in text else "mqtt.host"
+        line = 8 if "mqtt" not in text else 11
+        assert message.startswith(f"gasstove.yaml:{line} {key}: "), message
+        assert host in message  # a host name is no secret: say which
+
+
+@pytest.mark.parametrize("host", ["192.168.1.50", "stove-relay.lan", "fe80::1", "::1", "localhost",
+                                  "Relay1.example.com", "127.0.0.5"])
+def test_valid_addresses_and_host_names_pass(host: str) -> None:
+    assert parse_config(GOOD.replace("192.168.1.50", host)).stove.burners["left"].relay.host == host

@@ -480,7 +480,7 @@ def test_socket_lines_get_a_one_line_answer_and_never_act(
     assume(harmless(line))
     COUNTS["socket lines (real daemon socket)"] += 1
     reply = daemon.ask(line)
-    assert set(reply) <= {"ok", "exit", "error", "burners"}, reply
+    assert set(reply) <= {"ok", "exit", "error", "burners", "daemon"}, reply  # (daemon: status)
     if "error" in reply:
         COUNTS["socket lines (real daemon socket) [refused]"] += 1
         assert reply["exit"] == 2 and "\n" not in reply["error"], reply

@@ -335,3 +335,57 @@ def test_cli_say_refuses_what_it_does_not_understand() -> None:
     assert result.exception.exit_code == 2
     assert "打开燃气灶" in str(result.exception)
     assert acted == []
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
+
+
+def test_commands_that_send_nothing_need_no_secrets(
+    stove: Run, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The example config takes its tokens from the environment; parse, history and an
+    offline check read it without them (and say which are unset), acting commands do not."""
+    for name in ("GASSTOVE_LEFT_TOKEN", "GASSTOVE_RIGHT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    code, out, err = stove("-c", str(EXAMPLE), "parse", "二十分钟后关掉左边的火", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {"intent": "shut_off", "delay_s": 1200, "burner": "left"}
+    code, out, err = stove("-c", str(EXAMPLE), "history")
+    assert (code, out, err) == (0, "no events recorded yet\n", "")
+    code, out, err = stove("-c", str(EXAMPLE), "check", "--offline")
+    assert code == 0 and out.startswith(f"{EXAMPLE}: valid, stove 'kitchen', 2 burner(s)")
+    assert "stove.burners.left.relay.token: environment variable GASSTOVE_LEFT_TOKEN is not " \
+        "set" in err and err.count("\n") == 2
+    code, _, err = stove("-c", str(EXAMPLE), "off")
+    assert code == 2 and "environment variable GASSTOVE_LEFT_TOKEN is not set" in err
+
+
+def test_an_offline_check_still_judges_a_secret_that_is_given(
+    stove: Run, tmp_path: Path,
+) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("stove: {burners: {left: {relay: {type: miio, host: x, token: nothex}}}}\n")
+    bad.chmod(0o600)
+    code, out, err = stove("-c", str(bad), "check", "--offline")
+    assert (code, out) == (2, "")
+    assert err == f"error: {bad}:1 stove.burners.left.relay.token: must be 32 hex characters\n"
+
+
+def test_without_hassil_parse_prints_the_install_command_that_works_here(
+    stove: Run, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A checkout's editable install must not be told `pip install 'gasstove[voice]'` (that
+    would fetch another gasstove): the command names this interpreter and this install."""
+    import shlex
+    from importlib.metadata import distribution
+
+    monkeypatch.setitem(sys.modules, "hassil", None)
+    code, out, err = stove("parse", "关火")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    direct = json.loads(distribution("gasstove").read_text("direct_url.json") or "{}")
+    if direct.get("dir_info", {}).get("editable"):
+        checkout = direct["url"].removeprefix("file://")
+        want = f"{shlex.quote(sys.executable)} -m pip install -e {shlex.quote(checkout + '[voice]')}"
+    else:
+        want = f"{shlex.quote(sys.executable)} -m pip install 'gasstove[voice]'"
+    assert err == f"error: voice commands need hassil (the voice extra): run {want}\n"

@@ -17,6 +17,7 @@ budget, while it is being composed, instead of being expanded.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 
+from ..domain.config_source import ConfigSource
 from ..domain.defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME, socket_path
 from ..domain.durations import config_seconds
 from ..domain.errors import ConfigError, DurationError
@@ -48,6 +50,8 @@ MAX_VALUES = 50_000
 #: The keys whose values are secrets (the models' SecretStr fields: a miio token, the
 #: MQTT password).
 SECRET_KEYS = ("token", "password")
+#: Keys whose value is text even where YAML would read a number (``token: 0011223344``).
+TEXT_KEYS = (*SECRET_KEYS, "host")
 
 Path_ = tuple[str | int, ...]
 #: Turns YAML scalars into Python values with YAML's own rules (ints, bools...).
@@ -64,16 +68,32 @@ def default_config_path() -> Path:
     return Path.home() / ".config" / "gasstove" / "config.yaml"
 
 
-def load_config(path: Path, *, warnings: list[str] | None = None) -> Config:
+def load_config(path: Path, *, warnings: list[str] | None = None,
+                unset: list[str] | None = None) -> Config:
+    return load_config_source(path, warnings=warnings, unset=unset)[0]
+
+
+def load_config_source(path: Path, *, warnings: list[str] | None = None,
+                       unset: list[str] | None = None) -> tuple[Config, ConfigSource]:
     """The validated configuration.
 
     What the user should fix but that does not stop us (a secret others may
     read) is added to ``warnings``, or logged as a warning when none is given.
+    ``unset`` (a list) is for commands that send nothing (parse, history, an
+    offline check): a secret from an unset ``${NAME}`` is then not required, and
+    is named there; such a configuration must never drive a relay.
     """
     found: list[tuple[str, int]] = []
-    config = parse_config(_read(path), str(path), secrets=found)
+    text = _read(path)
+    config = parse_config(text, str(path), secrets=found, unset=unset)
     _warn(path, found, warnings)
-    return config
+    return config, source_of(path, text)
+
+
+def source_of(path: Path, text: str) -> ConfigSource:
+    """Which file ``text`` was read from, and its bytes' hash: what a daemon is asked to
+    match before it acts for a command (:mod:`gasstove.domain.config_source`)."""
+    return ConfigSource(os.path.realpath(path), hashlib.sha256(text.encode()).hexdigest())
 
 
 def _warn(path: Path, secrets: list[tuple[str, int]], warnings: list[str] | None) -> None:
@@ -130,6 +150,8 @@ class DaemonRoute:
     #: What to tell the user about the file once the daemon answered (a secret others
     #: may read); not before, as a file the daemon does not take is explained in full.
     warning: str | None = None
+    #: The file the command names, for the daemon to refuse it if it runs another.
+    source: ConfigSource | None = None
 
     @property
     def reply_timeout(self) -> float:
@@ -137,9 +159,9 @@ class DaemonRoute:
         return 2 * self.deadline + self.longest_cut + 5
 
     @classmethod
-    def of(cls, config: Config) -> DaemonRoute:
+    def of(cls, config: Config, source: ConfigSource | None = None) -> DaemonRoute:
         return cls(config.daemon.socket_path(), config.stove.name, config.stove.deadline,
-                   max(b.cut_seconds for b in config.stove.burners.values()))
+                   max(b.cut_seconds for b in config.stove.burners.values()), source=source)
 
 
 def daemon_route(path: Path) -> DaemonRoute | None:
@@ -154,7 +176,8 @@ def daemon_route(path: Path) -> DaemonRoute | None:
     :func:`load_config` would, rather than be read twice.
     """
     found: list[tuple[str, int]] = []
-    data = _to_python(_compose(_read(path), str(path)), (), {}, str(path), found)
+    text = _read(path)
+    data = _to_python(_compose(text, str(path)), (), {}, str(path), found, [])
     stove = data.get("stove") if isinstance(data, dict) else None
     daemon = (data.get("daemon") if isinstance(data, dict) else None) or {}
     burners = stove.get("burners") if isinstance(stove, dict) else None
@@ -173,7 +196,7 @@ def daemon_route(path: Path) -> DaemonRoute | None:
     warnings: list[str] = []
     _warn(path, found, warnings)
     return DaemonRoute(socket_path(Path(socket) if socket else None), name, deadline, cut,
-                       warnings[0] if warnings else None)
+                       warnings[0] if warnings else None, source_of(path, text))
 
 
 #: libyaml's parser (PyYAML's wheels ship it): PyYAML's own scanner needs ~20 s for a
@@ -290,17 +313,23 @@ def _compose_events(loader: Any, filename: str) -> yaml.Node | None:
 
 
 def parse_config(text: str, filename: str = "<config>", *,
-                 secrets: list[tuple[str, int]] | None = None) -> Config:
-    """``secrets`` collects (key, line) of each secret written in the file itself."""
+                 secrets: list[tuple[str, int]] | None = None,
+                 unset: list[str] | None = None) -> Config:
+    """``secrets`` collects (key, line) of each secret written in the file itself.
+
+    With ``unset`` (a list), a secret taken from an environment variable that is
+    not set is not an error: it is said in ``unset`` and left out (see
+    :data:`~gasstove.domain.config.UNSET_SECRET`).
+    """
     from pydantic import ValidationError
 
     from ..domain.config import Config
 
     node = _compose(text, filename)
     lines: dict[Path_, int] = {}
-    data = _to_python(node, (), lines, filename, secrets)
+    data = _to_python(node, (), lines, filename, secrets, unset)
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"unset_secrets": unset is not None})
     except ValidationError as err:
         first = err.errors()[0]
         path = _locate(first["loc"], data)
@@ -326,8 +355,10 @@ def _dotted(path: Path_) -> str:
 
 
 def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: str,
-               secrets: list[tuple[str, int]] | None = None) -> Any:
-    """Plain Python data; ``secrets`` collects (key, line) of secrets written in the file."""
+               secrets: list[tuple[str, int]] | None = None,
+               unset: list[str] | None = None) -> Any:
+    """Plain Python data; ``secrets`` collects (key, line) of secrets written in the file;
+    ``unset`` (when given) what a secret from an unset environment variable is left out of."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -339,11 +370,11 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
             if key in out:
                 where = _dotted((*path, key))
                 raise ConfigError(f"{filename}:{line} {where}: duplicate key")
-            out[key] = _to_python(value_node, (*path, key), lines, filename, secrets)
+            out[key] = _to_python(value_node, (*path, key), lines, filename, secrets, unset)
             lines[(*path, key)] = line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines, filename, secrets)
+        return [_to_python(item, (*path, i), lines, filename, secrets, unset)
                 for i, item in enumerate(node.value)]
     try:
         value = _SCALARS.construct_object(node)
@@ -352,22 +383,27 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: 
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         raise ConfigError(f"{filename}:{node.start_mark.line + 1} {where}: "
                           f"cannot read a value tagged {tag}") from None
+    if path and path[-1] in TEXT_KEYS and isinstance(value, int | float):
+        # YAML reads ``token: 0011223344`` (octal, even) and ``host: 10.1`` as numbers:
+        # these are the text as typed, judged by the model's own rule ("must be 32 hex
+        # characters", "not a valid IPv4 address"), not "Input should be a valid string"
+        value = node.value
     if isinstance(value, str):
         if (secrets is not None and path and path[-1] in SECRET_KEYS
                 and _ENV.sub("", value).strip()):
             secrets.append((_dotted(path), node.start_mark.line + 1))
 
-        def env(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name not in os.environ:
-                where = _dotted(path)
-                raise ConfigError(
-                    f"{filename}:{node.start_mark.line + 1} {where}: "
-                    f"environment variable {name} is not set"
-                )
-            return os.environ[name]
+        where = f"{filename}:{node.start_mark.line + 1} {_dotted(path)}"
+        missing = [name for name in _ENV.findall(value) if name not in os.environ]
+        if missing and unset is not None and path and path[-1] in SECRET_KEYS:
+            from ..domain.config import UNSET_SECRET
 
-        value = _ENV.sub(env, value)
+            unset.append(f"{where}: environment variable {missing[0]} is not set (commands "
+                         "that reach the stove need it)")
+            return UNSET_SECRET
+        if missing:
+            raise ConfigError(f"{where}: environment variable {missing[0]} is not set")
+        value = _ENV.sub(lambda m: os.environ[m.group(1)], value)
     return value
 
 

@@ -249,6 +249,9 @@ class MiioRelay:
                     self._failed.append(seen)
                     _LOG.debug("%s: try %d of %s got no answer", host, tries, method)
                     continue
+                except socket.gaierror as err:  # a name: nothing was sent
+                    raise RelayUnreachable(f"the host name {host} does not resolve "
+                                           f"({err.strerror or err})") from None
                 except OSError as err:  # unroutable address, no network
                     raise RelayUnreachable(f"cannot reach {host}: {err.strerror or err}") from None
                 self._failed.clear()

@@ -105,6 +105,8 @@ class MqttBroker:
         #: Counts connections: a relay re-subscribes when it changes (clean sessions).
         self.generation = 0
         self._refused: str | None = None
+        #: Why the last connection attempt failed, where it says more than "no answer".
+        self.unreachable_why: str | None = None
         self._changed = Signal()
         self._acks: dict[int, asyncio.Future[list[ReasonCode] | None]] = {}
         self._barrier_topic = ""
@@ -166,7 +168,8 @@ class MqttBroker:
             if self._refused is not None:
                 raise RelayRefused(f"{self.describe()}: {self._refused}")
             if not await self._changed.wait(deadline):
-                raise RelayUnreachable(f"{self.describe()} not reachable within the deadline")
+                why = f": {self.unreachable_why}" if self.unreachable_why else ""
+                raise RelayUnreachable(f"{self.describe()} not reachable within the deadline{why}")
 
     def _start(self) -> None:
         cfg = self.config
@@ -252,6 +255,11 @@ class MqttBroker:
             refused = f"TLS: we did not accept its certificate: {err.verify_message.rstrip('.')}"
         elif isinstance(err, ssl.SSLError):
             refused = f"TLS handshake failed: {_tls_reason(err)}"
+        # A name that does not resolve may resolve later (retried, not refused): said with
+        # the deadline's failure, not logged, so a command's answer is its one line.
+        self.unreachable_why = (f"the host name {self.config.host} does not resolve "
+                                f"({err.strerror or err})"
+                                if isinstance(err, socket.gaierror) else None)
         self._post(self._connection, False, refused)
 
     def tls_alert(self, err: ssl.SSLError) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TextIO
 
 from ..domain.durations import format_duration
+from ..domain.timers import local_clock, show_times
 
 
 def clock_text(seconds: float) -> str:
@@ -32,8 +33,9 @@ def wait_then(
     neither fires early nor late.
     """
     deadline = monotonic() + delay
-    due = (datetime.now() + timedelta(seconds=delay)).strftime("%H:%M:%S")
-    print(f"shutting off {', '.join(burners)} in {format_duration(delay)} (at {due}); "
+    now = datetime.now().astimezone()
+    due = show_times(f"at {local_clock(now.timestamp() + delay)}", now=now)
+    print(f"shutting off {', '.join(burners)} in {format_duration(delay)} ({due}); "
           "Ctrl-C cancels", file=out, flush=True)
     live = out.isatty()
     last_line = deadline
@@ -62,7 +64,8 @@ def watch_status(refresh: Callable[[], int], *, sleep: Callable[[float], None] =
         while True:
             if out.isatty():
                 out.write("\x1b[H\x1b[2J")  # home and clear: a live view, not a log
-            print(datetime.now().strftime("%H:%M:%S"), file=out, flush=True)
+            print(datetime.now().astimezone().isoformat(timespec="seconds")[11:], file=out,
+                  flush=True)
             refresh()
             sleep(1.0)
     except KeyboardInterrupt:

@@ -22,13 +22,14 @@ import typer
 from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
-from ..domain.timers import local_clock
+from ..domain.timers import local_clock, show_times
 from .countdown import clock_text
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
     from ..control import Outcome, Stove
     from ..domain.config import Config
+    from ..domain.config_source import ConfigSource
     from ..domain.voice import VoiceCommand
 
 T = TypeVar("T")
@@ -77,6 +78,8 @@ app = typer.Typer(
 )
 
 _state: dict[str, Path | None] = {"config": None}
+#: The file the configuration was loaded from (what a daemon must run to act for us).
+_loaded: dict[str, ConfigSource] = {}
 
 Burners = Annotated[
     list[str] | None, typer.Argument(help="Burner names or aliases; none means every burner.")
@@ -104,13 +107,20 @@ def config_path() -> Path:
     return _state["config"] or default_config_path()
 
 
-def load(warnings: list[str] | None = None) -> Config:
+def load(warnings: list[str] | None = None, *, secrets_needed: bool = True) -> Config:
     """The configuration. What the user should fix but that does not stop us (a secret
-    others may read) is printed, or added to ``warnings`` for the caller to report."""
-    from ..adapters.config_file import load_config
+    others may read) is printed, or added to ``warnings`` for the caller to report.
+
+    ``secrets_needed=False``: for commands that send nothing to a stove (parse,
+    history, check --offline); such a configuration never drives a relay.
+    """
+    from ..adapters.config_file import load_config_source
 
     found: list[str] = []
-    config = load_config(config_path(), warnings=found)
+    unset: list[str] | None = None if secrets_needed else []
+    config, _loaded["source"] = load_config_source(config_path(), warnings=found, unset=unset)
+    if warnings is not None and unset:
+        warnings += unset  # (only a check lists them: the others did not need them)
     if warnings is None:
         for warning in found:
             print(f"warning: {warning}", file=sys.stderr)
@@ -147,11 +157,13 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
-           action: str) -> NoReturn:
+           action: str, in_force: dict[str, Any] | None = None) -> NoReturn:
+    """``in_force`` (status): which configuration the answer comes from (the file, and
+    the daemon that runs it, or None), as a last line or JSON keys."""
     ok = all(r["ok"] for r in results)
     if as_json:
-        print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results},
-                         ensure_ascii=False))
+        print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results,
+                          **(in_force or {})}, ensure_ascii=False))
     else:
         width = max(len(r["burner"]) for r in results)
         for r in results:
@@ -162,8 +174,35 @@ def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
                     and timer.get("armed", True)):
                 line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
                          f"(in {clock_text(timer['in_s'])})")
-            print(line, file=sys.stdout if r["ok"] else sys.stderr)
+            print(for_people(line), file=sys.stdout if r["ok"] else sys.stderr)
+        if in_force is not None:
+            print(for_people(_in_force_line(in_force)))
     raise typer.Exit(0 if ok else 1)
+
+
+def for_people(text: str) -> str:
+    """The instants in a message (the daemon's, in its zone) in this terminal's zone, with
+    its offset, and "tomorrow" when it is (``--json`` keeps them as sent)."""
+    from datetime import datetime
+
+    return show_times(text, now=datetime.now().astimezone())
+
+
+def _in_force_line(in_force: dict[str, Any]) -> str:
+    daemon = in_force["daemon"]
+    if daemon is None:
+        return f"config {in_force['config']}: no `stove serve` is running; relays read directly"
+    path = daemon.get("config")
+    shown = path if isinstance(path, str) and path.isprintable() else repr(path)  # one line
+    return (f"config {shown}: run by `stove serve` (pid {daemon.get('pid')}) since "
+            f"{local_clock(daemon['started_at'])}")
+
+
+def _status_in_force(route_source: ConfigSource | None, daemon: Any) -> dict[str, Any] | None:
+    """The JSON keys (and last line) of a status answer; None if the daemon did not say."""
+    if not isinstance(daemon, dict) or route_source is None:
+        return None
+    return {"config": route_source.path, "daemon": daemon}
 
 
 def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json: bool,
@@ -172,8 +211,12 @@ def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json
     from ..adapters.config_file import DaemonRoute
     from .client import ask_daemon
 
-    route = config if isinstance(config, DaemonRoute) else DaemonRoute.of(config)
-    reply = ask_daemon(route.socket, {**request, "source": source}, route.reply_timeout)
+    route = (config if isinstance(config, DaemonRoute)
+             else DaemonRoute.of(config, _loaded.get("source")))
+    request = {**request, "source": source}
+    if route.source is not None:  # the daemon refuses it unless it runs this very file
+        request["config"] = route.source.as_json()
+    reply = ask_daemon(route.socket, request, route.reply_timeout)
     if reply is None:
         return False
     if route.warning:
@@ -181,7 +224,9 @@ def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json
     if "error" in reply:
         code = reply.get("exit", 1)
         raise (UsageError if code == 2 else GasstoveError)(str(reply["error"]))
-    report(reply["burners"], as_json=as_json, stove_name=route.stove_name, action=action)
+    in_force = _status_in_force(route.source, reply.get("daemon")) if action == "status" else None
+    report(reply["burners"], as_json=as_json, stove_name=route.stove_name, action=action,
+           in_force=in_force)
 
 
 def daemon_first(request: dict[str, Any], *, as_json: bool, action: str) -> None:
@@ -222,7 +267,8 @@ async def record_outcomes(config: Config, outcomes: list[Outcome], *, source: st
     from ..records import Recorder
 
     log = EventLog.open(config.daemon.database_path())
-    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure)
+    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
+                        log_alerts=False)
     try:
         await recorder.outcomes(outcomes, source=source, requested_by=user_label(os.getuid()))
     finally:
@@ -237,7 +283,8 @@ def off(
         str | None, typer.Option("--in", metavar="DURATION", help="Shut off after 20m, 1h30m, 90s...")
     ] = None,
     at: Annotated[
-        str | None, typer.Option("--at", metavar="TIME", help="Shut off at 18:30 or an ISO time.")
+        str | None, typer.Option("--at", metavar="TIME", help="Shut off at 18:30 (tomorrow if "
+                                 "18:30 has passed) or at an ISO time.")
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="With no daemon, keep this process as the timer.")
@@ -377,7 +424,8 @@ def status(
     as_json: JsonFlag = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh every second; Ctrl-C ends.")] = False,
 ) -> None:
-    """Every burner: ready or held off, locked, timer countdown, relay reachable."""
+    """Every burner: ready or held off, locked, timer countdown, relay reachable; last, the
+    config file in force (the daemon's, since when)."""
     if not watch:
         daemon_first({"action": "status", "burners": burners or []}, as_json=as_json,
                      action="status")
@@ -401,7 +449,9 @@ def show_status(config: Config, names: list[str], *, as_json: bool = False,
 
     results = run_with_stove(config, read)
     _add_stored(config, results)
-    report(results, as_json=as_json, stove_name=config.stove.name, action="status")
+    loaded = _loaded.get("source")
+    report(results, as_json=as_json, stove_name=config.stove.name, action="status",
+           in_force={"config": loaded.path if loaded else str(config_path()), "daemon": None})
 
 
 def _add_stored(config: Config, results: list[dict[str, Any]]) -> None:
@@ -457,7 +507,7 @@ def history(
     from ..adapters.history import read_events
     from ..domain.history import parse_since
 
-    config = load()
+    config = load(secrets_needed=False)
     names = _resolve(config, burners) if burners else []
     since_ms = None
     if since is not None:
@@ -471,7 +521,7 @@ def history(
     if not events:
         print("no events recorded" + (" in that time" if since else " yet"))
         return
-    print(f"{'time':<19}  {'burner':<10} {'action':<16} {'result':<11} {'latency':>8}  source")
+    print(f"{'time':<25}  {'burner':<10} {'action':<16} {'result':<11} {'latency':>8}  source")
     for event in events:
         print(event.row())
 
@@ -491,18 +541,25 @@ def serve(
     from ..daemon.run import setup_logging
 
     setup_logging(log_format, log_level.upper())
-    _run(run_daemon(config))
+    _run(run_daemon(config, source=_loaded["source"]))
 
 
 @app.command()
-def check(as_json: JsonFlag = False) -> None:
+def check(
+    as_json: JsonFlag = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Validate the file only: reach no relay, and need no secret "
+        "(one from an unset ${VAR} is named as a warning).")] = False,
+) -> None:
     """Validate the configuration and reach every relay (nothing is switched)."""
     import asyncio
 
     from ..adapters.mqtt_relay import MqttRelay
 
     warnings: list[str] = []
-    config = load(warnings)
+    config = load(warnings, secrets_needed=not offline)
+    if offline:
+        _report_check(config, [], warnings, as_json=as_json)
 
     async def probe(stove: Stove) -> list[dict[str, Any]]:
         async def one(name: str) -> dict[str, Any]:
@@ -522,13 +579,18 @@ def check(as_json: JsonFlag = False) -> None:
 
         return list(await asyncio.gather(*(one(n) for n in config.stove.burners)))
 
-    rows = run_with_stove(config, probe)
+    _report_check(config, run_with_stove(config, probe), warnings, as_json=as_json)
+
+
+def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str], *,
+                  as_json: bool) -> NoReturn:
     ok = all(r["ok"] for r in rows)
     if as_json:
         print(json.dumps({"config": str(config_path()), "ok": ok, "warnings": warnings,
                           "burners": rows}, ensure_ascii=False))
     else:
-        print(f"{config_path()}: valid, stove {config.stove.name!r}, {len(rows)} burner(s)")
+        print(f"{config_path()}: valid, stove {config.stove.name!r}, "
+              f"{len(config.stove.burners)} burner(s)" + ("" if rows else "; no relay reached"))
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
         for r in rows:
@@ -587,7 +649,8 @@ def _act_on_voice(command: VoiceCommand) -> int:
 def _register_subcommands() -> None:
     from . import voice
 
-    voice.register(app, lambda: load().stove, _act_on_voice)
+    # (the burners' words need no secret; `say` loads in full before it acts)
+    voice.register(app, lambda: load(secrets_needed=False).stove, _act_on_voice)
 
 
 _register_subcommands()
@@ -604,7 +667,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except GasstoveError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {for_people(str(err))}", file=sys.stderr)
         sys.exit(err.exit_code)
     except Exception as err:
         if not _is_usage_error(err):

@@ -52,6 +52,38 @@ def _burners(load_stove_config: Callable[[], StoveConfig]) -> Mapping[str, Seque
     return {name: burner.aliases for name, burner in stove.burners.items()}
 
 
+def _need_hassil() -> None:
+    """Refuse in one line, naming the install command that works where the user is: in a
+    checkout (an editable install) ``pip install 'gasstove[voice]'`` would fetch another
+    gasstove over this one."""
+    import importlib.util
+
+    if importlib.util.find_spec("hassil") is not None:
+        return
+    raise UsageError(f"voice commands need hassil (the voice extra): run {install_voice()}")
+
+
+def install_voice() -> str:
+    """The shell command that installs the voice extra into this interpreter."""
+    import shlex
+    import sys
+    from importlib.metadata import PackageNotFoundError, distribution
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    python = shlex.quote(sys.executable)
+    try:
+        direct = json.loads(distribution("gasstove").read_text("direct_url.json") or "{}")
+    except PackageNotFoundError:  # run from a source tree on PYTHONPATH
+        root = Path(__file__).resolve().parents[2]
+        direct = {"url": root.as_uri(), "dir_info": {"editable": True}}
+    url = direct.get("url", "")
+    if url.startswith("file:") and direct.get("dir_info", {}).get("editable"):
+        checkout = unquote(urlparse(url).path)
+        return f"{python} -m pip install -e {shlex.quote(checkout + '[voice]')}"
+    return f"{python} -m pip install 'gasstove[voice]'"
+
+
 def describe(command: VoiceCommand) -> str:
     """One readable line, e.g. "shut_off in 20m, burner left"."""
     from ..domain.durations import format_duration
@@ -88,6 +120,7 @@ def register(
         """Show what an utterance means; touches nothing (works without a config file)."""
         from ..domain.voice import parse_utterance
 
+        _need_hassil()
         command = parse_utterance(utterance, lang=lang.value, burners=_burners(load_stove_config))
         if as_json:
             typer.echo(json.dumps(command.as_json(), ensure_ascii=False))
@@ -99,6 +132,7 @@ def register(
         """Act on an utterance, as `stove off` / `cancel` / `status` would."""
         from ..domain.voice import parse_utterance
 
+        _need_hassil()
         stove = load_stove_config()
         burners = {name: burner.aliases for name, burner in stove.burners.items()}
         command = parse_utterance(utterance, lang=lang.value, burners=burners)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.burner_guard import FileBurnerGuard
 from ..adapters.history import EventLog
 from ..domain.config import Config
+from ..domain.config_source import ConfigSource
 from ..records import Recorder
 from .clock import Clock, SystemClock
 from .service import Daemon
@@ -27,7 +28,9 @@ _LOG = logging.getLogger("gasstove.daemon")
 
 async def serve(config: Config, *, clock: Clock | None = None,
                 ready: Callable[[Daemon], None] | None = None,
-                stop: asyncio.Event | None = None) -> None:
+                stop: asyncio.Event | None = None,
+                source: ConfigSource | None = None) -> None:
+    """``source``: the file ``config`` was read from (commands naming another are refused)."""
     from ..adapters.relays import build_relays
     from ..adapters.store import Store
     from ..control import Stove
@@ -53,7 +56,7 @@ async def serve(config: Config, *, clock: Clock | None = None,
     recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
                         wall=clock.wall)
     await adopt_locks(stove, store.take_locks())
-    daemon = Daemon(stove, store, clock, recorder=recorder)
+    daemon = Daemon(stove, store, clock, recorder=recorder, source=source)
     if broker is not None:
         from ..adapters.mqtt_relay import MqttRelay
 
@@ -80,9 +83,9 @@ async def serve(config: Config, *, clock: Clock | None = None,
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        _LOG.info("serving stove %r: %d burner(s), %d timer(s) pending, socket %s, database %s",
-                  config.stove.name, len(config.stove.burners), len(daemon.timers),
-                  socket_path, store.path)
+        _LOG.info("serving stove %r from %s: %d burner(s), %d timer(s) pending, socket %s, "
+                  "database %s", config.stove.name, source.shown() if source else "(no file)",
+                  len(config.stove.burners), len(daemon.timers), socket_path, store.path)
         if ready:
             ready(daemon)
         await stop.wait()

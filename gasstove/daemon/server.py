@@ -5,6 +5,9 @@ Request: a command (see :mod:`gasstove.domain.commands`). Reply::
     {"ok": true, "exit": 0, "burners": [...]}          # per-burner results
     {"ok": false, "exit": 2, "error": "unknown burner 'x' (...)"}
 
+A status reply also says which configuration file the daemon runs, since when,
+and its pid: ``"daemon": {...}`` (:meth:`Daemon.about`).
+
 Anyone who can write to the socket can shut the stove off, and lock it. Its
 folder must be the daemon user's and writable by it alone (checked at start,
 with every folder above it). The socket is 0600, or 0660 with the folder's
@@ -123,7 +126,10 @@ async def handle_line(daemon: Daemon, line: bytes, who: str, *, source: str = "s
         _LOG.exception("internal error handling a command")
         return {"ok": False, "exit": 1, "error": "internal error in the daemon (see its log)"}
     ok = all(r["ok"] for r in results)
-    return {"ok": ok, "exit": 0 if ok else 1, "burners": results}
+    reply: dict[str, Any] = {"ok": ok, "exit": 0 if ok else 1, "burners": results}
+    if command.action == "status":
+        reply["daemon"] = daemon.about()
+    return reply
 
 
 async def _send(writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:

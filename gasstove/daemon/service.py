@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -20,7 +21,9 @@ from typing import Any
 from ..adapters.store import Store, StoreError
 from ..control import Outcome, Stove
 from ..domain.commands import Command
+from ..domain.config_source import ConfigSource, refusal
 from ..domain.durations import format_duration
+from ..domain.errors import UsageError
 from ..domain.remote import burner_state
 from ..domain.timers import (
     Timer,
@@ -45,10 +48,15 @@ class Daemon:
         self, stove: Stove, store: Store, clock: Clock, *,
         retry_after: tuple[float, ...] = RETRY_AFTER_S,
         recorder: Recorder | None = None,
+        source: ConfigSource | None = None,
     ) -> None:
         self.stove = stove
         self.store = store
         self.clock = clock
+        #: The configuration file it runs, and since when: a command naming another is
+        #: refused (commands.Command.config).
+        self.source = source
+        self.started_at = clock.wall()
         self.retry_after = retry_after
         self.recorder = recorder or Recorder(stove.config.name, None, wall=clock.wall)
         #: Why the last shut-off of a burner failed; cleared by the next confirmed one.
@@ -107,6 +115,9 @@ class Daemon:
 
     # -- commands -----------------------------------------------------------------
     async def handle(self, command: Command) -> list[Result]:
+        if command.config is not None and self.source is not None and (
+                why := refusal(self.source, local_clock(self.started_at), command.config)):
+            raise UsageError(why)
         names = self.stove.resolve(list(command.burners))
         if command.action == "off" and command.delay_s is not None:
             return self._set_timers(names, command)
@@ -358,6 +369,11 @@ class Daemon:
         await self._shut_off_now([name], Command("off", (name,), source="max_burn"))
 
     # -- views ----------------------------------------------------------------------
+    def about(self) -> dict[str, Any]:
+        """Which configuration this daemon runs, since when (UTC), and its process."""
+        return {"config": self.source.path if self.source else None, "since": iso(self.started_at),
+                "started_at": self.started_at, "pid": os.getpid()}
+
     def _results(self, outcomes: Iterable[Outcome]) -> list[Result]:
         """Remember what the relays said, tell listeners, and give the answers."""
         results = []

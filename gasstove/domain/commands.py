@@ -6,7 +6,9 @@ Both the local socket and the MQTT command topic speak this JSON shape::
     {"action": "off", "delay_s": 1200}          # every burner
     {"action": "cancel" | "lock" | "unlock" | "status", "burners": [...]}
 
-An optional ``"id"`` is echoed in the answer, to match answers to commands.
+An optional ``"id"`` is echoed in the answer, to match answers to commands. An
+optional ``"config": {"path": ..., "sha256": ...}`` names the file the caller acts
+on: the daemon refuses the command (exit 2) unless it runs those bytes.
 Who asked is what the transport can verify (the socket's peer user, "mqtt"
 for the broker): a ``"requested_by"`` in the JSON is accepted, for older
 clients, and ignored.
@@ -20,12 +22,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .config_source import ConfigSource
 from .durations import MAX_DELAY_S, parse_duration
 from .errors import UsageError
 
 ACTIONS = ("off", "cancel", "lock", "unlock", "status")
 ActionName = Literal["off", "cancel", "lock", "unlock", "status"]
-_KEYS = {"action", "burners", "in", "delay_s", "source", "requested_by", "id"}
+_KEYS = {"action", "burners", "in", "delay_s", "source", "requested_by", "id", "config"}
 MAX_BURNER_WORDS = 64
 #: The socket's line and an MQTT payload: a command is far shorter.
 MAX_COMMAND_BYTES = 64 * 1024
@@ -43,6 +46,8 @@ class Command:
     source: str = "socket"
     requested_by: str = ""  #: verified by the transport: "uid 1000 alice", "mqtt"
     id: str = ""  #: the caller's correlation id, echoed in the answer
+    #: The configuration file the caller acts on: refused unless the daemon runs it.
+    config: ConfigSource | None = None
 
 
 def decode_command(data: bytes, what: str = "command") -> Any:
@@ -89,7 +94,8 @@ def parse_command(obj: Any, *, source: str, requested_by: str = "") -> Command:
     ident = obj.get("id", "")
     if not isinstance(ident, str | int) or isinstance(ident, bool) or len(str(ident)) > 64:
         raise UsageError("id must be a short string or number")
-    return Command(action, tuple(burners), delay, source, requested_by, str(ident))
+    config = ConfigSource.from_json(obj["config"]) if "config" in obj else None
+    return Command(action, tuple(burners), delay, source, requested_by, str(ident), config)
 
 
 def _delay(obj: dict[str, Any]) -> float | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from pydantic import BeforeValidator
@@ -20,3 +22,34 @@ def seconds_field(minimum: float, maximum: float) -> BeforeValidator:
             raise ValueError(str(err)) from None
 
     return BeforeValidator(convert)
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def check_host(value: str) -> str:
+    """An IP address or a host name, refused here when it can be neither.
+
+    A name whose last label is a number is read as an IPv4 address by resolvers
+    (``10.1`` is 10.0.0.1 to getaddrinfo, ``192.168.1.300`` a failed DNS lookup at the
+    first shut-off): it must then be four numbers 0-255, without leading zeros (which
+    some read as octal). The value is named: a host is no secret.
+    """
+    if ":" in value:
+        try:
+            ipaddress.IPv6Address(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a valid IPv6 address") from None
+        return value
+    labels = value.removesuffix(".").split(".")
+    if labels[-1].isdigit() or labels[-1].lower().startswith("0x"):
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a valid IPv4 address (four numbers 0-255, "
+                             "no leading zeros)") from None
+        return value
+    if len(value) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{value} is neither an IP address nor a host name (letters, digits "
+                         "and inner dashes, between dots)")
+    return value

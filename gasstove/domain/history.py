@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from .durations import MAX_DELAY_S, parse_duration
 from .errors import DurationError
+from .timers import iso, show_times
 
 Result = Literal["confirmed", "unconfirmed", "failed", "done"]
 
@@ -39,12 +40,13 @@ class Event:
         return out
 
     def row(self) -> str:
-        """One line of `stove history`: local time, newest first."""
-        when = datetime.fromtimestamp(self.at_ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        """One line of `stove history`: local time with its offset, as every instant in the
+        reason (recorded in UTC: "due 2026-11-25 13:52:16+08:00")."""
+        when = show_times(iso(self.at_ms / 1000), now=None)
         latency = f"{self.latency_ms} ms" if self.latency_ms is not None else ""
         who = f"{self.source}" + (f" ({self.requested_by})" if self.requested_by else "")
         text = f"{when}  {self.burner:<10} {self.action:<16} {self.result:<11} {latency:>8}  {who}"
-        return f"{text}  {self.reason}" if self.reason else text
+        return f"{text}  {show_times(self.reason, now=None)}" if self.reason else text
 
 
 def result_of(ok: bool, sent: bool | None) -> Result:

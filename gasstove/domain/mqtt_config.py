@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from .fields import check_host
 from .plan import DevicePulse
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ DIALECT_KEYS: dict[str, frozenset[str]] = {
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {"generic": ("command_topic", "state_topic")}
 
-_HOST = re.compile(r"[A-Za-z0-9.\-:]+")
 _NAME = re.compile(r"[A-Za-z0-9_\-]{1,23}")
 
 
@@ -74,12 +74,7 @@ class MqttBrokerConfig(BaseModel):
     client_id_prefix: str = "gasstove"
     keepalive: int = Field(default=30, ge=5, le=3600)
 
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        if not _HOST.fullmatch(value):
-            raise ValueError("must be an IP address or host name")
-        return value
+    _check_host = field_validator("host")(check_host)
 
     @field_validator("client_id_prefix")
     @classmethod

@@ -7,8 +7,9 @@ nor loses a timer): see :func:`monotonic_deadline`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from .durations import format_duration
@@ -38,8 +39,35 @@ def iso(wall: float) -> str:
 
 
 def local_clock(wall: float) -> str:
-    """HH:MM:SS in the local time zone, for people."""
-    return datetime.fromtimestamp(wall).astimezone().strftime("%H:%M:%S")
+    """An instant for a message: ISO 8601 to the second with its UTC offset, in this
+    process's zone ("2026-12-01T18:50:00+08:00"). Never ambiguous, whoever reads it;
+    a terminal shows it in its own reader's zone with :func:`show_times`."""
+    return datetime.fromtimestamp(wall).astimezone().isoformat(timespec="seconds")
+
+
+_INSTANT = re.compile(r"(\bat )?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z))")
+
+
+def show_times(text: str, *, now: datetime | None, tz: tzinfo | None = None) -> str:
+    """``text`` with each ISO instant in it (:func:`local_clock`, :func:`iso`) as a person
+    reads it: the time with its offset in ``tz`` (default: this process's zone), and the
+    day when it is not today: "at 18:50:00+08:00", "tomorrow at 11:00:00+08:00",
+    "yesterday 09:12:00+08:00", "2026-12-05 11:00:00+08:00". ``now`` None (a record of
+    the past, such as the history): always dated."""
+    today = now.astimezone(tz).date() if now is not None else None
+
+    def shown(m: re.Match[str]) -> str:
+        when = datetime.fromisoformat(m.group(2).replace("Z", "+00:00")).astimezone(tz)
+        clock = when.isoformat(timespec="seconds")[11:]  # 18:50:00+08:00
+        at = m.group(1) or ""
+        if today is None or (days := (when.date() - today).days) not in (-1, 0, 1):
+            return f"{at}{when.date().isoformat()} {clock}"
+        if days == 0:
+            return f"{at}{clock}"
+        day = "tomorrow" if days == 1 else "yesterday"
+        return f"{day} at {clock}" if at else f"{day} {clock}"
+
+    return _INSTANT.sub(shown, text)
 
 
 def monotonic_deadline(timer: Timer, now_wall: float, now_mono: float) -> float:

@@ -203,7 +203,7 @@ def parse_utterance(
     try:
         from hassil import recognize_all
     except ImportError:
-        raise UsageError("voice commands need hassil: pip install 'gasstove[voice]'") from None
+        raise UsageError("voice commands need hassil (the gasstove[voice] extra)") from None
     # Both languages' turn-on phrases are refused whatever the language, so
     # mixed text ("light the burner 然后关火") cannot slip past the check.
     if any(_TURN_ON[each].search(_clean(text, each)) for each in _TURN_ON):
