@@ -1,8 +1,10 @@
 """Snapshots (syrupy, as Home Assistant core uses them) of every entity and of the diagnostics.
 
 A stove with two simulated miio relays and a 20-minute timer armed at a frozen
-instant. The simulators' loopback addresses depend on which are free, so they
-are replaced by their burner's name before comparing. Update after an intended
+instant (only the arming is frozen: the miio driver and the simulators measure
+their deadlines and replies on the real clock, and a frozen one makes every
+relay read fail). The simulators' loopback addresses depend on which are free,
+so they are replaced by their burner's name before comparing. Update after an intended
 change with ``scripts/test-ha tests_ha/test_snapshots.py --snapshot-update``.
 """
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from custom_components.gasstove.const import DOMAIN
 from custom_components.gasstove.diagnostics import async_get_config_entry_diagnostics
-from freezegun.api import FrozenDateTimeFactory
+from freezegun import freeze_time
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -33,9 +35,7 @@ def _without(hosts: dict[str, str], value: Any) -> Any:
     return value
 
 
-async def _stove(hass: HomeAssistant, miio_relay: Any,
-                 freezer: FrozenDateTimeFactory) -> tuple[MockConfigEntry, dict[str, str]]:
-    freezer.move_to("2024-03-01 12:00:00+00:00")
+async def _stove(hass: HomeAssistant, miio_relay: Any) -> tuple[MockConfigEntry, dict[str, str]]:
     left: SimRelay = miio_relay("left")
     right: SimRelay = miio_relay("right", wiring="normally_open")
     entry = MockConfigEntry(
@@ -46,15 +46,15 @@ async def _stove(hass: HomeAssistant, miio_relay: Any,
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await hass.services.async_call(DOMAIN, "shut_off", {"burners": ["left"], "delay": "20m"},
-                                   blocking=True)
+    with freeze_time("2024-03-01 12:00:00+00:00"):
+        await hass.services.async_call(DOMAIN, "shut_off", {"burners": ["left"], "delay": "20m"},
+                                       blocking=True)
     await hass.async_block_till_done()
     return entry, {left.host: "<left relay>", right.host: "<right relay>"}
 
 
-async def test_entities(hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory,
-                        snapshot: SnapshotAssertion) -> None:
-    entry, hosts = await _stove(hass, miio_relay, freezer)
+async def test_entities(hass: HomeAssistant, miio_relay: Any, snapshot: SnapshotAssertion) -> None:
+    entry, hosts = await _stove(hass, miio_relay)
     registry = er.async_get(hass)
     entities: dict[str, Any] = {}
     for item in sorted(er.async_entries_for_config_entry(registry, entry.entry_id),
@@ -69,8 +69,7 @@ async def test_entities(hass: HomeAssistant, miio_relay: Any, freezer: FrozenDat
     assert _without(hosts, entities) == snapshot
 
 
-async def test_diagnostics(hass: HomeAssistant, miio_relay: Any, freezer: FrozenDateTimeFactory,
-                           snapshot: SnapshotAssertion) -> None:
-    entry, hosts = await _stove(hass, miio_relay, freezer)
+async def test_diagnostics(hass: HomeAssistant, miio_relay: Any, snapshot: SnapshotAssertion) -> None:
+    entry, hosts = await _stove(hass, miio_relay)
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     assert _without(hosts, diagnostics) == snapshot

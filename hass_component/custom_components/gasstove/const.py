@@ -20,6 +20,10 @@ CONF_DIALECT: Final = "dialect"
 CONF_TOPIC: Final = "topic"
 CONF_CHANNEL: Final = "channel"
 CONF_DEADLINE: Final = "deadline"
+#: The stove's own id, given once when the entry is made (entries before 1.2: their
+#: unique id then): the device identifier and the base of every entity unique id,
+#: so that reconfiguring the relays changes neither.
+CONF_STOVE_ID: Final = "stove_id"
 # Options
 CONF_ALIASES: Final = "aliases"
 CONF_MAX_BURN_MINUTES: Final = "max_burn_minutes"
