@@ -301,3 +301,61 @@ async def test_icons_come_from_icons_json(hass: HomeAssistant, stove: Any) -> No
     for item in er.async_entries_for_config_entry(registry, entry.entry_id):
         assert "icon" not in hass.states.get(item.entity_id).attributes, item.entity_id
         assert item.translation_key in icons[item.domain], item.entity_id
+
+
+async def test_a_flame_input_shows_the_burner_burning(hass: HomeAssistant, stove: Any) -> None:
+    """The hook a flame input (ha-switch's) fills: lit shows "burning", out "ready"."""
+    entry, _left, _right = stove
+    entry.runtime_data.async_set_lit("left", True)
+    await hass.async_block_till_done()
+    assert hass.states.get(BURNER).state == "burning"
+    entry.runtime_data.async_set_lit("left", False)
+    await hass.async_block_till_done()
+    assert hass.states.get(BURNER).state == "ready"
+
+
+async def test_a_service_call_names_its_user(
+    hass: HomeAssistant, stove: Any, hass_admin_user: MockUser,
+) -> None:
+    events = async_capture_events(hass, "gasstove_shut_off")
+    await hass.services.async_call(DOMAIN, "shut_off", {"burners": "right"}, blocking=True,
+                                   context=Context(user_id=hass_admin_user.id))
+    assert [e.context.user_id for e in events] == [hass_admin_user.id]
+    last = hass.states.get("sensor.kitchen_right_last_shut_off")
+    assert (last.state, last.attributes["source"], last.attributes["user"]) == (
+        "confirmed", "service", hass_admin_user.name)
+
+
+def _keys(tree: Any, path: str = "") -> set[str]:
+    if not isinstance(tree, dict):
+        return {path}
+    return {k for key, value in tree.items() for k in _keys(value, f"{path}/{key}")}
+
+
+def test_every_entity_word_is_in_both_languages_and_every_state_has_one() -> None:
+    from custom_components.gasstove.sensor import BURNER_STATES, LAST_RESULTS
+
+    en = json.loads((COMPONENT / "translations" / "en.json").read_text())["entity"]
+    zh = json.loads((COMPONENT / "translations" / "zh-Hans.json").read_text())["entity"]
+    strings = json.loads((COMPONENT / "strings.json").read_text())["entity"]
+    assert en == strings
+    assert _keys(zh) == _keys(en)
+    for text in _keys(zh):
+        leaf = zh
+        for part in text.strip("/").split("/"):
+            leaf = leaf[part]
+        words = str(leaf).replace("{burner}", "")
+        assert not any(c.isascii() and c.isalpha() for c in words), (text, leaf)  # all Chinese
+    assert set(en["sensor"]["burner"]["state"]) == set(BURNER_STATES)
+    assert set(en["sensor"]["last_shut_off"]["state"]) == set(LAST_RESULTS)
+
+
+async def test_no_entity_is_handed_to_voice_assistants_by_default(hass: HomeAssistant, stove: Any) -> None:
+    """Assist (and the cloud assistants that follow its choice) get none of the entities
+    unless the user exposes them: "turn off all switches" can no longer unlock a burner."""
+    from homeassistant.components.homeassistant.exposed_entities import async_should_expose
+
+    assert await async_setup_component(hass, "homeassistant", {})
+    entry, _left, _right = stove
+    exposed = [e for e in _states(hass, entry) if async_should_expose(hass, "conversation", e)]
+    assert exposed == []
