@@ -359,3 +359,17 @@ async def test_no_entity_is_handed_to_voice_assistants_by_default(hass: HomeAssi
     entry, _left, _right = stove
     exposed = [e for e in _states(hass, entry) if async_should_expose(hass, "conversation", e)]
     assert exposed == []
+
+
+async def test_an_entry_from_a_newer_gasstove_is_not_touched(hass: HomeAssistant, miio_relay: Any) -> None:
+    """Version 2 would be a newer gasstove's: this one cannot read it and says so
+    (Home Assistant shows "migration error") rather than guess at its data."""
+    from homeassistant.config_entries import ConfigEntryState
+
+    left = miio_relay("left")
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="kitchen-uid",
+                            data=entry_data({"left": miio_burner(left.host)}), version=2)
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR
+    assert "stove_id" not in entry.data
