@@ -373,3 +373,34 @@ async def test_an_entry_from_a_newer_gasstove_is_not_touched(hass: HomeAssistant
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.MIGRATION_ERROR
     assert "stove_id" not in entry.data
+
+
+async def test_a_cut_whose_restore_fails_says_the_relay_was_left_cutting(
+    hass: HomeAssistant, miio_relay: Any,
+) -> None:
+    """The gas went off (confirmed), but the relay stopped answering during the pulse: the
+    loop stays open, so the burner cannot be relit until someone unlocks it."""
+    from unittest.mock import patch
+
+    from custom_components.gasstove import coordinator
+
+    left = miio_relay("left")
+    await _setup(hass, {"left": miio_burner(left.host)})
+
+    async def wifi_gone_mid_pulse(seconds: float) -> None:
+        left.device.settings.loss = 1.0
+
+    with patch.object(coordinator, "async_pulse_wait", wifi_gone_mid_pulse), \
+            pytest.raises(HomeAssistantError):
+        await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    assert not left.lit and left.device.energised  # out, and the loop still open
+    last = hass.states.get(LAST)
+    assert last.state == "not_restored"
+    assert "did not restore" in last.attributes["reason"]
+    assert isinstance(last.attributes["confirmed_in_ms"], int)
+    assert hass.states.get(BURNER).state == "left_cutting"
+    assert hass.states.get(LOCK).state == "locked"  # held off: unlocking releases it
+    assert hass.states.get(PROBLEM).state == "off"  # the shut-off itself was confirmed
+    left.device.settings.loss = 0.0
+    await hass.services.async_call("lock", "unlock", {"entity_id": LOCK}, blocking=True)
+    assert hass.states.get(BURNER).state == "ready" and not left.device.energised
