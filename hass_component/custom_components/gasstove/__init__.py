@@ -38,13 +38,11 @@ PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR, Platform.BUTTON, Platform.LOCK, Platform.NUMBER, Platform.SENSOR,
 ]
 
-#: Entities of entries before 1.2, removed by the migration: (domain, unique-id suffix)
-#: and what replaces each. The gas valve read "open" at rest and as a toggle; the
-#: lock was a switch that the entities card's header toggle switched for every burner.
-REPLACED = {
-    ("valve", "_valve"): "sensor ({burner} burner) and button ({burner} shut off now)",
-    ("switch", "_lock"): "lock ({burner} lock)",
-}
+#: Entities of entries before 1.2, removed by the migration: (domain, unique-id suffix).
+#: The gas valve read "open" at rest and as a toggle (the burner's state sensor and
+#: button replace it); the lock was a switch, which the entities card's header toggle
+#: switched for every burner (the lock entity replaces it).
+REPLACED = {("valve", "_valve"), ("switch", "_lock")}
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
