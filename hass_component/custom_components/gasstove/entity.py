@@ -12,6 +12,11 @@ from .const import CONF_STOVE_ID, DOMAIN
 from .coordinator import GasStoveCoordinator
 
 
+def unique_id(stove_id: str, burner: str, key: str) -> str:
+    """A burner's entity's unique id (the logbook finds the burner's entities by it)."""
+    return f"{stove_id}_{burner}_{key}"
+
+
 class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
     _attr_has_entity_name = True
 
@@ -25,7 +30,7 @@ class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
         # The stove's own id (const.CONF_STOVE_ID), not a relay's address: reconfiguring
         # a relay changes neither the device nor any entity id.
         base = entry.data[CONF_STOVE_ID]
-        self._attr_unique_id = f"{base}_{burner}_{description.key}"
+        self._attr_unique_id = unique_id(base, burner, description.key)
         self._attr_translation_placeholders = {"burner": burner.replace("_", " ").capitalize()}
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, base)},

@@ -15,6 +15,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
 from .const import CONF_STOVE_ID, DOMAIN, EVENT_SHUT_OFF, EVENT_SHUT_OFF_FAILED
+from .entity import unique_id
 
 #: How each source reads in a sentence.
 SOURCES = {
@@ -55,7 +56,7 @@ def burner_entity(hass: HomeAssistant, data: dict[str, Any]) -> str | None:
     if entry is None or CONF_STOVE_ID not in entry.data:
         return None
     return er.async_get(hass).async_get_entity_id(
-        "sensor", DOMAIN, f"{entry.data[CONF_STOVE_ID]}_{data.get('burner')}_burner")
+        "sensor", DOMAIN, unique_id(entry.data[CONF_STOVE_ID], str(data.get("burner")), "burner"))
 
 
 @callback
