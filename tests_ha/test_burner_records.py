@@ -25,8 +25,8 @@ from gasstove.adapters.burner_guard import BurnerRecord, FileBurnerGuard, Pulse
 
 from .conftest import DEAD_HOST, entry_data, miio_burner
 
-LOCK = "switch.kitchen_left_lock"
-VALVE = "valve.kitchen_left_gas"
+LOCK = "lock.kitchen_left_lock"
+BURNER = "sensor.kitchen_left_burner"
 
 
 def _entry(hass: HomeAssistant, burners: dict[str, Any]) -> MockConfigEntry:
@@ -71,13 +71,13 @@ async def test_a_lock_holds_through_a_restart_and_a_shut_off(hass: HomeAssistant
     assert left.device.energised is True
 
     await _restart(hass, entry)
-    assert hass.states.get(LOCK).state == "on"
+    assert hass.states.get(LOCK).state == "locked"
     events = async_capture_events(hass, "gasstove_shut_off")
     await hass.services.async_call(DOMAIN, "shut_off", {"burners": "left"}, blocking=True)
     # Held, not pulsed: a pulse would end with a restore and unlock the child lock.
     assert left.device.energised is True
-    assert hass.states.get(LOCK).state == "on"
-    assert hass.states.get(VALVE).state == "closed"
+    assert hass.states.get(LOCK).state == "locked"
+    assert hass.states.get(BURNER).state == "locked"
     assert "locked" in events[0].data["message"]
 
     # And an unlock is remembered as well: after the next restart a shut-off is a pulse again.
@@ -97,8 +97,8 @@ async def test_a_pulse_cut_short_by_a_crash_is_restored_at_setup(
     await _start(hass, entry)
     assert left.device.energised is True  # restored: the burner can be lit by hand again
     assert _records(hass, entry).record("left") == BurnerRecord()
-    assert hass.states.get(VALVE).state == "open"
-    assert hass.states.get(LOCK).state == "off"
+    assert hass.states.get(BURNER).state == "ready"
+    assert hass.states.get(LOCK).state == "unlocked"
     warned = [r for r in caplog.records if r.levelno == logging.WARNING and "pid 4242" in r.message]
     assert warned and "restored" in warned[0].message
     assert _issue(hass, entry) is None
@@ -112,7 +112,7 @@ async def test_a_pulse_cut_short_on_a_locked_burner_stays_held(
     await _start(hass, entry)
     assert left.device.energised is True  # a lock was asked for: no restore
     assert _records(hass, entry).record("left") == BurnerRecord(locked=True)
-    assert hass.states.get(LOCK).state == "on"
+    assert hass.states.get(LOCK).state == "locked"
     assert any(r.levelno == logging.WARNING and "left held off" in r.message for r in caplog.records)
 
 
@@ -127,6 +127,7 @@ async def test_a_pulse_that_cannot_be_restored_at_setup_is_reported(
     assert [e.data["burner"] for e in failed] == ["left"]
     issue = _issue(hass, entry)
     assert issue is not None and "could NOT be restored" in issue.translation_placeholders["message"]
+    assert hass.states.get("binary_sensor.kitchen_left_shut_off_problem").state == "on"
     notifications = hass.data["persistent_notification"]
     assert any("could NOT be restored" in n["message"] for n in notifications.values())
     assert _records(hass, entry).record("left").pulse is not None  # still to finish

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -48,6 +49,9 @@ async def test_miio_two_burners(hass: HomeAssistant, miio_relay: Any) -> None:
         "type": "miio", "host": left.host, "token": TOKEN, "protocol": "miot"}
     assert result["data"]["burners"]["right"]["wiring"] == "normally_open"
     assert result["result"].unique_id == f"miio {left.host} (siid 2 piid 1)"
+    # The stove's own id (device and entity ids hang on it), no relay's address.
+    assert re.fullmatch("[0-9a-f]{32}", result["data"]["stove_id"])
+    assert result["result"].minor_version == 2
     await hass.async_block_till_done()
     # Nothing was switched by the flow: the burners still burn.
     assert left.lit and right.lit
@@ -184,7 +188,7 @@ async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
                              "aliases": {"left": ["左边", "left burner", "front"], "right": []},
                              "flame": {"left": {}, "right": {}}, "max_burn": {"left": 0, "right": 0},
                              "longest_timer_minutes": 60}
-    coordinator = hass.data[DOMAIN][entry.entry_id]  # reloaded with the new options
+    coordinator = entry.runtime_data  # reloaded with the new options
     assert coordinator.config.burners["left"].cut_seconds == 4.0
     assert coordinator.resolve(["左边"]) == coordinator.resolve(["front"]) == ["left"]
     # Opened again, the forms show what was saved.

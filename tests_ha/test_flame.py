@@ -76,7 +76,7 @@ class Clock:
 
 
 def _coordinator(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
-    return hass.data[DOMAIN][entry.entry_id]
+    return entry.runtime_data
 
 
 async def test_a_burner_lit_for_its_maximum_burn_time_is_shut_off(

@@ -45,9 +45,12 @@ async def test_a_timer_set_from_assist_reads_so_in_the_logbook(
     described: dict[str, Any] = {}
     async_describe_events(hass, lambda domain, name, fn: described.__setitem__(name, fn))
     lines = [described["gasstove_shut_off"](event) for event in events]
+    # The stove named, the burner's state sensor linked.
     assert lines == [
-        {"name": "Left burner", "message": "shut off by timer, set from Assist"},
-        {"name": "Left burner", "message": "shut off from its dashboard button"},
+        {"name": "Kitchen Left burner", "message": "shut off by timer, set from Assist",
+         "entity_id": "sensor.kitchen_left_burner"},
+        {"name": "Kitchen Left burner", "message": "shut off from its dashboard button",
+         "entity_id": "sensor.kitchen_left_burner"},
     ]
 
 

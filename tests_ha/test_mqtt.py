@@ -131,7 +131,7 @@ async def test_button_puts_the_flame_out_through_home_assistant_mqtt(
     sim, topic = tasmota
     entry = await _setup(hass, topic)
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("valve.kitchen_left_gas").state == "open"  # read from the device
+    assert hass.states.get("sensor.kitchen_left_burner").state == "ready"  # read from the device
     events = async_capture_events(hass, "gasstove_shut_off")
 
     await hass.services.async_call("button", "press",

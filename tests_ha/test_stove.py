@@ -48,10 +48,10 @@ async def stove(hass: HomeAssistant, miio_relay: Any) -> tuple[MockConfigEntry, 
 async def test_entities(hass: HomeAssistant, stove: Any) -> None:
     entry, left, right = stove
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("valve.kitchen_left_gas").state == "open"
-    assert hass.states.get("valve.kitchen_left_gas").attributes["device_class"] == "gas"
-    assert hass.states.get("valve.kitchen_right_gas").state == "open"
-    assert hass.states.get("switch.kitchen_left_lock").state == "off"
+    assert hass.states.get("sensor.kitchen_left_burner").state == "ready"
+    assert hass.states.get("sensor.kitchen_left_burner").attributes["device_class"] == "enum"
+    assert hass.states.get("sensor.kitchen_right_burner").state == "ready"
+    assert hass.states.get("lock.kitchen_left_lock").state == "unlocked"
     assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state == "unknown"
     assert hass.states.get("number.kitchen_left_shut_off_in").state == "0"
     assert hass.states.get("button.kitchen_left_shut_off_now").state == "unknown"
@@ -67,12 +67,13 @@ async def test_button_puts_flame_out(hass: HomeAssistant, stove: Any) -> None:
     assert right.lit
     assert left.device.energised is False  # and the loop was closed again (relight by hand)
     assert [e.data["burner"] for e in events] == ["left"]
-    assert hass.states.get("valve.kitchen_left_gas").state == "open"
+    assert hass.states.get("sensor.kitchen_left_burner").state == "ready"  # can be relit by hand
+    assert hass.states.get("sensor.kitchen_left_last_shut_off").state == "confirmed"
 
 
-async def test_valve_close_and_service_on_normally_open(hass: HomeAssistant, stove: Any) -> None:
+async def test_button_and_service_on_normally_open(hass: HomeAssistant, stove: Any) -> None:
     _entry, left, right = stove
-    await hass.services.async_call("valve", "close_valve", {"entity_id": "valve.kitchen_right_gas"},
+    await hass.services.async_call("button", "press", {"entity_id": "button.kitchen_right_shut_off_now"},
                                    blocking=True)
     assert not right.lit and left.lit
     left.burner.push_and_turn()
@@ -82,18 +83,18 @@ async def test_valve_close_and_service_on_normally_open(hass: HomeAssistant, sto
     assert not left.lit
 
 
-async def test_lock_switch_and_services(hass: HomeAssistant, stove: Any) -> None:
+async def test_lock_entity_and_services(hass: HomeAssistant, stove: Any) -> None:
     _entry, left, _right = stove
-    await hass.services.async_call("switch", "turn_on", {"entity_id": "switch.kitchen_left_lock"},
+    await hass.services.async_call("lock", "lock", {"entity_id": "lock.kitchen_left_lock"},
                                    blocking=True)
-    assert hass.states.get("switch.kitchen_left_lock").state == "on"
-    assert hass.states.get("valve.kitchen_left_gas").state == "closed"
+    assert hass.states.get("lock.kitchen_left_lock").state == "locked"
+    assert hass.states.get("sensor.kitchen_left_burner").state == "locked"
     assert not left.lit and left.device.energised is True
     await hass.services.async_call(DOMAIN, "unlock", {"burners": "left"}, blocking=True)
-    assert hass.states.get("switch.kitchen_left_lock").state == "off"
+    assert hass.states.get("lock.kitchen_left_lock").state == "unlocked"
     assert left.device.energised is False and not left.lit  # unlocking never relights
     await hass.services.async_call(DOMAIN, "lock", {}, blocking=True)
-    assert hass.states.get("switch.kitchen_right_lock").state == "on"
+    assert hass.states.get("lock.kitchen_right_lock").state == "locked"
 
 
 async def test_unknown_burner(hass: HomeAssistant, stove: Any) -> None:
@@ -107,9 +108,10 @@ async def test_unknown_burner(hass: HomeAssistant, stove: Any) -> None:
 async def test_dead_relay_fails_loudly(hass: HomeAssistant, miio_relay: Any) -> None:
     left = miio_relay("left")
     await _setup(hass, {"left": miio_burner(left.host), "dead": miio_burner(DEAD_HOST)})
-    # Unknown, not unavailable: HA would silently skip a close_valve on an unavailable valve.
-    assert hass.states.get("valve.kitchen_dead_gas").state == STATE_UNKNOWN
-    assert hass.states.get("valve.kitchen_left_gas").state == "open"
+    # Unknown, not unavailable: HA would silently skip a lock of an unavailable lock.
+    assert hass.states.get("lock.kitchen_dead_lock").state == STATE_UNKNOWN
+    assert hass.states.get("sensor.kitchen_dead_burner").state == "unreachable"
+    assert hass.states.get("sensor.kitchen_left_burner").state == "ready"
     # The button stays usable: an attempt must never be refused by the UI.
     assert hass.states.get("button.kitchen_dead_shut_off_now").state != STATE_UNAVAILABLE
     failed = async_capture_events(hass, "gasstove_shut_off_failed")

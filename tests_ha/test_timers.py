@@ -209,9 +209,6 @@ async def test_a_failed_shut_off_now_leaves_the_pending_timer_armed(
         await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
     with pytest.raises(HomeAssistantError):
         await hass.services.async_call(DOMAIN, "shut_off", {"burners": "left"}, blocking=True)
-    with pytest.raises(HomeAssistantError):
-        await hass.services.async_call("valve", "close_valve",
-                                       {"entity_id": "valve.kitchen_left_gas"}, blocking=True)
     # The failure is in Repairs, and the timer is still armed and stored.
     assert _issue(hass, entry) is not None
     assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state != "unknown"
@@ -258,7 +255,7 @@ async def test_a_shut_off_does_not_wait_for_a_poll_in_progress(
 ) -> None:
     left = miio_relay("left")
     entry = await _setup(hass, left)
-    coordinator = hass.data[DOMAIN][entry.entry_id]
+    coordinator = entry.runtime_data
     failed = async_capture_events(hass, "gasstove_shut_off_failed")
     _silent(left)
     poll = hass.async_create_task(coordinator.async_refresh())
@@ -277,7 +274,7 @@ async def test_a_poll_read_before_a_lock_does_not_undo_what_the_lock_shows(
 ) -> None:
     left = miio_relay("left")
     entry = await _setup(hass, left)
-    coordinator = hass.data[DOMAIN][entry.entry_id]
+    coordinator = entry.runtime_data
     read_status = coordinator.stove.status
     read, answer = asyncio.Event(), asyncio.Event()
 
@@ -290,13 +287,13 @@ async def test_a_poll_read_before_a_lock_does_not_undo_what_the_lock_shows(
     with patch.object(coordinator.stove, "status", late_status):
         poll = hass.async_create_task(coordinator.async_refresh())
         await read.wait()
-        await hass.services.async_call("switch", "turn_on",
-                                       {"entity_id": "switch.kitchen_left_lock"}, blocking=True)
+        await hass.services.async_call("lock", "lock",
+                                       {"entity_id": "lock.kitchen_left_lock"}, blocking=True)
         answer.set()
         await poll
     assert left.device.energised  # really locked
-    assert hass.states.get("switch.kitchen_left_lock").state == "on"
-    assert hass.states.get("valve.kitchen_left_gas").state == "closed"
+    assert hass.states.get("lock.kitchen_left_lock").state == "locked"
+    assert hass.states.get("sensor.kitchen_left_burner").state == "locked"
 
 
 async def test_the_repair_shuts_the_burner_off_again(hass: HomeAssistant, miio_relay: Any) -> None:
@@ -329,18 +326,17 @@ async def test_a_silent_relay_leaves_every_control_usable_so_a_request_fails_lou
     left = miio_relay("left")
     entry = await _setup(hass, left)
     _silent(left)
-    await hass.data[DOMAIN][entry.entry_id].async_refresh()
-    assert hass.states.get("valve.kitchen_left_gas").state == "unknown"
-    assert hass.states.get("switch.kitchen_left_lock").state == "unknown"
+    await entry.runtime_data.async_refresh()
+    assert hass.states.get("sensor.kitchen_left_burner").state == "unreachable"
+    assert hass.states.get("lock.kitchen_left_lock").state == "unknown"
     failed = async_capture_events(hass, "gasstove_shut_off_failed")
     # Home Assistant would skip these without a word on an unavailable entity.
     with pytest.raises(HomeAssistantError):
-        await hass.services.async_call("valve", "close_valve",
-                                       {"entity_id": "valve.kitchen_left_gas"}, blocking=True)
-    assert [e.data["source"] for e in failed] == ["valve"]
+        await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    assert [e.data["source"] for e in failed] == ["button"]
     with pytest.raises(HomeAssistantError):
-        await hass.services.async_call("switch", "turn_on",
-                                       {"entity_id": "switch.kitchen_left_lock"}, blocking=True)
+        await hass.services.async_call("lock", "lock",
+                                       {"entity_id": "lock.kitchen_left_lock"}, blocking=True)
 
 
 @pytest.mark.parametrize("language", ["en", "zh-Hans"])

@@ -11,6 +11,7 @@ the library needs) and later; tested on 2025.4.4.
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 from homeassistant.config_entries import ConfigEntry
@@ -18,32 +19,73 @@ from homeassistant.const import Platform
 from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.typing import ConfigType
 
 from . import _vendor  # noqa: F401  # must run before any ``gasstove`` import
-from .const import DOMAIN
-from .coordinator import GasStoveCoordinator, burner_records_path
-from .repairs import async_clear_entry
+from .const import CONF_STOVE_ID, DOMAIN
+from .coordinator import GasStoveConfigEntry, GasStoveCoordinator, burner_records_path
+from .repairs import async_clear_entry, async_report_replaced
 from .services import async_setup_services
 from .stove_config import build_relays, stove_config_from_entry
 
+_LOGGER = logging.getLogger(__name__)
+
+#: No platform whose entities the entities card's header toggle switches
+#: (switch, light, fan, valve...: tests_ha/test_entities.py): one tap there must
+#: never lock or cut every burner at once.
 PLATFORMS: list[Platform] = [
-    Platform.BUTTON, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH, Platform.VALVE,
+    Platform.BINARY_SENSOR, Platform.BUTTON, Platform.LOCK, Platform.NUMBER, Platform.SENSOR,
 ]
+
+#: Entities of entries before 1.2, removed by the migration: (domain, unique-id suffix).
+#: The gas valve read "open" at rest and as a toggle (the burner's state sensor and
+#: button replace it); the lock was a switch, which the entities card's header toggle
+#: switched for every burner (the lock entity replaces it).
+REPLACED = {("valve", "_valve"), ("switch", "_lock")}
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Services belong to the integration, not to one stove (intents: ``intent.py``)."""
-    hass.data.setdefault(DOMAIN, {})
     async_setup_services(hass)
     return True
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """1.1 -> 1.2: the stove gets an id of its own, and the gas valve and lock switch go.
+
+    The id is what the entity unique ids and the device identifier were built on
+    (the entry's unique id, the first relay's address when it was created), kept
+    from then on whatever reconfigure changes: entity ids, history and
+    automations stay. The valve and switch entities are removed from the entity
+    registry (else they would linger as "unavailable"), and a repair issue names
+    them and what replaces them.
+    """
+    if entry.version > 1:
+        return False  # made by a newer gasstove: this one cannot read it
+    if entry.minor_version < 2:
+        registry = er.async_get(hass)
+        removed: list[str] = []
+        for item in er.async_entries_for_config_entry(registry, entry.entry_id):
+            if any(item.domain == domain and item.unique_id.endswith(suffix)
+                   for domain, suffix in REPLACED):
+                registry.async_remove(item.entity_id)
+                removed.append(item.entity_id)
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_STOVE_ID: entry.unique_id or entry.entry_id},
+            minor_version=2)
+        if removed:
+            _LOGGER.warning("%s: removed %s (replaced: see Settings > Repairs)",
+                            entry.title, ", ".join(removed))
+            async_report_replaced(hass, entry, removed)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: GasStoveConfigEntry) -> bool:
     config = stove_config_from_entry(entry)
     if any(burner.relay.type == "mqtt" for burner in config.burners.values()):
         from homeassistant.components import mqtt
@@ -65,7 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     # A relay that does not answer yet is shown unavailable rather than
     # failing the setup: the timers and the shut-off button must still load.
     await coordinator.async_refresh()
-    hass.data.setdefault(DOMAIN, {})[entry.entry_id] = coordinator
+    entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if wait_for_start:
         async def started(_hass: HomeAssistant) -> None:
@@ -92,11 +134,10 @@ async def _async_reload(hass: HomeAssistant, entry: ConfigEntry) -> None:
     await hass.config_entries.async_reload(entry.entry_id)
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_unload_entry(hass: HomeAssistant, entry: GasStoveConfigEntry) -> bool:
     unloaded: bool = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        coordinator: GasStoveCoordinator = hass.data[DOMAIN].pop(entry.entry_id)
-        await coordinator.async_shutdown()
+        await entry.runtime_data.async_shutdown()
     return unloaded
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import voluptuous as vol
@@ -46,6 +47,7 @@ from .const import (
     CONF_MAX_BURN,
     CONF_PROTOCOL,
     CONF_RELAY,
+    CONF_STOVE_ID,
     CONF_TOPIC,
     CONF_WIRING,
     DEFAULT_CUT_SECONDS,
@@ -171,6 +173,8 @@ def _relay_keys_in_use(hass: HomeAssistant, skip: str | None = None) -> set[str]
 
 class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
+    #: 1.2: entries carry CONF_STOVE_ID (``async_migrate_entry`` gives older ones theirs).
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         self._name = "Gas stove"
@@ -272,7 +276,8 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
         await self.async_set_unique_id(relay_key(first[CONF_RELAY]))
         self._abort_if_unique_id_configured()
         return self.async_create_entry(title=self._name, data={
-            CONF_NAME: self._name, CONF_DEADLINE: DEFAULT_DEADLINE, CONF_BURNERS: self._burners})
+            CONF_NAME: self._name, CONF_DEADLINE: DEFAULT_DEADLINE, CONF_BURNERS: self._burners,
+            CONF_STOVE_ID: uuid.uuid4().hex})
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         """Change a miio relay's host and token (the relay got a new address or was re-paired)."""

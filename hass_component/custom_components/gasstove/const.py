@@ -21,6 +21,10 @@ CONF_TOPIC: Final = "topic"
 CONF_CHANNEL: Final = "channel"
 CONF_DEADLINE: Final = "deadline"
 CONF_ENTITY_ID: Final = "entity_id"
+#: The stove's own id, given once when the entry is made (entries before 1.2: their
+#: unique id then): the device identifier and the base of every entity unique id,
+#: so that reconfiguring the relays changes neither.
+CONF_STOVE_ID: Final = "stove_id"
 # Options
 CONF_ALIASES: Final = "aliases"
 #: The longest shut-off timer anyone may set, in minutes (0: up to MAX_DELAY_MINUTES).

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import persistent_notification
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
 from homeassistant.helpers.storage import STORAGE_DIR, Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
@@ -57,7 +59,7 @@ from .const import (
     STORAGE_VERSION,
 )
 from .flame import FlameWatch
-from .repairs import async_clear_failure, async_report_failure
+from .repairs import async_clear_failure, async_report_failure, failure_issue_id
 from .stove_config import stove_config_from_entry
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,6 +83,31 @@ class BurnerData:
     state: str  #: "resting", "cutting" or "unknown" (gasstove.control.Outcome.relay)
     reachable: bool
     message: str
+    locked: bool = False  #: a lock was asked for (and no unlock confirmed since)
+
+
+@dataclass
+class LastShutOff:
+    """A burner's last shut-off, as its "last shut-off" sensor shows it."""
+
+    #: "shutting_off" (under way), "confirmed", "not_restored" (the cut was confirmed but
+    #: the relay was left cutting) or "failed" (not confirmed: the gas may still be on).
+    result: str
+    at: datetime  #: when it began (while under way), else when it ended; aware, UTC
+    source: str  #: who asked (a logbook SOURCES key)
+    user: str | None = None  #: the Home Assistant user's name, when a person asked
+    cut_ms: int | None = None  #: request to confirmed cut
+    message: str | None = None  #: the library's account of it
+
+
+def last_from(outcome: Outcome, source: str, user: str | None) -> LastShutOff:
+    if outcome.ok:
+        result = "confirmed"
+    elif cut_confirmed(outcome):
+        result = "not_restored"
+    else:
+        result = "failed"
+    return LastShutOff(result, dt_util.utcnow(), source, user, outcome.cut_ms, outcome.message)
 
 
 @dataclass
@@ -111,8 +138,20 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         self.stove = Stove(self.config, relays, sleep=lambda s: async_pulse_wait(s),
                            guard=FileBurnerGuard(burner_records_path(hass, entry.entry_id)))
         self.timers: dict[str, Timer] = {}
-        #: Burners in the middle of a cut (the valve entity shows "closing").
+        #: Burners in the middle of a cut (their state sensor shows "shutting off").
         self.acting: set[str] = set()
+        #: Burners being locked (True) or unlocked (False) right now.
+        self.locking: dict[str, bool] = {}
+        #: Each burner's last shut-off (its sensor restores the one before a restart).
+        self.last: dict[str, LastShutOff] = {}
+        #: Burners whose last shut-off failed, with why: their repair issue is open
+        #: (it outlives restarts, so this starts from it); a confirmed cut clears it.
+        self.problems: dict[str, str] = {}
+        for name in self.config.burners:
+            issue = ir.async_get(hass).async_get_issue(DOMAIN, failure_issue_id(entry.entry_id, name))
+            if issue is not None and issue.active:
+                self.problems[name] = str((issue.data or {}).get("message", ""))
+        self._tick: CALLBACK_TYPE | None = None
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.timers"
         )
@@ -136,7 +175,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
     async def _async_update_data(self) -> dict[str, BurnerData]:
         began = self._actions
         outcomes = await self.stove.status(self.config.burners)
-        data = {o.burner: BurnerData(o.relay, o.ok, o.message) for o in outcomes}
+        data = {o.burner: BurnerData(o.relay, o.ok, o.message, self.stove.locked(o.burner))
+                for o in outcomes}
         for burner, ended in self._acted.items():
             if ended > began and self.data and burner in self.data:
                 data[burner] = self.data[burner]  # the action's read-back is the newer one
@@ -158,18 +198,20 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             ) from None
 
     # -- actions ------------------------------------------------------------------
-    async def async_shut_off(self, burners: list[str], *, source: str) -> list[Outcome]:
+    async def async_shut_off(self, burners: list[str], *, source: str,
+                             context: Context | None = None) -> list[Outcome]:
         """Shut ``burners`` off now; report a failure loudly (DESIGN §2 rule 2).
 
         A confirmed cut also ends the burner's pending timer (it has nothing
         left to do); a failed one leaves it armed: nothing but a cancel or a
-        confirmed cut removes a pending shut-off.
+        confirmed cut removes a pending shut-off. ``context``: the service call's,
+        so the events (and the logbook) say which user asked.
         """
         async with contextlib.AsyncExitStack() as settling:
             for burner in sorted(set(burners)):
                 await settling.enter_async_context(self._cutting[burner])
-            outcomes = await self._async_cut(burners)
-            self._report(outcomes, source=source)
+            outcomes = await self._async_cut(burners, source=source, context=context)
+            self._report(outcomes, source=source, context=context)
             covered = [o.burner for o in outcomes if cut_confirmed(o) and o.burner in self.timers
                        and o.burner not in self.firing]
             for burner in covered:
@@ -190,19 +232,30 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             )
         return outcomes
 
-    async def _async_cut(self, burners: list[str]) -> list[Outcome]:
+    async def _async_cut(self, burners: list[str], *, source: str,
+                         context: Context | None = None) -> list[Outcome]:
+        user = None
+        if context is not None and context.user_id is not None:
+            person = await self.hass.auth.async_get_user(context.user_id)
+            user = person.name if person is not None else None
+        began = dt_util.utcnow()
+        for burner in burners:
+            self.last[burner] = LastShutOff("shutting_off", began, source, user)
         self.acting.update(burners)
         self.async_update_listeners()
         try:
             outcomes = await self.stove.shut_off(burners)
         finally:
             self.acting.difference_update(burners)
+        for outcome in outcomes:
+            self.last[outcome.burner] = last_from(outcome, source, user)
         self._store_outcomes(outcomes)
         return outcomes
 
     @callback
     def _report(self, outcomes: list[Outcome], *, source: str, set_from: str | None = None,
-                late_s: float | None = None, retry_in: float | None = None) -> None:
+                late_s: float | None = None, retry_in: float | None = None,
+                context: Context | None = None) -> None:
         """Event, log line and repair issue for each outcome; a notification for failures."""
         for outcome in outcomes:
             data: dict[str, Any] = {"stove": self.entry.title, "entry_id": self.entry.entry_id,
@@ -214,18 +267,15 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 data["late_seconds"] = round(late_s)
             # A cut confirmed before its restore failed still put the gas out:
             # no longer a failed shut-off, though the event says what went wrong.
-            if cut_confirmed(outcome):
-                async_clear_failure(self.hass, self.entry, outcome.burner)
-            else:
-                async_report_failure(self.hass, self.entry, outcome.burner, outcome.message)
+            self._set_problem(outcome.burner, None if cut_confirmed(outcome) else outcome.message)
             if outcome.ok:
                 _LOGGER.info("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
-                self.hass.bus.async_fire(EVENT_SHUT_OFF, data)
+                self.hass.bus.async_fire(EVENT_SHUT_OFF, data, context=context)
                 continue
             if retry_in is not None:
                 data["retry_in_seconds"] = round(retry_in)
             _LOGGER.error("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
-            self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data)
+            self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data, context=context)
         failed = [o for o in outcomes if not o.ok]
         if failed:
             again = f" (trying again in {format_duration(retry_in)})" if retry_in is not None else ""
@@ -238,6 +288,18 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_failed",
             )
 
+    @callback
+    def _set_problem(self, burner: str, message: str | None) -> None:
+        """Open (message) or close (None) the burner's shut-off problem: its repair issue
+        and its "shut-off problem" sensor."""
+        if message is None:
+            async_clear_failure(self.hass, self.entry, burner)
+            self.problems.pop(burner, None)
+        else:
+            async_report_failure(self.hass, self.entry, burner, message)
+            self.problems[burner] = message
+        self.async_update_listeners()
+
     async def async_finish_pulses(self) -> None:
         """Restore the pulses a crash of Home Assistant cut short (a locked burner stays
         held; each is logged at WARNING). One that cannot be restored leaves the relay
@@ -247,11 +309,17 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self._report(failed, source="start")
 
     async def async_lock(self, burners: list[str], lock: bool) -> list[Outcome]:
-        outcomes = await (self.stove.lock(burners) if lock else self.stove.unlock(burners))
+        self.locking.update(dict.fromkeys(burners, lock))
+        self.async_update_listeners()
+        try:
+            outcomes = await (self.stove.lock(burners) if lock else self.stove.unlock(burners))
+        finally:
+            for burner in burners:
+                self.locking.pop(burner, None)
         self._store_outcomes(outcomes)
         for outcome in outcomes:
             if lock and outcome.ok:  # a confirmed hold is a confirmed cut
-                async_clear_failure(self.hass, self.entry, outcome.burner)
+                self._set_problem(outcome.burner, None)
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise HomeAssistantError(
@@ -271,7 +339,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         data = dict(self.data or {})
         self._actions += 1
         for o in outcomes:
-            data[o.burner] = BurnerData(o.relay, o.relay != "unknown" or o.ok, o.message)
+            data[o.burner] = BurnerData(o.relay, o.relay != "unknown" or o.ok, o.message,
+                                        self.stove.locked(o.burner))
             self._acted[o.burner] = self._actions
         self.async_set_updated_data(data)
 
@@ -354,12 +423,33 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
 
         timer.unsub = async_track_point_in_utc_time(self.hass, fire, timer.due)
         self.timers[burner] = timer
+        self._schedule_tick()
 
     @callback
     def _disarm(self, burner: str) -> None:
         timer = self.timers.pop(burner, None)
         if timer and timer.unsub:
             timer.unsub()
+        self._schedule_tick()
+
+    @callback
+    def _schedule_tick(self, _now: datetime | None = None) -> None:
+        """Update the entities when the minutes left on an armed timer next change
+        (due - 60 s x k), not at the next 30 s poll: the countdown a cook watches."""
+        if _now is not None:
+            self._tick = None
+            self.async_update_listeners()
+        if self._tick is not None:
+            self._tick()
+            self._tick = None
+        now = dt_util.utcnow()
+        steps = []
+        for timer in self.timers.values():
+            left = (timer.due - now).total_seconds()
+            if timer.unsub is not None and left > 0:
+                steps.append(timer.due - timedelta(minutes=math.ceil(left / 60) - 1))
+        if steps and not self._closing:
+            self._tick = async_track_point_in_utc_time(self.hass, self._schedule_tick, min(steps))
 
     @callback
     def _start_firing(self, burner: str, set_from: str, late_s: float | None) -> None:
@@ -394,7 +484,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         async def attempt() -> Outcome:
             # Each attempt is a task of its own that a stop waits for and
             # never cancels: a cut under way always ends with its restore.
-            (outcome,) = await asyncio.shield(self.hass.async_create_task(self._async_cut([burner])))
+            (outcome,) = await asyncio.shield(self.hass.async_create_task(
+                self._async_cut([burner], source="timer")))
             return outcome
 
         self.firing.add(burner)
@@ -452,6 +543,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         """
         self._closing = True
         self.flames.stop()
+        self._schedule_tick()  # cancels the countdown's next update
         for timer in self.timers.values():
             if timer.unsub:
                 timer.unsub()
@@ -461,3 +553,13 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         await asyncio.gather(*self._fire_tasks, return_exceptions=True)
         await super().async_shutdown()
         await self.stove.close()
+
+
+#: A config entry of this integration, its coordinator in ``runtime_data``.
+GasStoveConfigEntry = ConfigEntry[GasStoveCoordinator]
+
+
+def loaded_coordinators(hass: HomeAssistant) -> list[GasStoveCoordinator]:
+    """The coordinators of the stoves that are set up (loaded), for services and intents."""
+    entries: list[GasStoveConfigEntry] = hass.config_entries.async_entries(DOMAIN)
+    return [entry.runtime_data for entry in entries if entry.state is ConfigEntryState.LOADED]

@@ -6,8 +6,15 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
+from gasstove import __version__
+
+from .const import CONF_STOVE_ID, DOMAIN
 from .coordinator import GasStoveCoordinator
+
+
+def unique_id(stove_id: str, burner: str, key: str) -> str:
+    """A burner's entity's unique id (the logbook finds the burner's entities by it)."""
+    return f"{stove_id}_{burner}_{key}"
 
 
 class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
@@ -20,21 +27,24 @@ class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
         self.entity_description = description
         self.burner = burner
         entry = coordinator.entry
-        # The entry's unique id is its first relay's address: stable across
-        # reinstalls, unlike the entry id.
-        base = entry.unique_id or entry.entry_id
-        self._attr_unique_id = f"{base}_{burner}_{description.key}"
+        # The stove's own id (const.CONF_STOVE_ID), not a relay's address: reconfiguring
+        # a relay changes neither the device nor any entity id.
+        base = entry.data[CONF_STOVE_ID]
+        self._attr_unique_id = unique_id(base, burner, description.key)
         self._attr_translation_placeholders = {"burner": burner.replace("_", " ").capitalize()}
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, base)},
             name=entry.title,
+            # No model: Home Assistant 2025.4 translates a device's name, never its
+            # model, and the stove is the user's, whatever relays it has.
             manufacturer="gasstove",
-            model="Flame-failure loop relay",
+            sw_version=__version__,
         )
 
     @property
     def available(self) -> bool:
         """Always: Home Assistant skips, without a word, calls to an unavailable
         entity, and a shut-off or lock must be tried and fail loudly instead.
-        A relay that does not answer shows as an unknown valve and lock."""
+        A relay that does not answer shows as an unknown lock and an
+        "unreachable" burner."""
         return True

@@ -156,7 +156,7 @@ class FlameWatch:
 
         async def attempt() -> Outcome:
             (outcome,) = await asyncio.shield(coordinator.hass.async_create_task(
-                coordinator._async_cut([burner])))
+                coordinator._async_cut([burner], source="max_burn")))
             return outcome
 
         @callback

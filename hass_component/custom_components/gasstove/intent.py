@@ -38,8 +38,7 @@ from gasstove.domain.voice import (
     parse_utterance,
 )
 
-from .const import DOMAIN
-from .coordinator import GasStoveCoordinator
+from .coordinator import GasStoveCoordinator, loaded_coordinators
 from .services import targets
 
 _SAY: dict[str, dict[str, str]] = {
@@ -79,7 +78,7 @@ def _lang(language: str | None) -> Literal["zh", "en"]:
 def _burner_aliases(hass: HomeAssistant) -> dict[str, list[str]]:
     words: dict[str, list[str]] = {}
     coordinator: GasStoveCoordinator
-    for coordinator in hass.data.get(DOMAIN, {}).values():
+    for coordinator in loaded_coordinators(hass):
         for name, burner in coordinator.config.burners.items():
             words.setdefault(name, []).extend(burner.aliases)
     return words
@@ -139,7 +138,7 @@ class GasStoveIntent(intent.IntentHandler):
         return ("、" if lang == "zh" else ", ").join(names)
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
-        if not intent_obj.hass.data.get(DOMAIN):
+        if not loaded_coordinators(intent_obj.hass):
             return self._refuse(intent_obj, "no_stove")
         command = await self._command(intent_obj)
         if command is None or command.intent is None:
@@ -166,7 +165,8 @@ class GasStoveIntent(intent.IntentHandler):
                                  delay=format_duration(delay_s))
         try:
             for coordinator, burners in chosen:
-                await coordinator.async_shut_off(burners, source="assist")
+                await coordinator.async_shut_off(burners, source="assist",
+                                                 context=intent_obj.context)
         except HomeAssistantError:
             # Already reported (event, notification, log); say it out loud too.
             return self._refuse(intent_obj, "failed", intent.IntentResponseErrorCode.FAILED_TO_HANDLE,

@@ -1,7 +1,9 @@
-"""Logbook entries for every shut-off: "Left burner shut off by timer, set from Assist".
+"""Logbook entries for every shut-off: "Kitchen Left burner shut off by timer, set from Assist".
 
 A failed one reads "shut-off FAILED ..." with the reason, so the logbook is
-the record a person away from home looks at (the history issue).
+the record a person away from home looks at (the history issue). Each line
+names the stove and links the burner's state sensor; the event's context
+(the service call's) tells Home Assistant which user asked.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 
-from .const import DOMAIN, EVENT_SHUT_OFF, EVENT_SHUT_OFF_FAILED
+from .const import CONF_STOVE_ID, DOMAIN, EVENT_SHUT_OFF, EVENT_SHUT_OFF_FAILED
+from .entity import unique_id
 
 #: How each source reads in a sentence.
 SOURCES = {
     "button": "from its dashboard button",
-    "valve": "by closing its valve",
+    "valve": "by closing its valve",  # the gas valve entity of versions before 1.2
     "number": "from its shut-off-in number",
     "service": "by a service call",
     "assist": "from Assist",
@@ -27,7 +31,7 @@ SOURCES = {
 }
 
 
-def describe(data: dict[str, Any], failed: bool) -> dict[str, str]:
+def describe(data: dict[str, Any], failed: bool, entity_id: str | None = None) -> dict[str, str]:
     burner = str(data.get("burner", "?"))
     how = SOURCES.get(str(data.get("source")), "")
     if data.get("source") == "timer" and data.get("set_from") in SOURCES:
@@ -40,7 +44,20 @@ def describe(data: dict[str, Any], failed: bool) -> dict[str, str]:
             message += f"; trying again in {retry} s"
     else:
         message = f"shut off {how}".rstrip()
-    return {"name": f"{burner.replace('_', ' ').capitalize()} burner", "message": message}
+    stove = f"{data['stove']} " if data.get("stove") else ""
+    line = {"name": f"{stove}{burner.replace('_', ' ').capitalize()} burner", "message": message}
+    if entity_id is not None:
+        line["entity_id"] = entity_id
+    return line
+
+
+def burner_entity(hass: HomeAssistant, data: dict[str, Any]) -> str | None:
+    """The burner's state sensor, if its stove is still set up."""
+    entry = hass.config_entries.async_get_entry(str(data.get("entry_id")))
+    if entry is None or CONF_STOVE_ID not in entry.data:
+        return None
+    return er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, unique_id(entry.data[CONF_STOVE_ID], str(data.get("burner")), "burner"))
 
 
 @callback
@@ -50,11 +67,11 @@ def async_describe_events(
 ) -> None:
     @callback
     def shut_off(event: Event) -> dict[str, str]:
-        return describe(dict(event.data), failed=False)
+        return describe(dict(event.data), failed=False, entity_id=burner_entity(hass, event.data))
 
     @callback
     def failed(event: Event) -> dict[str, str]:
-        return describe(dict(event.data), failed=True)
+        return describe(dict(event.data), failed=True, entity_id=burner_entity(hass, event.data))
 
     async_describe_event(DOMAIN, EVENT_SHUT_OFF, shut_off)
     async_describe_event(DOMAIN, EVENT_SHUT_OFF_FAILED, failed)

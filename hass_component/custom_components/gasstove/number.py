@@ -8,27 +8,29 @@ from __future__ import annotations
 import math
 
 from homeassistant.components.number import NumberEntity, NumberEntityDescription, NumberMode
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, MAX_DELAY_MINUTES
-from .coordinator import GasStoveCoordinator
+from .const import MAX_DELAY_MINUTES
+from .coordinator import GasStoveConfigEntry
 from .entity import GasStoveEntity
 
+#: Burners are independent (each has its own timer).
+PARALLEL_UPDATES = 0
+
 SHUT_OFF_IN = NumberEntityDescription(
-    key="shut_off_in", translation_key="shut_off_in", icon="mdi:timer-outline",
+    key="shut_off_in", translation_key="shut_off_in",
     native_min_value=0, native_max_value=MAX_DELAY_MINUTES, native_step=1,
     native_unit_of_measurement=UnitOfTime.MINUTES, mode=NumberMode.BOX,
 )
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: ConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant, entry: GasStoveConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    coordinator: GasStoveCoordinator = hass.data[DOMAIN][entry.entry_id]
+    coordinator = entry.runtime_data
     async_add_entities(GasStoveTimerNumber(coordinator, b, SHUT_OFF_IN) for b in coordinator.config.burners)
 
 

@@ -31,7 +31,7 @@ from .const import (
     SERVICE_SHUT_OFF,
     SERVICE_UNLOCK,
 )
-from .coordinator import GasStoveCoordinator
+from .coordinator import GasStoveCoordinator, loaded_coordinators
 
 
 def _delay(value: Any) -> timedelta:
@@ -58,7 +58,7 @@ BURNERS_SCHEMA = vol.Schema(BASE_SCHEMA)
 def targets(hass: HomeAssistant, stove: str | None,
             words: list[str] | None) -> list[tuple[GasStoveCoordinator, list[str]]]:
     """(stove, burner names) pairs for a call; raises a translated error for a bad name."""
-    coordinators: list[GasStoveCoordinator] = list(hass.data.get(DOMAIN, {}).values())
+    coordinators = loaded_coordinators(hass)
     if stove is not None:
         wanted = stove.casefold()
         coordinators = [c for c in coordinators
@@ -102,7 +102,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
         result: dict[str, Any] = {}
         if delay is None:
             for coordinator, burners in chosen:
-                outcomes = await coordinator.async_shut_off(burners, source="service")
+                outcomes = await coordinator.async_shut_off(burners, source="service",
+                                                            context=call.context)
                 result[coordinator.entry.title] = {o.burner: o.message for o in outcomes}
         else:
             for coordinator, burners in chosen:
