@@ -31,6 +31,8 @@ async def test_a_timer_set_from_assist_reads_so_in_the_logbook(
     await hass.async_block_till_done()
     events = async_capture_events(hass, "gasstove_shut_off")
     assert await async_setup_component(hass, "intent", {})  # loads our intent.py
+    # HA processes the platforms of integrations already loaded in a task of its own.
+    await hass.async_block_till_done()
 
     await intent.async_handle(hass, "test", "GasStoveShutOff",
                               {"burner": {"value": "left"}, "delay": {"value": "ten minutes"}},

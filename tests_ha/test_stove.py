@@ -218,6 +218,8 @@ async def test_intents(hass: HomeAssistant, stove: Any) -> None:
     _entry, left, right = stove
     # HA loads intent.py as a platform of its intent integration (in every real setup).
     assert await async_setup_component(hass, "intent", {})
+    # HA processes the platforms of integrations already loaded in a task of its own.
+    await hass.async_block_till_done()
     response = await intent.async_handle(hass, "test", "GasStoveStatus", {}, language="en")
     assert "left can burn" in response.speech["plain"]["speech"]
     response = await intent.async_handle(hass, "test", "GasStoveShutOff",
