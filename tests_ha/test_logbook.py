@@ -46,19 +46,22 @@ async def test_a_timer_set_from_assist_reads_so_in_the_logbook(
     async_describe_events(hass, lambda domain, name, fn: described.__setitem__(name, fn))
     lines = [described["gasstove_shut_off"](event) for event in events]
     assert lines == [
-        {"name": "Left burner", "message": "shut off by timer, set from Assist"},
-        {"name": "Left burner", "message": "shut off from its dashboard button"},
+        {"name": "Left", "message": "shut off by timer, set from Assist"},
+        {"name": "Left", "message": "shut off from its dashboard button"},
     ]
 
 
 def test_failures_and_late_timers_read_plainly() -> None:
     assert describe({"burner": "back_left", "source": "timer", "set_from": "service",
                      "late_seconds": 420}, failed=False) == {
-        "name": "Back left burner",
+        "name": "Back left",
         "message": "shut off by timer, set with a service call, 420 s late (Home Assistant was down)",
     }
     assert describe({"burner": "left", "source": "service",
                      "message": "shut-off NOT confirmed: no answer from 10.0.0.9"}, failed=True) == {
-        "name": "Left burner",
+        "name": "Left",
         "message": "shut-off FAILED by a service call: shut-off NOT confirmed: no answer from 10.0.0.9",
     }
+    # A burner is named as its user named it (events since display names carry it).
+    assert describe({"burner": "left", "burner_name": "左灶", "source": "button"}, failed=False) == {
+        "name": "左灶", "message": "shut off from its dashboard button"}

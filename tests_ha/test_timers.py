@@ -94,8 +94,8 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_key == "shut_off_failed"
     placeholders = issue.translation_placeholders or {}
-    assert placeholders["burner"] == "left" and placeholders["stove"] == "Kitchen"
-    assert "NOT confirmed" in placeholders["message"] and TOKEN not in str(placeholders)
+    assert placeholders["burner"] == "Left" and placeholders["stove"] == "Kitchen"
+    assert placeholders["message"].startswith("no answer from") and TOKEN not in str(placeholders)
     # Between attempts the timer is still stored (a restart now fires it again),
     # and a cancel is too late: the shut-off is under way.
     assert set(_stored_timers(hass_storage, entry)) == {"left"}
@@ -130,7 +130,7 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     await fresh.async_load()
     restored = fresh.async_get_issue(DOMAIN, f"shut_off_failed_{entry.entry_id}_left")
     assert restored is not None and restored.active
-    assert (restored.translation_placeholders or {})["burner"] == "left"
+    assert (restored.translation_placeholders or {})["burner"] == "Left"
     _silent(left, False)  # the relay is back
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -312,7 +312,7 @@ async def test_the_repair_shuts_the_burner_off_again(hass: HomeAssistant, miio_r
     assert manager is not None
     result = await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
     assert result["type"] == "form"
-    assert (result["description_placeholders"] or {})["burner"] == "left"
+    assert (result["description_placeholders"] or {})["burner"] == "Left"
     result = await manager.async_configure(result["flow_id"], {})
     assert result["type"] == "form" and result["errors"] == {"base": "not_confirmed"}
     assert left.lit and _issue(hass, entry) is not None  # still silent: still a problem
@@ -359,7 +359,7 @@ async def test_the_repair_issue_reads_in_each_language_with_what_it_is_given(
     placeholders = issue.translation_placeholders or {}
     for key in (".title", ".fix_flow.step.confirm.description"):
         text = texts[prefix + key].format(**placeholders)
-        assert "left" in text
+        assert "Left" in text
     assert "Kitchen" in texts[prefix + ".title"].format(**placeholders)
     assert placeholders["message"] in texts[prefix + ".fix_flow.step.confirm.description"].format(
         **placeholders)

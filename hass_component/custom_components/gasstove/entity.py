@@ -8,6 +8,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import GasStoveCoordinator
+from .words import text
 
 
 class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
@@ -24,13 +25,21 @@ class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
         # reinstalls, unlike the entry id.
         base = entry.unique_id or entry.entry_id
         self._attr_unique_id = f"{base}_{burner}_{description.key}"
-        self._attr_translation_placeholders = {"burner": burner.replace("_", " ").capitalize()}
+        self._attr_translation_placeholders = {"burner": coordinator.config.display_name(burner)}
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, base)},
             name=entry.title,
             manufacturer="gasstove",
-            model="Flame-failure loop relay",
+            model=text(coordinator.hass, "device_model"),
         )
+
+    @property
+    def suggested_object_id(self) -> str | None:
+        """Entity ids name the burner by its key ("kitchen_left_gas"), not by the name it is
+        shown by ("左灶"): ids stay what automations use when a burner is renamed."""
+        name = super().suggested_object_id
+        shown = self._attr_translation_placeholders["burner"]
+        return name.replace(shown, self.burner, 1) if name else name
 
     @property
     def available(self) -> bool:

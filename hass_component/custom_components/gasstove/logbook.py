@@ -39,7 +39,9 @@ def describe(data: dict[str, Any], failed: bool) -> dict[str, str]:
             message += f"; trying again in {retry} s"
     else:
         message = f"shut off {how}".rstrip()
-    return {"name": f"{burner.replace('_', ' ').capitalize()} burner", "message": message}
+    # Events fired before burners had display names carry the key alone.
+    name = str(data.get("burner_name") or burner.replace("_", " ").capitalize())
+    return {"name": name, "message": message}
 
 
 @callback
