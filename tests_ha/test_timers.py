@@ -315,6 +315,8 @@ async def test_the_repair_shuts_the_burner_off_again(hass: HomeAssistant, miio_r
     assert (result["description_placeholders"] or {})["burner"] == "Left"
     result = await manager.async_configure(result["flow_id"], {})
     assert result["type"] == "form" and result["errors"] == {"base": "not_confirmed"}
+    # The reason alone: "Still not confirmed: no answer ...", not the whole toast again.
+    assert result["description_placeholders"]["message"].startswith("no answer from")
     assert left.lit and _issue(hass, entry) is not None  # still silent: still a problem
     _silent(left, False)
     result = await manager.async_configure(result["flow_id"], {})

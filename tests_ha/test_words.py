@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from custom_components.gasstove import coordinator
 from custom_components.gasstove.const import DOMAIN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from .conftest import DEAD_HOST, TOKEN, entry_data, miio_burner
@@ -73,6 +77,49 @@ async def test_a_failed_shut_off_is_one_sentence_with_the_burners_name(
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["burner"] == name
     assert issue.translation_placeholders["message"].startswith("no answer from")
+
+
+async def test_a_cut_whose_restore_failed_does_not_read_as_not_confirmed(
+        hass: HomeAssistant, miio_relay: Any) -> None:
+    left = miio_relay("left")
+    await _setup(hass, {"left": miio_burner(left.host)}, aliases={"left": ["左灶"]})
+
+    async def deaf_during_the_pulse(seconds: float) -> None:
+        left.device.settings.loss = 1.0  # the cut was confirmed; the restore gets no answer
+
+    with patch.object(coordinator, "async_pulse_wait", deaf_during_the_pulse), \
+            pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(DOMAIN, "shut_off", {}, blocking=True)
+    assert not left.lit
+    # Was: "the shut-off of left was NOT confirmed: shut off (confirmed in 3 ms) but the relay
+    # did not restore: ...; the burner cannot be relit until `stove unlock left`".
+    toast = await _toast(hass, err.value)
+    assert toast.startswith("Kitchen: 左灶 was shut off, but the relay did not close the loop again "
+                            f"(no answer from {left.host} within the deadline"), toast
+    assert toast.endswith("): it cannot be relit until it is unlocked.") and "NOT" not in toast
+
+
+async def test_a_late_timer_is_told_in_chinese(hass: HomeAssistant, miio_relay: Any,
+                                               hass_storage: dict[str, Any]) -> None:
+    left = miio_relay("left")
+    hass.config.language = "zh-Hans"
+    key = "gasstove.entry-late.timers"
+    due = dt_util.utcnow() - timedelta(minutes=7)
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key,
+                         "data": {"timers": {"left": {"due": due.isoformat(), "delay_s": 1200}}}}
+    entry = MockConfigEntry(domain=DOMAIN, title="厨房", unique_id="u", entry_id="entry-late",
+                            data=entry_data({"left": miio_burner(left.host)}),
+                            options={"aliases": {"left": ["左灶"]}})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not left.lit
+    (notification,) = hass.data["persistent_notification"].values()
+    # Was English, with the burner's key and "7m" ("The shut-off timer of **left** ...").
+    assert notification["title"] == "燃气灶定时关火推迟执行"
+    said = notification["message"]
+    assert re.fullmatch(r"\*\*厨房\*\*的\*\*左灶\*\*的定时关火在 Home Assistant 没有运行时到期，"
+                        r"已在启动时执行，晚了7分钟(\d+秒)?。", said), said
 
 
 async def test_an_unknown_burner_lists_the_burners_by_name(hass: HomeAssistant, miio_relay: Any) -> None:

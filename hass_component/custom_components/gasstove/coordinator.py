@@ -74,10 +74,14 @@ def burner_records_path(hass: HomeAssistant, entry_id: str) -> Path:
 
 
 def reason(outcome: Outcome) -> str:
-    """Why an action failed, without the library's lead ("shut-off NOT confirmed: "):
-    the translated sentence around it says that already, with the burner's name."""
-    _, found, why = outcome.message.partition(" NOT confirmed: ")
-    return why if found else outcome.message
+    """Why an action failed, without the library's lead ("shut-off NOT confirmed: ",
+    "shut off (confirmed in 12 ms) but the relay did not restore: ") and its advice for
+    the CLI: the translated sentence around it says those, with the burner's name."""
+    for lead in (" NOT confirmed: ", " did not restore: "):
+        _, found, why = outcome.message.partition(lead)
+        if found:
+            return why.split("; the burner cannot be relit until `stove unlock")[0]
+    return outcome.message
 
 
 @dataclass
@@ -190,9 +194,11 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 self.async_update_listeners()
         failed = [o for o in outcomes if not o.ok]
         if failed:
+            # Every cut confirmed, but a restore failed: the gas is off, the burner cannot be relit.
+            restore = all(cut_confirmed(o) for o in failed)
             raise HomeAssistantError(
-                "; ".join(f"{o.burner}: {o.message}" for o in failed),
-                translation_domain=DOMAIN, translation_key="shut_off_failed",
+                "; ".join(f"{o.burner}: {o.message}" for o in failed), translation_domain=DOMAIN,
+                translation_key="restore_failed" if restore else "shut_off_failed",
                 translation_placeholders=self._failure_placeholders(failed),
             )
         return outcomes
