@@ -89,6 +89,8 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     failed = async_capture_events(hass, "gasstove_shut_off_failed")
     entry = await _due_while_silent(hass, left, 10)
     assert [e.data.get("retry_in_seconds") for e in failed] == [5]
+    (notification,) = hass.data["persistent_notification"].values()
+    assert notification["message"].endswith("\n\nTrying again in 5 seconds."), notification["message"]
     issue = _issue(hass, entry)
     assert issue is not None and issue.active and issue.is_persistent
     assert issue.severity is ir.IssueSeverity.ERROR

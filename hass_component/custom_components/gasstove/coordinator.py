@@ -243,10 +243,11 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data)
         failed = [o for o in outcomes if not o.ok]
         if failed:
-            again = "" if retry_in is None else text(
-                self.hass, "notify_retry", delay=spoken_duration(retry_in, language(self.hass)))
-            lines = "\n".join(text(self.hass, "notify_failed_line", reason=reason(o) + again,
+            lines = "\n".join(text(self.hass, "notify_failed_line", reason=reason(o),
                                    burner=self.config.display_name(o.burner)) for o in failed)
+            if retry_in is not None:
+                lines += "\n\n" + text(self.hass, "notify_retry",
+                                        delay=spoken_duration(retry_in, language(self.hass)))
             persistent_notification.async_create(
                 self.hass, text(self.hass, "notify_failed", stove=self.entry.title, lines=lines),
                 title=text(self.hass, "notify_failed_title"),
