@@ -245,6 +245,9 @@ async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": " ", "cut_seconds": 4, "aliases": ""})
     assert result["errors"] == {"name": "invalid_burner"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"name": "Right", "cut_seconds": 4, "aliases": ""})
+    assert result["errors"] == {"name": "duplicate_burner"}  # on the name, not on the aliases
     # "front" moves from right to left: right's old aliases do not count before its own form.
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": "左灶", "cut_seconds": 4, "aliases": "左边, left burner, front"})

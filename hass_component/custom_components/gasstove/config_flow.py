@@ -391,6 +391,10 @@ class GasStoveOptionsFlow(OptionsFlow):
             except ValidationError:
                 # The selector has bounded the cut length already: only names are left.
                 errors = {CONF_ALIASES: "invalid_aliases"}
+            taken = {w.casefold() for other in self._burners if other != key
+                     for w in (other, other.replace("_", " "), *self._aliases.get(other, []))}
+            if name.casefold() in taken:
+                errors = {CONF_DISPLAY_NAME: "duplicate_burner"}
             if not name:
                 errors = {CONF_DISPLAY_NAME: "invalid_burner"}
             if not errors:
