@@ -129,7 +129,7 @@ def _tidy(name: str) -> str:
 #: Selectors bound everything else (wiring, cut length, protocol, dialect), so any
 #: other error is unexpected and reported for the whole form.
 FIELD_ERRORS = {
-    "[key]": (CONF_BURNER, "invalid_burner"),
+    # The key is made valid (burner_key); the name, kept as an alias, may still mean "all".
     "aliases": (CONF_BURNER, "invalid_burner"),
     "token": (CONF_TOKEN, "invalid_token"),
     "host": (CONF_HOST, "invalid_host"),
@@ -235,7 +235,7 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._forget(user_input)
                 errors = {CONF_TOKEN if error == "invalid_auth" else "base": error}
             if not errors:
-                return await self.async_step_next()
+                return await self._async_next()
         return self.async_show_form(step_id="miio", data_schema=self.add_suggested_values_to_schema(
             _miio_schema(), user_input), errors=errors)
 
@@ -255,7 +255,7 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
                 relay["channel"] = user_input[CONF_CHANNEL]
             errors = await self._async_add_burner(user_input, relay)
             if not errors:
-                return await self.async_step_next()
+                return await self._async_next()
         return self.async_show_form(step_id="mqtt", data_schema=self.add_suggested_values_to_schema(
             _mqtt_schema(), user_input), errors=errors)
 
@@ -283,6 +283,9 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
             return {"base": "already_configured"}
         self._burners[key], self._names[key] = burner, name
         return {}
+
+    async def _async_next(self) -> FlowResult:
+        return await self.async_step_next()
 
     def _forget(self, user_input: dict[str, Any]) -> None:
         """Take back the burner just added (its relay failed the probe)."""
