@@ -51,6 +51,13 @@ def test_defaults_are_the_documented_ones() -> None:
     assert parse_config(GOOD).stove.deadline == 5
 
 
+def test_a_burner_is_shown_by_its_first_alias_else_by_its_key() -> None:
+    right_back = f"    right_back:\n      relay: {{type: miio, host: 192.168.1.51, token: {TOKEN}}}\n"
+    stove = parse_config(GOOD.replace("    left:", right_back + "    left:")).stove
+    assert stove.display_name("left") == "左边"  # as typed, in any language
+    assert stove.display_name("right_back") == "Right back"  # no aliases: its key, readable
+
+
 def test_a_bad_token_names_file_line_and_key_but_not_the_token() -> None:
     message = error_of(GOOD.replace(TOKEN, "deadbeef-secret"))
     assert message == "gasstove.yaml:9 stove.burners.left.relay.token: must be 32 hex characters"

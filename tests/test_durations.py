@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gasstove.domain.clock_time import parse_at
-from gasstove.domain.durations import format_duration, parse_duration
+from gasstove.domain.durations import format_duration, parse_duration, spoken_duration
 from gasstove.domain.errors import DurationError
 
 
@@ -52,6 +52,17 @@ def test_any_text_parses_or_gives_a_one_line_duration_error(text: str) -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(90, "1m30s"), (3, "3s"), (5400, "1h30m"), (2.5, "2.5s")])
 def test_durations_are_shown_compactly(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(("seconds", "en", "zh"), [
+    (600, "10 minutes", "10分钟"), (5400, "1 hour 30 minutes", "1小时30分钟"),
+    (61, "1 minute 1 second", "1分钟1秒"), (3600, "1 hour", "1小时"), (45, "45 seconds", "45秒"),
+])
+def test_durations_are_said_as_words(seconds: float, en: str, zh: str) -> None:
+    # Assist says these: "10m" reads as "10 metres" to a speech engine, and "10m后" is no Chinese.
+    assert spoken_duration(seconds) == en
+    assert spoken_duration(seconds, "zh") == zh
+    assert parse_duration(en) == seconds  # what we say is what we understand
 
 
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=timezone(timedelta(hours=8)))

@@ -43,10 +43,14 @@ class Assist(NamedTuple):
 async def assist(hass: HomeAssistant, miio_relay: Any, tmp_path: Path) -> AsyncIterator[Assist]:
     left, right = miio_relay("left"), miio_relay("right")
     hass.config.config_dir = str(tmp_path)
-    written = write_sentences(tmp_path, {"left": ["左边", "left burner"], "right": ["右边"]})
+    # As `stove ha sentences` writes them: the entry's burners and aliases. The first alias
+    # is the name a burner is shown and answered by.
+    aliases = {"left": ["左灶", "左边", "left burner"], "right": ["右灶", "右边"]}
+    written = write_sentences(tmp_path, aliases)
     assert {p.parent.name for p in written} == {"en", "zh-cn", "zh-CN"}
     entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="u", data=entry_data(
-        {"left": miio_burner(left.host), "right": miio_burner(right.host)}))
+        {"left": miio_burner(left.host), "right": miio_burner(right.host)}),
+        options={"aliases": aliases})
     entry.add_to_hass(hass)
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(hass, "conversation", {})
@@ -216,24 +220,32 @@ async def test_other_delayed_commands_stay_home_assistants(hass: HomeAssistant,
 
 
 async def test_timer_then_cancel_then_status(hass: HomeAssistant, assist: Assist) -> None:
-    await _say(hass, "turn off the left burner in 20 minutes", "en")
+    speech = _speech(await _say(hass, "turn off the left burner in 20 minutes", "en"))
+    # Durations as said, burners by their names: "20m" is "twenty metres" to a speech engine.
+    assert speech == "OK, 左灶 will be shut off in 20 minutes.", speech
     assert _due(hass, "left") is not None
     speech = _speech(await _say(hass, "when will the stove turn off", "en"))
-    assert "20" in speech, speech
-    assert "Cancelled" in _speech(await _say(hass, "cancel the stove timer", "en"))
+    assert "shut-off in 20 minutes" in speech, speech
+    speech = _speech(await _say(hass, "cancel the stove timer", "en"))
+    assert speech == "Cancelled the shut-off timer of 左灶.", speech
     assert _due(hass, "left") is None
     speech = _speech(await _say(hass, "turn off the stove", "en"))
-    assert "Shut off" in speech, speech
+    assert speech == "OK, 左灶, 右灶 shut off.", speech
     assert not assist.left.lit and not assist.right.lit
 
 
 @pytest.mark.parametrize("language", ["zh-cn", "zh-CN"])
 async def test_chinese(hass: HomeAssistant, assist: Assist, language: str) -> None:
+    # Natural Chinese: the burners' own names and a spoken duration, never "20m后关闭left".
     speech = _speech(await _say(hass, "二十分钟后关火", language))
-    assert "20m" in speech, speech
-    assert "已取消" in _speech(await _say(hass, "取消定时关火", language))
+    assert speech == "好的，左灶、右灶20分钟后关火。", speech
+    speech = _speech(await _say(hass, "十分钟后关掉左边的火", language))
+    assert speech == "好的，左灶10分钟后关火。", speech
+    speech = _speech(await _say(hass, "还有多久关火", language))
+    assert "左灶可以点火，10分钟后关火" in speech, speech
+    assert _speech(await _say(hass, "取消定时关火", language)) == "已取消左灶、右灶的定时关火。"
     speech = _speech(await _say(hass, "关掉左边的火", language))
-    assert "已关火" in speech, speech
+    assert speech == "好的，左灶已关火。", speech
     assert not assist.left.lit and assist.right.lit
 
 

@@ -49,9 +49,9 @@ async def test_a_timer_set_from_assist_reads_so_in_the_logbook(
     lines = [described["gasstove_shut_off"](event) for event in events]
     # The stove named, the burner's state sensor linked.
     assert lines == [
-        {"name": "Kitchen Left burner", "message": "shut off by timer, set from Assist",
+        {"name": "Kitchen Left", "message": "shut off by timer, set from Assist",
          "entity_id": "sensor.kitchen_left_burner"},
-        {"name": "Kitchen Left burner", "message": "shut off from its dashboard button",
+        {"name": "Kitchen Left", "message": "shut off from its dashboard button",
          "entity_id": "sensor.kitchen_left_burner"},
     ]
 
@@ -59,7 +59,7 @@ async def test_a_timer_set_from_assist_reads_so_in_the_logbook(
 def test_failures_and_late_timers_read_plainly() -> None:
     assert describe({"burner": "back_left", "source": "timer", "set_from": "service",
                      "late_seconds": 420}, failed=False) == {
-        "name": "Back left burner",
+        "name": "Back left burner",  # an event from before display names: its key
         "message": "shut off by timer, set with a service call, 420 s late (Home Assistant was down)",
     }
     assert describe({"burner": "left", "source": "service",
@@ -67,3 +67,6 @@ def test_failures_and_late_timers_read_plainly() -> None:
         "name": "Left burner",
         "message": "shut-off FAILED by a service call: shut-off NOT confirmed: no answer from 10.0.0.9",
     }
+    # A burner is named as its user named it (events since display names carry it).
+    assert describe({"burner": "left", "burner_name": "左灶", "source": "button"}, failed=False) == {
+        "name": "左灶", "message": "shut off from its dashboard button"}

@@ -119,7 +119,7 @@ async def test_dead_relay_fails_loudly(hass: HomeAssistant, miio_relay: Any) -> 
         await hass.services.async_call(DOMAIN, "shut_off", {}, blocking=True)
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "shut_off_failed"
-    assert "dead" in err.value.translation_placeholders["burners"]
+    assert err.value.translation_placeholders["burners"] == "Dead"  # its display name (test_words.py)
     assert TOKEN not in str(err.value)
     assert not left.lit  # the working burner was still cut
     assert [e.data["burner"] for e in failed] == ["dead"]
@@ -221,11 +221,11 @@ async def test_intents(hass: HomeAssistant, stove: Any) -> None:
     # HA processes the platforms of integrations already loaded in a task of its own.
     await hass.async_block_till_done()
     response = await intent.async_handle(hass, "test", "GasStoveStatus", {}, language="en")
-    assert "left can burn" in response.speech["plain"]["speech"]
+    assert "Left can burn" in response.speech["plain"]["speech"]
     response = await intent.async_handle(hass, "test", "GasStoveShutOff",
                                          {"burner": {"value": "left"}, "delay": {"value": "二十分钟"}},
                                          language="zh-cn")
-    assert "20m" in response.speech["plain"]["speech"]
+    assert response.speech["plain"]["speech"] == "好的，Left20分钟后关火。"
     assert hass.states.get("sensor.kitchen_left_scheduled_shut_off").state != "unknown"
     response = await intent.async_handle(hass, "test", "GasStoveCancel", {}, language="en")
     assert "Cancelled" in response.speech["plain"]["speech"]

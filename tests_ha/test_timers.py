@@ -89,13 +89,15 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     failed = async_capture_events(hass, "gasstove_shut_off_failed")
     entry = await _due_while_silent(hass, left, 10)
     assert [e.data.get("retry_in_seconds") for e in failed] == [5]
+    (notification,) = hass.data["persistent_notification"].values()
+    assert notification["message"].endswith("\n\nTrying again in 5 seconds."), notification["message"]
     issue = _issue(hass, entry)
     assert issue is not None and issue.active and issue.is_persistent
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_key == "shut_off_failed"
     placeholders = issue.translation_placeholders or {}
-    assert placeholders["burner"] == "left" and placeholders["stove"] == "Kitchen"
-    assert "NOT confirmed" in placeholders["message"] and TOKEN not in str(placeholders)
+    assert placeholders["burner"] == "Left" and placeholders["stove"] == "Kitchen"
+    assert placeholders["message"].startswith("no answer from") and TOKEN not in str(placeholders)
     # Between attempts the timer is still stored (a restart now fires it again),
     # and a cancel is too late: the shut-off is under way.
     assert set(_stored_timers(hass_storage, entry)) == {"left"}
@@ -130,7 +132,7 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     await fresh.async_load()
     restored = fresh.async_get_issue(DOMAIN, f"shut_off_failed_{entry.entry_id}_left")
     assert restored is not None and restored.active
-    assert (restored.translation_placeholders or {})["burner"] == "left"
+    assert (restored.translation_placeholders or {})["burner"] == "Left"
     _silent(left, False)  # the relay is back
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -309,9 +311,11 @@ async def test_the_repair_shuts_the_burner_off_again(hass: HomeAssistant, miio_r
     assert manager is not None
     result = await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
     assert result["type"] == "form"
-    assert (result["description_placeholders"] or {})["burner"] == "left"
+    assert (result["description_placeholders"] or {})["burner"] == "Left"
     result = await manager.async_configure(result["flow_id"], {})
     assert result["type"] == "form" and result["errors"] == {"base": "not_confirmed"}
+    # The reason alone: "Still not confirmed: no answer ...", not the whole toast again.
+    assert result["description_placeholders"]["message"].startswith("no answer from")
     assert left.lit and _issue(hass, entry) is not None  # still silent: still a problem
     _silent(left, False)
     result = await manager.async_configure(result["flow_id"], {})
@@ -355,7 +359,7 @@ async def test_the_repair_issue_reads_in_each_language_with_what_it_is_given(
     placeholders = issue.translation_placeholders or {}
     for key in (".title", ".fix_flow.step.confirm.description"):
         text = texts[prefix + key].format(**placeholders)
-        assert "left" in text
+        assert "Left" in text
     assert "Kitchen" in texts[prefix + ".title"].format(**placeholders)
     assert placeholders["message"] in texts[prefix + ".fix_flow.step.confirm.description"].format(
         **placeholders)

@@ -178,6 +178,12 @@ class StoveConfig(Model):
                 seen[key] = name
         return value
 
+    def display_name(self, burner: str) -> str:
+        """How a burner is shown to people: its first alias, as typed in any language
+        ("左灶"), else its key made readable ("right_back": "Right back")."""
+        aliases = self.burners[burner].aliases
+        return aliases[0] if aliases else burner.replace("_", " ").capitalize()
+
 
 class AlertsConfig(Model):
     #: A program run (no shell) for every failed shut-off, the alert as JSON on its stdin:

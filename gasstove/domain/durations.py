@@ -88,6 +88,24 @@ def _fmt(seconds: float) -> str:
     return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0s"
 
 
+_SPOKEN = {
+    "en": (("hour", "hours"), ("minute", "minutes"), ("second", "seconds")),
+    "zh": (("小时", "小时"), ("分钟", "分钟"), ("秒", "秒")),
+}
+
+
+def spoken_duration(seconds: float, lang: str = "en") -> str:
+    """A duration as it is said: ``1 hour 30 minutes``, ``10 minutes``; ``1小时30分钟``,
+    ``10分钟`` (``lang`` "zh"). Whole seconds; a part that is zero is not said."""
+    words = _SPOKEN["zh" if lang == "zh" else "en"]
+    h, rest = divmod(max(0, round(seconds)), 3600)
+    m, s = divmod(rest, 60)
+    parts = [(v, w) for v, w in zip((h, m, s), words, strict=True) if v] or [(0, words[2])]
+    if lang == "zh":
+        return "".join(f"{v}{w[0]}" for v, w in parts)
+    return " ".join(f"{v} {w[0] if v == 1 else w[1]}" for v, w in parts)
+
+
 def config_seconds(value: object, minimum: float, maximum: float) -> float:
     """A duration from a configuration file: a number of seconds, or text such as ``3s``."""
     if isinstance(value, bool):

@@ -1,13 +1,21 @@
 """Config flow: a stove, then one or more burners, each with its relay.
 
+* A burner is named in any language ("左灶", "Left"): that name is shown
+  everywhere and kept as the burner's first alias (the library's notion of
+  other words for a burner), while an ASCII key derived from it ("zuo_zao")
+  names it in entity ids, topics and services.
+
 * miio relays are reached (``miIO.info`` and a read of the relay) before the
   burner is accepted: a wrong host or token is caught here, not at 2 a.m.
 * MQTT relays need Home Assistant's ``mqtt`` integration set up: we never
   open a broker connection of our own.
 * A relay may belong to one burner of one stove only (``already_configured``);
   the entry's unique id is its first relay's address.
-* Options: the longest timer; per burner its cut length and aliases, then its
-  flame input and maximum burn time.
+* Options: the longest timer; per burner its name, cut length and aliases, then
+  its flame input and maximum burn time.
+* After an error a form keeps what was typed (the token too: it is the
+  user's own input, shown masked, and retyping 32 hex digits is where typos
+  come from).
 * Reconfigure (Home Assistant 2024.4+ shows it; on 2024.3 the step exists but
   the UI has no button for it): change a miio relay's host or token.
 """
@@ -22,12 +30,13 @@ import voluptuous as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, OptionsFlow
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.data_entry_flow import FlowResult
+from homeassistant.data_entry_flow import FlowResult, section
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector
+from homeassistant.util import slugify
 from pydantic import ValidationError
 
-from gasstove.domain.config import StoveConfig
+from gasstove.domain.config import ALL_WORDS, BURNER_NAME, StoveConfig
 from gasstove.domain.errors import RelayError, TokenRejected
 
 from .const import (
@@ -61,8 +70,12 @@ from .const import (
 )
 from .stove_config import relay_key, stove_dict
 from .switch_relay import entity_problem
+from .words import async_text, join_names
 
 WIRINGS = ["normally_closed", "normally_open"]
+#: The collapsed section of the miio form: what most people never need to change.
+ADVANCED = "advanced"
+CONF_DISPLAY_NAME = "name"
 #: How long the flow waits for a relay to answer before "cannot_connect".
 PROBE_DEADLINE_S = DEFAULT_DEADLINE
 
@@ -72,48 +85,71 @@ def _select(options: list[str], key: str) -> selector.SelectSelector:
         options=options, translation_key=key, mode=selector.SelectSelectorMode.DROPDOWN))
 
 
-def _burner_fields(defaults: dict[str, Any]) -> dict[Any, Any]:
+#: A token is typed once and shown masked, never in clear on a screen.
+TOKEN_SELECTOR = selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD))
+
+
+def _cut_selector() -> selector.NumberSelector:
+    return selector.NumberSelector(selector.NumberSelectorConfig(
+        min=1, max=60, step=0.5, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX))
+
+
+def _burner_fields() -> dict[Any, Any]:
     return {
-        vol.Required(CONF_BURNER, default=defaults.get(CONF_BURNER, "left")): str,
-        vol.Required(CONF_WIRING, default=defaults.get(CONF_WIRING, WIRINGS[0])): _select(WIRINGS, "wiring"),
-        vol.Required(CONF_CUT_SECONDS, default=defaults.get(CONF_CUT_SECONDS, DEFAULT_CUT_SECONDS)):
-            selector.NumberSelector(selector.NumberSelectorConfig(
-                min=1, max=60, step=0.5, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX)),
+        vol.Required(CONF_BURNER): str,
+        vol.Required(CONF_WIRING, default=WIRINGS[0]): _select(WIRINGS, "wiring"),
+        vol.Required(CONF_CUT_SECONDS, default=DEFAULT_CUT_SECONDS): _cut_selector(),
     }
 
 
-def _miio_schema(defaults: dict[str, Any]) -> vol.Schema:
+def _miio_schema() -> vol.Schema:
     return vol.Schema({
-        **_burner_fields(defaults),
-        vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, "")): str,
-        vol.Required(CONF_TOKEN, default=defaults.get(CONF_TOKEN, "")): str,
-        vol.Required(CONF_PROTOCOL, default=defaults.get(CONF_PROTOCOL, "miot")): _select(["miot", "legacy"],
-                                                                                          "protocol"),
+        **_burner_fields(),
+        vol.Required(CONF_HOST): str,
+        vol.Required(CONF_TOKEN): TOKEN_SELECTOR,
+        # The property or plug command the relay takes: jargon that almost nobody changes.
+        vol.Required(ADVANCED, default={}): section(vol.Schema({
+            vol.Required(CONF_PROTOCOL, default="miot"): _select(["miot", "legacy"], "protocol"),
+        }), {"collapsed": True}),
     })
 
 
-def _mqtt_schema(defaults: dict[str, Any]) -> vol.Schema:
+def _mqtt_schema() -> vol.Schema:
     return vol.Schema({
-        **_burner_fields(defaults),
-        vol.Required(CONF_DIALECT, default=defaults.get(CONF_DIALECT, UI_DIALECTS[0])):
-            _select(list(UI_DIALECTS), "dialect"),
-        vol.Required(CONF_TOPIC, default=defaults.get(CONF_TOPIC, "")): str,
+        **_burner_fields(),
+        vol.Required(CONF_DIALECT, default=UI_DIALECTS[0]): _select(list(UI_DIALECTS), "dialect"),
+        vol.Required(CONF_TOPIC): str,
         vol.Optional(CONF_CHANNEL): vol.All(vol.Coerce(int), vol.Range(min=0, max=32)),
     })
 
 
-def _hass_schema(defaults: dict[str, Any]) -> vol.Schema:
+def _hass_schema() -> vol.Schema:
     return vol.Schema({
-        **_burner_fields(defaults),
+        **_burner_fields(),
         vol.Required(CONF_ENTITY_ID): selector.EntitySelector(selector.EntitySelectorConfig(domain="switch")),
     })
+
+
+def burner_key(name: str, taken: set[str]) -> str:
+    """The ASCII key for a burner named ``name`` in any language: its transliteration
+    ("左灶": "zuo_zao", "Back left": "back_left") when that is a valid, free burner
+    name, else the first free ``burner_<n>``."""
+    key = slugify(name)[:32].rstrip("_")
+    if BURNER_NAME.fullmatch(key) and key not in ALL_WORDS and key not in taken:
+        return key
+    return next(f"burner_{n}" for n in range(1, len(taken) + 2) if f"burner_{n}" not in taken)
+
+
+def _tidy(name: str) -> str:
+    return " ".join(name.split())
 
 
 #: The form field each part of a pydantic error location is about, and its error key.
 #: Selectors bound everything else (wiring, cut length, protocol, dialect), so any
 #: other error is unexpected and reported for the whole form.
 FIELD_ERRORS = {
-    "[key]": (CONF_BURNER, "invalid_burner"),
+    # The key is made valid (burner_key); the name, kept as an alias, may still mean "all".
+    "aliases": (CONF_BURNER, "invalid_burner"),
     "token": (CONF_TOKEN, "invalid_token"),
     "host": (CONF_HOST, "invalid_host"),
     "topic": (CONF_TOPIC, "invalid_topic"),
@@ -143,7 +179,7 @@ async def _async_test_miio(relay: dict[str, Any]) -> str | None:
         await driver.identify(deadline=deadline)
         await driver.read(deadline=deadline)
     except TokenRejected:
-        return "invalid_auth"
+        return "invalid_auth"  # the token's fault: shown on its field
     except RelayError:
         return "cannot_connect"
     finally:
@@ -177,8 +213,10 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
     MINOR_VERSION = 2
 
     def __init__(self) -> None:
-        self._name = "Gas stove"
+        self._name = ""
         self._burners: dict[str, dict[str, Any]] = {}
+        #: Each burner's name as typed, by key (kept as its first alias).
+        self._names: dict[str, str] = {}
 
     @staticmethod
     @callback
@@ -186,38 +224,51 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
         return GasStoveOptionsFlow(config_entry)
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+        default = await async_text(self.hass, "default_stove_name")
         if user_input is not None:
-            self._name = user_input[CONF_NAME].strip() or self._name
+            self._name = _tidy(user_input[CONF_NAME]) or default
             return await self.async_step_relay_type()
         return self.async_show_form(step_id="user", data_schema=vol.Schema(
-            {vol.Required(CONF_NAME, default=self._name): str}))
+            {vol.Required(CONF_NAME, default=default): str}))
 
     async def async_step_relay_type(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         return self.async_show_menu(step_id="relay_type", menu_options=[RELAY_MIIO, RELAY_MQTT, RELAY_HASS])
 
     async def async_step_next(self, user_input: dict[str, Any] | None = None) -> FlowResult:
-        return self.async_show_menu(step_id="next",
-                                    menu_options=[RELAY_MIIO, RELAY_MQTT, RELAY_HASS, "finish"])
+        return self.async_show_menu(
+            step_id="next", menu_options=[RELAY_MIIO, RELAY_MQTT, RELAY_HASS, "finish"],
+            description_placeholders={"stove": self._name,
+                                      "burners": join_names(self.hass, self._names.values())})
+
+    async def _async_menu(self) -> FlowResult:
+        """Back to choosing the next burner's relay."""
+        if self._burners:
+            return await self.async_step_next()
+        return await self.async_step_relay_type()
 
     async def async_step_miio(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         errors: dict[str, str] = {}
         if user_input is not None:
             relay = {"type": RELAY_MIIO, "host": user_input[CONF_HOST].strip(),
                      "token": user_input[CONF_TOKEN].strip().lower(),
-                     "protocol": user_input[CONF_PROTOCOL]}
+                     "protocol": user_input[ADVANCED][CONF_PROTOCOL]}
             errors = await self._async_add_burner(user_input, relay)
             if not errors and (error := await _probe(self.hass, relay)):
-                self._burners.pop(user_input[CONF_BURNER].strip())
-                errors = {"base": error}
+                self._forget(user_input)
+                errors = {CONF_TOKEN if error == "invalid_auth" else "base": error}
             if not errors:
                 return await self._async_next()
         return self.async_show_form(step_id="miio", data_schema=self.add_suggested_values_to_schema(
-            _miio_schema({}), {k: v for k, v in (user_input or {}).items() if k != CONF_TOKEN}),
-            errors=errors)
+            _miio_schema(), user_input), errors=errors)
 
     async def async_step_mqtt(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         if not self.hass.config_entries.async_entries("mqtt"):
-            return self.async_abort(reason="mqtt_not_configured")
+            # Not an abort: that would throw away the burners entered so far. The form
+            # says what to do; submitting it goes back to the menu.
+            if user_input is not None:
+                return await self._async_menu()
+            return self.async_show_form(step_id="mqtt", data_schema=vol.Schema({}),
+                                        errors={"base": "mqtt_not_configured"})
         errors: dict[str, str] = {}
         if user_input is not None:
             relay: dict[str, Any] = {"type": RELAY_MQTT, "dialect": user_input[CONF_DIALECT],
@@ -228,7 +279,7 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 return await self._async_next()
         return self.async_show_form(step_id="mqtt", data_schema=self.add_suggested_values_to_schema(
-            _mqtt_schema({}), user_input or {}), errors=errors)
+            _mqtt_schema(), user_input), errors=errors)
 
     async def async_step_hass(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         """A switch entity Home Assistant already has. Refused unless it can confirm a cut:
@@ -248,41 +299,58 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 return await self._async_next()
         return self.async_show_form(step_id="hass", data_schema=self.add_suggested_values_to_schema(
-            _hass_schema({}), user_input or {}), errors=errors)
+            _hass_schema(), user_input), errors=errors)
 
     async def _async_add_burner(self, user_input: dict[str, Any], relay: dict[str, Any]) -> dict[str, str]:
-        name = user_input[CONF_BURNER].strip()
+        name = _tidy(user_input[CONF_BURNER])
         burner = {CONF_WIRING: user_input[CONF_WIRING], CONF_CUT_SECONDS: float(user_input[CONF_CUT_SECONDS]),
                   CONF_RELAY: relay}
-        if name in self._burners:
+        if not name:
+            return {CONF_BURNER: "invalid_burner"}
+        words = {w.casefold() for key, shown in self._names.items()
+                 for w in (key, key.replace("_", " "), shown)}
+        if name.casefold() in words:
             return {CONF_BURNER: "duplicate_burner"}
+        key = burner_key(name, set(self._burners))
+        aliases = {k: [n] for k, n in {**self._names, key: name}.items()}
         try:
-            StoveConfig.model_validate({"burners": {**self._burners, name: burner}})
+            StoveConfig.model_validate(stove_dict({CONF_BURNERS: {**self._burners, key: burner}},
+                                                  {CONF_ALIASES: aliases}))
         except ValidationError as err:
             return _field_error(err)
-        key = relay_key(relay)
-        if key in {relay_key(b[CONF_RELAY]) for b in self._burners.values()}:
+        relay_in_use = relay_key(relay)
+        if relay_in_use in {relay_key(b[CONF_RELAY]) for b in self._burners.values()}:
             return {"base": "duplicate_relay"}
-        if key in _relay_keys_in_use(self.hass):
+        if relay_in_use in _relay_keys_in_use(self.hass):
             return {"base": "already_configured"}
-        self._burners[name] = burner
+        self._burners[key], self._names[key] = burner, name
         return {}
 
     async def _async_next(self) -> FlowResult:
         return await self.async_step_next()
 
+    def _forget(self, user_input: dict[str, Any]) -> None:
+        """Take back the burner just added (its relay failed the probe)."""
+        key = next(k for k, n in self._names.items() if n == _tidy(user_input[CONF_BURNER]))
+        del self._burners[key], self._names[key]
+
     async def async_step_finish(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         first = next(iter(self._burners.values()))
         await self.async_set_unique_id(relay_key(first[CONF_RELAY]))
         self._abort_if_unique_id_configured()
-        return self.async_create_entry(title=self._name, data={
-            CONF_NAME: self._name, CONF_DEADLINE: DEFAULT_DEADLINE, CONF_BURNERS: self._burners,
-            CONF_STOVE_ID: uuid.uuid4().hex})
+        # A name typed as its own key ("left") needs no alias: it is shown as "Left".
+        aliases = {key: [name] for key, name in self._names.items() if name != key}
+        return self.async_create_entry(
+            title=self._name,
+            data={CONF_NAME: self._name, CONF_DEADLINE: DEFAULT_DEADLINE, CONF_BURNERS: self._burners,
+                  CONF_STOVE_ID: uuid.uuid4().hex},
+            options={CONF_ALIASES: aliases} if aliases else {})
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         """Change a miio relay's host and token (the relay got a new address or was re-paired)."""
         entry = self.hass.config_entries.async_get_entry(self.context["entry_id"])
         assert entry is not None
+        config = StoveConfig.model_validate(stove_dict(dict(entry.data), dict(entry.options)))
         miio = [n for n, b in entry.data[CONF_BURNERS].items() if b[CONF_RELAY]["type"] == RELAY_MIIO]
         if not miio:
             return self.async_abort(reason="nothing_to_reconfigure")
@@ -300,34 +368,42 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors and relay_key(relay) in _relay_keys_in_use(self.hass, skip=entry.entry_id):
                 errors = {"base": "already_configured"}
             if not errors and (error := await _probe(self.hass, relay)):
-                errors = {"base": error}
+                errors = {CONF_TOKEN if error == "invalid_auth" else "base": error}
             if not errors:
                 self.hass.config_entries.async_update_entry(
                     entry, data={**entry.data, CONF_BURNERS: burners})
                 await self.hass.config_entries.async_reload(entry.entry_id)
                 return self.async_abort(reason="reconfigure_successful")
-        return self.async_show_form(step_id="reconfigure", data_schema=vol.Schema({
-            vol.Required(CONF_BURNER, default=miio[0]): vol.In(miio),
+        schema = vol.Schema({
+            vol.Required(CONF_BURNER, default=miio[0]): selector.SelectSelector(selector.SelectSelectorConfig(
+                options=[selector.SelectOptionDict(value=n, label=config.display_name(n)) for n in miio],
+                mode=selector.SelectSelectorMode.DROPDOWN)),
             vol.Required(CONF_HOST, default=entry.data[CONF_BURNERS][miio[0]][CONF_RELAY]["host"]): str,
-            vol.Required(CONF_TOKEN): str,
-        }), errors=errors)
+            vol.Required(CONF_TOKEN): TOKEN_SELECTOR,
+        })
+        return self.async_show_form(step_id="reconfigure", data_schema=self.add_suggested_values_to_schema(
+            schema, user_input), errors=errors)
 
 
 class GasStoveOptionsFlow(OptionsFlow):
-    """Maximum burn time, then each burner's cut length and aliases, one form per burner.
+    """Maximum burn time, then each burner's name, cut length and aliases, one form per burner.
 
-    One form per burner keeps every field key fixed (``cut_seconds``,
+    One form per burner keeps every field key fixed (``name``, ``cut_seconds``,
     ``aliases``), so Home Assistant translates its label and help; the burner's
-    name comes in through a description placeholder. Keeps the entry as
-    ``self._entry``: assigning ``self.config_entry`` is deprecated on current
-    Home Assistant, and 2024.3 does not set it for us.
+    name comes in through a description placeholder. The name shown is kept as
+    the burner's first alias (see :meth:`StoveConfig.display_name`). Keeps the
+    entry as ``self._entry``: assigning ``self.config_entry`` is deprecated on
+    current Home Assistant.
     """
 
     def __init__(self, entry: ConfigEntry) -> None:
         self._entry = entry
+        self._config = StoveConfig.model_validate(stove_dict(dict(entry.data), dict(entry.options)))
         self._burners = list(entry.data[CONF_BURNERS])
         self._cut: dict[str, float] = {}
         self._aliases: dict[str, list[str]] = {}
+        #: Each burner's name as just entered, for the title of its flame form.
+        self._shown: dict[str, str] = {}
         self._flame: dict[str, dict[str, Any]] = {}
         self._max_burn: dict[str, int] = {}
         self._longest_timer = 0
@@ -344,42 +420,51 @@ class GasStoveOptionsFlow(OptionsFlow):
                 selector.NumberSelector(selector.NumberSelectorConfig(
                     min=0, max=MAX_DELAY_MINUTES, step=1, unit_of_measurement="min",
                     mode=selector.NumberSelectorMode.BOX)),
-        }))
+        }), description_placeholders={"burners": join_names(
+            self.hass, [self._config.display_name(b) for b in self._burners])})
 
     async def async_step_burner(self, user_input: dict[str, Any] | None = None) -> FlowResult:
-        name = self._burners[len(self._cut)]  # the burners are asked in order
+        key = self._burners[len(self._cut)]  # the burners are asked in order
+        shown = self._config.display_name(key)
         errors: dict[str, str] = {}
         if user_input is not None:
             cut = float(user_input[CONF_CUT_SECONDS])
-            aliases = [a.strip() for a in user_input.get(CONF_ALIASES, "").split(",") if a.strip()]
+            name = _tidy(user_input[CONF_DISPLAY_NAME])
+            others = [a.strip() for a in user_input.get(CONF_ALIASES, "").split(",") if a.strip()]
+            # The name leads the aliases; the key's own spelling needs no alias.
+            plain = name.casefold() in (key, key.replace("_", " ")) and not others
+            aliases = [] if plain else [name, *[a for a in others if a != name]]
             # Burners still to come are checked without their aliases, so an alias
             # can move from one burner to another across the forms.
-            trial = {CONF_CUT_SECONDS: {**self._cut, name: cut},
-                     CONF_ALIASES: {**self._aliases, name: aliases}}
+            trial = {CONF_CUT_SECONDS: {**self._cut, key: cut},
+                     CONF_ALIASES: {**self._aliases, key: aliases}}
             try:
                 StoveConfig.model_validate(stove_dict(dict(self._entry.data), trial))
             except ValidationError:
-                # The selector has bounded the cut length already: only aliases are left.
+                # The selector has bounded the cut length already: only names are left.
                 errors = {CONF_ALIASES: "invalid_aliases"}
-            else:
-                self._cut[name], self._aliases[name] = cut, aliases
+            taken = {w.casefold() for other in self._burners if other != key
+                     for w in (other, other.replace("_", " "), *self._aliases.get(other, []))}
+            if name.casefold() in taken:
+                errors = {CONF_DISPLAY_NAME: "duplicate_burner"}
+            if not name:
+                errors = {CONF_DISPLAY_NAME: "invalid_burner"}
+            if not errors:
+                self._cut[key], self._aliases[key], self._shown[key] = cut, aliases, name
                 return await self.async_step_flame()
-        options = self._entry.options
-        cut_default = options.get(CONF_CUT_SECONDS, {}).get(
-            name, self._entry.data[CONF_BURNERS][name].get(CONF_CUT_SECONDS, DEFAULT_CUT_SECONDS))
-        aliases_default = ", ".join(options.get(CONF_ALIASES, {}).get(name, []))
-        return self.async_show_form(step_id="burner", data_schema=vol.Schema({
-            vol.Required(CONF_CUT_SECONDS, default=cut_default): selector.NumberSelector(
-                selector.NumberSelectorConfig(min=1, max=60, step=0.5, unit_of_measurement="s",
-                                              mode=selector.NumberSelectorMode.BOX)),
-            vol.Optional(CONF_ALIASES, default=aliases_default): str,
-        }), errors=errors, description_placeholders={"burner": name})
+        schema = vol.Schema({
+            vol.Required(CONF_DISPLAY_NAME, default=shown): str,
+            vol.Required(CONF_CUT_SECONDS, default=self._config.burners[key].cut_seconds): _cut_selector(),
+            vol.Optional(CONF_ALIASES, default=", ".join(self._config.burners[key].aliases[1:])): str,
+        })
+        return self.async_show_form(step_id="burner", data_schema=self.add_suggested_values_to_schema(
+            schema, user_input), errors=errors, description_placeholders={"burner": shown, "key": key})
 
     async def async_step_flame(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         """The burner's flame input and maximum burn time, as the daemon's ``flame`` and
         ``max_burn``: a binary sensor (on = lit) or a temperature sensor with the reading
         at which it is lit; the maximum burn time needs one, as in gasstove.yaml."""
-        name = self._burners[len(self._flame)]  # the burner whose cut form came just before
+        key = self._burners[len(self._flame)]  # the burner whose cut form came just before
         errors: dict[str, str] = {}
         if user_input is not None:
             entity = user_input.get(CONF_FLAME_ENTITY)
@@ -395,17 +480,17 @@ class GasStoveOptionsFlow(OptionsFlow):
                 flame: dict[str, Any] = {CONF_FLAME_ENTITY: entity} if entity else {}
                 if entity and lit_at is not None:
                     flame[CONF_FLAME_LIT_AT] = float(lit_at)
-                self._flame[name], self._max_burn[name] = flame, minutes
+                self._flame[key], self._max_burn[key] = flame, minutes
                 if len(self._flame) < len(self._burners):
                     return await self.async_step_burner()
                 return self.async_create_entry(title="", data={
                     CONF_CUT_SECONDS: self._cut, CONF_ALIASES: self._aliases,
                     CONF_FLAME: self._flame, CONF_MAX_BURN: self._max_burn,
                     CONF_LONGEST_TIMER_MINUTES: self._longest_timer})
-        saved = self._entry.options.get(CONF_FLAME, {}).get(name, {})
+        saved = self._entry.options.get(CONF_FLAME, {}).get(key, {})
         suggested = {CONF_FLAME_ENTITY: saved.get(CONF_FLAME_ENTITY),
                      CONF_FLAME_LIT_AT: saved.get(CONF_FLAME_LIT_AT),
-                     CONF_MAX_BURN: self._entry.options.get(CONF_MAX_BURN, {}).get(name, 0),
+                     CONF_MAX_BURN: self._entry.options.get(CONF_MAX_BURN, {}).get(key, 0),
                      **(user_input or {})}
         schema = vol.Schema({
             vol.Optional(CONF_FLAME_ENTITY): selector.EntitySelector(
@@ -417,6 +502,7 @@ class GasStoveOptionsFlow(OptionsFlow):
                 mode=selector.NumberSelectorMode.BOX)),
         })
         return self.async_show_form(
-            step_id="flame", errors=errors, description_placeholders={"burner": name},
+            step_id="flame", errors=errors,
+            description_placeholders={"burner": self._shown[key]},
             data_schema=self.add_suggested_values_to_schema(
                 schema, {k: v for k, v in suggested.items() if v is not None}))

@@ -44,7 +44,7 @@ from homeassistant.util import dt as dt_util
 from gasstove.adapters.burner_guard import FileBurnerGuard
 from gasstove.control import Outcome, Stove
 from gasstove.domain.config import StoveConfig
-from gasstove.domain.durations import format_duration
+from gasstove.domain.durations import format_duration, spoken_duration
 from gasstove.domain.errors import UsageError
 from gasstove.domain.relay import Relay
 from gasstove.timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
@@ -61,6 +61,7 @@ from .const import (
 from .flame import FlameWatch
 from .repairs import async_clear_failure, async_report_failure, failure_issue_id
 from .stove_config import stove_config_from_entry
+from .words import join_names, language, text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +75,17 @@ def burner_records_path(hass: HomeAssistant, entry_id: str) -> Path:
     """Where a stove's burner records live: in ``.storage`` beside its timers (so they go
     with Home Assistant's backups and its other state), a directory of one file per burner."""
     return Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{entry_id}.burners"))
+
+
+def reason(message: str) -> str:
+    """Why an action failed, without the library's lead ("shut-off NOT confirmed: ",
+    "shut off (confirmed in 12 ms) but the relay did not restore: ") and its advice for
+    the CLI: the translated sentence around it says those, with the burner's name."""
+    for lead in (" NOT confirmed: ", " did not restore: "):
+        _, found, why = message.partition(lead)
+        if found:
+            return why.split("; the burner cannot be relit until `stove unlock")[0]
+    return message
 
 
 @dataclass
@@ -194,8 +206,16 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         except UsageError as err:
             raise ServiceValidationError(
                 str(err), translation_domain=DOMAIN, translation_key="unknown_burner",
-                translation_placeholders={"burners": ", ".join(self.config.burners)},
+                translation_placeholders={"burners": self.names(self.config.burners)},
             ) from None
+
+    def names(self, burners: Iterable[str]) -> str:
+        """The burners' display names, joined as Home Assistant's language joins them."""
+        return join_names(self.hass, [self.config.display_name(b) for b in burners])
+
+    def _failure_placeholders(self, failed: list[Outcome]) -> dict[str, str]:
+        return {"stove": self.entry.title, "burners": self.names(o.burner for o in failed),
+                "reason": "; ".join(reason(o.message) for o in failed)}
 
     # -- actions ------------------------------------------------------------------
     async def async_shut_off(self, burners: list[str], *, source: str,
@@ -221,14 +241,12 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 self.async_update_listeners()
         failed = [o for o in outcomes if not o.ok]
         if failed:
+            # Every cut confirmed, but a restore failed: the gas is off, the burner cannot be relit.
+            restore = all(cut_confirmed(o) for o in failed)
             raise HomeAssistantError(
-                "; ".join(f"{o.burner}: {o.message}" for o in failed),
-                translation_domain=DOMAIN, translation_key="shut_off_failed",
-                translation_placeholders={
-                    "stove": self.entry.title,
-                    "burners": ", ".join(o.burner for o in failed),
-                    "message": "; ".join(o.message for o in failed),
-                },
+                "; ".join(f"{o.burner}: {o.message}" for o in failed), translation_domain=DOMAIN,
+                translation_key="restore_failed" if restore else "shut_off_failed",
+                translation_placeholders=self._failure_placeholders(failed),
             )
         return outcomes
 
@@ -259,8 +277,9 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         """Event, log line and repair issue for each outcome; a notification for failures."""
         for outcome in outcomes:
             data: dict[str, Any] = {"stove": self.entry.title, "entry_id": self.entry.entry_id,
-                                    "burner": outcome.burner, "message": outcome.message,
-                                    "source": source}
+                                    "burner": outcome.burner,
+                                    "burner_name": self.config.display_name(outcome.burner),
+                                    "message": outcome.message, "source": source}
             if set_from is not None:
                 data["set_from"] = set_from
             if late_s is not None:
@@ -278,13 +297,14 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data, context=context)
         failed = [o for o in outcomes if not o.ok]
         if failed:
-            again = f" (trying again in {format_duration(retry_in)})" if retry_in is not None else ""
-            text = "\n".join(f"- **{o.burner}**: {o.message}{again}" for o in failed)
+            lines = "\n".join(text(self.hass, "notify_failed_line", reason=reason(o.message),
+                                   burner=self.config.display_name(o.burner)) for o in failed)
+            if retry_in is not None:
+                lines += "\n\n" + text(self.hass, "notify_retry",
+                                        delay=spoken_duration(retry_in, language(self.hass)))
             persistent_notification.async_create(
-                self.hass,
-                f"The gas stove **{self.entry.title}** did NOT confirm a shut-off. "
-                f"Check the stove now.\n\n{text}",
-                title="Gas stove shut-off FAILED",
+                self.hass, text(self.hass, "notify_failed", stove=self.entry.title, lines=lines),
+                title=text(self.hass, "notify_failed_title"),
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_failed",
             )
 
@@ -296,7 +316,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             async_clear_failure(self.hass, self.entry, burner)
             self.problems.pop(burner, None)
         else:
-            async_report_failure(self.hass, self.entry, burner, message)
+            async_report_failure(self.hass, self.entry, burner, self.config.display_name(burner),
+                                 reason(message))
             self.problems[burner] = message
         self.async_update_listeners()
 
@@ -326,10 +347,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 "; ".join(f"{o.burner}: {o.message}" for o in failed),
                 translation_domain=DOMAIN,
                 translation_key="lock_failed" if lock else "unlock_failed",
-                translation_placeholders={
-                    "burners": ", ".join(o.burner for o in failed),
-                    "message": "; ".join(o.message for o in failed),
-                },
+                translation_placeholders=self._failure_placeholders(failed),
             )
         return outcomes
 
@@ -358,7 +376,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             raise ServiceValidationError(
                 f"a delay of {format_duration(delay_s)} is longer than the longest timer "
                 f"allowed, {limit} minutes", translation_domain=DOMAIN, translation_key="delay_too_long",
-                translation_placeholders={"delay": format_duration(delay_s), "max": str(limit)},
+                translation_placeholders={"burners": self.names(burners), "minutes": f"{delay_s / 60:g}",
+                                          "max": str(limit)},
             )
         due = dt_util.utcnow() + timedelta(seconds=delay_s)
         for burner in burners:
@@ -400,14 +419,15 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 self._arm(burner, timer)
         self.async_update_listeners()  # the entities were added before the timers came back
         for burner, late_s in overdue:
-            late = format_duration(max(1, round(late_s)))
+            late = max(1, round(late_s))
             _LOGGER.warning("%s %s: the shut-off timer came due while Home Assistant was not "
-                            "running; shutting off now, %s late", self.entry.title, burner, late)
+                            "running; shutting off now, %s late", self.entry.title, burner,
+                            format_duration(late))
             persistent_notification.async_create(
                 self.hass,
-                f"The shut-off timer of **{burner}** on **{self.entry.title}** came due while "
-                f"Home Assistant was not running. It was carried out on start-up, {late} late.",
-                title="Gas stove timer fired late",
+                text(self.hass, "notify_late", burner=self.config.display_name(burner),
+                     stove=self.entry.title, late=spoken_duration(late, language(self.hass))),
+                title=text(self.hass, "notify_late_title"),
                 notification_id=f"{DOMAIN}_{self.entry.entry_id}_{burner}_late",
             )
             self._start_firing(burner, self.timers[burner].source, late_s)

@@ -31,7 +31,7 @@ class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
         # a relay changes neither the device nor any entity id.
         base = entry.data[CONF_STOVE_ID]
         self._attr_unique_id = unique_id(base, burner, description.key)
-        self._attr_translation_placeholders = {"burner": burner.replace("_", " ").capitalize()}
+        self._attr_translation_placeholders = {"burner": coordinator.config.display_name(burner)}
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, base)},
             name=entry.title,
@@ -40,6 +40,14 @@ class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
             manufacturer="gasstove",
             sw_version=__version__,
         )
+
+    @property
+    def suggested_object_id(self) -> str | None:
+        """Entity ids name the burner by its key ("kitchen_left_gas"), not by the name it is
+        shown by ("左灶"): ids stay what automations use when a burner is renamed."""
+        name = super().suggested_object_id
+        shown = self._attr_translation_placeholders["burner"]
+        return name.replace(shown, self.burner, 1) if name else name
 
     @property
     def available(self) -> bool:

@@ -29,7 +29,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
 from homeassistant.util import dt as dt_util
 
-from gasstove.domain.durations import format_duration
+from gasstove.domain.durations import spoken_duration
 from gasstove.domain.voice import (
     HASS_INTENTS,
     NOT_UNDERSTOOD_INTENT,
@@ -43,8 +43,8 @@ from .services import targets
 
 _SAY: dict[str, dict[str, str]] = {
     "en": {
-        "off": "Shut off: {burners}.",
-        "scheduled": "{burners} will be shut off in {delay}.",
+        "off": "OK, {burners} shut off.",
+        "scheduled": "OK, {burners} will be shut off in {delay}.",
         "cancelled": "Cancelled the shut-off timer of {burners}.",
         "no_timer": "No shut-off timer was set.",
         "failed": "Warning: the shut-off of {burners} was NOT confirmed. Check the stove now.",
@@ -56,11 +56,11 @@ _SAY: dict[str, dict[str, str]] = {
         "no_stove": "No gas stove is set up.",
     },
     "zh": {
-        "off": "已关火：{burners}。",
-        "scheduled": "{delay}后关闭{burners}。",
+        "off": "好的，{burners}已关火。",
+        "scheduled": "好的，{burners}{delay}后关火。",
         "cancelled": "已取消{burners}的定时关火。",
         "no_timer": "没有定时关火。",
-        "failed": "警告：{burners}关火没有得到确认，请马上检查灶具。",
+        "failed": "警告：{burners}的关火没有得到确认，请马上检查灶具。",
         "not_understood": "抱歉，没听懂，什么也没做。",
         "resting": "{burner}可以点火",
         "cutting": "{burner}已锁定关闭",
@@ -134,7 +134,9 @@ class GasStoveIntent(intent.IntentHandler):
         return response
 
     @staticmethod
-    def _join(names: list[str], lang: str) -> str:
+    def _join(chosen: list[tuple[GasStoveCoordinator, list[str]]], lang: str) -> str:
+        """The burners by the names people gave them ("左灶", "Left"), never their keys."""
+        names = [c.config.display_name(b) for c, burners in chosen for b in burners]
         return ("、" if lang == "zh" else ", ").join(names)
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
@@ -157,12 +159,12 @@ class GasStoveIntent(intent.IntentHandler):
     async def _shut_off(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
                         chosen: list[tuple[GasStoveCoordinator, list[str]]],
                         delay_s: int | None) -> intent.IntentResponse:
-        names = self._join([b for _, burners in chosen for b in burners], lang)
+        names = self._join(chosen, lang)
         if delay_s:
             for coordinator, burners in chosen:
                 await coordinator.async_schedule(burners, delay_s, source="assist")
             return self._respond(intent_obj, "scheduled", burners=names,
-                                 delay=format_duration(delay_s))
+                                 delay=spoken_duration(delay_s, lang))
         try:
             for coordinator, burners in chosen:
                 await coordinator.async_shut_off(burners, source="assist",
@@ -175,9 +177,10 @@ class GasStoveIntent(intent.IntentHandler):
 
     async def _cancel(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
                       chosen: list[tuple[GasStoveCoordinator, list[str]]]) -> intent.IntentResponse:
-        cancelled: list[str] = []
+        cancelled: list[tuple[GasStoveCoordinator, list[str]]] = []
         for coordinator, burners in chosen:
-            cancelled += await coordinator.async_cancel(burners)
+            if done := await coordinator.async_cancel(burners):
+                cancelled.append((coordinator, done))
         if not cancelled:
             return self._respond(intent_obj, "no_timer")
         return self._respond(intent_obj, "cancelled", burners=self._join(cancelled, lang))
@@ -190,10 +193,11 @@ class GasStoveIntent(intent.IntentHandler):
             await coordinator.async_refresh()
             for name in burners:
                 data = (coordinator.data or {}).get(name)
-                part = say[data.state if data else "unknown"].format(burner=name)
+                part = say[data.state if data else "unknown"].format(
+                    burner=coordinator.config.display_name(name))
                 if timer := coordinator.timers.get(name):
                     left = max(1, round((timer.due - dt_util.utcnow()).total_seconds()))
-                    part += say["timer"].format(left=format_duration(left))
+                    part += say["timer"].format(left=spoken_duration(left, lang))
                 parts.append(part)
         response = intent_obj.create_response()
         sep, end = ("；", "。") if lang == "zh" else ("; ", ".")

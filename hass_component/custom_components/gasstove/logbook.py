@@ -45,7 +45,9 @@ def describe(data: dict[str, Any], failed: bool, entity_id: str | None = None) -
     else:
         message = f"shut off {how}".rstrip()
     stove = f"{data['stove']} " if data.get("stove") else ""
-    line = {"name": f"{stove}{burner.replace('_', ' ').capitalize()} burner", "message": message}
+    # Events fired before burners had display names carry the key alone.
+    name = str(data.get("burner_name") or f"{burner.replace('_', ' ').capitalize()} burner")
+    line = {"name": f"{stove}{name}", "message": message}
     if entity_id is not None:
         line["entity_id"] = entity_id
     return line

@@ -1,13 +1,22 @@
 """Number: "shut off in N minutes". Setting it arms the burner's timer; 0 cancels it.
 
 Its value is the minutes left on the timer (rounded up), 0 when none runs.
+
+Its ``max`` attribute (what the dashboard offers) is the stove's longest timer.
+Home Assistant refuses a value above an entity's range itself, in its own words
+("Value 500 ... outside valid range 0 - 120.0"), before the entity hears of it:
+so the range the entity takes is the library's 24 hours, and a value above the
+longest timer is refused by the coordinator, naming that limit.
+Whatever a set does, the entity then writes its state again: the box shows the
+timer that really runs, not the number typed into it.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from homeassistant.components.number import NumberEntity, NumberEntityDescription, NumberMode
+from homeassistant.components.number import ATTR_MAX, NumberEntity, NumberEntityDescription, NumberMode
 from homeassistant.const import UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
@@ -36,8 +45,9 @@ async def async_setup_entry(
 
 class GasStoveTimerNumber(GasStoveEntity, NumberEntity):
     @property
-    def native_max_value(self) -> float:
-        return float(self.coordinator.longest_timer_minutes or MAX_DELAY_MINUTES)
+    def capability_attributes(self) -> dict[str, Any]:
+        return {**super().capability_attributes,
+                ATTR_MAX: float(self.coordinator.longest_timer_minutes or MAX_DELAY_MINUTES)}
 
     @property
     def native_value(self) -> float:
@@ -48,7 +58,10 @@ class GasStoveTimerNumber(GasStoveEntity, NumberEntity):
         return max(0, math.ceil(left / 60))
 
     async def async_set_native_value(self, value: float) -> None:
-        if value <= 0:
-            await self.coordinator.async_cancel([self.burner])
-        else:
-            await self.coordinator.async_schedule([self.burner], value * 60, source="number")
+        try:
+            if value <= 0:
+                await self.coordinator.async_cancel([self.burner])
+            else:
+                await self.coordinator.async_schedule([self.burner], value * 60, source="number")
+        finally:
+            self.async_write_ha_state()

@@ -34,11 +34,13 @@ def failure_issue_id(entry_id: str, burner: str) -> str:
 
 
 @callback
-def async_report_failure(hass: HomeAssistant, entry: ConfigEntry, burner: str, message: str) -> None:
-    """Create (or bring up to date) the burner's repair issue: which burner, when, and why."""
+def async_report_failure(hass: HomeAssistant, entry: ConfigEntry, burner: str, name: str,
+                         message: str) -> None:
+    """Create (or bring up to date) the burner's repair issue: which burner (by the name
+    people know it by), when, and why. Its data keeps the burner's key, to act on."""
     placeholders = {
         "stove": entry.title,
-        "burner": burner,
+        "burner": name,
         "when": dt_util.as_local(dt_util.now()).strftime("%Y-%m-%d %H:%M:%S %z"),
         "message": message,
     }
@@ -46,7 +48,7 @@ def async_report_failure(hass: HomeAssistant, entry: ConfigEntry, burner: str, m
         hass, DOMAIN, failure_issue_id(entry.entry_id, burner),
         is_fixable=True, is_persistent=True, severity=ir.IssueSeverity.ERROR,
         translation_key=ISSUE_SHUT_OFF_FAILED, translation_placeholders=placeholders,
-        data={"entry_id": entry.entry_id, **placeholders},
+        data={"entry_id": entry.entry_id, **placeholders, "burner": burner, "name": name},
     )
 
 
@@ -95,6 +97,8 @@ class ShutOffAgainFlow(RepairsFlow):
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
         placeholders = {k: str(self._data.get(k, "")) for k in ("stove", "burner", "when", "message")}
+        # Issues stored before burners had display names carry the key alone.
+        placeholders["burner"] = str(self._data.get("name", placeholders["burner"]))
         errors: dict[str, str] = {}
         if user_input is not None:
             entry = self.hass.config_entries.async_get_entry(str(self._data.get("entry_id")))
@@ -105,7 +109,8 @@ class ShutOffAgainFlow(RepairsFlow):
                 await coordinator.async_shut_off([str(self._data["burner"])], source="repair")
             except HomeAssistantError as err:
                 errors["base"] = "not_confirmed"
-                placeholders["message"] = str(err)
+                # The reason alone: the form already says which burner was not shut off.
+                placeholders["message"] = (err.translation_placeholders or {}).get("reason", str(err))
             else:
                 return self.async_create_entry(data={})
         return self.async_show_form(step_id="confirm", data_schema=vol.Schema({}), errors=errors,
