@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.burner_guard import FileBurnerGuard
+from ..adapters.disk import BackgroundSink, DiskWriter
 from ..adapters.history import EventLog
 from ..domain.config import Config
 from ..records import Recorder
@@ -50,10 +51,11 @@ async def serve(config: Config, *, clock: Clock | None = None,
     stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep,
                   guard=FileBurnerGuard(config.daemon.burners_path()))
     log = EventLog.open(store.path)
-    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
-                        wall=clock.wall)
+    disk = DiskWriter()  # every write of the daemon, off its event loop
+    recorder = Recorder(config.stove.name, log and BackgroundSink(log, disk),
+                        on_failure=config.alerts.on_failure, wall=clock.wall)
     await adopt_locks(stove, store.take_locks())
-    daemon = Daemon(stove, store, clock, recorder=recorder)
+    daemon = Daemon(stove, store, clock, recorder=recorder, disk=disk)
     if broker is not None:
         from ..adapters.mqtt_relay import MqttRelay
 
@@ -76,7 +78,7 @@ async def serve(config: Config, *, clock: Clock | None = None,
             remote.start()
         poller = asyncio.create_task(daemon.poll(config.daemon.poll_interval))
         if log is not None:
-            pruner = asyncio.create_task(prune_history(log, clock, config))
+            pruner = asyncio.create_task(prune_history(log, disk, clock, config))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -98,6 +100,7 @@ async def serve(config: Config, *, clock: Clock | None = None,
         if remote is not None:
             await remote.close()
         await stove.close()
+        await disk.close()
         if log is not None:
             log.close()
         store.close()
@@ -121,11 +124,12 @@ async def adopt_locks(stove: Stove, burners: set[str]) -> None:
         _LOG.info("lock of %s moved from the database to its burner record", name)
 
 
-async def prune_history(log: EventLog, clock: Clock, config: Config) -> None:
+async def prune_history(log: EventLog, disk: DiskWriter, clock: Clock, config: Config) -> None:
     """Keep the history within its age and row limits: at start, then hourly."""
     while True:
-        dropped = log.prune(int(clock.wall() * 1000), keep_days=config.daemon.history_days,
-                            max_rows=config.daemon.history_rows)
+        dropped = await disk.run(lambda: log.prune(
+            int(clock.wall() * 1000), keep_days=config.daemon.history_days,
+            max_rows=config.daemon.history_rows))
         if dropped:
             _LOG.info("history: pruned %d old event(s)", dropped)
         await clock.sleep(3600)

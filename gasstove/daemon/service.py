@@ -1,11 +1,14 @@
 """The daemon's core: timers that survive restarts, on top of the Stove service.
 
-Every change is written to the store before it is acknowledged. A timer is
-marked ``firing`` before its shut-off starts and deleted only after a cut
-was confirmed, so a crash in between fires it again on recovery: a second
-cut is harmless, a lost one is not (DESIGN.md §2, rule 2). Nothing but a
-cancel or a confirmed cut removes a pending timer: a failed immediate
-shut-off leaves it armed, and a timer whose own tries all fail keeps trying.
+Every change is written to the store before it is acknowledged, by the disk
+thread (:mod:`..adapters.disk`): the event loop never waits on the disk, and the
+timers of one command are one transaction. A timer is marked ``firing`` as its
+shut-off starts and deleted only after a cut was confirmed (both best effort,
+batched with the other timers coming due at once), so a crash in between fires
+it again on recovery: a second cut is harmless, a lost one is not (DESIGN.md §2,
+rule 2). Nothing but a cancel or a confirmed cut removes a pending timer: a
+failed immediate shut-off leaves it armed, and a timer whose own tries all fail
+keeps trying.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from ..adapters.disk import DiskWriter
 from ..adapters.store import Store, StoreError
 from ..control import Outcome, Stove
 from ..domain.commands import Command
@@ -45,9 +49,16 @@ class Daemon:
         self, stove: Stove, store: Store, clock: Clock, *,
         retry_after: tuple[float, ...] = RETRY_AFTER_S,
         recorder: Recorder | None = None,
+        disk: DiskWriter | None = None,
     ) -> None:
+        """``disk``: the thread that writes ``store`` (and the recorder's history, if the
+        recorder was given a :class:`..adapters.disk.BackgroundSink` of it)."""
         self.stove = stove
         self.store = store
+        self._own_disk = disk is None
+        self.disk = disk or DiskWriter()
+        #: Held by arming and cancelling, so each sees the one before it on disk.
+        self._arming = asyncio.Lock()
         self.clock = clock
         self.retry_after = retry_after
         self.recorder = recorder or Recorder(stove.config.name, None, wall=clock.wall)
@@ -104,16 +115,27 @@ class Daemon:
         for task in (*self._tasks.values(), *self._max_burn.values()):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+        if self._own_disk:
+            await self.disk.close()
+        else:
+            await self.disk.written()
 
     # -- commands -----------------------------------------------------------------
     async def handle(self, command: Command) -> list[Result]:
+        asked = self.disk.asked
+        results = await self._handle(command)
+        if self.disk.asked != asked:  # its history rows: what `stove history` shows next
+            await self.disk.written()
+        return results
+
+    async def _handle(self, command: Command) -> list[Result]:
         names = self.stove.resolve(list(command.burners))
         if command.action == "off" and command.delay_s is not None:
-            return self._set_timers(names, command)
+            return await self._set_timers(names, command)
         if command.action == "off":
             return await self._shut_off_now(names, command)
         if command.action == "cancel":
-            return self._cancel(names, command)
+            return await self._cancel(names, command)
         if command.action == "status":
             return await self.status(names)
         act = self.stove.lock if command.action == "lock" else self.stove.unlock
@@ -141,14 +163,23 @@ class Daemon:
                 f"it stays armed and tries again until a cut is confirmed "
                 f"(`stove cancel {name}` stops it)")
 
-    def _set_timers(self, names: list[str], command: Command) -> list[Result]:
+    async def _set_timers(self, names: list[str], command: Command) -> list[Result]:
         assert command.delay_s is not None
         now = self.clock.wall()
+        new = [Timer(name, now + command.delay_s, now, command.source, command.requested_by)
+               for name in names]
+        async with self._arming:
+            # On disk before anyone is told, or none is armed: a reply must never
+            # claim a timer that a crash right after it would lose.
+            await self.disk.run(self.store.put_timers, new)
+            return self._armed(new, now, command)
+
+    def _armed(self, new: list[Timer], now: float, command: Command) -> list[Result]:
+        assert command.delay_s is not None
         results = []
-        for name in names:
-            timer = Timer(name, now + command.delay_s, now, command.source, command.requested_by)
+        for timer in new:
+            name = timer.burner
             old = self.timers.get(name)
-            self.store.put_timer(timer)  # on disk before anyone is told
             self._cancel_task(name)
             self._schedule(timer)
             message = (f"shut-off at {local_clock(timer.due_at)} "
@@ -162,7 +193,7 @@ class Daemon:
             results.append({"burner": name, "action": "timer", "ok": True, "message": message,
                             "timer": timer.as_json(now), "replaced": old is not None,
                             "locked": self.stove.locked(name)})
-        self._changed(names)
+        self._changed([timer.burner for timer in new])
         return results
 
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
@@ -195,12 +226,12 @@ class Daemon:
                 # firing settles itself, seeing _confirmed_at)
                 if timer is not None and self.timers.get(name) is timer \
                         and name not in self._firing:
-                    return outcome, self._drop_covered(timer, command)
+                    return outcome, await self._drop_covered(timer, command)
             armed = self.timers.get(name)
             return outcome, (f"; its timer at {local_clock(armed.due_at)} stays armed"
                              if armed is not None else "")
 
-    def _drop_covered(self, timer: Timer, command: Command) -> str:
+    async def _drop_covered(self, timer: Timer, command: Command) -> str:
         """A confirmed cut did the timer's work: drop it (from the store best effort).
 
         Returns what to tell the user of it: never "cancelled" when it is still stored.
@@ -208,8 +239,8 @@ class Daemon:
         self._cancel_task(timer.burner)
         del self.timers[timer.burner]
         reason = f"covered by a confirmed cut; was due {iso(timer.due_at)}"
-        try:
-            self.store.delete_timer(timer.burner)
+        try:  # (only that timer: one set meanwhile stays)
+            await self.disk.run(self.store.delete_timers, [timer])
         except StoreError as err:
             _LOG.error("%s; it fires once more if the daemon restarts", err)
             self.recorder.event(timer.burner, "timer_cancelled", command.source,
@@ -221,17 +252,24 @@ class Daemon:
                             requested_by=command.requested_by, reason=reason)
         return "; its pending timer is no longer needed and was cancelled"
 
-    def _cancel(self, names: list[str], command: Command) -> list[Result]:
+    async def _cancel(self, names: list[str], command: Command) -> list[Result]:
+        async with self._arming:
+            dropped = {name: timer for name in names if name not in self._firing
+                       and (timer := self.timers.get(name)) is not None}
+            await self._drop_timers(list(dropped.values()))
+            return self._cancelled(names, dropped, command)
+
+    def _cancelled(self, names: list[str], dropped: dict[str, Timer],
+                   command: Command) -> list[Result]:
         results = []
         for name in names:
-            timer = self.timers.get(name)
-            if name in self._firing:
+            timer = dropped.get(name)
+            if timer is None and name in self._firing:
                 results.append({"burner": name, "action": "cancel", "ok": False,
                                 "message": "too late: the timer's shut-off is under way",
                                 "timer": None, "locked": self.stove.locked(name)})
                 continue
             if timer is not None:
-                self._drop_timer(name)
                 _LOG.info("timer for %s cancelled", name)
                 self.recorder.event(name, "timer_cancelled", command.source,
                                     requested_by=command.requested_by,
@@ -272,7 +310,7 @@ class Daemon:
         # From here the shut-off runs to its end: a cancel that arrives now is too late.
         self._tasks.pop(timer.burner, None)
         self._firing.add(timer.burner)
-        self.store.mark_firing(timer)
+        self.disk.later(self.store.mark_firing, timer)
         started = self.clock.monotonic()
         try:
             outcome = await self._fire_with_retries(timer)
@@ -286,7 +324,7 @@ class Daemon:
         mine = self.timers.get(timer.burner) is timer  # not replaced while firing
         covered = self._confirmed_at.get(timer.burner, -1.0) >= started
         if cut_confirmed(outcome) or covered:
-            self.store.delete_timer(timer.burner, set_at=timer.set_at)
+            self.disk.later(self.store.delete_fired, timer)
             if mine:
                 del self.timers[timer.burner]
         elif mine:
@@ -323,12 +361,20 @@ class Daemon:
         if task := self._tasks.pop(name, None):
             task.cancel()
 
-    def _drop_timer(self, name: str) -> None:
-        # Off the disk first: if the store refuses, the timer stays armed and
-        # the user is told the cancel failed, rather than a timer lost unsaid.
-        self.store.delete_timer(name)
-        self._cancel_task(name)
-        self.timers.pop(name, None)
+    async def _drop_timers(self, timers: list[Timer]) -> None:
+        """Disarm ``timers`` now, then take them off the disk; if the store refuses, they
+        are armed again (due when they were) and StoreError says the cancel failed, rather
+        than a timer lost unsaid or one that comes back after a restart."""
+        for timer in timers:
+            self._cancel_task(timer.burner)
+            del self.timers[timer.burner]
+        try:
+            await self.disk.run(self.store.delete_timers, timers)
+        except StoreError:
+            for timer in timers:
+                if timer.burner not in self.timers:
+                    self._schedule(timer)
+            raise
 
     # -- flame input and maximum burn time ------------------------------------------
     def flame(self, name: str, lit: bool) -> None:
