@@ -66,13 +66,16 @@ class DiskWriter:
         self._thread.shutdown(wait=True)
 
     def _flush(self) -> None:
-        """Hand the queued items to the thread: one call per run of the same ``write``."""
-        queued, self._queued = self._queued, []
-        start = 0
-        for end in range(1, len(queued) + 1):
-            if end == len(queued) or queued[end][0] is not queued[start][0]:
-                self._submit(_best_effort, queued[start][0], [item for _, item in queued[start:end]])
-                start = end
+        """Hand the queued items to the thread: one call per ``write``, in the order each
+        was first asked for. Writes queued in one turn must not depend on each other's
+        order (each names the rows it changes: a firing mark that comes after its
+        timer's deletion changes nothing)."""
+        batches: dict[Batch, list[Any]] = {}
+        for write, item in self._queued:
+            batches.setdefault(write, []).append(item)
+        self._queued = []
+        for write, items in batches.items():
+            self._submit(_best_effort, write, items)
 
     def _submit(self, write: Callable[..., T], *args: Any) -> Future[T]:
         if self._closed:

@@ -68,6 +68,8 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
+        #: Timers come due in this turn of the loop, waiting for their first shut-off.
+        self._due: dict[str, list[asyncio.Future[Outcome]]] = {}
         #: Held by an immediate shut-off of the burner until its timer is settled:
         #: a timer coming due meanwhile waits for the outcome (see _cut_now).
         self._cutting = {name: asyncio.Lock() for name in stove.config.burners}
@@ -176,20 +178,19 @@ class Daemon:
 
     def _armed(self, new: list[Timer], now: float, command: Command) -> list[Result]:
         assert command.delay_s is not None
+        # (one deadline for all: told once, not formatted per burner)
+        due = iso(new[0].due_at)
+        said = f"shut-off at {local_clock(new[0].due_at)} (in {format_duration(command.delay_s)})"
         results = []
         for timer in new:
             name = timer.burner
             old = self.timers.get(name)
             self._cancel_task(name)
             self._schedule(timer)
-            message = (f"shut-off at {local_clock(timer.due_at)} "
-                       f"(in {format_duration(command.delay_s)})")
-            if old is not None:
-                message += f"; {replaced_message(old, now)}"
-            _LOG.info("timer set for %s: due %s, from %s", name, iso(timer.due_at), command.source)
+            message = said if old is None else f"{said}; {replaced_message(old, now)}"
+            _LOG.info("timer set for %s: due %s, from %s", name, due, command.source)
             self.recorder.event(name, "timer_replaced" if old else "timer_set", command.source,
-                                requested_by=command.requested_by,
-                                reason=f"due {iso(timer.due_at)}")
+                                requested_by=command.requested_by, reason=f"due {due}")
             results.append({"burner": name, "action": "timer", "ok": True, "message": message,
                             "timer": timer.as_json(now), "replaced": old is not None,
                             "locked": self.stove.locked(name)})
@@ -343,12 +344,49 @@ class Daemon:
         self._results([outcome])
 
     async def _fire_with_retries(self, timer: Timer) -> Outcome:
+        first = True
+
         async def attempt() -> Outcome:
+            nonlocal first
+            if first:
+                first = False
+                return await self._first_attempt(timer.burner)
             (outcome,) = await self._cut([timer.burner])
             return outcome
 
         return await shut_off_with_retries(attempt, sleep=self.clock.sleep,
                                            retry_after=self.retry_after)
+
+    async def _first_attempt(self, name: str) -> Outcome:
+        """A timer's first shut-off, with every timer come due in the same turn of the loop:
+        ten thousand timers due together are one shut-off of ten thousand burners, not
+        ten thousand shut-offs of one (each burner still gets its own outcome)."""
+        if not self._due:
+            asyncio.get_running_loop().call_soon(self._cut_due)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._due.setdefault(name, []).append(future)
+        return await future
+
+    def _cut_due(self) -> None:
+        due, self._due = self._due, {}
+
+        async def cut() -> None:
+            try:
+                outcomes = await self._cut(list(due))
+            except Exception as err:  # each timer then says so and stays armed
+                outcomes = []
+                for waiting in due.values():
+                    for future in waiting:
+                        if not future.done():
+                            future.set_exception(err)
+            for outcome in outcomes:
+                for future in due[outcome.burner]:
+                    if not future.done():
+                        future.set_result(outcome)
+
+        task = asyncio.create_task(cut(), name="timers-due")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _cut(self, names: list[str]) -> list[Outcome]:
         self._pulsing.update(names)
