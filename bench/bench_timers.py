@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The tree before issue 17's timer work: each timer put with its own fsync, in the loop.
+#: The tree before issue 17's work (timers: each put with its own fsync, in the loop).
 BASELINE = "e565677"
 DELAY_S = 2.0
 
@@ -141,8 +141,9 @@ def _child(tree: Path, count: int) -> dict[str, Any]:
 
 def baseline_tree(rev: str, into: Path) -> Path:
     """The package as it was at ``rev`` (git archive), to run alternated with this tree."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "gasstove"],
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "gasstove", "pyproject.toml"],
                              capture_output=True, check=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 

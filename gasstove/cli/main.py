@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
 from ..domain.timers import local_clock
-from .countdown import clock_text
+from .fast import answer, print_results
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
@@ -148,40 +148,20 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
            action: str) -> NoReturn:
-    ok = all(r["ok"] for r in results)
-    if as_json:
-        print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results},
-                         ensure_ascii=False))
-    else:
-        width = max(len(r["burner"]) for r in results)
-        for r in results:
-            line = f"{r['burner']:<{width}}  {r['message']}"
-            # (a shut-off's message says what became of the timer; so does a
-            # timer no daemon holds)
-            if ((timer := r.get("timer")) and r.get("action") not in ("timer", "shut_off")
-                    and timer.get("armed", True)):
-                line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
-                         f"(in {clock_text(timer['in_s'])})")
-            print(line, file=sys.stdout if r["ok"] else sys.stderr)
-    raise typer.Exit(0 if ok else 1)
+    raise typer.Exit(print_results(results, as_json=as_json, stove_name=stove_name,
+                                   action=action))
 
 
 def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json: bool,
                action: str, source: str = "cli") -> bool:
     """Hand the command to a running daemon and report its answer; False if none runs."""
     from ..adapters.config_file import DaemonRoute
-    from .client import ask_daemon
 
     route = config if isinstance(config, DaemonRoute) else DaemonRoute.of(config)
-    reply = ask_daemon(route.socket, {**request, "source": source}, route.reply_timeout)
-    if reply is None:
+    code = answer(route, request, as_json=as_json, action=action, source=source)
+    if code is None:
         return False
-    if route.warning:
-        print(f"warning: {route.warning}", file=sys.stderr)
-    if "error" in reply:
-        code = reply.get("exit", 1)
-        raise (UsageError if code == 2 else GasstoveError)(str(reply["error"]))
-    report(reply["burners"], as_json=as_json, stove_name=route.stove_name, action=action)
+    raise typer.Exit(code)
 
 
 def daemon_first(request: dict[str, Any], *, as_json: bool, action: str) -> None:
