@@ -129,3 +129,38 @@ def test_any_text_is_a_config_or_one_line_config_error(text: str) -> None:
     except ConfigError as err:
         assert "\n" not in str(err)
         assert str(err).startswith("fuzz.yaml")
+
+
+_KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda k: k not in ("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
+_SCALARS = (st.integers(-10**6, 10**6) | st.booleans() | st.none()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="$"),
+                      max_size=12)
+            | st.sampled_from(["0755", "0x1f", "1_000", "1:30", "yes", "Off", "~", "2026-12-01",
+                               "1e3", ".inf", "-.5", "3s", "a: b", "#x", "- x"]))
+_DOCUMENTS = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DOCUMENTS, st.sampled_from([None, True, False]))
+def test_the_config_reader_reads_yaml_as_pyyaml_does(document: object, flow: bool | None) -> None:
+    """The one-pass reader (libyaml's events to Python values, issue 17 item 4) gives what
+    PyYAML's own loader gives, for any document without ${NAME} and with text keys."""
+    import yaml
+
+    from gasstove.adapters.config_file import _load
+
+    text = yaml.safe_dump({"stove": document}, default_flow_style=flow, allow_unicode=True)
+    assert _load(text, "x.yaml", {}, None) == yaml.safe_load(text)
+
+
+def test_the_config_reader_expands_aliases_as_pyyaml_does() -> None:
+    import yaml
+
+    from gasstove.adapters.config_file import _load
+
+    text = ("a: &m {k: 1, l: [&w x, &s 0755]}\nb: *m\nc: [*s, *m]\n"
+            "*w : key from an alias\nd: &n !!str 12\ne: *n\n")
+    assert _load(text, "x.yaml", {}, None) == yaml.safe_load(text)
