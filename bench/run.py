@@ -2,7 +2,8 @@
 
 Not part of the tests (pytest collects ``test_*`` files only). ``--quick``
 runs fewer rounds, 1,000 timers only (not 10,000) and 1,000 MQTT relays only
-(well under 2 minutes; the full run takes about 6);
+(about 2 minutes: 127 s with the issue 17 start-up, timer and config benches,
+each alternating a baseline tree; the full run takes about 10);
 bench/README.md says what each line measures and holds the latest table.
 """
 
