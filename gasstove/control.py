@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .adapters.burner_guard import (
@@ -56,7 +56,7 @@ class Outcome:
     sent: bool | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # (plain values: asdict's deep copy costs 10x, per burner)
 
 
 class Stove:

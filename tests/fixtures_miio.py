@@ -98,8 +98,9 @@ Run = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture
 def stove(capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run the `stove` command in-process: (exit code, stdout, stderr)."""
-    from gasstove.cli.main import main
+    """Run the `stove` command in-process, through its entry point: (exit code, stdout,
+    stderr)."""
+    from gasstove.cli.fast import main
 
     def run(*args: str) -> tuple[int, str, str]:
         with pytest.raises(SystemExit) as done:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gasstove.adapters.config_file import load_config, parse_config
+from gasstove.adapters.config_file import TEXT_KEYS, load_config, parse_config
 from gasstove.domain.errors import ConfigError
 from gasstove.domain.plan import Wiring
 
@@ -188,3 +188,40 @@ def test_an_invalid_address_literal_or_host_name_is_a_config_error(host: str) ->
                                   "Relay1.example.com", "127.0.0.5"])
 def test_valid_addresses_and_host_names_pass(host: str) -> None:
     assert parse_config(GOOD.replace("192.168.1.50", host)).stove.burners["left"].relay.host == host
+
+
+_KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda k: k not in ("y", "n", "yes", "no", "on", "off", "true", "false", "null")
+    and k not in TEXT_KEYS)  # (their numbers are kept as typed, unlike PyYAML's)
+_SCALARS = (st.integers(-10**6, 10**6) | st.booleans() | st.none()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="$"),
+                      max_size=12)
+            | st.sampled_from(["0755", "0x1f", "1_000", "1:30", "yes", "Off", "~", "2026-12-01",
+                               "1e3", ".inf", "-.5", "3s", "a: b", "#x", "- x"]))
+_DOCUMENTS = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DOCUMENTS, st.sampled_from([None, True, False]))
+def test_the_config_reader_reads_yaml_as_pyyaml_does(document: object, flow: bool | None) -> None:
+    """The one-pass reader (libyaml's events to Python values, issue 17 item 4) gives what
+    PyYAML's own loader gives, for any document without ${NAME} and with text keys (other
+    than the secrets and hosts, whose numbers it keeps as typed)."""
+    import yaml
+
+    from gasstove.adapters.config_file import _load
+
+    text = yaml.safe_dump({"stove": document}, default_flow_style=flow, allow_unicode=True)
+    assert _load(text, "x.yaml", {}, None) == yaml.safe_load(text)
+
+
+def test_the_config_reader_expands_aliases_as_pyyaml_does() -> None:
+    import yaml
+
+    from gasstove.adapters.config_file import _load
+
+    text = ("a: &m {k: 1, l: [&w x, &s 0755]}\nb: *m\nc: [*s, *m]\n"
+            "*w : key from an alias\nd: &n !!str 12\ne: *n\n")
+    assert _load(text, "x.yaml", {}, None) == yaml.safe_load(text)

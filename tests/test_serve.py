@@ -205,3 +205,25 @@ def test_a_failed_stove_off_leaves_the_daemons_timer_armed(
     assert done.stderr.endswith(for_people(f"; its timer at {local_clock(due)} stays armed\n"))
     rows = json.loads(stove(config, "status", "--json").stdout)["burners"]
     assert rows[0]["timer"]["due_at"] == due, "still pending in the daemon"
+
+
+def test_a_daemon_command_is_answered_without_loading_typer_pydantic_or_miio(
+    daemon_config: tuple[Path, SimRelay, SimRelay], serve: Callable[[], subprocess.Popen[str]],
+) -> None:
+    """Issue 17 item 3: what costs ~250 ms of start-up is not loaded for a command the
+    daemon answers; the answers are those of the full command line."""
+    config = daemon_config[0]
+    serve()
+    for args in (["status"], ["off", "left", "--in", "20m"], ["status", "--json"],
+                 ["cancel", "left"], ["lock", "right"], ["unlock", "right"]):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "gasstove", "-c",
+                               str(config), *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (args, done.stderr)
+        loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                  if line.startswith("import time:")}
+        assert not loaded & {"typer", "click", "pydantic", "miio", "gasstove.domain.config"}, args
+    # the full command line for what the fast path leaves to it, with the same daemon
+    done = stove(config, "status", "--watch", "--help")
+    assert done.returncode == 0 and "--watch" in done.stdout
+    done = stove(config, "off", "nowhere")
+    assert done.returncode == 2 and done.stderr.startswith("error: unknown burner 'nowhere'")

@@ -16,7 +16,6 @@ budget, while it is being composed, instead of being expanded.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 import os
@@ -177,7 +176,7 @@ def daemon_route(path: Path) -> DaemonRoute | None:
     """
     found: list[tuple[str, int]] = []
     text = _read(path)
-    data = _to_python(_compose(text, str(path)), (), {}, str(path), found, [])
+    data = _load(text, str(path), {}, found, [])
     stove = data.get("stove") if isinstance(data, dict) else None
     daemon = (data.get("daemon") if isinstance(data, dict) else None) or {}
     burners = stove.get("burners") if isinstance(stove, dict) else None
@@ -202,29 +201,43 @@ def daemon_route(path: Path) -> DaemonRoute | None:
 #: libyaml's parser (PyYAML's wheels ship it): PyYAML's own scanner needs ~20 s for a
 #: 1 MiB list, and its look-ahead inside "[[[[..." grows with the square of the depth.
 _PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
 
 
 @dataclass
 class _Open:
-    """A mapping or list being composed."""
+    """A mapping or list being built."""
 
-    node: yaml.MappingNode | yaml.SequenceNode
+    value: dict[str, Any] | list[Any]
+    path: Path_
     counted: int  #: values counted when it opened
-    key: yaml.Node | None = None  #: a mapping's key waiting for its value
+    anchor: str | None
+    key: str | None = None  #: a mapping's key waiting for its value
 
 
-def _compose(text: str, filename: str) -> yaml.Node:
-    """The YAML node tree (as ``yaml.compose``), within the budgets of the module doc.
+@dataclass(frozen=True)
+class _Anchored:
+    value: Any
+    raw: str | None  #: a scalar's text (a key may be an alias of one), else None
+    size: int  #: values, aliases expanded
 
-    Composed here from the parser's events, not by PyYAML's composer: an alias is
-    one node shared by reference, and what expands it is walking the tree
-    (:func:`_to_python`), so each alias is counted as the whole value it repeats
-    before anything walks it.
+
+def _load(text: str, filename: str, lines: dict[Path_, int],
+          secrets: list[tuple[str, int]] | None, unset: list[str] | None = None) -> Any:
+    """Plain Python data, within the budgets of the module doc; ``lines`` gets each key's
+    (each list item's) line, ``secrets`` the (key, line) of secrets written in the file;
+    ``unset`` (when given) what a secret from an unset environment variable is left out of.
+
+    Built here from the parser's events in one pass, not by PyYAML's composer and
+    constructor: an alias is the value it names, shared, counted as the whole value
+    it repeats, so a "billion laughs" is refused before anything expands it.
     """
     try:
         loader = _PARSER(text)
         try:
-            node = _compose_events(loader, filename)
+            found, data = _build(loader, filename, lines, secrets, unset)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as err:
@@ -233,83 +246,158 @@ def _compose(text: str, filename: str) -> yaml.Node:
         raise ConfigError(f"{filename}{line}: not valid YAML: {err.problem or err.context}") from None
     except yaml.YAMLError as err:  # e.g. a control character: no line mark
         raise ConfigError(f"{filename}: not valid YAML: {str(err).splitlines()[0]}") from None
-    if node is None:
+    if not found:
         raise ConfigError(f"{filename}: the file is empty (see config.example.yaml)")
-    return node
+    return data
 
 
-def _compose_events(loader: Any, filename: str) -> yaml.Node | None:
+def _build(loader: Any, filename: str, lines: dict[Path_, int],
+           secrets: list[tuple[str, int]] | None,
+           unset: list[str] | None) -> tuple[bool, Any]:
+    """(whether there was a document, its data)."""
     loader.get_event()  # stream start
     if loader.check_event(yaml.StreamEndEvent):
-        return None
+        return False, None
     loader.get_event()  # document start
-    anchors: dict[str, yaml.Node] = {}
-    sizes: dict[int, int] = {}  #: each finished node's values, aliases expanded
+    anchors: dict[str, _Anchored] = {}
     stack: list[_Open] = []
     counted = 0
+    get_event, resolve = loader.get_event, loader.resolve
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    start_events = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+
+    def refuse(problem: str, event: Any) -> NoReturn:
+        raise ConfigError(f"{filename}:{event.start_mark.line + 1}: {problem}")
+
     while True:
-        event = loader.get_event()
-        start: Any = event.start_mark  # (libyaml's marks; the stubs know PyYAML's)
-        line = start.line + 1
-
-        def refuse(problem: str, line: int = line) -> NoReturn:
-            raise ConfigError(f"{filename}:{line}: {problem}")
-
-        if isinstance(event, yaml.AliasEvent):
+        event = get_event()
+        kind = type(event)
+        raw: str | None = None
+        parent = stack[-1] if stack else None
+        is_key = False
+        if parent is None:
+            path: Path_ = ()
+        elif isinstance(parent.value, list):
+            path = (*parent.path, len(parent.value))
+        elif parent.key is not None:
+            path = (*parent.path, parent.key)
+        else:
+            path, is_key = parent.path, True
+        if kind is scalar_event:
+            raw = event.value
+            if is_key:  # (a key is its text: never converted nor taken from the environment)
+                value: Any = raw
+            else:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = resolve(yaml.ScalarNode, raw, event.implicit)
+                value = raw if tag == _STR else _scalar(tag, event, path, filename)
+                if path and path[-1] in TEXT_KEYS and isinstance(value, int | float):
+                    # YAML reads ``token: 0011223344`` (octal, even) and ``host: 10.1`` as
+                    # numbers: these are the text as typed, judged by the model's own rule
+                    # ("must be 32 hex characters"), not "Input should be a valid string".
+                    value = raw
+                if isinstance(value, str):
+                    value = _text(value, path, event, filename, secrets, unset)
+            counted += 1
+            if event.anchor is not None:
+                anchors[event.anchor] = _Anchored(value, raw, 1)
+        elif kind is alias_event:
+            if any(o.anchor == event.anchor for o in stack):  # expanding it would never end
+                refuse("an alias refers to the value it is inside of", event)
             if event.anchor not in anchors:
-                refuse(f"not valid YAML: the alias *{event.anchor} names no anchor before it")
-            node = anchors[event.anchor]
-            if id(node) not in sizes:  # still open: expanding it would never end
-                refuse("an alias refers to the value it is inside of")
-            counted += sizes[id(node)]
-        elif isinstance(event, yaml.ScalarEvent):
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-            end: Any = event.end_mark
-            node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
-            if event.anchor is not None:
-                anchors[event.anchor] = node
-            sizes[id(node)] = 1
-            counted += 1
-        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                refuse(f"not valid YAML: the alias *{event.anchor} names no anchor before it",
+                       event)
+            target = anchors[event.anchor]
+            value, raw, size = target.value, target.raw, target.size
+            counted += size
+        elif kind in start_events:
             if len(stack) >= MAX_DEPTH:
-                refuse(f"nested more than {MAX_DEPTH} deep")
-            kind = (yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent)
-                    else yaml.MappingNode)
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(kind, None, event.implicit)
-            collection = kind(tag, [], start, None, flow_style=event.flow_style)
-            if event.anchor is not None:
-                anchors[event.anchor] = collection
+                refuse(f"nested more than {MAX_DEPTH} deep", event)
+            if is_key:
+                refuse("a key must be a plain word", event)
             counted += 1
-            stack.append(_Open(collection, counted))
+            lines.setdefault(path, event.start_mark.line + 1)
+            stack.append(_Open({} if kind is yaml.MappingStartEvent else [], path, counted,
+                               event.anchor))
             continue
         else:  # the end of a mapping or list
             done = stack.pop()
-            node = done.node
-            node.end_mark = event.end_mark
-            sizes[id(node)] = counted - done.counted + 1
+            value = done.value
+            size = counted - done.counted + 1
+            if done.anchor is not None:
+                anchors[done.anchor] = _Anchored(value, None, size)
+            parent = stack[-1] if stack else None
         if counted > MAX_VALUES:
             refuse(f"more than {MAX_VALUES} values (aliases expanded): not a gasstove "
-                   "configuration")
-        if not stack:
+                   "configuration", event)
+        if parent is None:
+            lines.setdefault((), event.start_mark.line + 1)
             break
-        parent = stack[-1]
-        if isinstance(parent.node, yaml.SequenceNode):
-            parent.node.value.append(node)
+        if isinstance(parent.value, list):
+            if kind is not yaml.SequenceEndEvent and kind is not yaml.MappingEndEvent:
+                lines[path] = event.start_mark.line + 1
+            parent.value.append(value)
         elif parent.key is None:
-            parent.key = node
+            if raw is None:
+                refuse("a key must be a plain word", event)
+            line = event.start_mark.line + 1
+            if raw in parent.value:
+                raise ConfigError(f"{filename}:{line} {_dotted((*parent.path, raw))}: "
+                                  "duplicate key")
+            parent.key = raw
+            lines[(*parent.path, raw)] = line
         else:
-            parent.node.value.append((parent.key, node))
+            parent.value[parent.key] = value
             parent.key = None
-    loader.get_event()  # document end
+    get_event()  # document end
     if not loader.check_event(yaml.StreamEndEvent):
-        refuse_more = loader.get_event().start_mark.line + 1
+        refuse_more = get_event().start_mark.line + 1
         raise ConfigError(f"{filename}:{refuse_more}: not valid YAML: expected a single "
                           "document in the stream")
-    return node
+    return True, value
+
+
+def _scalar(tag: str, event: Any, path: Path_, filename: str) -> Any:
+    """A scalar that is not plain text, with YAML's own rules (ints, bools, null...)."""
+    raw = event.value
+    if tag == _INT and raw.isdigit() and (raw[0] != "0" or raw == "0"):
+        return int(raw)  # (the common case, without PyYAML's constructor: "0755" is octal)
+    if tag == _NULL:
+        return None
+    try:
+        return _SCALARS.construct_object(yaml.ScalarNode(tag, event.value, event.start_mark,
+                                                         event.end_mark, style=event.style))
+    except Exception:  # a tagged scalar PyYAML cannot build ("!0", "!!int abc"): any exception type
+        where = _dotted(path)
+        shown = tag.replace("tag:yaml.org,2002:", "!!")
+        raise ConfigError(f"{filename}:{event.start_mark.line + 1} {where}: "
+                          f"cannot read a value tagged {shown}") from None
+
+
+def _text(value: str, path: Path_, event: Any, filename: str,
+          secrets: list[tuple[str, int]] | None, unset: list[str] | None) -> Any:
+    """A text value with ``${NAME}`` taken from the environment; a secret written in the
+    file itself is noted in ``secrets``; with ``unset`` (a list), a secret from an unset
+    variable is said there and left out (:data:`~gasstove.domain.config.UNSET_SECRET`)."""
+    secret = bool(path) and path[-1] in SECRET_KEYS
+    if "$" not in value:
+        if secrets is not None and secret and value.strip():
+            secrets.append((_dotted(path), event.start_mark.line + 1))
+        return value
+    if secrets is not None and secret and _ENV.sub("", value).strip():
+        secrets.append((_dotted(path), event.start_mark.line + 1))
+    where = f"{filename}:{event.start_mark.line + 1} {_dotted(path)}"
+    missing = [name for name in _ENV.findall(value) if name not in os.environ]
+    if missing and unset is not None and secret:
+        from ..domain.config import UNSET_SECRET
+
+        unset.append(f"{where}: environment variable {missing[0]} is not set (commands "
+                     "that reach the stove need it)")
+        return UNSET_SECRET
+    if missing:
+        raise ConfigError(f"{where}: environment variable {missing[0]} is not set")
+    return _ENV.sub(lambda m: os.environ[m.group(1)], value)
 
 
 def parse_config(text: str, filename: str = "<config>", *,
@@ -325,9 +413,8 @@ def parse_config(text: str, filename: str = "<config>", *,
 
     from ..domain.config import Config
 
-    node = _compose(text, filename)
     lines: dict[Path_, int] = {}
-    data = _to_python(node, (), lines, filename, secrets, unset)
+    data = _load(text, filename, lines, secrets, unset)
     try:
         return Config.model_validate(data, context={"unset_secrets": unset is not None})
     except ValidationError as err:
@@ -352,59 +439,6 @@ def _dotted(path: Path_) -> str:
     """A key's place for a one-line message: a key that is not plain printable text
     (a line break, a control character) is quoted, so the message stays one line."""
     return ".".join(str(p) if str(p).isprintable() else repr(p) for p in path) or "(top level)"
-
-
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: str,
-               secrets: list[tuple[str, int]] | None = None,
-               unset: list[str] | None = None) -> Any:
-    """Plain Python data; ``secrets`` collects (key, line) of secrets written in the file;
-    ``unset`` (when given) what a secret from an unset environment variable is left out of."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError(f"{filename}:{line}: a key must be a plain word")
-            key = key_node.value
-            if key in out:
-                where = _dotted((*path, key))
-                raise ConfigError(f"{filename}:{line} {where}: duplicate key")
-            out[key] = _to_python(value_node, (*path, key), lines, filename, secrets, unset)
-            lines[(*path, key)] = line
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines, filename, secrets, unset)
-                for i, item in enumerate(node.value)]
-    try:
-        value = _SCALARS.construct_object(node)
-    except Exception:  # a tagged scalar PyYAML cannot build ("!0", "!!int abc"): any exception type
-        where = _dotted(path)
-        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        raise ConfigError(f"{filename}:{node.start_mark.line + 1} {where}: "
-                          f"cannot read a value tagged {tag}") from None
-    if path and path[-1] in TEXT_KEYS and isinstance(value, int | float):
-        # YAML reads ``token: 0011223344`` (octal, even) and ``host: 10.1`` as numbers:
-        # these are the text as typed, judged by the model's own rule ("must be 32 hex
-        # characters", "not a valid IPv4 address"), not "Input should be a valid string"
-        value = node.value
-    if isinstance(value, str):
-        if (secrets is not None and path and path[-1] in SECRET_KEYS
-                and _ENV.sub("", value).strip()):
-            secrets.append((_dotted(path), node.start_mark.line + 1))
-
-        where = f"{filename}:{node.start_mark.line + 1} {_dotted(path)}"
-        missing = [name for name in _ENV.findall(value) if name not in os.environ]
-        if missing and unset is not None and path and path[-1] in SECRET_KEYS:
-            from ..domain.config import UNSET_SECRET
-
-            unset.append(f"{where}: environment variable {missing[0]} is not set (commands "
-                         "that reach the stove need it)")
-            return UNSET_SECRET
-        if missing:
-            raise ConfigError(f"{where}: environment variable {missing[0]} is not set")
-        value = _ENV.sub(lambda m: os.environ[m.group(1)], value)
-    return value
 
 
 def _locate(loc: tuple[Any, ...], data: Any) -> Path_:
@@ -435,6 +469,8 @@ def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
         if having:  # else a dict key (a burner's name) or a union tag: stay
             models = [n for m in having for n in _models_in(m.model_fields[part].annotation)]
     fields = [f for m in models for f in m.model_fields]
+    import difflib  # (only for a misspelt key: not on every command's path)
+
     close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

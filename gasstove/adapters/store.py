@@ -1,10 +1,12 @@
 """The daemon's SQLite file: pending timers and locks, written before they are acknowledged.
 
 WAL mode with ``synchronous=FULL``: a timer acknowledged to a user is on disk
-and survives a kill -9 or a power cut. One daemon per file: an exclusive
-lock file refuses a second ``stove serve`` on the same database. With no
-daemon running, ``stove cancel`` takes that lock for a moment to act on the
-stored timers, so whoever finds it taken waits a little before giving up.
+and survives a kill -9 or a power cut. The timers of one command are one
+transaction, so one fsync however many burners it arms. The daemon calls the
+writing methods from its disk thread (:mod:`.disk`), never from its event loop.
+One daemon per file: an exclusive lock file refuses a second ``stove serve`` on
+the same database. With no daemon running, ``stove cancel`` takes that lock for
+a moment to act on the stored timers, so whoever finds it taken waits a little before giving up.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..domain.errors import UsageError
@@ -79,7 +82,9 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._take_lock(wait)
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=2)
+            # (used by one thread at a time: the daemon's disk thread once it serves)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=2,
+                                       check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             (check,) = self._db.execute("PRAGMA quick_check").fetchone()
@@ -94,7 +99,8 @@ class Store:
             # (again) on recovery, which is safe. Only an acknowledged new
             # timer must survive a power cut. A thousand timers due together
             # would otherwise queue a thousand fsyncs in the event loop.
-            self._fast = sqlite3.connect(path, isolation_level=None, timeout=2)
+            self._fast = sqlite3.connect(path, isolation_level=None, timeout=2,
+                                         check_same_thread=False)
             self._fast.execute("PRAGMA synchronous=NORMAL")
             os.chmod(path, 0o600)
         except sqlite3.DatabaseError as err:
@@ -139,45 +145,65 @@ class Store:
 
     def put_timer(self, timer: Timer) -> None:
         """Store a new timer durably, or raise StoreError: it must not be acknowledged."""
+        self.put_timers([timer])
+
+    def put_timers(self, timers: Sequence[Timer]) -> None:
+        """Store new timers durably, all or none (one transaction, one fsync), or raise
+        StoreError: none of them may be acknowledged."""
         try:
-            self._db.execute(
-                "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)",
-                (timer.burner, timer.due_at, timer.set_at, timer.source, timer.requested_by,
-                 int(timer.firing)),
-            )
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)",
+                    [(t.burner, t.due_at, t.set_at, t.source, t.requested_by, int(t.firing))
+                     for t in timers])
         except sqlite3.Error as err:
-            raise StoreError(f"{self.path}: {err}: the timer for {timer.burner} was NOT "
+            raise StoreError(f"{self.path}: {err}: the timer for {_names(timers)} was NOT "
                              "set") from None
 
-    def mark_firing(self, timer: Timer) -> None:
+    def mark_firing(self, timers: Sequence[Timer]) -> None:
         """Best effort: a timer whose mark is lost fires again on recovery, which is safe.
 
         It must never stop the shut-off (a database locked by a backup tool would
         otherwise swallow the cut).
         """
         self._best_effort("UPDATE timers SET firing = 1 WHERE burner = ? AND set_at = ?",
-                          (timer.burner, timer.set_at), f"the firing mark of {timer.burner}")
+                          [(t.burner, t.set_at) for t in timers],
+                          f"the firing mark of {_names(timers)}")
 
-    def delete_timer(self, burner: str, *, set_at: float | None = None) -> None:
-        """Delete ``burner``'s timer; with ``set_at``, only if it is still that timer (fired).
+    def delete_fired(self, timers: Sequence[Timer]) -> None:
+        """Delete fired timers, each only if it is still that timer; best effort (if lost,
+        it fires once more on recovery)."""
+        self._best_effort("DELETE FROM timers WHERE burner = ? AND set_at = ?",
+                          [(t.burner, t.set_at) for t in timers],
+                          f"the deletion of the fired timer of {_names(timers)}")
 
-        A cancellation is durable (or a cancelled timer could come back) and
-        raises StoreError when it cannot be written; the deletion of a fired
-        timer is best effort (if lost, it fires once more on recovery).
-        """
-        if set_at is None:
-            try:
-                self._db.execute("DELETE FROM timers WHERE burner = ?", (burner,))
-            except sqlite3.Error as err:
-                raise StoreError(f"{self.path}: {err}: the timer for {burner} was NOT "
-                                 "cancelled") from None
-        else:
-            self._best_effort("DELETE FROM timers WHERE burner = ? AND set_at = ?",
-                              (burner, set_at), f"the deletion of {burner}'s fired timer")
-
-    def _best_effort(self, sql: str, args: tuple[object, ...], what: str) -> None:
+    def delete_timer(self, burner: str) -> None:
+        """Delete ``burner``'s timer durably, or raise StoreError (or a cancelled timer
+        could come back)."""
         try:
-            self._fast.execute(sql, args)
+            self._db.execute("DELETE FROM timers WHERE burner = ?", (burner,))
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: {err}: the timer for {burner} was NOT "
+                             "cancelled") from None
+
+    def delete_timers(self, timers: Sequence[Timer]) -> None:
+        """Delete these timers durably, all or none, each only if it is still that timer
+        (not one set since), or raise StoreError."""
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("DELETE FROM timers WHERE burner = ? AND set_at = ?",
+                                     [(t.burner, t.set_at) for t in timers])
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: {err}: the timer for {_names(timers)} was NOT "
+                             "cancelled") from None
+
+    def _best_effort(self, sql: str, rows: list[tuple[object, ...]], what: str) -> None:
+        try:
+            with self._fast:
+                self._fast.execute("BEGIN IMMEDIATE")
+                self._fast.executemany(sql, rows)
         except sqlite3.Error as err:
             _LOG.error("%s: %s not written (%s); if the daemon restarts, the timer fires "
                        "again", self.path, what, err)
@@ -207,6 +233,10 @@ def read_stored(path: Path) -> list[Timer]:
             db.close()
     except sqlite3.Error as err:
         raise StoreError(f"{path}: {err}") from None
+
+
+def _names(timers: Sequence[Timer]) -> str:
+    return ", ".join(t.burner for t in timers[:3]) + (", ..." if len(timers) > 3 else "")
 
 
 def _timers(db: sqlite3.Connection) -> list[Timer]:

@@ -22,8 +22,8 @@ import typer
 from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
-from ..domain.timers import local_clock, show_times
-from .countdown import clock_text
+from ..domain.timers import local_clock
+from .fast import answer, for_people, print_results
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
@@ -158,75 +158,21 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
            action: str, in_force: dict[str, Any] | None = None) -> NoReturn:
-    """``in_force`` (status): which configuration the answer comes from (the file, and
-    the daemon that runs it, or None), as a last line or JSON keys."""
-    ok = all(r["ok"] for r in results)
-    if as_json:
-        print(json.dumps({"stove": stove_name, "action": action, "ok": ok, "burners": results,
-                          **(in_force or {})}, ensure_ascii=False))
-    else:
-        width = max(len(r["burner"]) for r in results)
-        for r in results:
-            line = f"{r['burner']:<{width}}  {r['message']}"
-            # (a shut-off's message says what became of the timer; so does a
-            # timer no daemon holds)
-            if ((timer := r.get("timer")) and r.get("action") not in ("timer", "shut_off")
-                    and timer.get("armed", True)):
-                line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
-                         f"(in {clock_text(timer['in_s'])})")
-            print(for_people(line), file=sys.stdout if r["ok"] else sys.stderr)
-        if in_force is not None:
-            print(for_people(_in_force_line(in_force)))
-    raise typer.Exit(0 if ok else 1)
-
-
-def for_people(text: str) -> str:
-    """The instants in a message (the daemon's, in its zone) in this terminal's zone, with
-    its offset, and "tomorrow" when it is (``--json`` keeps them as sent)."""
-    from datetime import datetime
-
-    return show_times(text, now=datetime.now().astimezone())
-
-
-def _in_force_line(in_force: dict[str, Any]) -> str:
-    daemon = in_force["daemon"]
-    if daemon is None:
-        return f"config {in_force['config']}: no `stove serve` is running; relays read directly"
-    path = daemon.get("config")
-    shown = path if isinstance(path, str) and path.isprintable() else repr(path)  # one line
-    return (f"config {shown}: run by `stove serve` (pid {daemon.get('pid')}) since "
-            f"{local_clock(daemon['started_at'])}")
-
-
-def _status_in_force(route_source: ConfigSource | None, daemon: Any) -> dict[str, Any] | None:
-    """The JSON keys (and last line) of a status answer; None if the daemon did not say."""
-    if not isinstance(daemon, dict) or route_source is None:
-        return None
-    return {"config": route_source.path, "daemon": daemon}
+    raise typer.Exit(print_results(results, as_json=as_json, stove_name=stove_name,
+                                   action=action, in_force=in_force))
 
 
 def via_daemon(config: Config | DaemonRoute, request: dict[str, Any], *, as_json: bool,
                action: str, source: str = "cli") -> bool:
     """Hand the command to a running daemon and report its answer; False if none runs."""
     from ..adapters.config_file import DaemonRoute
-    from .client import ask_daemon
 
     route = (config if isinstance(config, DaemonRoute)
              else DaemonRoute.of(config, _loaded.get("source")))
-    request = {**request, "source": source}
-    if route.source is not None:  # the daemon refuses it unless it runs this very file
-        request["config"] = route.source.as_json()
-    reply = ask_daemon(route.socket, request, route.reply_timeout)
-    if reply is None:
+    code = answer(route, request, as_json=as_json, action=action, source=source)
+    if code is None:
         return False
-    if route.warning:
-        print(f"warning: {route.warning}", file=sys.stderr)
-    if "error" in reply:
-        code = reply.get("exit", 1)
-        raise (UsageError if code == 2 else GasstoveError)(str(reply["error"]))
-    in_force = _status_in_force(route.source, reply.get("daemon")) if action == "status" else None
-    report(reply["burners"], as_json=as_json, stove_name=route.stove_name, action=action,
-           in_force=in_force)
+    raise typer.Exit(code)
 
 
 def daemon_first(request: dict[str, Any], *, as_json: bool, action: str) -> None:

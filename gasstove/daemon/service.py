@@ -1,11 +1,14 @@
 """The daemon's core: timers that survive restarts, on top of the Stove service.
 
-Every change is written to the store before it is acknowledged. A timer is
-marked ``firing`` before its shut-off starts and deleted only after a cut
-was confirmed, so a crash in between fires it again on recovery: a second
-cut is harmless, a lost one is not (DESIGN.md §2, rule 2). Nothing but a
-cancel or a confirmed cut removes a pending timer: a failed immediate
-shut-off leaves it armed, and a timer whose own tries all fail keeps trying.
+Every change is written to the store before it is acknowledged, by the disk
+thread (:mod:`..adapters.disk`): the event loop never waits on the disk, and the
+timers of one command are one transaction. A timer is marked ``firing`` as its
+shut-off starts and deleted only after a cut was confirmed (both best effort,
+batched with the other timers coming due at once), so a crash in between fires
+it again on recovery: a second cut is harmless, a lost one is not (DESIGN.md §2,
+rule 2). Nothing but a cancel or a confirmed cut removes a pending timer: a
+failed immediate shut-off leaves it armed, and a timer whose own tries all fail
+keeps trying.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from ..adapters.disk import DiskWriter
 from ..adapters.store import Store, StoreError
 from ..control import Outcome, Stove
 from ..domain.commands import Command
@@ -49,9 +53,16 @@ class Daemon:
         retry_after: tuple[float, ...] = RETRY_AFTER_S,
         recorder: Recorder | None = None,
         source: ConfigSource | None = None,
+        disk: DiskWriter | None = None,
     ) -> None:
+        """``disk``: the thread that writes ``store`` (and the recorder's history, if the
+        recorder was given a :class:`..adapters.disk.BackgroundSink` of it)."""
         self.stove = stove
         self.store = store
+        self._own_disk = disk is None
+        self.disk = disk or DiskWriter()
+        #: Held by arming and cancelling, so each sees the one before it on disk.
+        self._arming = asyncio.Lock()
         self.clock = clock
         #: The configuration file it runs, and since when: a command naming another is
         #: refused (commands.Command.config).
@@ -65,6 +76,8 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
+        #: Timers come due in this turn of the loop, waiting for their first shut-off.
+        self._due: dict[str, list[asyncio.Future[Outcome]]] = {}
         #: Held by an immediate shut-off of the burner until its timer is settled:
         #: a timer coming due meanwhile waits for the outcome (see _cut_now).
         self._cutting = {name: asyncio.Lock() for name in stove.config.burners}
@@ -112,19 +125,30 @@ class Daemon:
         for task in (*self._tasks.values(), *self._max_burn.values()):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+        if self._own_disk:
+            await self.disk.close()
+        else:
+            await self.disk.written()
 
     # -- commands -----------------------------------------------------------------
     async def handle(self, command: Command) -> list[Result]:
+        asked = self.disk.asked
+        results = await self._handle(command)
+        if self.disk.asked != asked:  # its history rows: what `stove history` shows next
+            await self.disk.written()
+        return results
+
+    async def _handle(self, command: Command) -> list[Result]:
         if command.config is not None and self.source is not None and (
                 why := refusal(self.source, local_clock(self.started_at), command.config)):
             raise UsageError(why)
         names = self.stove.resolve(list(command.burners))
         if command.action == "off" and command.delay_s is not None:
-            return self._set_timers(names, command)
+            return await self._set_timers(names, command)
         if command.action == "off":
             return await self._shut_off_now(names, command)
         if command.action == "cancel":
-            return self._cancel(names, command)
+            return await self._cancel(names, command)
         if command.action == "status":
             return await self.status(names)
         act = self.stove.lock if command.action == "lock" else self.stove.unlock
@@ -152,28 +176,36 @@ class Daemon:
                 f"it stays armed and tries again until a cut is confirmed "
                 f"(`stove cancel {name}` stops it)")
 
-    def _set_timers(self, names: list[str], command: Command) -> list[Result]:
+    async def _set_timers(self, names: list[str], command: Command) -> list[Result]:
         assert command.delay_s is not None
         now = self.clock.wall()
+        new = [Timer(name, now + command.delay_s, now, command.source, command.requested_by)
+               for name in names]
+        async with self._arming:
+            # On disk before anyone is told, or none is armed: a reply must never
+            # claim a timer that a crash right after it would lose.
+            await self.disk.run(self.store.put_timers, new)
+            return self._armed(new, now, command)
+
+    def _armed(self, new: list[Timer], now: float, command: Command) -> list[Result]:
+        assert command.delay_s is not None
+        # (one deadline for all: told once, not formatted per burner)
+        due = iso(new[0].due_at)
+        said = f"shut-off at {local_clock(new[0].due_at)} (in {format_duration(command.delay_s)})"
         results = []
-        for name in names:
-            timer = Timer(name, now + command.delay_s, now, command.source, command.requested_by)
+        for timer in new:
+            name = timer.burner
             old = self.timers.get(name)
-            self.store.put_timer(timer)  # on disk before anyone is told
             self._cancel_task(name)
             self._schedule(timer)
-            message = (f"shut-off at {local_clock(timer.due_at)} "
-                       f"(in {format_duration(command.delay_s)})")
-            if old is not None:
-                message += f"; {replaced_message(old, now)}"
-            _LOG.info("timer set for %s: due %s, from %s", name, iso(timer.due_at), command.source)
+            message = said if old is None else f"{said}; {replaced_message(old, now)}"
+            _LOG.info("timer set for %s: due %s, from %s", name, due, command.source)
             self.recorder.event(name, "timer_replaced" if old else "timer_set", command.source,
-                                requested_by=command.requested_by,
-                                reason=f"due {iso(timer.due_at)}")
+                                requested_by=command.requested_by, reason=f"due {due}")
             results.append({"burner": name, "action": "timer", "ok": True, "message": message,
                             "timer": timer.as_json(now), "replaced": old is not None,
                             "locked": self.stove.locked(name)})
-        self._changed(names)
+        self._changed([timer.burner for timer in new])
         return results
 
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
@@ -206,12 +238,12 @@ class Daemon:
                 # firing settles itself, seeing _confirmed_at)
                 if timer is not None and self.timers.get(name) is timer \
                         and name not in self._firing:
-                    return outcome, self._drop_covered(timer, command)
+                    return outcome, await self._drop_covered(timer, command)
             armed = self.timers.get(name)
             return outcome, (f"; its timer at {local_clock(armed.due_at)} stays armed"
                              if armed is not None else "")
 
-    def _drop_covered(self, timer: Timer, command: Command) -> str:
+    async def _drop_covered(self, timer: Timer, command: Command) -> str:
         """A confirmed cut did the timer's work: drop it (from the store best effort).
 
         Returns what to tell the user of it: never "cancelled" when it is still stored.
@@ -219,8 +251,8 @@ class Daemon:
         self._cancel_task(timer.burner)
         del self.timers[timer.burner]
         reason = f"covered by a confirmed cut; was due {iso(timer.due_at)}"
-        try:
-            self.store.delete_timer(timer.burner)
+        try:  # (only that timer: one set meanwhile stays)
+            await self.disk.run(self.store.delete_timers, [timer])
         except StoreError as err:
             _LOG.error("%s; it fires once more if the daemon restarts", err)
             self.recorder.event(timer.burner, "timer_cancelled", command.source,
@@ -232,17 +264,24 @@ class Daemon:
                             requested_by=command.requested_by, reason=reason)
         return "; its pending timer is no longer needed and was cancelled"
 
-    def _cancel(self, names: list[str], command: Command) -> list[Result]:
+    async def _cancel(self, names: list[str], command: Command) -> list[Result]:
+        async with self._arming:
+            dropped = {name: timer for name in names if name not in self._firing
+                       and (timer := self.timers.get(name)) is not None}
+            await self._drop_timers(list(dropped.values()))
+            return self._cancelled(names, dropped, command)
+
+    def _cancelled(self, names: list[str], dropped: dict[str, Timer],
+                   command: Command) -> list[Result]:
         results = []
         for name in names:
-            timer = self.timers.get(name)
-            if name in self._firing:
+            timer = dropped.get(name)
+            if timer is None and name in self._firing:
                 results.append({"burner": name, "action": "cancel", "ok": False,
                                 "message": "too late: the timer's shut-off is under way",
                                 "timer": None, "locked": self.stove.locked(name)})
                 continue
             if timer is not None:
-                self._drop_timer(name)
                 _LOG.info("timer for %s cancelled", name)
                 self.recorder.event(name, "timer_cancelled", command.source,
                                     requested_by=command.requested_by,
@@ -283,7 +322,7 @@ class Daemon:
         # From here the shut-off runs to its end: a cancel that arrives now is too late.
         self._tasks.pop(timer.burner, None)
         self._firing.add(timer.burner)
-        self.store.mark_firing(timer)
+        self.disk.later(self.store.mark_firing, timer)
         started = self.clock.monotonic()
         try:
             outcome = await self._fire_with_retries(timer)
@@ -297,7 +336,7 @@ class Daemon:
         mine = self.timers.get(timer.burner) is timer  # not replaced while firing
         covered = self._confirmed_at.get(timer.burner, -1.0) >= started
         if cut_confirmed(outcome) or covered:
-            self.store.delete_timer(timer.burner, set_at=timer.set_at)
+            self.disk.later(self.store.delete_fired, timer)
             if mine:
                 del self.timers[timer.burner]
         elif mine:
@@ -316,12 +355,49 @@ class Daemon:
         self._results([outcome])
 
     async def _fire_with_retries(self, timer: Timer) -> Outcome:
+        first = True
+
         async def attempt() -> Outcome:
+            nonlocal first
+            if first:
+                first = False
+                return await self._first_attempt(timer.burner)
             (outcome,) = await self._cut([timer.burner])
             return outcome
 
         return await shut_off_with_retries(attempt, sleep=self.clock.sleep,
                                            retry_after=self.retry_after)
+
+    async def _first_attempt(self, name: str) -> Outcome:
+        """A timer's first shut-off, with every timer come due in the same turn of the loop:
+        ten thousand timers due together are one shut-off of ten thousand burners, not
+        ten thousand shut-offs of one (each burner still gets its own outcome)."""
+        if not self._due:
+            asyncio.get_running_loop().call_soon(self._cut_due)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._due.setdefault(name, []).append(future)
+        return await future
+
+    def _cut_due(self) -> None:
+        due, self._due = self._due, {}
+
+        async def cut() -> None:
+            try:
+                outcomes = await self._cut(list(due))
+            except Exception as err:  # each timer then says so and stays armed
+                outcomes = []
+                for waiting in due.values():
+                    for future in waiting:
+                        if not future.done():
+                            future.set_exception(err)
+            for outcome in outcomes:
+                for future in due[outcome.burner]:
+                    if not future.done():
+                        future.set_result(outcome)
+
+        task = asyncio.create_task(cut(), name="timers-due")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _cut(self, names: list[str]) -> list[Outcome]:
         self._pulsing.update(names)
@@ -334,12 +410,20 @@ class Daemon:
         if task := self._tasks.pop(name, None):
             task.cancel()
 
-    def _drop_timer(self, name: str) -> None:
-        # Off the disk first: if the store refuses, the timer stays armed and
-        # the user is told the cancel failed, rather than a timer lost unsaid.
-        self.store.delete_timer(name)
-        self._cancel_task(name)
-        self.timers.pop(name, None)
+    async def _drop_timers(self, timers: list[Timer]) -> None:
+        """Disarm ``timers`` now, then take them off the disk; if the store refuses, they
+        are armed again (due when they were) and StoreError says the cancel failed, rather
+        than a timer lost unsaid or one that comes back after a restart."""
+        for timer in timers:
+            self._cancel_task(timer.burner)
+            del self.timers[timer.burner]
+        try:
+            await self.disk.run(self.store.delete_timers, timers)
+        except StoreError:
+            for timer in timers:
+                if timer.burner not in self.timers:
+                    self._schedule(timer)
+            raise
 
     # -- flame input and maximum burn time ------------------------------------------
     def flame(self, name: str, lit: bool) -> None:

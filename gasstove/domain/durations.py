@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .errors import DurationError
@@ -50,6 +51,7 @@ def parse_duration(text: str, *, minimum: float = 1, maximum: float = MAX_DELAY_
     return seconds
 
 
+@functools.lru_cache(maxsize=1024)  # ("1s" for each of 10,000 burners: parsed once)
 def _parse(text: str) -> float | None:
     if not text:
         return None
