@@ -9,6 +9,10 @@ thermocouple loop, so "the flame went out" is the model's physics. Then the
 device reports its state, as a device with feedback does, or not:
 
 * ``reports=False``: the device switches but never says so (a silent device);
+* ``repeats=False``: the device (or its integration) reports changes only: a
+  command that changes nothing is answered by nothing (Home Assistant's MQTT
+  switch and ESPHome drop an unchanged state; ZHA, Tasmota and polled
+  entities write it again: ``state_reported``);
 * ``assumed=True``: the entity writes the state it was asked for at once and
   flags ``assumed_state`` (template or optimistic MQTT switches do this);
 * ``vanish=True``: the device drops off the network when commanded
@@ -62,12 +66,13 @@ class SimSwitch(SwitchEntity):
     _attr_should_poll = False
 
     def __init__(self, wiring: Wiring = Wiring.NORMALLY_CLOSED, *, delay: float = DELAY_S,
-                 reports: bool = True, assumed: bool = False) -> None:
+                 reports: bool = True, repeats: bool = True, assumed: bool = False) -> None:
         self._attr_name = "Stove relay left"
         self._attr_unique_id = "stove-relay-left"
         self.wiring = wiring
         self.delay = delay
         self.reports = reports
+        self.repeats = repeats
         self.vanish = False
         self._attr_assumed_state = assumed
         self.clock = [0.0]
@@ -99,9 +104,10 @@ class SimSwitch(SwitchEntity):
             self._attr_available = False
             self.async_write_ha_state()
             return
+        changed = on != self.energised
         self.energised = on
         self.burner.set_relay(on, self.wiring)
-        if self.reports and not self._attr_assumed_state:
+        if self.reports and (changed or self.repeats) and not self._attr_assumed_state:
             self._attr_is_on = on
             self.async_write_ha_state()
 
@@ -219,21 +225,6 @@ async def test_an_unavailable_switch_is_sent_nothing(hass: HomeAssistant) -> Non
     assert took < 0.2
 
 
-async def test_a_change_by_another_context_before_our_call_does_not_confirm(
-        hass: HomeAssistant, hass_admin_user: MockUser) -> None:
-    """Someone switched the relay on (their command and its report) just before our
-    shut-off: our "on" changes nothing, so no report can be bound to it."""
-    switch = SimSwitch()
-    await _setup(hass, switch)
-    theirs = Context(user_id=hass_admin_user.id)
-    await hass.services.async_call("switch", "turn_on", {"entity_id": RELAY}, blocking=True,
-                                   context=theirs)
-    await asyncio.sleep(DELAY_S + 0.1)
-    assert hass.states.get(RELAY).state == "on"
-    message, _ = await _failed_shut_off(hass)
-    assert "already showed on before the command" in message
-
-
 async def test_a_state_written_under_a_context_older_than_our_call_does_not_confirm(
         hass: HomeAssistant) -> None:
     """A stale state replayed after our call (restored, or written by other code under
@@ -292,6 +283,102 @@ async def test_a_relay_that_reports_the_cut_then_bounces_back_is_not_confirmed(
     await _setup(hass, switch)
     message, _ = await _failed_shut_off(hass)
     assert "reported on after the command, then off" in message
+
+
+# -- holds: a relay already cutting ----------------------------------------------------
+# A shut-off or a timer on a locked burner, a second lock: our "on" changes nothing,
+# so only the device writing its (unchanged) state again after our call can answer.
+async def _locked(hass: HomeAssistant, switch: SimSwitch) -> None:
+    await _setup(hass, switch)
+    await hass.services.async_call(DOMAIN, "lock", {"burners": "left"}, blocking=True)
+    assert switch.energised and hass.states.get(LOCK).state == "locked"
+
+
+async def test_a_hold_is_confirmed_by_the_device_reporting_the_cut_again(
+        hass: HomeAssistant) -> None:
+    switch = SimSwitch()
+    await _locked(hass, switch)
+    done = async_capture_events(hass, "gasstove_shut_off")
+    start = time.monotonic()
+    await _shut_off(hass)
+    took = time.monotonic() - start
+    assert len(done) == 1 and "locked: loop held open (confirmed in" in done[0].data["message"]
+    assert DELAY_S <= took < DELAY_S + 0.5  # the device's answer, not the state shown before
+    await hass.services.async_call(DOMAIN, "lock", {"burners": "left"}, blocking=True)
+    assert switch.commands == [True, True, True]  # lock, hold, hold: never a restore
+    assert switch.energised and not switch.burner.lit
+    assert hass.states.get(LOCK).state == "locked"
+
+
+async def test_a_timer_on_a_locked_burner_is_confirmed_once(hass: HomeAssistant) -> None:
+    """The timer's cut is a hold: confirmed by the device's report, so it is not retried
+    and no failure is announced."""
+    switch = SimSwitch()
+    await _locked(hass, switch)
+    done = async_capture_events(hass, "gasstove_shut_off")
+    failed = async_capture_events(hass, "gasstove_shut_off_failed")
+    await hass.services.async_call(DOMAIN, "shut_off", {"burners": "left", "delay": {"minutes": 10}},
+                                   blocking=True)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=10, seconds=1))
+    await hass.async_block_till_done()
+    for _ in range(20):  # the device's round trip runs on real time
+        if done or failed:
+            break
+        await asyncio.sleep(0.1)
+        await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=30))  # any retry due
+    await asyncio.sleep(DELAY_S + 0.1)
+    await hass.async_block_till_done()
+    assert failed == []
+    assert len(done) == 1 and done[0].data["source"] == "timer"
+    assert switch.commands == [True, True]
+
+
+async def test_a_hold_by_a_device_that_reports_only_changes_is_not_confirmed(
+        hass: HomeAssistant) -> None:
+    """The device cuts but says nothing, as an MQTT or ESPHome switch in Home Assistant
+    does for a state it already has: the failure says why, and where to read more."""
+    switch = SimSwitch(repeats=False)
+    await _locked(hass, switch)  # the lock itself changed the state: confirmed
+    message, took = await _failed_shut_off(hass)
+    assert ("already showed on before the command and wrote no state since" in message
+            and "many integrations write only changes" in message)
+    assert DEADLINE_S <= took < DEADLINE_S + 0.5
+    assert switch.commands == [True, True] and switch.energised
+
+
+async def test_a_report_from_before_our_call_does_not_confirm_a_hold(
+        hass: HomeAssistant, hass_admin_user: MockUser) -> None:
+    """Someone switched the relay on (their command, its report) and the device reported
+    it again just before our shut-off; then a stale copy of that state is written again
+    after our call under its old context: none of these answers our command."""
+    switch = SimSwitch(repeats=False)
+    await _setup(hass, switch)
+    theirs = Context(user_id=hass_admin_user.id)
+    await hass.services.async_call("switch", "turn_on", {"entity_id": RELAY}, blocking=True,
+                                   context=theirs)
+    await asyncio.sleep(DELAY_S + 0.1)
+    switch.report()  # a report of the cut, just before our call
+    old = Context()
+    await asyncio.sleep(0.01)  # our call's context is made later than this one
+    task = hass.async_create_task(_failed_shut_off(hass))
+    await asyncio.sleep(DELAY_S)
+    hass.states.async_set(RELAY, "on", dict(hass.states.get(RELAY).attributes), context=old)
+    message, _ = await task
+    assert hass.states.get(RELAY).state == "on"
+    assert "already showed on before the command" in message
+
+
+async def test_a_hold_by_a_switch_that_now_assumes_its_state_is_not_confirmed(
+        hass: HomeAssistant) -> None:
+    """It writes "on" again under our very context, at once: its guess, not the device's."""
+    switch = SimSwitch()
+    await _locked(hass, switch)
+    switch._attr_assumed_state = True
+    switch.async_write_ha_state()
+    message, _ = await _failed_shut_off(hass)
+    assert "no feedback (assumed_state)" in message
+    assert switch.commands == [True, True]
 
 
 # -- lock, timers, restarts ------------------------------------------------------------

@@ -4,17 +4,19 @@ Any switch Home Assistant already has (ZHA, Z-Wave, Matter, Tuya, Shelly,
 ESPHome's native API...) can open the flame-failure loop. This adapter keeps
 the library's :class:`~gasstove.domain.relay.Relay` contract and DESIGN.md §2:
 
-* **Confirmed only by the entity's own state change after our call.** We
-  listen before calling ``switch.turn_on``/``turn_off`` with a context of our
-  own, and count only a ``state_changed`` event received after the call that
-  changes the state *to* the one asked for, and whose context is ours (the
-  entity writes its next state under the context of the service call that
-  drove it, for 5 s) or one the entity made itself after our call (a later
-  report: no user, no parent, a ULID timestamp after ours). Never the
-  state already shown before the call (stale, or already equal: nothing then
-  changes, so a hold of a relay already cutting cannot be confirmed), and
-  never a change made under a context older than our call (another user's
-  command a moment before ours, its report arriving after).
+* **Confirmed only by the entity's own word after our call.** We listen before
+  calling ``switch.turn_on``/``turn_off`` with a context of our own, and count
+  only a write of the state asked for heard after the call: a change
+  (``state_changed``) or, for a relay that already shows it (a hold: a
+  shut-off or timer on a locked burner, a second lock), the same state written
+  again (``state_reported``, Home Assistant 2024.4+). The write's context must
+  be ours (the entity writes under the context of the service call that drove
+  it, for 5 s) or one the entity made itself after our call (a later report:
+  no user, no parent, a ULID timestamp after ours). Never the state already
+  shown before the call, never a write made under a context older than our
+  call (another user's command a moment before ours, its report arriving
+  after; a stale state written again). An integration that writes only
+  changes (MQTT, ESPHome) cannot confirm a hold: it fails, saying so.
 * **No feedback, no confirmation.** An entity with ``assumed_state`` writes
   the state it was asked for without hearing from the device. The config
   flow refuses such entities; should one start to assume its state later,
@@ -37,7 +39,7 @@ from typing import Any
 from homeassistant.const import ATTR_ASSUMED_STATE, STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Context, Event, HomeAssistant, State, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.event import async_track_state_change_event, async_track_state_report_event
 from homeassistant.util.ulid import ulid_to_bytes
 
 from gasstove.domain.config import HassRelayConfig
@@ -79,10 +81,10 @@ class HassSwitchRelay:
         self._context: Context | None = None
         self._sent_ms = 0
         self._before = ""  #: the state shown when our last command was sent
-        #: Confirmations heard since our last command: the state changes that count.
+        #: Set by the first write of the entity's since our last command that answers it.
         self._confirmed: asyncio.Event | None = None
         self._gone: str | None = None  #: why the entity became unusable while we waited
-        self._unsub: Any = None
+        self._unsub: list[Any] = []
 
     def describe(self) -> str:
         return self._describe
@@ -138,9 +140,9 @@ class HassSwitchRelay:
             raise self._maybe(err, self._sent) from None
 
     async def close(self) -> None:
-        if self._unsub is not None:
-            self._unsub()
-            self._unsub = None
+        for unsub in self._unsub:
+            unsub()
+        self._unsub = []
 
     # -- internals ----------------------------------------------------------------
     async def _wait_for(self, energised: bool, deadline: float) -> None:
@@ -173,7 +175,10 @@ class HassSwitchRelay:
                                "confirm the command")
         if shown == wanted == self._before:
             return Unconfirmed(f"{self.describe()} already showed {wanted} before the command "
-                               "and reported no change since, so the command cannot be confirmed")
+                               "and wrote no state since, so the command cannot be confirmed "
+                               "(a hold is confirmed only by the entity writing its state again; "
+                               "many integrations write only changes: see 'Holds' in "
+                               "docs/home-assistant.md)")
         if shown == wanted:
             return Unconfirmed(f"{self.describe()} shows {wanted}, but not as its answer to the "
                                "command (that state was written under an earlier context)")
@@ -191,26 +196,27 @@ class HassSwitchRelay:
         return state
 
     def _listen(self) -> None:
-        if self._unsub is None:
-            self._unsub = async_track_state_change_event(self.hass, [self.entity_id], self._changed)
+        if not self._unsub:
+            self._unsub = [track(self.hass, [self.entity_id], self._written) for track in
+                           (async_track_state_change_event, async_track_state_report_event)]
 
     @callback
-    def _changed(self, event: Event) -> None:
+    def _written(self, event: Event) -> None:
+        """A state the entity wrote: changed, or the same again (reported)."""
         confirmed = self._confirmed
         if confirmed is None or confirmed.is_set() or self._sent is None:
             return  # no command waits for an answer
         new: State | None = event.data.get("new_state")
-        old: State | None = event.data.get("old_state")
         if new is None or new.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             self._gone = "was removed" if new is None else f"became {new.state}"
             confirmed.set()
             return
-        wanted = _state_word(self._sent)
-        if new.state != wanted or (old is not None and old.state == wanted):
-            return  # not the state asked for, or no change to it (attributes only)
+        if new.state != _state_word(self._sent):
+            return
         if new.attributes.get(ATTR_ASSUMED_STATE):
             return  # the entity's guess of its own command, not the device's word
-        if (self._context is not None and new.context.id == self._context.id) or self._later(new.context):
+        # The write's own context: a report leaves the state's context as it was.
+        if (self._context is not None and event.context.id == self._context.id) or self._later(event.context):
             confirmed.set()
 
     def _later(self, context: Context) -> bool:
