@@ -51,9 +51,9 @@ async def serve(config: Config, *, clock: Clock | None = None,
                   guard=FileBurnerGuard(config.daemon.burners_path()))
     log = EventLog.open(store.path)
     recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
-                        wall=clock.wall)
+                        on_cut=config.alerts.on_cut, wall=clock.wall)
     await adopt_locks(stove, store.take_locks())
-    daemon = Daemon(stove, store, clock, recorder=recorder)
+    daemon = Daemon(stove, store, clock, recorder=recorder, guard=config.guard)
     if broker is not None:
         from ..adapters.mqtt_relay import MqttRelay
 

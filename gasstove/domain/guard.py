@@ -1,0 +1,318 @@
+"""The stove guard's brain: when a burner is to be shut off by itself, and what to
+announce before. Pure: the daemon feeds it what its inputs say and the clock, and
+does what it answers (issue 16).
+
+Automatic cuts, each announced ``warn_before`` ahead:
+
+- ``timer``: a shut-off timer someone set (the daemon's timers fire it; the guard
+  only warns of it);
+- ``max_burn``: a burner lit (flame input) for its ``max_burn``;
+- ``inactivity``: a burner lit while nobody has been present for ``away_after``
+  (presence input). Lighting a burner takes a hand on the knob: it counts as
+  presence, so the count starts at the later of "lit" and "everyone gone".
+
+A snooze pushes a burner's timer and inactivity cut back, never past its maximum
+burn (the hard limit). A hazard input going active means: cut and lock every
+burner now, no grace.
+
+Times are the daemon's monotonic seconds: a wall-clock jump neither fires nor
+delays anything. Retained messages are stale by nature (their age is unknown):
+a retained "present" is not taken as someone in the kitchen, a retained hazard
+"clear" never clears an alarm, while a retained "alarm" cuts at once (the safe
+side either way).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .durations import format_duration
+from .fields import seconds_field
+from .flame import MqttInput
+
+Reason = Literal["timer", "max_burn", "inactivity"]
+HazardKind = Literal["smoke", "co", "gas", "heat"]
+#: After a guard cut that was not confirmed, it is tried again this much later
+#: (as long as the burner is still reported lit), announced again.
+RETRY_S = 60.0
+
+
+class PresenceInput(MqttInput):
+    """Someone is in the kitchen: a motion or occupancy sensor that reports both ways
+    (e.g. Zigbee2MQTT ``{"occupancy": true}`` with ``json_path: occupancy``)."""
+
+    present: str = Field(default="ON", min_length=1, max_length=64)
+    away: str = Field(default="OFF", min_length=1, max_length=64)
+
+    def words(self) -> tuple[str, str]:
+        return self.present, self.away
+
+
+class HazardInput(MqttInput):
+    """A smoke, CO, gas-leak or heat alarm: active cuts and locks every burner."""
+
+    kind: HazardKind
+    alarm: str = Field(default="ON", min_length=1, max_length=64)
+    clear: str = Field(default="OFF", min_length=1, max_length=64)
+    #: The sensor's availability topic (its LWT): offline is warned of, never cut on.
+    availability: str | None = Field(default=None, min_length=1, max_length=200,
+                                     pattern=r"^[^#+\x00]+$")
+    online: str = Field(default="online", min_length=1, max_length=64)
+    offline: str = Field(default="offline", min_length=1, max_length=64)
+
+    def words(self) -> tuple[str, str]:
+        return self.alarm, self.clear
+
+    def label(self) -> str:
+        return f"{HAZARD_WORDS[self.kind]} alarm ({self.topic})"
+
+    def parse_availability(self, payload: bytes) -> bool | None:
+        """Online or not: the plain word, or Zigbee2MQTT's ``{"state": "online"}``."""
+        from .dialects.base import json_payload, lookup, text, word
+
+        said: Any = text(payload)
+        if said.startswith("{"):
+            said = lookup(json_payload(payload), ("state",))
+            if said is None:
+                return None
+        return word(said, self.online, self.offline, f"availability of {self.topic}")
+
+
+HAZARD_WORDS: dict[str, str] = {"smoke": "smoke", "co": "carbon monoxide", "gas": "gas leak",
+                                "heat": "heat"}
+
+
+class GuardConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Someone is in the kitchen; with it, a lit burner is shut off after ``away_after``
+    #: with nobody there.
+    presence: PresenceInput | None = None
+    away_after: Annotated[float, seconds_field(60, 24 * 3600)] = 600.0
+    #: Every automatic cut is announced this long ahead; 0 turns warnings off.
+    warn_before: Annotated[float, seconds_field(0, 600)] = 60.0
+    hazards: list[HazardInput] = Field(default=[], max_length=32)
+
+    @model_validator(mode="after")
+    def _warn_within_away(self) -> GuardConfig:
+        if self.presence is not None and self.warn_before >= self.away_after:
+            raise ValueError("warn_before must be shorter than away_after")
+        return self
+
+    def inputs(self) -> list[MqttInput]:
+        return [*([self.presence] if self.presence else []), *self.hazards]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The next automatic cut of one burner."""
+
+    burner: str
+    reason: Reason
+    at: float  #: monotonic
+    #: The limit it follows from: max_burn or away_after (seconds); for a timer, None.
+    limit: float | None = None
+
+    def seconds_left(self, now: float) -> int:
+        return max(0, math.ceil(self.at - now - 1e-6))
+
+
+class SnoozeRefused(ValueError):
+    """A snooze that cannot be given (one line, for the user)."""
+
+
+@dataclass
+class _Burner:
+    max_burn: float | None
+    has_flame: bool
+    lit: bool | None = None
+    lit_since: float | None = None
+    timer_at: float | None = None
+    snoozed_until: float | None = None
+    retry_at: float | None = None
+    cutting: bool = False
+
+
+@dataclass
+class _Hazard:
+    active: bool | None = None  #: None: not heard live since start
+    online: bool | None = None
+
+
+@dataclass
+class Guard:
+    """The state the guard decides on, fed by the daemon."""
+
+    config: GuardConfig
+    burners: dict[str, _Burner]
+    started: float
+    present: bool | None = None  #: None: not heard live since start
+    away_since: float | None = None
+    hazards: list[_Hazard] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, config: GuardConfig, burners: Mapping[str, tuple[float | None, bool]],
+            now: float) -> Guard:
+        """``burners``: name -> (max_burn, has a flame input)."""
+        return cls(config, {n: _Burner(m, f) for n, (m, f) in burners.items()}, now,
+                   away_since=now, hazards=[_Hazard() for _ in config.hazards])
+
+    # -- inputs -------------------------------------------------------------------
+    def flame(self, burner: str, lit: bool, now: float) -> bool:
+        """The burner's flame input said lit or out; whether that changed anything."""
+        b = self.burners[burner]
+        if lit == b.lit:
+            return False
+        b.lit = lit
+        b.lit_since = now if lit else None
+        b.snoozed_until = b.retry_at = None
+        return True
+
+    def presence(self, present: bool, now: float, *, retained: bool) -> bool:
+        if retained:
+            return False  # of unknown age: "away since start" stands (see module doc)
+        if present == self.present:
+            return False
+        self.present = present
+        self.away_since = None if present else now
+        return True
+
+    def timer(self, burner: str, at: float | None) -> None:
+        self.burners[burner].timer_at = at
+
+    def hazard(self, index: int, alarm: bool, *, retained: bool) -> Literal["alarm", "clear"] | None:
+        """A hazard input's report: "alarm" means cut and lock everything now."""
+        h = self.hazards[index]
+        if alarm and h.active is not True:
+            h.active = True
+            return "alarm"
+        if not alarm and not retained and h.active is not False:
+            was, h.active = h.active, False
+            return "clear" if was else None
+        return None
+
+    def hazard_online(self, index: int, online: bool) -> bool:
+        h = self.hazards[index]
+        changed, h.online = h.online != online, online
+        return changed
+
+    # -- snooze and cuts ------------------------------------------------------------
+    def max_burn_at(self, burner: str) -> float | None:
+        b = self.burners[burner]
+        if b.max_burn is None or not b.lit or b.lit_since is None:
+            return None
+        return b.lit_since + b.max_burn
+
+    def snooze(self, burner: str, seconds: float, now: float) -> tuple[float, str]:
+        """Hold the burner's automatic cuts off until now + seconds (bounded by its
+        maximum burn); the instant given and a note when it was bounded."""
+        until, note = now + seconds, ""
+        limit = self.max_burn_at(burner)
+        if limit is not None and until > limit:
+            if limit - now < 1:
+                raise SnoozeRefused(
+                    f"{burner} reaches its maximum burn time ("
+                    f"{format_duration(self.burners[burner].max_burn or 0)}) now: it cannot be "
+                    "pushed back (raise max_burn in the configuration)")
+            until = limit
+            note = (f"only {format_duration(round(limit - now))}: its maximum burn time "
+                    f"({format_duration(self.burners[burner].max_burn or 0)}) is the limit")
+        b = self.burners[burner]
+        b.snoozed_until = max(until, b.snoozed_until or until)  # a shorter one does not shorten
+        return b.snoozed_until, note
+
+    def cut_started(self, burner: str) -> None:
+        self.burners[burner].cutting = True
+
+    def cut_done(self, burner: str, confirmed: bool, now: float) -> None:
+        """A guard cut ended. Confirmed: every count starts again, as if relit now (a
+        temperature input takes a while to say out). Not: tried again in RETRY_S."""
+        b = self.burners[burner]
+        b.cutting = False
+        b.snoozed_until = None
+        if confirmed:
+            b.retry_at = None
+            if b.lit:
+                b.lit_since = now
+        else:
+            b.retry_at = now + RETRY_S
+
+    # -- what is due ------------------------------------------------------------------
+    def pending(self, burner: str) -> Pending | None:
+        """The burner's next automatic cut, if any."""
+        b = self.burners[burner]
+        found: list[Pending] = []
+        if b.timer_at is not None:
+            found.append(Pending(burner, "timer", max(b.timer_at, b.snoozed_until or 0)))
+        limit = self.max_burn_at(burner)
+        if limit is not None:
+            found.append(Pending(burner, "max_burn", max(limit, b.retry_at or 0), b.max_burn))
+        if (b.lit and b.lit_since is not None and self.config.presence is not None
+                and self.away_since is not None):
+            at = max(b.lit_since, self.away_since) + self.config.away_after
+            at = max(at, b.snoozed_until or 0, b.retry_at or 0)
+            found.append(Pending(burner, "inactivity", at, self.config.away_after))
+        return min(found, key=lambda p: p.at, default=None)
+
+    def warnings(self, now: float) -> dict[str, Pending]:
+        """The cuts to announce now, by burner."""
+        out = {}
+        for name in self.burners:
+            p = self.pending(name)
+            if p is not None and self.config.warn_before > 0 \
+                    and p.at - now <= self.config.warn_before:
+                out[name] = p
+        return out
+
+    def due(self, now: float) -> list[Pending]:
+        """The cuts the guard itself makes now (a timer fires by itself)."""
+        return [p for name, b in self.burners.items()
+                if not b.cutting and (p := self.pending(name)) is not None
+                and p.reason != "timer" and p.at <= now]
+
+    def next_wake(self, now: float) -> float | None:
+        """When the answer of :meth:`warnings` or :meth:`due` changes next, at the latest."""
+        marks = []
+        for name in self.burners:
+            if (p := self.pending(name)) is None:
+                continue
+            for mark in (p.at - self.config.warn_before, p.at):
+                if mark > now:
+                    marks.append(mark)
+        return min(marks, default=None)
+
+    def hazard_active(self) -> list[int]:
+        return [i for i, h in enumerate(self.hazards) if h.active]
+
+
+def warning_text(p: Pending, seconds_left: int, title: str) -> str:
+    """What a person hears: "Left burner shuts off in 60 s: nobody in the kitchen for 10 min"."""
+    return f"{title} shuts off in {format_duration(seconds_left or 1)}: {why(p.reason, p.limit)}"
+
+
+def why(reason: str, limit: float | None) -> str:
+    if reason == "inactivity":
+        return f"nobody in the kitchen for {format_duration(limit or 0)}"
+    if reason == "max_burn":
+        return f"lit for {format_duration(limit or 0)}, its maximum burn time"
+    return "its timer"
+
+
+def cut_text(reason: str, title: str, limit: float | None) -> str:
+    """The note after a cut: "Left burner shut off after 10 min with nobody in the kitchen"."""
+    if reason == "inactivity":
+        return f"{title} shut off after {format_duration(limit or 0)} with nobody in the kitchen"
+    if reason == "max_burn":
+        return f"{title} shut off: lit for {format_duration(limit or 0)}, its maximum burn time"
+    if reason == "timer":
+        return f"{title} shut off by its timer"
+    return f"{title} shut off and locked: {reason}"
+
+
+def title(burner: str) -> str:
+    return f"{burner.replace('_', ' ').capitalize()} burner"
