@@ -57,6 +57,9 @@ class GuardDriver:
         #: Called when what :meth:`state` says changed (MQTT ``<base>/guard``).
         self.state_listeners: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        #: What each hazard input's availability topics last said.
+        self._online: dict[tuple[int, str], bool] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         daemon.listeners.append(self._timers_changed)
         daemon.fired.append(self._timer_fired)
@@ -67,27 +70,34 @@ class GuardDriver:
         self._spawn(self._run())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        """Stop watching; a cut under way and the notes already due are let finish (the
+        cut is bounded by its deadline and pulse, a note program by its timeout)."""
+        self._stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             now = self.clock.monotonic()
             self._announce(now)
             for pending in self.guard.due(now):
                 self.guard.cut_started(pending.burner)
                 self._spawn(self._cut(pending))
             wake = self.guard.next_wake(now)
-            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
-            if wake is not None:
-                waits.append(asyncio.ensure_future(self.clock.sleep(wake - now)))
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
+            await self._pause(None if wake is None else wake - now, self._wake)
             self._wake.clear()
+
+    async def _pause(self, seconds: float | None, *events: asyncio.Event) -> None:
+        """Sleep on the daemon's clock until ``seconds`` pass (None: forever), one of
+        ``events`` is set, or the guard stops."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(e.wait())
+                                            for e in (self._stopping, *events)]
+        if seconds is not None:
+            waits.append(asyncio.ensure_future(self.clock.sleep(seconds)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     def _poke(self) -> None:
         self._wake.set()
@@ -135,14 +145,18 @@ class GuardDriver:
             self._note_hazard(index, "hazard_clear", f"{hazard.label()} clear again; the "
                               "burners stay locked until a person unlocks them")
 
-    def hazard_availability(self, index: int, payload: bytes, retained: bool) -> None:
+    def hazard_availability(self, index: int, topic: str, payload: bytes, retained: bool) -> None:
         hazard = self.config.hazards[index]
         try:
-            online = hazard.parse_availability(payload)
+            said = hazard.parse_availability(payload)
         except ParseError as err:
             _LOG.warning("ignored an availability message of the %s: %s", hazard.label(), err)
             return
-        if online is None or not self.guard.hazard_online(index, online):
+        if said is None:
+            return
+        self._online[index, topic] = said
+        online = all(self._online.get((index, t), True) for t in hazard.availability)
+        if not self.guard.hazard_online(index, online):
             return
         self._state_changed()
         if online:
@@ -320,10 +334,10 @@ class GuardDriver:
                                "a person must unlock (`stove unlock`) once it is safe",
                     "source": "hazard", "at": iso(self.clock.wall())})
             todo = failed
-            if not todo or not self.guard.hazards[index].active:
+            if not todo or not self.guard.hazards[index].active or self._stopping.is_set():
                 return
             pause = next(pauses, pause)
-            await self.clock.sleep(pause)
+            await self._pause(pause)
 
     def _note_hazard(self, index: int, reason: str, message: str) -> None:
         hazard = self.config.hazards[index]

@@ -56,8 +56,8 @@ class MqttRemote:
             self._input(guard.config.presence.topic, guard.presence)
         for i, hazard in enumerate(guard.config.hazards):
             self._input(hazard.topic, functools.partial(guard.hazard, i))
-            if hazard.availability is not None:
-                self._input(hazard.availability, functools.partial(guard.hazard_availability, i))
+            for topic in hazard.availability:
+                self._input(topic, functools.partial(guard.hazard_availability, i, topic))
         self._hazards = bool(guard.config.hazards)
         self._dirty: set[str] = set()
         #: Each burner's state as last published (and acknowledged) on this connection.

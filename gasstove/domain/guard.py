@@ -29,13 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from .durations import format_duration
 from .fields import seconds_field
 from .flame import MqttInput
 
 Reason = Literal["timer", "max_burn", "inactivity"]
+Topic = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^#+\x00]+$")]
 HazardKind = Literal["smoke", "co", "gas", "heat"]
 #: After a guard cut that was not confirmed, it is tried again this much later
 #: (as long as the burner is still reported lit), announced again.
@@ -59,11 +60,17 @@ class HazardInput(MqttInput):
     kind: HazardKind
     alarm: str = Field(default="ON", min_length=1, max_length=64)
     clear: str = Field(default="OFF", min_length=1, max_length=64)
-    #: The sensor's availability topic (its LWT): offline is warned of, never cut on.
-    availability: str | None = Field(default=None, min_length=1, max_length=200,
-                                     pattern=r"^[^#+\x00]+$")
+    #: The sensor's availability topics (its LWT; behind Zigbee2MQTT also the bridge's
+    #: ``zigbee2mqtt/bridge/state``, as a device's own stays "online" when the bridge
+    #: dies): any offline is warned of, never cut on.
+    availability: list[Topic] = Field(default=[], max_length=4)
     online: str = Field(default="online", min_length=1, max_length=64)
     offline: str = Field(default="offline", min_length=1, max_length=64)
+
+    @field_validator("availability", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     def words(self) -> tuple[str, str]:
         return self.alarm, self.clear
