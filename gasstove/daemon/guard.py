@@ -58,6 +58,8 @@ class GuardDriver:
         self.state_listeners: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        #: Each burner's timer (its wall-clock due) as the guard was last told of it.
+        self._timer_due: dict[str, float | None] = {}
         #: What each hazard input's availability topics last said.
         self._online: dict[tuple[int, str], bool] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -172,10 +174,12 @@ class GuardDriver:
         wall, mono = self.clock.wall(), self.clock.monotonic()
         for name in names:
             timer = self.daemon.timers.get(name)
-            at = None if timer is None else mono + (timer.due_at - wall)
-            if at != self.guard.burners[name].timer_at:
-                self.guard.timer(name, at)
-                self._poke()
+            due = None if timer is None else timer.due_at
+            if due == self._timer_due.get(name):
+                continue  # anchored once: a fresh reading of two clocks never quite agrees
+            self._timer_due[name] = due
+            self.guard.timer(name, None if due is None else mono + (due - wall))
+            self._poke()
 
     def _timer_fired(self, timer: Timer, outcome: Outcome, late: float) -> None:
         self.shown.pop(timer.burner, None)

@@ -323,3 +323,37 @@ def cut_text(reason: str, title: str, limit: float | None) -> str:
 
 def title(burner: str) -> str:
     return f"{burner.replace('_', ' ').capitalize()} burner"
+
+
+def what_it_knows(config: GuardConfig, burners: Mapping[str, tuple[bool, float | None]],
+                  on_cut: bool) -> list[str]:
+    """What each guard needs and what it can and cannot know, for `stove check`.
+    ``burners``: name -> (has a flame input, max_burn)."""
+    lines = [f"warnings {format_duration(config.warn_before)} before every automatic "
+             "shut-off (timer, maximum burn, nobody in the kitchen)" if config.warn_before
+             else "warnings off (warn_before 0): automatic shut-offs come unannounced"]
+    if config.presence is not None:
+        lines.append(f"presence {config.presence.topic}: a lit burner is shut off after "
+                     f"{format_duration(config.away_after)} with nobody in the kitchen")
+    else:
+        lines.append("no presence input (guard.presence): no shut-off for an empty kitchen")
+    for h in config.hazards:
+        lines.append(f"{h.label()}: cuts and locks every burner at once"
+                     + ("" if h.availability else
+                        "; no availability topic: cannot tell when it is offline"))
+    if not config.hazards:
+        lines.append("no hazard input (guard.hazards): nothing cuts on smoke, CO, gas or heat")
+    for name, (flame, max_burn) in burners.items():
+        if flame:
+            acts = ["status says lit or out"]
+            acts.append(f"max_burn {format_duration(max_burn)}" if max_burn else "no max_burn")
+            if config.presence is not None:
+                acts.append("inactivity cut")
+            lines.append(f"{name}: flame input: " + ", ".join(acts))
+        else:
+            lines.append(f"{name}: no flame input: cannot know whether it is lit, so no "
+                         "maximum burn, no cut for an empty kitchen, and status cannot say "
+                         "lit or out (timers and hazard alarms still cut it)")
+    if not on_cut:
+        lines.append("no alerts.on_cut: automatic cuts are noted on MQTT and in the history only")
+    return lines
