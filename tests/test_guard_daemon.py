@@ -328,3 +328,4 @@ def test_the_bridge_dying_is_an_offline_smoke_alarm(kitchen: Callable[..., Kitch
         assert k.sim.burner.lit
 
     k.run_daemon(body)
+
