@@ -1,7 +1,8 @@
 """Run the benchmarks and print one table: ``.venv/bin/python bench/run.py [--quick]``.
 
 Not part of the tests (pytest collects ``test_*`` files only). ``--quick``
-runs fewer rounds, 100 instead of 1,000 timers and 1,000 MQTT relays only
+runs fewer rounds, 100 instead of 1,000 timers and guarded burners, and 1,000 MQTT
+relays only
 (well under 2 minutes; the full run takes about 6);
 bench/README.md says what each line measures and holds the latest table.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_cli
+import bench_guard
 import bench_mqtt
 import bench_scale
 import bench_timers
@@ -28,6 +30,7 @@ def main() -> None:
     start = time.perf_counter()
     rows = [*bench_cli.import_times(), *bench_cli.run(3 if quick else 9),
             *bench_timers.run((1, 100) if quick else (1, 1000)),
+            *bench_guard.run((1, 100) if quick else (1, 1000)),
             *bench_mqtt.run(30 if quick else 200, 3 if quick else 10),
             *bench_mqtt.run(10 if quick else 50, 0, tcp_nodelay=False),
             *bench_scale.run((1000,) if quick else (1000, 10000), 3 if quick else 10)]

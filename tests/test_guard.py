@@ -9,7 +9,14 @@ from gasstove.adapters.config_file import parse_config
 from gasstove.domain.dialects import ParseError
 from gasstove.domain.errors import ConfigError
 from gasstove.domain.flame import FlameInput
-from gasstove.domain.guard import Guard, GuardConfig, HazardInput, SnoozeRefused, warning_text
+from gasstove.domain.guard import (
+    Guard,
+    GuardConfig,
+    HazardInput,
+    Look,
+    SnoozeRefused,
+    warning_text,
+)
 
 RELAY = "relay: {type: mqtt, dialect: tasmota, topic: r}"
 
@@ -24,12 +31,14 @@ def test_a_lit_burner_with_nobody_present_is_warned_then_cut_after_away_after() 
     g.flame("left", True, 100)  # lighting it takes a hand on the knob: someone was there
     assert g.pending("left").reason == "inactivity"  # type: ignore[union-attr]
     assert g.pending("left").at == 700  # type: ignore[union-attr]
-    assert g.warnings(639) == {} and g.next_wake(639) == 640
-    (warned,) = g.warnings(640).values()
-    assert warned.seconds_left(640) == 60
-    assert warning_text(warned, 60, "Left burner") == (
+    assert g.look("left", 639) == Look(g.pending("left"), warn=False, due=False, wake=640)
+    warned = g.look("left", 640)
+    assert warned.warn and not warned.due and warned.wake == 700
+    assert warned.pending.seconds_left(640) == 60  # type: ignore[union-attr]
+    assert warning_text(warned.pending, 60, "Left burner") == (  # type: ignore[arg-type]
         "Left burner shuts off in 1m: nobody in the kitchen for 10m")
-    assert g.due(699.9) == [] and [p.reason for p in g.due(700)] == ["inactivity"]
+    assert not g.look("left", 699.9).due and g.look("left", 700).due
+    assert g.look("left", 700).wake is None
     assert g.pending("right") is None, "no flame input: the guard cannot know it is lit"
 
 
@@ -55,7 +64,7 @@ def test_snooze_pushes_the_cut_back_but_never_past_the_maximum_burn() -> None:
     g.flame("left", True, 0)
     until, note = g.snooze("left", 300, 650)
     assert (until, note) == (950, "") and g.pending("left").at == 950  # type: ignore[union-attr]
-    assert g.warnings(651) == {}, "the standing warning is withdrawn"
+    assert not g.look("left", 651).warn, "the standing warning is withdrawn"
     until, note = g.snooze("left", 24 * 3600, 7000)
     assert until == 7200 and "maximum burn time (2h) is the limit" in note
     with pytest.raises(SnoozeRefused, match="cannot be pushed back"):
@@ -66,9 +75,10 @@ def test_snooze_pushes_the_cut_back_but_never_past_the_maximum_burn() -> None:
 def test_max_burn_is_warned_and_due_and_a_failed_cut_is_tried_again() -> None:
     g = guard(presence=None)
     g.flame("left", True, 0)
-    assert list(g.warnings(7140)) == ["left"] and g.due(7200)[0].reason == "max_burn"
+    assert g.look("left", 7140).warn and g.look("left", 7200).due
+    assert g.look("left", 7200).pending.reason == "max_burn"  # type: ignore[union-attr]
     g.cut_started("left")
-    assert g.due(7201) == [], "not twice while the first cut runs"
+    assert not g.look("left", 7201).due, "not twice while the first cut runs"
     g.cut_done("left", confirmed=False, now=7203)
     assert g.pending("left").at == 7263  # type: ignore[union-attr]
     g.cut_done("left", confirmed=True, now=7263)
@@ -80,13 +90,13 @@ def test_max_burn_is_warned_and_due_and_a_failed_cut_is_tried_again() -> None:
 def test_timers_are_warned_of_but_fired_by_the_daemon() -> None:
     g = guard(presence=None)
     g.timer("right", 1200)
-    assert list(g.warnings(1140)) == ["right"] and g.due(1300) == []
+    assert g.look("right", 1140).warn and not g.look("right", 1300).due
 
 
 def test_warn_before_zero_announces_nothing() -> None:
     g = guard(warn_before=0)
     g.flame("left", True, 0)
-    assert g.warnings(599.9) == {} and g.due(600)[0].reason == "inactivity"
+    assert not g.look("left", 599.9).warn and g.look("left", 600).due
 
 
 def test_a_retained_alarm_cuts_a_retained_clear_never_masks_one() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from ..domain.guard import (
     HAZARD_WORDS,
     Guard,
     GuardConfig,
+    Look,
     Pending,
     SnoozeRefused,
     cut_text,
@@ -57,6 +59,9 @@ class GuardDriver:
         #: Called when what :meth:`state` says changed (MQTT ``<base>/guard``).
         self.state_listeners: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
+        #: Burners to look at again at once, and (instant, burner) to look at later.
+        self._dirty: set[str] = set(self.guard.burners)
+        self._marks: list[tuple[float, str]] = []
         self._stopping = asyncio.Event()
         #: Each burner's timer (its wall-clock due) as the guard was last told of it.
         self._timer_due: dict[str, float | None] = {}
@@ -80,11 +85,24 @@ class GuardDriver:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             now = self.clock.monotonic()
-            self._announce(now)
-            for pending in self.guard.due(now):
-                self.guard.cut_started(pending.burner)
-                self._spawn(self._cut(pending))
-            wake = self.guard.next_wake(now)
+            # Only the burners something happened to, or whose time came: a thousand
+            # timers firing must not cost a thousand looks at every burner.
+            names, self._dirty = self._dirty, set()
+            while self._marks and self._marks[0][0] <= now:
+                names.add(heapq.heappop(self._marks)[1])
+            changed = []
+            for name in names:
+                look = self.guard.look(name, now)
+                if self._announce(name, look, now):
+                    changed.append(name)
+                if look.due and look.pending is not None:
+                    self.guard.cut_started(name)
+                    self._spawn(self._cut(look.pending))
+                if look.wake is not None:
+                    heapq.heappush(self._marks, (look.wake, name))  # (a stale one costs a look)
+            if changed:
+                self.daemon.changed(changed)
+            wake = self._marks[0][0] if self._marks else None
             await self._pause(None if wake is None else wake - now, self._wake)
             self._wake.clear()
 
@@ -101,13 +119,15 @@ class GuardDriver:
             for w in waits:
                 w.cancel()
 
-    def _poke(self) -> None:
+    def _poke(self, *names: str) -> None:
+        """Look at ``names`` (none: every burner) again now."""
+        self._dirty.update(names or self.guard.burners)
         self._wake.set()
 
     # -- inputs -------------------------------------------------------------------
     def flame(self, name: str, lit: bool) -> None:
         if self.guard.flame(name, lit, self.clock.monotonic()):
-            self._poke()
+            self._poke(name)
 
     def presence(self, payload: bytes, retained: bool) -> None:
         assert self.config.presence is not None
@@ -179,7 +199,7 @@ class GuardDriver:
                 continue  # anchored once: a fresh reading of two clocks never quite agrees
             self._timer_due[name] = due
             self.guard.timer(name, None if due is None else mono + (due - wall))
-            self._poke()
+            self._poke(name)
 
     def _timer_fired(self, timer: Timer, outcome: Outcome, late: float) -> None:
         self.shown.pop(timer.burner, None)
@@ -210,7 +230,7 @@ class GuardDriver:
                                        requested_by=command.requested_by,
                                        reason=f"until {iso(due_wall)}")
             results.append(self._answer(name, True, message))
-        self._poke()
+        self._poke(*names)
         self.daemon.changed(names)
         return results
 
@@ -241,21 +261,22 @@ class GuardDriver:
             warning["ended"] = ended
         return warning
 
-    def _announce(self, now: float) -> None:
-        due = self.guard.warnings(now)
-        changed = []
-        for name, p in due.items():
-            if self.shown.get(name) != p:
-                self.shown[name] = p
-                changed.append(name)
-                _LOG.warning("WARNING: %s", warning_text(p, p.seconds_left(now), title(name)))
-                self._tell(self._warning(p, active=True))
-        for name in [n for n in self.shown if n not in due]:  # (a cut pops its own)
-            p = self.shown.pop(name)
-            changed.append(name)
-            self._tell(self._warning(p, active=False, ended=self._ended(name, p)))
-        if changed:
-            self.daemon.changed(changed)
+    def _announce(self, name: str, look: Look, now: float) -> bool:
+        """Announce, re-announce (moved) or withdraw the burner's warning; whether it changed."""
+        shown = self.shown.get(name)
+        if look.warn and look.pending is not None:
+            if shown == look.pending:
+                return False
+            warning = self._warning(look.pending, active=True)
+            self.shown[name] = look.pending
+            _LOG.warning("WARNING: %s", warning["message"])
+            self._tell(warning)
+            return True
+        if shown is None:
+            return False
+        del self.shown[name]  # (a cut pops its own)
+        self._tell(self._warning(shown, active=False, ended=self._ended(name, shown)))
+        return True
 
     def _ended(self, name: str, p: Pending) -> str:
         b = self.guard.burners[name]
@@ -285,7 +306,7 @@ class GuardDriver:
         self.daemon.recorder.event(name, p.reason, p.reason, reason=why(p.reason, p.limit))
         confirmed, message = False, "internal error (see the daemon's log)"
         try:
-            (result,) = await self.daemon.handle(Command("off", (name,), source=p.reason))
+            result = await self.daemon.cut(name, p.reason)
             confirmed = result["ok"] or result.get("cut_ms") is not None
             message = result["message"]
         except Exception:  # a bug must not stop the guard: it tries again
@@ -293,7 +314,7 @@ class GuardDriver:
         finally:
             self.guard.cut_done(name, confirmed, self.clock.monotonic())
             self.shown.pop(name, None)
-            self._poke()
+            self._poke(name)
         await self._note(name, p.reason, p.limit, confirmed, message, "guard")
 
     async def _note(self, name: str, reason: str, limit: float | None, confirmed: bool,

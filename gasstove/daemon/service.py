@@ -174,6 +174,12 @@ class Daemon:
         self._changed(names)
         return results
 
+    async def cut(self, name: str, source: str) -> Result:
+        """An automatic cut of one burner, by its name (the guard's: no words to resolve,
+        which costs O(burners) each)."""
+        (result,) = await self._shut_off_now([name], Command("off", (name,), source=source))
+        return result
+
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
         cuts = await asyncio.gather(*(self._cut_now(n, command) for n in names))
         outcomes = [outcome for outcome, _ in cuts]

@@ -129,6 +129,16 @@ class Pending:
         return max(0, math.ceil(self.at - now - 1e-6))
 
 
+@dataclass(frozen=True)
+class Look:
+    """One burner's answer from :meth:`Guard.look`."""
+
+    pending: Pending | None
+    warn: bool  #: announce ``pending`` now
+    due: bool  #: the guard cuts now
+    wake: float | None  #: when to look again at the latest (monotonic)
+
+
 class SnoozeRefused(ValueError):
     """A snooze that cannot be given (one line, for the user)."""
 
@@ -266,32 +276,16 @@ class Guard:
             found.append(Pending(burner, "inactivity", at, self.config.away_after))
         return min(found, key=lambda p: p.at, default=None)
 
-    def warnings(self, now: float) -> dict[str, Pending]:
-        """The cuts to announce now, by burner."""
-        out = {}
-        for name in self.burners:
-            p = self.pending(name)
-            if p is not None and self.config.warn_before > 0 \
-                    and p.at - now <= self.config.warn_before:
-                out[name] = p
-        return out
-
-    def due(self, now: float) -> list[Pending]:
-        """The cuts the guard itself makes now (a timer fires by itself)."""
-        return [p for name, b in self.burners.items()
-                if not b.cutting and (p := self.pending(name)) is not None
-                and p.reason != "timer" and p.at <= now]
-
-    def next_wake(self, now: float) -> float | None:
-        """When the answer of :meth:`warnings` or :meth:`due` changes next, at the latest."""
-        marks = []
-        for name in self.burners:
-            if (p := self.pending(name)) is None:
-                continue
-            for mark in (p.at - self.config.warn_before, p.at):
-                if mark > now:
-                    marks.append(mark)
-        return min(marks, default=None)
+    def look(self, burner: str, now: float) -> Look:
+        """What is due for one burner now: its next cut, whether to announce it, whether
+        the guard cuts now (a timer fires by itself), and when this answer changes next."""
+        p = self.pending(burner)
+        if p is None:
+            return Look(None, warn=False, due=False, wake=None)
+        warn_at = p.at - self.config.warn_before
+        return Look(p, warn=self.config.warn_before > 0 and warn_at <= now,
+                    due=p.reason != "timer" and not self.burners[burner].cutting and p.at <= now,
+                    wake=min((t for t in (warn_at, p.at) if t > now), default=None))
 
     def hazard_active(self) -> list[int]:
         return [i for i, h in enumerate(self.hazards) if h.active]
