@@ -96,15 +96,19 @@ class Recorder:
         if self.on_failure:
             await run_program("on_failure", self.on_failure, alert)
 
-    async def note(self, note: Alert) -> None:
+    async def note(self, note: Alert, *, urgent: bool = False) -> None:
         """An automatic cut (or a guard event) happened: tell every channel; never raises.
-        Run after the cut, never before it: a note that cannot be delivered holds nothing."""
-        _LOG.log(logging.INFO if note.get("result", "done") == "done" else logging.ERROR,
-                 "NOTE: %s", note["message"])
+        Run after the cut, never before it: a note that cannot be delivered holds nothing.
+        ``urgent`` (a hazard alarm): the ``on_failure`` program too, the user's urgent
+        channel (not the MQTT alert topic, whose readers expect a failed shut-off)."""
+        level = logging.INFO if note.get("result", "done") == "done" else logging.ERROR
+        _LOG.log(logging.CRITICAL if urgent else level, "NOTE: %s", note["message"])
         for listener in self.note_listeners:
             listener(note)
         if self.on_cut:
             await run_program("on_cut", self.on_cut, note)
+        if urgent and self.on_failure:
+            await run_program("on_failure", self.on_failure, note)
 
     def _now_ms(self) -> int:
         return int(self.wall() * 1000)

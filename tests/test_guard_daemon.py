@@ -329,3 +329,30 @@ def test_the_bridge_dying_is_an_offline_smoke_alarm(kitchen: Callable[..., Kitch
 
     k.run_daemon(body)
 
+
+
+def test_a_hazard_lock_the_relay_does_not_confirm_is_alerted_and_tried_again(
+        kitchen: Callable[..., Kitchen]) -> None:
+    k = kitchen()
+
+    def body(daemon: Daemon) -> None:
+        k.ready()
+        k.sim.device.settings.loss = 1.0  # the relay falls silent
+        k.sensors.set_smoke(True)
+        alert = k.watcher.wait(lambda t, p: t == k.topic("alert"))
+        assert alert["action"] == "lock" and alert["source"] == "hazard"
+        assert alert["reason"].startswith("smoke alarm (")
+        event = k.watcher.wait(lambda t, p: t == k.topic("event") and p["reason"] == "hazard")
+        assert event["result"] == "failed" and event["failed"] == ["left"]
+        assert "left NOT confirmed shut off, tried again" in event["message"]
+        assert k.sim.burner.lit
+        k.sim.device.settings.loss = 0.0
+        mark = len(k.watcher.messages)
+        k.advance(5)  # the first retry
+        k.until(lambda: not k.sim.burner.lit)
+        event = k.watcher.wait(lambda t, p: t == k.topic("event") and p["reason"] == "hazard",
+                               after=mark)
+        assert event["result"] == "done" and event["burners"] == ["left"]
+        assert daemon.stove.locked("left")
+
+    k.run_daemon(body)

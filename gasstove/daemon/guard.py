@@ -23,6 +23,7 @@ from ..domain.guard import (
     HAZARD_WORDS,
     Guard,
     GuardConfig,
+    HazardInput,
     Look,
     Pending,
     SnoozeRefused,
@@ -348,21 +349,32 @@ class GuardDriver:
                         "reason": f"{hazard.label()}: {r['message']}", "requested_by": "",
                         "at": iso(self.clock.wall())})
             done = [n for n in todo if n not in failed]
+            for name in done:  # (a confirmed lock is a cut: every count starts again)
+                self.guard.cut_done(name, True, self.clock.monotonic())
             if done:
-                what = "shut off and locked" if len(done) == len(names) else \
-                    f"{', '.join(done)} shut off and locked"
-                await self.daemon.recorder.note({
-                    "stove": self.daemon.stove.config.name, "burner": None, "burners": done,
-                    "reason": "hazard", "kind": hazard.kind, "result": "done",
-                    "message": f"{HAZARD_WORDS[hazard.kind].capitalize()} alarm: "
-                               f"{'every burner ' if len(done) == len(names) else ''}{what}; "
-                               "a person must unlock (`stove unlock`) once it is safe",
-                    "source": "hazard", "at": iso(self.clock.wall())})
+                self._poke(*done)
+            if done or todo is names:  # (the first round is noted even if nothing held)
+                await self.daemon.recorder.note(self._hazard_note(hazard, names, done, failed),
+                                                urgent=True)
             todo = failed
             if not todo or not self.guard.hazards[index].active or self._stopping.is_set():
                 return
             pause = next(pauses, pause)
             await self._pause(pause)
+
+    def _hazard_note(self, hazard: HazardInput, names: list[str], done: list[str],
+                     failed: list[str]) -> dict[str, Any]:
+        alarm = f"{HAZARD_WORDS[hazard.kind].capitalize()} alarm"
+        what = "every burner" if done == names else ", ".join(done)
+        message = f"{alarm}: {what} shut off and locked" if done else f"{alarm}:"
+        if failed:
+            message += (f"{';' if done else ''} {', '.join(failed)} NOT confirmed shut off, "
+                        "tried again")
+        message += "; a person must unlock (`stove unlock`) once it is safe"
+        return {"stove": self.daemon.stove.config.name, "burner": None, "burners": done,
+                "failed": failed, "reason": "hazard", "kind": hazard.kind,
+                "result": "failed" if failed else "done", "message": message,
+                "source": "hazard", "at": iso(self.clock.wall())}
 
     def _note_hazard(self, index: int, reason: str, message: str) -> None:
         hazard = self.config.hazards[index]
