@@ -70,6 +70,7 @@ def test_status_warns_snooze_moves_the_timer_and_voice_asks_if_it_burns(
         assert "WARNING: Right burner shuts off in " in done.stdout and ": its timer" in done.stdout
         done = stove(config, "snooze", "right", "5m")
         assert done.returncode == 0 and "its timer moved to" in done.stdout, done.stderr
+        assert "WARNING" not in done.stdout, "the snoozed warning is withdrawn at once"
         status = json.loads(stove(config, "status", "right", "--json").stdout)["burners"][0]
         assert status["warning"] is None and 290 < status["timer"]["in_s"] <= 300
         assert right.burner.lit

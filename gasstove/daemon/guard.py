@@ -86,26 +86,35 @@ class GuardDriver:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             now = self.clock.monotonic()
-            # Only the burners something happened to, or whose time came: a thousand
-            # timers firing must not cost a thousand looks at every burner.
-            names, self._dirty = self._dirty, set()
-            while self._marks and self._marks[0][0] <= now:
-                names.add(heapq.heappop(self._marks)[1])
-            changed = []
-            for name in names:
-                look = self.guard.look(name, now)
-                if self._announce(name, look, now):
-                    changed.append(name)
-                if look.due and look.pending is not None:
-                    self.guard.cut_started(name)
-                    self._spawn(self._cut(look.pending))
-                if look.wake is not None:
-                    heapq.heappush(self._marks, (look.wake, name))  # (a stale one costs a look)
-            if changed:
-                self.daemon.changed(changed)
+            try:
+                self._step(now)
+            except Exception:  # a bug must not stop the guard: it looks at every burner again
+                _LOG.exception("internal error in the stove guard")
+                self._dirty.update(self.guard.burners)
+                await self._pause(1.0)
+                continue
             wake = self._marks[0][0] if self._marks else None
             await self._pause(None if wake is None else wake - now, self._wake)
             self._wake.clear()
+
+    def _step(self, now: float) -> None:
+        # Only the burners something happened to, or whose time came: a thousand
+        # timers firing must not cost a thousand looks at every burner.
+        names, self._dirty = self._dirty, set()
+        while self._marks and self._marks[0][0] <= now:
+            names.add(heapq.heappop(self._marks)[1])
+        changed = []
+        for name in names:
+            look = self.guard.look(name, now)
+            if self._announce(name, look, now):
+                changed.append(name)
+            if look.due and look.pending is not None:
+                self.guard.cut_started(name)
+                self._spawn(self._cut(look.pending))
+            if look.wake is not None:
+                heapq.heappush(self._marks, (look.wake, name))  # (a stale one costs a look)
+        if changed:
+            self.daemon.changed(changed)
 
     async def _pause(self, seconds: float | None, *events: asyncio.Event) -> None:
         """Sleep on the daemon's clock until ``seconds`` pass (None: forever), one of
@@ -226,6 +235,8 @@ class GuardDriver:
                 moved = self.daemon.move_timer(name, due_wall)
                 message += (f"; its timer moved to {local_clock(due_wall)}" if moved
                             else "; its timer is firing already: too late for it")
+            # (a moved timer reached the guard through the daemon's listeners)
+            self._announce(name, self.guard.look(name, now), now)  # withdrawn at once
             _LOG.info("%s snoozed until %s from %s", name, iso(due_wall), command.source)
             self.daemon.recorder.event(name, "snooze", command.source,
                                        requested_by=command.requested_by,
