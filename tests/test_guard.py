@@ -4,6 +4,8 @@ and what stale (retained) or hostile input may not do."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gasstove.adapters.config_file import parse_config
 from gasstove.domain.dialects import ParseError
@@ -172,3 +174,17 @@ def test_hazard_availability_plain_or_zigbee2mqtt_json() -> None:
     assert smoke.parse_availability(b'{"state": "online"}') is True
     with pytest.raises(ParseError):
         smoke.parse_availability(b"maybe")
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.one_of(st.binary(max_size=64), st.text(max_size=40).map(str.encode),
+                         st.sampled_from([b'{"state": 1}', b'{"state": null}', b"{", b"[]",
+                                          b'{"state": ["online"]}', b"\xff"])))
+def test_any_availability_payload_is_online_offline_nothing_or_one_line(payload: bytes) -> None:
+    smoke = HazardInput(topic="z/smoke", kind="smoke", availability="z/a")
+    try:
+        said = smoke.parse_availability(payload)
+    except ParseError as err:
+        assert "\n" not in str(err)
+        return
+    assert said is None or isinstance(said, bool)
