@@ -115,7 +115,16 @@ async def _round(count: int, reason: str, tmp: Path) -> dict[str, list[float]]:
 
 
 def run(counts: tuple[int, ...] = (1, 1000)) -> list[tuple[str, str]]:
-    logging.getLogger("gasstove").setLevel(logging.ERROR)  # (a line per warning and cut)
+    log = logging.getLogger("gasstove")
+    level = log.level
+    log.setLevel(logging.ERROR)  # (a line per warning and cut)
+    try:
+        return _rows(counts)
+    finally:
+        log.setLevel(level)
+
+
+def _rows(counts: tuple[int, ...]) -> list[tuple[str, str]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for reason in ("timer", "inactivity"):

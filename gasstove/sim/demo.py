@@ -215,7 +215,7 @@ def _guard_part(print_: Callable[[str], None]) -> bool:
     token = secrets.token_hex(16)
     host = free_loopback_host(20)
     device = MiioSimDevice(MiioSimSettings(host, token, protocol="miot"), front)
-    logging.getLogger("gasstove").setLevel(logging.ERROR)  # the demo says it in its words
+    log = logging.getLogger("gasstove")
 
     async def run(broker: Mosquitto, sensors: KitchenSensors, tmp: Path) -> bool:
         config = Config(
@@ -272,6 +272,8 @@ def _guard_part(print_: Callable[[str], None]) -> bool:
     print_("")
     print_("-- the stove guard: a presence sensor and a stove-top probe (simulated "
            f"Zigbee2MQTT); the guard's clock runs {SPEED:.0f} times faster")
+    level = log.level
+    log.setLevel(logging.ERROR)  # the demo says it in its own words
     with tempfile.TemporaryDirectory() as tmp, serve_in_thread(device):
         broker = Mosquitto(Path(tmp))
         broker.start()
@@ -283,3 +285,4 @@ def _guard_part(print_: Callable[[str], None]) -> bool:
         finally:
             sensors.stop()
             broker.stop()
+            log.setLevel(level)
