@@ -1,9 +1,9 @@
 """Run the benchmarks and print one table: ``.venv/bin/python bench/run.py [--quick]``.
 
 Not part of the tests (pytest collects ``test_*`` files only). ``--quick``
-runs fewer rounds, 1,000 timers only (not 10,000) and 1,000 MQTT relays only
-(about 2 minutes: 127 s with the issue 17 start-up, timer and config benches,
-each alternating a baseline tree; the full run takes about 10);
+runs fewer rounds, 1,000 timers only (not 10,000), 100 guarded burners (not 1,000)
+and 1,000 MQTT relays only (about 2 minutes: 127 s with the issue 17 start-up, timer
+and config benches, each alternating a baseline tree; the full run takes about 10);
 bench/README.md says what each line measures and holds the latest table.
 """
 
@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_cli
 import bench_config
+import bench_guard
 import bench_mqtt
 import bench_scale
 import bench_timers
@@ -31,6 +32,7 @@ def main() -> None:
     rows = [*bench_cli.import_times(), *bench_cli.run(3 if quick else 9),
             *bench_timers.run((1000,) if quick else (1000, 10000), 1 if quick else 3),
             *bench_config.run((4000,), 1 if quick else 3),
+            *bench_guard.run((1, 100) if quick else (1, 1000)),
             *bench_mqtt.run(30 if quick else 200, 3 if quick else 10),
             *bench_mqtt.run(10 if quick else 50, 0, tcp_nodelay=False),
             *bench_scale.run((1000,) if quick else (1000, 10000), 3 if quick else 10)]

@@ -23,7 +23,7 @@ from .domain.timers import iso
 
 _LOG = logging.getLogger("gasstove.alerts")
 
-#: How long an ``on_failure`` program may run before it is killed.
+#: How long an ``on_failure`` or ``on_cut`` program may run before it is killed.
 ON_FAILURE_TIMEOUT_S = 30.0
 _ACTIONS = {"shut_off": "cut", "lock": "lock", "unlock": "unlock", "restore": "restore"}
 #: Failures that leave the stove unsafe or unusable: a cut, a pulse left cutting.
@@ -43,6 +43,7 @@ class Recorder:
         log: EventSink | None,  #: None: nothing is recorded
         *,
         on_failure: list[str] | None = None,
+        on_cut: list[str] | None = None,
         wall: Callable[[], float] = time.time,
         log_alerts: bool = True,
     ) -> None:
@@ -52,9 +53,12 @@ class Recorder:
         self.log_alerts = log_alerts
         self.log = log
         self.on_failure = on_failure
+        self.on_cut = on_cut
         self.wall = wall
         #: Called with every alert (the daemon's MQTT alert topic).
         self.alert_listeners: list[Callable[[Alert], None]] = []
+        #: Called with every note of an automatic cut (the daemon's MQTT event topic).
+        self.note_listeners: list[Callable[[Alert], None]] = []
 
     def event(self, burner: str, action: str, source: str, *, requested_by: str = "",
               result: Result = "done", reason: str = "", latency_ms: int | None = None) -> None:
@@ -95,20 +99,34 @@ class Recorder:
         for listener in self.alert_listeners:
             listener(alert)
         if self.on_failure:
-            await run_on_failure(self.on_failure, alert)
+            await run_program("on_failure", self.on_failure, alert)
+
+    async def note(self, note: Alert, *, urgent: bool = False) -> None:
+        """An automatic cut (or a guard event) happened: tell every channel; never raises.
+        Run after the cut, never before it: a note that cannot be delivered holds nothing.
+        ``urgent`` (a hazard alarm): the ``on_failure`` program too, the user's urgent
+        channel (not the MQTT alert topic, whose readers expect a failed shut-off)."""
+        level = logging.INFO if note.get("result", "done") == "done" else logging.ERROR
+        _LOG.log(logging.CRITICAL if urgent else level, "NOTE: %s", note["message"])
+        for listener in self.note_listeners:
+            listener(note)
+        if self.on_cut:
+            await run_program("on_cut", self.on_cut, note)
+        if urgent and self.on_failure:
+            await run_program("on_failure", self.on_failure, note)
 
     def _now_ms(self) -> int:
         return int(self.wall() * 1000)
 
 
-async def run_on_failure(argv: list[str], alert: Alert) -> None:
-    """Run the user's program (no shell) with the alert on stdin; never raise."""
+async def run_program(what: str, argv: list[str], alert: Alert) -> None:
+    """Run the user's ``what`` program (no shell) with the alert on stdin; never raise."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
     except OSError as err:
-        _LOG.error("on_failure program %s could not start: %s", argv[0], err.strerror or err)
+        _LOG.error("%s program %s could not start: %s", what, argv[0], err.strerror or err)
         return
     try:
         _, err_out = await asyncio.wait_for(
@@ -117,8 +135,8 @@ async def run_on_failure(argv: list[str], alert: Alert) -> None:
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        _LOG.error("on_failure program %s killed after %.0f s", argv[0], ON_FAILURE_TIMEOUT_S)
+        _LOG.error("%s program %s killed after %.0f s", what, argv[0], ON_FAILURE_TIMEOUT_S)
         return
     if proc.returncode:
         last = err_out.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        _LOG.error("on_failure program %s exited %d: %s", argv[0], proc.returncode, last[0][:200])
+        _LOG.error("%s program %s exited %d: %s", what, argv[0], proc.returncode, last[0][:200])

@@ -226,4 +226,9 @@ def test_demo_runs_the_whole_loop_with_nothing_configured(stove: Run) -> None:
     code, out, _ = stove("demo", "--cut-seconds", "1")
     assert code == 0
     assert "$ stove off left" in out
+    # the stove guard (issue 16): a warning, a snooze, then the cut for an empty kitchen
+    guard = out.split("-- the stove guard", 1)[1]
+    assert guard.count("WARNING: Front burner shuts off in 1m: nobody in the kitchen") == 2
+    assert "$ stove snooze front 5m" in guard
+    assert "NOTE: Front burner shut off after 10m with nobody in the kitchen" in guard
     assert out.rstrip().endswith("demo OK: cut confirmed by the relay, flame out, stove usable again")

@@ -141,7 +141,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 # -- the shipped access list (contrib/mosquitto/acl) on a real mosquitto ----------------
 
 CONTRIB = Path(__file__).parent.parent / "contrib" / "mosquitto"
-USERS = ("gasstove", "kitchen_relay", "homeassistant", "intruder")
+USERS = ("gasstove", "kitchen_relay", "homeassistant", "zigbee2mqtt", "intruder")
 RELAY = {"type": "mqtt", "dialect": "tasmota", "topic": "kitchen_relay"}
 #: gasstove's password where the broker does not check it (it must show nowhere)
 PASSWORD = "s3cret-" + secrets.token_hex(4)
@@ -462,3 +462,37 @@ mqtt:
     (line,) = done.stderr.strip().splitlines()
     assert line.endswith(f"{config}:8 mqtt.ca_file: no readable file {tmp_path}/nowhere/ca.crt")
     assert PASSWORD not in done.stdout + done.stderr
+
+
+# -- the stove guard's inputs (issue 16) ------------------------------------------------
+
+
+def test_the_shipped_access_list_lets_only_the_bridge_write_the_guards_inputs(
+        guarded: Guarded) -> None:
+    """A forged "present" would hold an inactivity cut off, a forged alarm cut and lock
+    the stove: with contrib/mosquitto/acl only the sensors' bridge may publish them."""
+    broker, users = guarded.broker, guarded.users
+    inputs = ("zigbee2mqtt/kitchen_motion", "zigbee2mqtt/kitchen_smoke",
+              "zigbee2mqtt/kitchen_smoke/availability", "zigbee2mqtt/stovetop")
+    heard: list[str] = []
+    stove = _client(broker, users["gasstove"])
+    stove.on_message = lambda _c, _u, msg: heard.append(msg.payload.decode())
+    for topic in inputs:
+        stove.subscribe(topic, qos=1)
+    time.sleep(0.3)
+    try:
+        for who in ("intruder", "homeassistant", "gasstove", "zigbee2mqtt"):
+            client = _client(broker, users[who])
+            refused: list[bool] = []
+            client.on_publish = lambda _c, _u, _m, rc, _p, refused=refused: refused.append(
+                rc.is_failure)
+            for topic in inputs:
+                client.publish(topic, json.dumps({"from": who}), qos=1).wait_for_publish(5)
+            time.sleep(0.3)
+            client.loop_stop()
+            client.disconnect()
+            assert refused == [who != "zigbee2mqtt"] * len(inputs), who
+        assert sorted(heard) == [json.dumps({"from": "zigbee2mqtt"})] * len(inputs)
+    finally:
+        stove.loop_stop()
+        stove.disconnect()

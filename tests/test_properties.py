@@ -48,7 +48,8 @@ from gasstove.domain.config import Config, MiioRelayConfig
 from gasstove.domain.dialects import ParseError, Report
 from gasstove.domain.durations import MAX_DELAY_S, config_seconds, parse_duration
 from gasstove.domain.errors import ConfigError, DurationError, RelayError, UsageError
-from gasstove.domain.flame import FlameInput
+from gasstove.domain.flame import FlameInput, MqttInput
+from gasstove.domain.guard import HazardInput, PresenceInput
 from gasstove.domain.voice import VoiceCommand, parse_delay, parse_utterance, sentence_data
 from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings, serve_in_thread
 
@@ -159,12 +160,17 @@ MQTT_GOOD = yaml.safe_load(
     "mqtt: {host: 127.0.0.1, port: 1883, username: stove, password: pw}\n"
     "stove:\n  burners:\n    right:\n      relay: {type: mqtt, dialect: tasmota, topic: kitchen}\n"
     "      flame: {topic: kitchen/flame, json_path: sensor.lit}\n"
+    "guard:\n  presence: {topic: kitchen/motion, json_path: occupancy}\n  away_after: 10m\n"
+    "  hazards: [{topic: kitchen/smoke, kind: smoke, availability: kitchen/smoke/lwt}]\n"
+    "alerts: {on_cut: [/bin/true]}\n"
 )
 CONFIG_BASES = [yaml.safe_load(GOOD), MQTT_GOOD]
 CONFIG_WORDS = ["stove", "name", "burners", "left", "right", "relay", "type", "miio", "mqtt",
                 "host", "token", "wiring", "cut_seconds", "deadline", "aliases", "dialect",
                 "topic", "channel", "protocol", "siid", "piid", "countdown", "daemon",
-                "database", "port", "password", "tls", "flame", "max_burn", "<<"]
+                "database", "port", "password", "tls", "flame", "max_burn", "guard", "presence",
+                "hazards", "kind", "away_after", "warn_before", "lit_above", "out_below",
+                "availability", "alerts", "on_cut", "<<"]
 # YAML that is not plain data: tags, anchors and aliases, merge keys, directives.
 YAML_TRICKS = [
     "!!python/object/apply:os.system [echo hi]", "!!binary aGk=", "!!int abc", "!foo bar",
@@ -553,13 +559,19 @@ def test_relay_reports_on_every_subscribed_topic_parse_or_give_a_parse_error(
         assert isinstance(report.energised, bool)
 
 
-FLAMES = [FlameInput(topic="kitchen/flame"), FlameInput(topic="f", json_path="sensor.lit"),
-          FlameInput(topic="f", json_path="flame", lit="lit", out="out")]
+FLAMES: list[MqttInput] = [
+    FlameInput(topic="kitchen/flame"), FlameInput(topic="f", json_path="sensor.lit"),
+    FlameInput(topic="f", json_path="flame", lit="lit", out="out"),
+    # the stove guard's inputs (issue 16): a stove-top temperature, presence, an alarm
+    FlameInput(topic="f", json_path="temperature", lit_above=60, out_below=45),
+    FlameInput(topic="f", lit_above=60),
+    PresenceInput(topic="p", json_path="occupancy"),
+    HazardInput(topic="s", json_path="smoke", kind="smoke")]
 
 
 @profile(200)
 @given(flame=st.sampled_from(FLAMES), payload=mqtt_payloads())
-def test_flame_inputs_give_lit_out_nothing_or_a_parse_error(flame: FlameInput, payload: bytes) -> None:
+def test_flame_inputs_give_lit_out_nothing_or_a_parse_error(flame: MqttInput, payload: bytes) -> None:
     COUNTS["MQTT flame inputs"] += 1
     try:
         lit = flame.parse(payload)

@@ -94,9 +94,9 @@ def test_discovery_gives_each_burner_its_entities_on_one_device() -> None:
     assert sorted(c["default_entity_id"] for t, c in configs.items() if "/left_" in t) == [
         "binary_sensor.kitchen_left_flame", "binary_sensor.kitchen_left_relay_connection",
         "binary_sensor.kitchen_left_shut_off_problem", "button.kitchen_left_cancel_timer",
-        "button.kitchen_left_shut_off", "lock.kitchen_left_lock",
+        "button.kitchen_left_shut_off", "button.kitchen_left_snooze", "lock.kitchen_left_lock",
         "number.kitchen_left_shut_off_in", "sensor.kitchen_left_relay",
-        "sensor.kitchen_left_shut_off_at"]
+        "sensor.kitchen_left_shut_off_at", "sensor.kitchen_left_shut_off_warning"]
     button = configs["homeassistant/button/gasstove_kitchen/left_shut_off/config"]
     assert json.loads(button["payload_press"]) == {"action": "off", "source": "ha"}
     assert button["command_topic"] == "gasstove/kitchen/left/set"

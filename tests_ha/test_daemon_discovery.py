@@ -54,6 +54,8 @@ LIBRARY_PYTHON = test_mqtt.STOVE.parent / "python"
 README = ROOT / "README.md"
 #: Each burner's flame input (ON / OFF), published by the test as a flame sensor would.
 FLAME_TOPIC = "sensors/{}/flame"
+#: A smoke alarm (ON / OFF): the stove guard's hazard input (test_daemon_guard).
+SMOKE_TOPIC = "sensors/smoke"
 #: What the measurements below are printed with (pytest -s shows them).
 FIGURES: dict[str, float] = {}
 
@@ -78,7 +80,8 @@ class DaemonProcess:
             f"stove:\n  name: Kitchen\n  deadline: 2s\n  burners:\n{burners}"
             f"mqtt: {{host: {broker.host}, port: {broker.port}}}\n"
             f"daemon:\n  database: {self.config.parent}/g.db\n"
-            f"  socket: {self.config.parent}/d.sock\n")
+            f"  socket: {self.config.parent}/d.sock\n"
+            f"guard:\n  hazards: [{{topic: {SMOKE_TOPIC}, kind: smoke}}]\n")
 
     def start(self) -> None:
         with self.log.open("ab") as log:

@@ -145,6 +145,7 @@ def print_results(results: list[dict[str, Any]], *, as_json: bool, stove_name: s
                     and timer.get("armed", True)):
                 line += (f"; timer: shut-off at {local_clock(timer['due_at'])} "
                          f"(in {clock_text(timer['in_s'])})")
+            line += _guard_text(r)
             print(for_people(line), file=sys.stdout if r["ok"] else sys.stderr)
         if in_force is not None:
             print(for_people(_in_force_line(in_force)))
@@ -178,3 +179,27 @@ def _status_in_force(route: DaemonRoute, daemon: Any) -> dict[str, Any] | None:
     if not isinstance(daemon, dict) or route.source is None:
         return None
     return {"config": route.source.path, "daemon": daemon}
+
+
+#: What a status says of the flame (the daemon's "flame" per burner).
+_FLAME = {"lit": "lit", "out": "flame out", "unknown": "flame not heard from yet",
+          "no_input": "lit or not: cannot know (no flame input)",
+          "no_daemon": "lit or not: only `stove serve` listens to its flame input"}
+
+
+def _guard_text(r: dict[str, Any]) -> str:
+    """The stove guard's part of a burner's line: lit or out, and a standing warning."""
+    text = ""
+    if r.get("action") == "status" and r.get("flame") in _FLAME:
+        text += f"; {_FLAME[r['flame']]}"
+    if warning := r.get("warning"):
+        text += f"; WARNING: {warning['message']} (at {local_clock_iso(warning['cut_at'])})"
+    return text
+
+
+def local_clock_iso(when: str) -> str:
+    from datetime import datetime
+
+    from ..domain.timers import local_clock
+
+    return local_clock(datetime.fromisoformat(when).timestamp())

@@ -390,7 +390,9 @@ def show_status(config: Config, names: list[str], *, as_json: bool = False,
                action="status", source=source)
 
     async def read(stove: Stove) -> list[dict[str, Any]]:
-        return [{**o.as_json(), "locked": stove.locked(o.burner)}
+        burners = config.stove.burners
+        return [{**o.as_json(), "locked": stove.locked(o.burner),
+                 "flame": "no_daemon" if burners[o.burner].flame else "no_input"}
                 for o in await stove.status(names)]
 
     results = run_with_stove(config, read)
@@ -436,6 +438,32 @@ def _status_once(config: Config, names: list[str]) -> int:
         show_status(config, names)
     except typer.Exit as done:
         return int(done.exit_code)
+
+
+@app.command()
+def snooze(
+    words: Annotated[list[str], typer.Argument(
+        metavar="[BURNER...] DURATION",
+        help="Burners (none: every burner), then how long: 5m, 10m...")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Push the stove guard's automatic shut-offs back (a warned one too), at most to the
+    burner's maximum burn time. The guard lives in `stove serve`."""
+    from ..domain.durations import parse_duration
+
+    seconds = parse_duration(words[-1])
+    daemon_first({"action": "snooze", "burners": words[:-1], "delay_s": seconds},
+                 as_json=as_json, action="snooze")
+    config = load()
+    snooze_guard(config, _resolve(config, words[:-1]), seconds, as_json=as_json)
+
+
+def snooze_guard(config: Config, names: list[str], seconds: float, *, as_json: bool = False,
+                 source: str = "cli") -> NoReturn:
+    via_daemon(config, {"action": "snooze", "burners": names, "delay_s": seconds},
+               as_json=as_json, action="snooze", source=source)
+    raise UsageError("no `stove serve` daemon is running: the stove guard (its warnings and "
+                     "automatic shut-offs) lives there, so there is nothing to snooze")
 
 
 @app.command()
@@ -531,9 +559,14 @@ def check(
 def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str], *,
                   as_json: bool) -> NoReturn:
     ok = all(r["ok"] for r in rows)
+    from ..domain.guard import what_it_knows
+
+    guard = what_it_knows(config.guard, {n: (b.flame is not None, b.max_burn)
+                                         for n, b in config.stove.burners.items()},
+                          on_cut=config.alerts.on_cut is not None)
     if as_json:
         print(json.dumps({"config": str(config_path()), "ok": ok, "warnings": warnings,
-                          "burners": rows}, ensure_ascii=False))
+                          "burners": rows, "guard": guard}, ensure_ascii=False))
     else:
         print(f"{config_path()}: valid, stove {config.stove.name!r}, "
               f"{len(config.stove.burners)} burner(s)" + ("" if rows else "; no relay reached"))
@@ -544,6 +577,9 @@ def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str
             print(f"  {r['burner']}: {r['relay']}: {detail}", file=sys.stdout if r["ok"] else sys.stderr)
             if "warning" in r:
                 print(f"  {r['burner']}: warning: {r['warning']}", file=sys.stderr)
+        print("stove guard (in `stove serve`):")
+        for line in guard:
+            print(f"  {line}")
     raise typer.Exit(0 if ok else 1)
 
 
@@ -589,6 +625,9 @@ def _act_on_voice(command: VoiceCommand) -> int:
         shut_off(config, names, command.delay_s, source="voice")
     if command.intent == "cancel":
         cancel_timers(config, names, source="voice")
+    if command.intent == "snooze":
+        assert command.delay_s is not None
+        snooze_guard(config, names, command.delay_s, source="voice")
     show_status(config, names, source="voice")
 
 

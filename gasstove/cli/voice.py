@@ -92,7 +92,7 @@ def describe(command: VoiceCommand) -> str:
         return "not understood (nothing would be done)"
     text: str = command.intent
     if command.delay_s is not None:
-        text += f" in {format_duration(command.delay_s)}"
+        text += f" {'for' if command.intent == 'snooze' else 'in'} {format_duration(command.delay_s)}"
     # no burner said means every burner
     return f"{text}, burner {command.burner or 'all'}"
 

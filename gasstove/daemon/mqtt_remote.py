@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..adapters.mqtt import MqttBroker
@@ -44,7 +46,19 @@ class MqttRemote:
             name: burner.flame for name, burner in daemon.stove.config.burners.items()
             if burner.flame is not None
         }
-        self._flame_topics = {f.topic: name for name, f in self.flames.items()}
+        #: Input topics (flame, presence, hazard alarms and their LWTs): their readers.
+        #: One topic may carry several inputs (a multi-sensor's JSON).
+        self._inputs: dict[str, list[Callable[[bytes, bool], None]]] = {}
+        for name, flame in self.flames.items():
+            self._input(flame.topic, functools.partial(self._flame, name))
+        guard = daemon.guard
+        if guard.config.presence is not None:
+            self._input(guard.config.presence.topic, guard.presence)
+        for i, hazard in enumerate(guard.config.hazards):
+            self._input(hazard.topic, functools.partial(guard.hazard, i))
+            for topic in hazard.availability:
+                self._input(topic, functools.partial(guard.hazard_availability, i, topic))
+        self._hazards = bool(guard.config.hazards)
         self._dirty: set[str] = set()
         #: Each burner's state as last published (and acknowledged) on this connection.
         self._published: dict[str, str] = {}
@@ -55,10 +69,16 @@ class MqttRemote:
         broker.on_connect.append(self._connected)
         daemon.listeners.append(self._changed)
         daemon.recorder.alert_listeners.append(self._alert)
+        daemon.recorder.note_listeners.append(self._note)
+        guard.warning_listeners.append(self._warning)
+        guard.state_listeners.append(self._guard_changed)
 
     @staticmethod
     def will(remote: Remote) -> tuple[str, str]:
         return remote.availability, OFFLINE
+
+    def _input(self, topic: str, reader: Callable[[bytes, bool], None]) -> None:
+        self._inputs.setdefault(topic, []).append(reader)
 
     def start(self) -> None:
         self.broker.start()
@@ -81,7 +101,7 @@ class MqttRemote:
     async def _announce(self) -> None:
         commands = self.remote.command_topics()
         others = (*(t for t in self.remote.subscriptions() if t not in commands),
-                  *self._flame_topics)
+                  *self._inputs)
         self.broker.route((*commands, *others), self)
         try:
             deadline = time.monotonic() + PUBLISH_DEADLINE_S
@@ -97,6 +117,7 @@ class MqttRemote:
             _LOG.warning("MQTT announce failed (%s); retrying on the next connection", err)
             return
         self._changed(list(self.daemon.stove.config.burners))
+        self._guard_changed()
 
     async def _sweep(self) -> None:
         """Empty the retained configs and states of what we no longer serve (a burner
@@ -111,7 +132,7 @@ class MqttRemote:
             await self.broker.barrier(deadline)  # every retained message of theirs is in
         finally:
             self.broker.unsubscribe(patterns)
-        leftovers = self.remote.leftovers(retained.topics, self.flames)
+        leftovers = self.remote.leftovers(retained.topics, self.flames, hazards=self._hazards)
         if leftovers:
             _LOG.info("removing %d retained message(s) of burners or entities no longer "
                       "served: %s", len(leftovers), ", ".join(leftovers))
@@ -119,13 +140,14 @@ class MqttRemote:
             await self._publish(topic, "", retain=True)
 
     async def _discovery(self) -> None:
-        for topic, config in self.remote.discovery(self.flames):
+        for topic, config in self.remote.discovery(self.flames, hazards=self._hazards):
             await self._publish(topic, json.dumps(config), retain=True)
 
     # -- messages ---------------------------------------------------------------
     def receive(self, topic: str, payload: bytes, retained: bool) -> None:
-        if topic in self._flame_topics:
-            self._flame(self._flame_topics[topic], payload)
+        if topic in self._inputs:
+            for reader in self._inputs[topic]:
+                reader(payload, retained)
         elif topic == self.remote.ha_status:
             if payload.strip() == b"online":  # Home Assistant (re)started: it forgot us
                 self._spawn(self._rediscover())
@@ -146,7 +168,7 @@ class MqttRemote:
         except RelayError as err:
             _LOG.warning("MQTT: %s", err)
 
-    def _flame(self, name: str, payload: bytes) -> None:
+    def _flame(self, name: str, payload: bytes, _retained: bool) -> None:
         try:
             lit = self.flames[name].parse(payload)
         except ParseError as err:
@@ -192,6 +214,25 @@ class MqttRemote:
             await self._publish(self.remote.alert, json.dumps(alert, ensure_ascii=False))
         except RelayError as err:  # the broker may be what failed; the log and on_failure remain
             _LOG.error("MQTT alert not published: %s", err)
+
+    def _note(self, note: dict[str, Any]) -> None:
+        self._spawn(self._publish_best_effort(self.remote.event, note, "event"))
+
+    def _warning(self, warning: dict[str, Any]) -> None:
+        # Not awaited by anything: a warning the broker cannot take holds no cut back.
+        self._spawn(self._publish_best_effort(self.remote.warning, warning, "warning"))
+
+    def _guard_changed(self) -> None:
+        if self.broker.connected:
+            self._spawn(self._publish_best_effort(self.remote.guard, self.daemon.guard.state(),
+                                                  "guard state", retain=True))
+
+    async def _publish_best_effort(self, topic: str, payload: dict[str, Any], what: str, *,
+                                   retain: bool = False) -> None:
+        try:
+            await self._publish(topic, json.dumps(payload, ensure_ascii=False), retain=retain)
+        except RelayError as err:
+            _LOG.warning("MQTT %s not published: %s", what, err)
 
     # -- state ------------------------------------------------------------------
     def _changed(self, names: list[str]) -> None:

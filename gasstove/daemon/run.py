@@ -57,9 +57,11 @@ async def serve(config: Config, *, clock: Clock | None = None,
     log = EventLog.open(store.path)
     disk = DiskWriter()  # every write of the daemon, off its event loop
     recorder = Recorder(config.stove.name, log and BackgroundSink(log, disk),
-                        on_failure=config.alerts.on_failure, wall=clock.wall)
+                        on_failure=config.alerts.on_failure, on_cut=config.alerts.on_cut,
+                        wall=clock.wall)
     await adopt_locks(stove, store.take_locks())
-    daemon = Daemon(stove, store, clock, recorder=recorder, source=source, disk=disk)
+    daemon = Daemon(stove, store, clock, recorder=recorder, source=source, disk=disk,
+                    guard=config.guard)
     if broker is not None:
         from ..adapters.mqtt_relay import MqttRelay
 

@@ -28,6 +28,7 @@ from ..domain.commands import Command
 from ..domain.config_source import ConfigSource, refusal
 from ..domain.durations import format_duration
 from ..domain.errors import UsageError
+from ..domain.guard import GuardConfig
 from ..domain.remote import burner_state
 from ..domain.timers import (
     Timer,
@@ -40,6 +41,7 @@ from ..domain.timers import (
 from ..records import Recorder
 from ..timer_policy import RETRY_AFTER_S, cut_confirmed, retry_pause, shut_off_with_retries
 from .clock import Clock
+from .guard import GuardDriver
 
 _LOG = logging.getLogger("gasstove.daemon")
 
@@ -54,6 +56,7 @@ class Daemon:
         recorder: Recorder | None = None,
         source: ConfigSource | None = None,
         disk: DiskWriter | None = None,
+        guard: GuardConfig | None = None,
     ) -> None:
         """``disk``: the thread that writes ``store`` (and the recorder's history, if the
         recorder was given a :class:`..adapters.disk.BackgroundSink` of it)."""
@@ -93,9 +96,10 @@ class Daemon:
                                                            for n in stove.config.burners}
         #: Flame inputs: lit or not (None: no input, or nothing heard yet).
         self.lit: dict[str, bool | None] = dict.fromkeys(stove.config.burners)
-        self._max_burn: dict[str, asyncio.Task[None]] = {}
         #: Called with each finished timer firing (for tests and the event log).
         self.fired: list[Callable[[Timer, Outcome, float], None]] = []
+        #: The stove guard: maximum burn, presence, warnings, snooze, hazards.
+        self.guard = GuardDriver(self, guard or GuardConfig())
 
     # -- life cycle -------------------------------------------------------------
     def start(self) -> None:
@@ -115,6 +119,7 @@ class Daemon:
             else:
                 _LOG.info("timer for %s restored: due %s", timer.burner, iso(timer.due_at))
             self._schedule(timer)
+        self.guard.start()
 
     async def stop(self) -> None:
         """Stop waiting; pending timers stay in the store for the next start.
@@ -122,8 +127,9 @@ class Daemon:
         A shut-off already under way is let finish (it is bounded by the
         deadlines and the pulse), so a stop never leaves a relay cutting.
         """
-        for task in (*self._tasks.values(), *self._max_burn.values()):
+        for task in self._tasks.values():
             task.cancel()
+        await self.guard.stop()
         await asyncio.gather(*self._running, return_exceptions=True)
         if self._own_disk:
             await self.disk.close()
@@ -149,6 +155,9 @@ class Daemon:
             return await self._shut_off_now(names, command)
         if command.action == "cancel":
             return await self._cancel(names, command)
+        if command.action == "snooze":
+            assert command.delay_s is not None
+            return await self.guard.snooze(names, command.delay_s, command)
         if command.action == "status":
             return await self.status(names)
         act = self.stove.lock if command.action == "lock" else self.stove.unlock
@@ -207,6 +216,12 @@ class Daemon:
                             "locked": self.stove.locked(name)})
         self._changed([timer.burner for timer in new])
         return results
+
+    async def cut(self, name: str, source: str) -> Result:
+        """An automatic cut of one burner, by its name (the guard's: no words to resolve,
+        which costs O(burners) each)."""
+        (result,) = await self._shut_off_now([name], Command("off", (name,), source=source))
+        return result
 
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
         cuts = await asyncio.gather(*(self._cut_now(n, command) for n in names))
@@ -425,32 +440,38 @@ class Daemon:
                     self._schedule(timer)
             raise
 
-    # -- flame input and maximum burn time ------------------------------------------
+    # -- flame input ---------------------------------------------------------------
     def flame(self, name: str, lit: bool) -> None:
-        """The burner's flame input reports lit or out."""
+        """The burner's flame input reports lit or out (the guard counts from it)."""
         was, self.lit[name] = self.lit[name], lit
         if lit == was:
             return
         _LOG.info("%s flame %s", name, "lit" if lit else "out")
         self.recorder.event(name, "flame_lit" if lit else "flame_out", "mqtt")
-        if task := self._max_burn.pop(name, None):
-            task.cancel()
-        max_burn = self.stove.config.burners[name].max_burn
-        if lit and max_burn is not None:
-            # from when we heard it lit: after a restart the count starts again
-            task = asyncio.create_task(self._burn_limit(name, max_burn), name=f"max-burn-{name}")
-            self._max_burn[name] = task
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        self.guard.flame(name, lit)
         self._changed([name])
 
-    async def _burn_limit(self, name: str, max_burn: float) -> None:
-        await self.clock.sleep(max_burn)
-        self._max_burn.pop(name, None)
-        _LOG.warning("%s has burned for %s (its max_burn): shutting it off",
-                     name, format_duration(max_burn))
-        self.recorder.event(name, "max_burn", "max_burn", reason=f"lit for {format_duration(max_burn)}")
-        await self._shut_off_now([name], Command("off", (name,), source="max_burn"))
+    async def move_timer(self, name: str, due_at: float) -> bool:
+        """Move the burner's pending timer to ``due_at`` (a snooze); False if it is firing.
+
+        As a cancel does: disarmed first (so it cannot start firing while the move is being
+        written), on disk before anyone is told, armed again as it was if the store refuses.
+        """
+        async with self._arming:
+            timer = self.timers.get(name)
+            if timer is None or name in self._firing:
+                return False
+            moved = replace(timer, due_at=due_at)
+            self._cancel_task(name)
+            try:
+                await self.disk.run(self.store.put_timers, [moved])
+            except StoreError:
+                self._schedule(timer)
+                raise
+            self._schedule(moved)
+        self.recorder.event(name, "timer_replaced", "snooze", reason=f"due {iso(due_at)}")
+        self._changed([name])
+        return True
 
     # -- views ----------------------------------------------------------------------
     def about(self) -> dict[str, Any]:
@@ -470,9 +491,18 @@ class Daemon:
                 self.problem[outcome.burner] = None if outcome.ok else outcome.message
             timer = self.timers.get(outcome.burner)
             results.append({**outcome.as_json(), "locked": self.stove.locked(outcome.burner),
-                            "timer": timer.as_json(self.clock.wall()) if timer else None})
+                            "timer": timer.as_json(self.clock.wall()) if timer else None,
+                            "warning": self.guard.warning(outcome.burner),
+                            "flame": self._flame_word(outcome.burner)})
         self._changed([r["burner"] for r in results])
         return results
+
+    def _flame_word(self, name: str) -> str:
+        """What the flame input says: lit, out, unknown (not heard yet) or no_input."""
+        if self.stove.config.burners[name].flame is None:
+            return "no_input"
+        lit = self.lit[name]
+        return "unknown" if lit is None else "lit" if lit else "out"
 
     def _reachability(self, name: str, reachable: bool, source: str, reason: str) -> None:
         """Record a relay going unreachable or coming back (not its first reading)."""
@@ -508,7 +538,7 @@ class Daemon:
         return burner_state(relay=relay, reachable=reachable, locked=self.stove.locked(name),
                             timer_due=timer.due_at if timer else None, lit=self.lit[name],
                             problem=self.problem[name], cutting=self._pulsing[name] > 0,
-                            now=self.clock.wall())
+                            now=self.clock.wall(), warning=self.guard.warning(name))
 
     async def poll(self, interval: float) -> None:
         """Read every relay now and then, so reachability and state stay current.
@@ -527,6 +557,8 @@ class Daemon:
     def _changed(self, names: list[str]) -> None:
         for listener in self.listeners:
             listener(names)
+
+    changed = _changed  # (for the guard: its warnings are part of a burner's state)
 
 
 def _log_outcome(outcome: Outcome, how: str) -> None:

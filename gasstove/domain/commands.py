@@ -5,6 +5,7 @@ Both the local socket and the MQTT command topic speak this JSON shape::
     {"action": "off", "burners": ["left"], "in": "20m"}
     {"action": "off", "delay_s": 1200}          # every burner
     {"action": "cancel" | "lock" | "unlock" | "status", "burners": [...]}
+    {"action": "snooze", "burners": ["left"], "in": "5m"}   # hold automatic cuts off
 
 An optional ``"id"`` is echoed in the answer, to match answers to commands. An
 optional ``"config": {"path": ..., "sha256": ...}`` names the file the caller acts
@@ -26,8 +27,8 @@ from .config_source import ConfigSource
 from .durations import MAX_DELAY_S, parse_duration
 from .errors import UsageError
 
-ACTIONS = ("off", "cancel", "lock", "unlock", "status")
-ActionName = Literal["off", "cancel", "lock", "unlock", "status"]
+ACTIONS = ("off", "cancel", "lock", "unlock", "status", "snooze")
+ActionName = Literal["off", "cancel", "lock", "unlock", "status", "snooze"]
 _KEYS = {"action", "burners", "in", "delay_s", "source", "requested_by", "id", "config"}
 MAX_BURNER_WORDS = 64
 #: The socket's line and an MQTT payload: a command is far shorter.
@@ -89,8 +90,10 @@ def parse_command(obj: Any, *, source: str, requested_by: str = "") -> Command:
             or not all(isinstance(b, str) and 0 < len(b) <= 64 for b in burners)):
         raise UsageError("burners must be a list of burner names")
     delay = _delay(obj)
-    if delay is not None and action != "off":
-        raise UsageError(f"a delay only goes with action off, not {action}")
+    if delay is not None and action not in ("off", "snooze"):
+        raise UsageError(f"a delay only goes with action off or snooze, not {action}")
+    if delay is None and action == "snooze":
+        raise UsageError("a snooze needs how long: in (\"5m\") or delay_s")
     ident = obj.get("id", "")
     if not isinstance(ident, str | int) or isinstance(ident, bool) or len(str(ident)) > 64:
         raise UsageError("id must be a short string or number")

@@ -24,6 +24,7 @@ from .daemon_config import DaemonConfig
 from .defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME
 from .fields import check_host, seconds_field
 from .flame import FlameInput
+from .guard import GuardConfig
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from .plan import CutPlan, DevicePulse, Wiring, plan_cut
 
@@ -194,8 +195,11 @@ class AlertsConfig(Model):
     #: A program run (no shell) for every failed shut-off, the alert as JSON on its stdin:
     #: for users without Home Assistant, e.g. ["/usr/local/bin/notify-phone", "--urgent"].
     on_failure: list[str] | None = Field(default=None, min_length=1)
+    #: A program run the same way for every automatic cut (timer, maximum burn, nobody
+    #: in the kitchen, a hazard alarm), the note as JSON on its stdin.
+    on_cut: list[str] | None = Field(default=None, min_length=1)
 
-    @field_validator("on_failure")
+    @field_validator("on_failure", "on_cut")
     @classmethod
     def _argv(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and not value[0].strip():
@@ -209,8 +213,10 @@ class Config(Model):
     #: The broker every ``type: mqtt`` relay talks through (one connection for all).
     mqtt: MqttBrokerConfig | None = Field(default=None, validate_default=True)
     daemon: DaemonConfig = DaemonConfig()
+    #: The stove guard (README "Stove guard"): presence, hazard inputs, warnings.
+    guard: GuardConfig = GuardConfig()
 
-    @field_validator("daemon", "alerts", mode="before")
+    @field_validator("daemon", "alerts", "guard", mode="before")
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
         return {} if value is None else value  # "daemon:" with every key commented out
@@ -237,6 +243,13 @@ class Config(Model):
                 raise ValueError(f"burner {name!r}: relay type 'hass' works only inside Home "
                                  "Assistant (use a miio or mqtt relay here)")
         return value
+
+    @model_validator(mode="after")
+    def _guard_needs_mqtt(self) -> Config:
+        if self.mqtt is None and self.guard.inputs():
+            raise ValueError("missing: the guard has MQTT inputs (presence, hazards), so an "
+                             "mqtt: section must name the broker (at least its host)")
+        return self
 
     @model_validator(mode="after")
     def _relays_distinct(self) -> Config:

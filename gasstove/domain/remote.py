@@ -9,6 +9,14 @@ Topics under ``<base>`` (default ``gasstove/<stove name>``):
 - ``<base>/<burner>/state``: retained JSON, see :func:`burner_state`.
 - ``<base>/availability``: ``online`` / ``offline`` (retained; the LWT says offline).
 - ``<base>/alert``: a shut-off that was not confirmed (JSON, QoS 1, not retained).
+- ``<base>/warning``: the stove guard announces an automatic cut (``active: true``,
+  burner, reason, seconds_left, cut_at, message) or withdraws it (``active: false``).
+  Not retained: a text-to-speech automation must never speak a stale one on
+  reconnect; the standing warning is also in each burner's retained state, with an
+  absolute ``cut_at``, and goes unavailable with the daemon (its LWT).
+- ``<base>/event``: a note of every automatic cut and guard event (timer, max_burn,
+  inactivity, hazard, hazard_clear, hazard_offline; JSON, QoS 1, not retained).
+- ``<base>/guard``: retained JSON, what the guard knows (presence, hazard inputs).
 
 Discovery follows https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery:
 retained configs under ``<prefix>/<component>/<node_id>/<object_id>/config``,
@@ -71,6 +79,18 @@ class Remote:
         return f"{self.base}/alert"
 
     @property
+    def warning(self) -> str:
+        return f"{self.base}/warning"
+
+    @property
+    def event(self) -> str:
+        return f"{self.base}/event"
+
+    @property
+    def guard(self) -> str:
+        return f"{self.base}/guard"
+
+    @property
     def ha_status(self) -> str | None:
         return f"{self.discovery_prefix}/status" if self.discovery_prefix else None
 
@@ -110,7 +130,8 @@ class Remote:
         """The entity id Home Assistant gives an entity we discover (see :meth:`discovery`)."""
         return f"{component}.{slug(f'{self.stove}_{burner}_{key}')}"
 
-    def discovery(self, flame_inputs: Iterable[str] = ()) -> list[tuple[str, dict[str, Any]]]:
+    def discovery(self, flame_inputs: Iterable[str] = (), *,
+                  hazards: bool = False) -> list[tuple[str, dict[str, Any]]]:
         """(topic, config) for every entity; empty when discovery is off.
 
         Every entity is available exactly when the daemon is (its LWT): a shut-off
@@ -202,6 +223,21 @@ class Remote:
                                        "'ON' if value_json.reachable else 'OFF' }}"),
                 }),
             ]
+            entities += [
+                ("sensor", "shut_off_warning", {
+                    # what a text-to-speech automation says; "None": no warning standing
+                    "name": f"{title} shut off warning", "icon": "mdi:alarm-light-outline",
+                    "state_topic": state,
+                    "value_template": "{{ value_json.warning.message if value_json.warning "
+                                      "else 'None' }}",
+                }),
+                ("button", "snooze", {
+                    "name": f"{title} five more minutes", "icon": "mdi:timer-plus-outline",
+                    "command_topic": command,
+                    "payload_press": json.dumps({"action": "snooze", "in": "5m",
+                                                 "source": "ha"}),
+                }),
+            ]
             if burner in flames:
                 entities.append(("binary_sensor", "flame", {
                     "name": f"{title} flame", "device_class": "heat",
@@ -218,6 +254,15 @@ class Remote:
                     "availability_topic": self.availability,
                     **config,
                 }))
+        if hazards:
+            out.append((f"{self.discovery_prefix}/binary_sensor/{self.node}/hazard/config", {
+                "unique_id": f"{self.node}_hazard", "object_id": f"{slug(self.stove)}_hazard",
+                "default_entity_id": f"binary_sensor.{slug(self.stove)}_hazard",
+                "device": device, "availability_topic": self.availability,
+                "name": "Hazard alarm", "device_class": "safety", "state_topic": self.guard,
+                "value_template": "{{ 'ON' if value_json.hazards | selectattr('active') "
+                                  "| list else 'OFF' }}",
+            }))
         return out
 
     def _config_topic(self, component: str, burner: str, key: str) -> str:
@@ -231,10 +276,11 @@ class Remote:
             patterns.append(f"{self.discovery_prefix}/+/{self.node}/+/config")
         return tuple(patterns)
 
-    def leftovers(self, retained: Iterable[str], flame_inputs: Iterable[str] = ()) -> list[str]:
+    def leftovers(self, retained: Iterable[str], flame_inputs: Iterable[str] = (), *,
+                  hazards: bool = False) -> list[str]:
         """The retained topics among ``retained`` that nothing we serve now publishes:
         ghosts of a removed or renamed burner, or of an entity we no longer discover."""
-        ours = {topic for topic, _ in self.discovery(flame_inputs)}
+        ours = {topic for topic, _ in self.discovery(flame_inputs, hazards=hazards)}
         ours.update(self.state(burner) for burner in self.burners)
         # configs first: an entity still subscribed to an emptied state logs template errors
         return sorted(set(retained) - ours, key=lambda topic: (topic.endswith("/state"), topic))
@@ -253,11 +299,14 @@ RELAY_STATUS = {
 
 def burner_state(*, relay: str, reachable: bool | None, locked: bool, timer_due: float | None,
                  lit: bool | None, problem: str | None = None, cutting: bool = False,
-                 now: float | None = None) -> dict[str, Any]:
+                 now: float | None = None, warning: Mapping[str, Any] | None = None,
+                 ) -> dict[str, Any]:
     """The retained per-burner state: what a dashboard shows.
 
     ``cutting``: a shut-off of this burner is under way (its pulse is not a relay
-    left cutting); ``now`` (wall clock) gives the whole minutes left on a timer.
+    left cutting); ``now`` (wall clock) gives the whole minutes left on a timer;
+    ``warning``: the guard's standing warning of an automatic cut (its ``cut_at`` is
+    absolute, so a state read late is not read as a fresh countdown).
     """
     if relay == "cutting":
         status = "locked" if locked else "cutting" if cutting else "left_cutting"
@@ -272,6 +321,8 @@ def burner_state(*, relay: str, reachable: bool | None, locked: bool, timer_due:
         "timer_minutes": minutes, "lit": lit,
         # the last shut-off failed; cleared by the next confirmed one
         "problem": problem is not None, "problem_reason": problem,
+        "warning": None if warning is None else {
+            k: warning[k] for k in ("reason", "cut_at", "message")},
     }
 
 

@@ -4,6 +4,8 @@ Two burners are lit on simulated Xiaomi relays (real miio over UDP on
 127.0.0.x), one with each wiring; ``left`` is shut off through exactly the
 code path ``stove off`` uses, and the burner model shows the flame going
 out, the loop closing again, and the flame staying out until a hand relights it.
+With mosquitto installed, the same on a simulated Tasmota relay, and the stove
+guard (issue 16): a warning, a snooze and a cut when nobody is in the kitchen.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..domain.config import BurnerConfig, Config, MiioRelayConfig, StoveConfig
 from ..domain.plan import Wiring
@@ -111,7 +114,7 @@ def run_demo(cut_seconds: float = 3.0, print_: Callable[[str], None] = print) ->
         left.turn_off()
         right.turn_off()
     mqtt_ok = _mqtt_part(cut_seconds, print_)
-    ok = confirmed and stayed_out and relit and mqtt_ok
+    ok = confirmed and stayed_out and relit and mqtt_ok and _guard_part(print_)
     print_("")
     print_("demo " + ("OK: cut confirmed by the relay, flame out, stove usable again"
                       if ok else "FAILED: see above"))
@@ -165,3 +168,121 @@ def _mqtt_part(cut_seconds: float, print_: Callable[[str], None]) -> bool:
         finally:
             broker.stop()
     return confirmed and not after.flame and after.loop_closed
+
+
+#: The guard part's clock runs this many times faster: ten minutes in ten seconds.
+SPEED = 60.0
+
+
+class _FastClock:
+    """The daemon's clock (see gasstove.daemon.clock), ``speed`` times faster: the guard
+    counts an empty kitchen's ten minutes in ten seconds; the flame's physics keeps
+    real time."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed, self._mono, self._wall = speed, time.monotonic(), time.time()
+
+    def monotonic(self) -> float:
+        return self._mono + (time.monotonic() - self._mono) * self.speed
+
+    def wall(self) -> float:
+        return self._wall + (time.monotonic() - self._mono) * self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed)
+
+
+def _guard_part(print_: Callable[[str], None]) -> bool:
+    """`stove serve` with a presence sensor and a stove-top probe (simulated Zigbee2MQTT) on
+    a private mosquitto: a warning, a snooze, then the cut for an empty kitchen."""
+    import logging
+    import tempfile
+    from pathlib import Path
+
+    from .broker import Mosquitto, mosquitto_installed
+
+    if not mosquitto_installed():
+        return True
+    from ..daemon.run import serve
+    from ..domain.commands import Command
+    from ..domain.daemon_config import DaemonConfig
+    from ..domain.guard import GuardConfig
+    from ..domain.mqtt_config import MqttBrokerConfig
+    from .kitchen import KitchenSensors
+
+    clock = _FastClock(SPEED)
+    front = Burner("front")
+    token = secrets.token_hex(16)
+    host = free_loopback_host(20)
+    device = MiioSimDevice(MiioSimSettings(host, token, protocol="miot"), front)
+    log = logging.getLogger("gasstove")
+
+    async def run(broker: Mosquitto, sensors: KitchenSensors, tmp: Path) -> bool:
+        config = Config(
+            stove=StoveConfig(name="demo", burners={"front": BurnerConfig(
+                relay=MiioRelayConfig(type="miio", host=host, token=token),  # type: ignore[arg-type]
+                flame=sensors.flame_config(), max_burn=3600)}),  # type: ignore[arg-type]
+            mqtt=MqttBrokerConfig(host=broker.host, port=broker.port),
+            daemon=DaemonConfig(database=tmp / "g.db", socket=tmp / "d.sock"),
+            guard=GuardConfig.model_validate({**sensors.guard_config(), "hazards": []}),
+        )
+        start = clock.monotonic()
+
+        def say(text: str) -> None:
+            print_(f"{(clock.monotonic() - start) / 60:5.1f} min  {text}")
+
+        warnings: asyncio.Queue[str] = asyncio.Queue()
+        notes: asyncio.Queue[str] = asyncio.Queue()
+        stop, ready = asyncio.Event(), asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(serve(config, clock=clock, stop=stop, ready=ready.set_result))
+        try:
+            daemon = await asyncio.wait_for(ready, 10)
+            def warned(warning: dict[str, Any]) -> None:
+                if warning["active"]:
+                    warnings.put_nowait(warning["message"])
+
+            daemon.guard.warning_listeners.append(warned)
+            daemon.recorder.note_listeners.append(lambda n: notes.put_nowait(n["message"]))
+            await asyncio.sleep(0.5)  # (subscribed to the sensors)
+            front.push_and_turn()
+            sensors.motion()
+            say("someone lights the front burner (the motion sensor sees them)")
+            await asyncio.sleep(HOLD_KNOB_S)
+            front.release()
+            for _ in range(4):  # the probe reports every half minute; the pan heats up
+                await asyncio.sleep(0.5)
+                sensors.report_temperature()
+            say(f"stove top {sensors.temperature():.0f} °C: the guard knows it is lit")
+            sensors.no_motion()
+            say("they leave the kitchen; the motion sensor says nobody")
+            say(f"WARNING: {await asyncio.wait_for(warnings.get(), 30)}")
+            (result,) = await daemon.handle(Command("snooze", ("front",), 300, source="demo"))
+            say(f"$ stove snooze front 5m  ->  {result['message']}")
+            say(f"WARNING: {await asyncio.wait_for(warnings.get(), 30)}")
+            say("nobody answers it")
+            say(f"NOTE: {await asyncio.wait_for(notes.get(), 30)}")
+            return not front.lit
+        except TimeoutError:
+            print_("   the guard did not act in time")
+            return False
+        finally:
+            stop.set()
+            await task
+
+    print_("")
+    print_("-- the stove guard: a presence sensor and a stove-top probe (simulated "
+           f"Zigbee2MQTT); the guard's clock runs {SPEED:.0f} times faster")
+    level = log.level
+    log.setLevel(logging.ERROR)  # the demo says it in its own words
+    with tempfile.TemporaryDirectory() as tmp, serve_in_thread(device):
+        broker = Mosquitto(Path(tmp))
+        broker.start()
+        sensors = KitchenSensors(front, host=broker.host, port=broker.port, clock=clock.monotonic,
+                                 occupancy_timeout=3600)
+        try:
+            sensors.start()
+            return asyncio.run(run(broker, sensors, Path(tmp)))
+        finally:
+            sensors.stop()
+            broker.stop()
+            log.setLevel(level)

@@ -38,7 +38,7 @@ from .delay import MINUS_SIGN, MINUS_WORD, keep_numbers_apart, parse_delay
 if TYPE_CHECKING:
     from hassil import Intents
 
-Intent = Literal["shut_off", "cancel", "status"]
+Intent = Literal["shut_off", "cancel", "status", "snooze"]
 Lang = Literal["zh", "en"]
 
 #: Home Assistant intent names in the sentence files -> our intent names.
@@ -47,6 +47,9 @@ HASS_INTENTS: Mapping[str, Intent] = {
     "GasStoveCancel": "cancel",
     "GasStoveStatus": "status",
 }
+#: Intents the library understands that Home Assistant's integration does not handle
+#: yet: left out of its sentence files (see :func:`sentence_data`).
+LIBRARY_INTENTS: Mapping[str, Intent] = {**HASS_INTENTS, "GasStoveSnooze": "snooze"}
 #: A stove sentence that is none of the above (see the sentence files): never a
 #: command here; in Home Assistant it keeps HA's own delayed-command intent from
 #: confirming a stove sentence that nothing will act on.
@@ -118,7 +121,8 @@ def _burner_values(lang: Lang, burners: Mapping[str, Sequence[str]]) -> list[dic
     return [{"in": word, "out": name} for word, name in words.items() if word]
 
 
-def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}) -> dict[str, Any]:
+def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}, *,
+                  library: bool = False) -> dict[str, Any]:
     """The grammar for ``lang`` as a hassil / Home Assistant custom_sentences dict.
 
     This is what :func:`parse_utterance` matches against, so Home Assistant
@@ -127,9 +131,13 @@ def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}) -> dict
     configured burner name or "all"; slot ``delay`` is a wildcard whose text
     :func:`~.delay.parse_delay` turns into seconds) and both understand the
     same sentences. ``language`` is "zh" or "en": set Home Assistant's own
-    code (e.g. "zh-cn") before writing the file.
+    code (e.g. "zh-cn") before writing the file. ``library``: also the intents only
+    the library acts on yet (:data:`LIBRARY_INTENTS`: the guard's snooze).
     """
     data = copy.deepcopy(_templates(lang))
+    if not library:
+        for name in set(LIBRARY_INTENTS) - set(HASS_INTENTS):
+            del data["intents"][name]
     values = _burner_values(lang, burners)
     data["lists"]["burner"] = {"values": values}
     builtin = {value["in"] for value in _templates(lang)["lists"]["burner"]["values"]}
@@ -143,7 +151,7 @@ def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}) -> dict
 def _intents(lang: Lang, burners: tuple[tuple[str, tuple[str, ...]], ...]) -> Intents:
     from hassil import Intents
 
-    return Intents.from_dict(sentence_data(lang, dict(burners)))
+    return Intents.from_dict(sentence_data(lang, dict(burners), library=True))
 
 
 def _spellings(word: str, lang: Lang) -> set[str]:
@@ -174,15 +182,20 @@ def _language(text: str, lang: Literal["auto", "zh", "en"]) -> Lang:
 def _command(result: Any, lang: Lang) -> VoiceCommand | None:
     """The command for one hassil match, or None when it is not one (see
     :data:`NOT_UNDERSTOOD_INTENT`) or its delay text is not a delay."""
-    intent = HASS_INTENTS.get(result.intent.name)
+    intent = LIBRARY_INTENTS.get(result.intent.name)
     if intent is None:
         return None
     entities = result.entities
     delay_s = None
-    if "delay" in entities:
-        delay_s = parse_delay(str(entities["delay"].value), lang)
+    # "five more minutes": the number and the unit are apart ("five ... minutes")
+    said = (f"{entities['more'].value} {entities['more_unit'].value}" if "more" in entities
+            else str(entities["delay"].value) if "delay" in entities else None)
+    if said is not None:
+        delay_s = parse_delay(said, lang)
         if delay_s is None:
             return None
+    if intent == "snooze" and delay_s is None:
+        return None
     burner = entities["burner"].value if "burner" in entities else None
     return VoiceCommand(intent=intent, delay_s=delay_s, burner=burner)
 
