@@ -27,6 +27,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from gasstove.cli.ha import write_sentences
+from gasstove.domain.voice import NOT_UNDERSTOOD_INTENT
 
 from .conftest import DEAD_HOST, SimRelay, entry_data, miio_burner
 
@@ -207,6 +208,21 @@ async def test_no_false_confirmation(hass: HomeAssistant, assist: Assist, text: 
     assert "HassStartTimer" not in assist.handled, speech
     assert response["response_type"] == "error", speech
     _assert_nothing_changed(hass, assist)
+
+
+@pytest.mark.parametrize(("text", "language"), [("five more minutes", "en"), ("再等五分钟", "zh-cn")])
+async def test_a_snooze_reaching_us_is_refused_not_answered_with_a_status(
+        hass: HomeAssistant, assist: Assist, text: str, language: str) -> None:
+    """The library's grammar knows snoozes (the daemon's stove guard); the integration has
+    no guard to push back, so a snooze handed to it is an error, and nothing changes."""
+    await _say(hass, "turn off the left burner in 20 minutes", "en")
+    due = _due(hass, "left")
+    assert due is not None
+    response = await intent.async_handle(hass, "test", NOT_UNDERSTOOD_INTENT, {},
+                                         text_input=text, language=language[:2])
+    assert response.response_type == intent.IntentResponseType.ERROR, response.speech
+    assert _due(hass, "left") == due  # the timer is where it was
+    assert assist.left.lit and assist.right.lit
 
 
 async def test_other_delayed_commands_stay_home_assistants(hass: HomeAssistant,

@@ -154,7 +154,11 @@ class GasStoveIntent(intent.IntentHandler):
             return await self._shut_off(intent_obj, lang, chosen, command.delay_s)
         if command.intent == "cancel":
             return await self._cancel(intent_obj, lang, chosen)
-        return await self._status(intent_obj, lang, chosen)
+        if command.intent == "status":
+            return await self._status(intent_obj, lang, chosen)
+        # A snooze ("five more minutes"): the stove guard runs in `stove serve`, not here,
+        # so there is nothing to push back; saying so beats a status nobody asked for.
+        return self._refuse(intent_obj, "not_understood")
 
     async def _shut_off(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
                         chosen: list[tuple[GasStoveCoordinator, list[str]]],
