@@ -1,8 +1,8 @@
 """The Home Assistant integration on HA's own test harness: press -> contact, timers, failures.
 
 Run with the HA venv's Python (``bash scripts/test`` builds it):
-``/work/main/.venv-ha/bin/python bench/bench_ha.py [--quick]``; ``bench/run.py``
-runs it when ``.venv-ha`` exists.
+``.venv-ha/bin/python bench/bench_ha.py [--quick]``; ``bench/run.py`` runs it
+when ``.venv-ha`` exists.
 
 Home Assistant is the harness's own instance
 (``pytest_homeassistant_custom_component.common.async_test_home_assistant``,
@@ -63,7 +63,6 @@ INTEGRATION_PARENT = next(p for p in (ROOT, ROOT / "hass_component")
                           if (p / "custom_components" / "gasstove").is_dir())
 sys.path[:0] = [str(ROOT), str(INTEGRATION_PARENT)]
 
-import paho.mqtt.client as paho  # noqa: E402
 from bench_mqtt import _client, percentile  # noqa: E402
 from homeassistant import loader  # noqa: E402
 from homeassistant.components import mqtt  # noqa: E402
@@ -237,9 +236,9 @@ async def bench(presses: int, timers: int, failures: int) -> list[tuple[str, str
             bare_miio.send("get_properties", [{"did": "x", "siid": 2, "piid": 1}])
             return (time.perf_counter() - start) * 1000
 
-        def mqtt_hop(client: paho.Client = pub) -> float:
+        def mqtt_hop() -> float:
             start = time.perf_counter()
-            client.publish(ping, "x", qos=1)
+            pub.publish(ping, "x", qos=1)
             return (pongs.get(timeout=10) - start) * 1000
 
         tasmota = Tasmota.from_config(_tasmota_config(topic))
