@@ -2,7 +2,8 @@
 
 Not part of the tests (pytest collects ``test_*`` files only). ``--quick``
 runs fewer rounds, 100 instead of 1,000 timers and 1,000 MQTT relays only
-(well under 2 minutes; the full run takes about 6);
+(well under 2 minutes; the full run takes about 6), and bench_ha.py in
+.venv-ha when it exists (~25 s quick, ~80 s full);
 bench/README.md says what each line measures and holds the latest table.
 """
 
