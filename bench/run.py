@@ -3,13 +3,15 @@
 Not part of the tests (pytest collects ``test_*`` files only). ``--quick``
 runs fewer rounds, 1,000 timers only (not 10,000), 100 guarded burners (not 1,000)
 and 1,000 MQTT relays only (about 2 minutes: 127 s with the issue 17 start-up, timer
-and config benches, each alternating a baseline tree; the full run takes about 10);
+and config benches, each alternating a baseline tree; the full run takes about 10),
+and bench_ha.py in .venv-ha when it exists (~25 s quick, ~80 s full);
 bench/README.md says what each line measures and holds the latest table.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +26,20 @@ import bench_scale
 import bench_timers
 
 
+def home_assistant(quick: bool) -> list[tuple[str, str]]:
+    """bench_ha.py in the Home Assistant venv (HA's test harness lives there, not in .venv)."""
+    bench = Path(__file__).resolve().parent
+    python = bench.parent / ".venv-ha" / "bin" / "python"
+    if not python.exists():
+        return [("Home Assistant (bench_ha.py)", "skipped: no .venv-ha (run bash scripts/test first)")]
+    done = subprocess.run([str(python), str(bench / "bench_ha.py"), "--rows",
+                           *(["--quick"] if quick else [])], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_ha.py failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return [(name, value) for name, _, value in
+            (line.partition("\t") for line in done.stdout.splitlines() if "\t" in line)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, fewer timers")
@@ -35,7 +51,8 @@ def main() -> None:
             *bench_guard.run((1, 100) if quick else (1, 1000)),
             *bench_mqtt.run(30 if quick else 200, 3 if quick else 10),
             *bench_mqtt.run(10 if quick else 50, 0, tcp_nodelay=False),
-            *bench_scale.run((1000,) if quick else (1000, 10000), 3 if quick else 10)]
+            *bench_scale.run((1000,) if quick else (1000, 10000), 3 if quick else 10),
+            *home_assistant(quick)]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
