@@ -118,9 +118,10 @@ async def _options_with_defaults(hass: HomeAssistant, entry: MockConfigEntry) ->
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
 
 
+@pytest.mark.parametrize("assist_first", [True, False], ids=["assist-first", "stove-first"])
 async def test_set_up_use_and_unload_log_nothing_alarming(
         hass: HomeAssistant, miio_relay: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-        blocking_call_detection: None) -> None:
+        blocking_call_detection: None, assist_first: bool) -> None:
     caplog.set_level(logging.WARNING)
     left, right = miio_relay("left"), miio_relay("right")
     hass.config.config_dir = str(tmp_path)
@@ -131,14 +132,20 @@ async def test_set_up_use_and_unload_log_nothing_alarming(
     grammar._templates.cache_clear()
     grammar._intents.cache_clear()
 
-    # Start: entry, Home Assistant's core, conversation (and with it intent), the stove.
+    # Start: Home Assistant's core, conversation (and with it intent) and the stove, in
+    # either order (HA's intent integration takes intent.py of integrations loaded before
+    # it and after it).
     entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="kitchen-uid", data=entry_data(
         {"left": miio_burner(left.host), "right": miio_burner(right.host)}))
     entry.add_to_hass(hass)
     assert await async_setup_component(hass, "homeassistant", {})
-    assert await async_setup_component(hass, "conversation", {})
+    if assist_first:
+        assert await async_setup_component(hass, "conversation", {})
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    if not assist_first:
+        assert await async_setup_component(hass, "conversation", {})
+        await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
 
     # A button cut.
