@@ -36,6 +36,8 @@ from ..domain.errors import UsageError
 #: and custom_sentences folder names must match exactly: write both.
 SENTENCE_LANGS: dict[str, tuple[str, ...]] = {"en": ("en",), "zh": ("zh-cn", "zh-CN")}
 DOMAIN = "gasstove"
+#: The release asset's name: hacs.json's ``filename``, which HACS downloads with ``zip_release``.
+RELEASE_ZIP = "gasstove-ha.zip"
 
 ConfigDir = Annotated[Path, typer.Argument(help="Home Assistant's configuration directory.")]
 
@@ -153,7 +155,7 @@ def register(app: typer.Typer) -> None:
         print("reload them: Developer tools > YAML > Conversation, or restart Home Assistant")
 
     @ha.command("package")
-    def package_cmd(out: Annotated[Path, typer.Argument(help="Zip file to write.")] = Path("gasstove-ha.zip")
+    def package_cmd(out: Annotated[Path, typer.Argument(help="Zip file to write.")] = Path(RELEASE_ZIP)
                     ) -> None:
         """Build the HACS release zip (integration + vendored library)."""
         print(f"wrote {package(out)}")
