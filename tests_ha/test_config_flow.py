@@ -188,7 +188,7 @@ async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
     assert _defaults(result) == {"cut_seconds": 4.0, "aliases": "左边, left burner, front"}
 
 
-TRANSLATIONS = Path(__file__).parents[1] / "hass_component/custom_components/gasstove/translations"
+TRANSLATIONS = Path(__file__).parents[1] / "custom_components/gasstove/translations"
 
 
 def _assert_labelled(result: Any, section: str) -> None:

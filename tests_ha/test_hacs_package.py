@@ -77,6 +77,19 @@ def test_hacs_json_is_what_hacs_accepts() -> None:
     assert AwesomeVersion(str(data["homeassistant"])) >= MINIMUM_HA
 
 
+def test_the_repository_is_laid_out_as_hacs_reads_it() -> None:
+    tree = _tree()
+    remote, errors = hacs_rules.hacs_content_path(tree, _hacs_json())
+    assert errors == []
+    assert remote == f"custom_components/{DOMAIN}"
+    assert ROOT / remote == integration_source()  # the tree `stove ha package` zips
+    assert hacs_rules.hacs_brands(tree, remote) == []
+    assert hacs_rules.hacs_information(tree) == []
+    manifest = json.loads((ROOT / remote / "manifest.json").read_text("utf-8"))
+    assert hacs_rules.hacs_manifest(manifest) == []
+    assert manifest["domain"] == DOMAIN
+
+
 def test_license_is_the_apache_text_pyproject_names() -> None:
     """HACS takes the license GitHub detects at the root (validate/license.py); GitHub
     (licensee) recognises the verbatim text."""

@@ -43,13 +43,17 @@ ConfigDir = Annotated[Path, typer.Argument(help="Home Assistant's configuration 
 
 
 def integration_source() -> Path:
-    """``hass_component/custom_components/gasstove`` of this checkout."""
+    """``custom_components/gasstove`` of this checkout (where HACS looks for it too).
+
+    The checkout is the folder with ``pyproject.toml``: a library vendored into an
+    installed integration never takes that integration for its source.
+    """
     here = Path(__file__).resolve()
     for parent in here.parents:
-        candidate = parent / "hass_component" / "custom_components" / DOMAIN
-        if (candidate / "manifest.json").is_file():
+        candidate = parent / "custom_components" / DOMAIN
+        if (parent / "pyproject.toml").is_file() and (candidate / "manifest.json").is_file():
             return candidate
-    raise UsageError("cannot find hass_component/custom_components/gasstove next to the gasstove "
+    raise UsageError("cannot find custom_components/gasstove next to the gasstove "
                      "package: run `stove ha install` from a git checkout (pip install -e .)")
 
 
