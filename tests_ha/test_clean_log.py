@@ -8,7 +8,7 @@ GasStoveShutOff is being overwritten`` (intents registered twice) and
 (the voice grammar read on the event loop). This test goes through what a
 user does -- set-up, a button cut, a timer set, cancelled, set again and fired,
 Assist sentences, a service call, an intent fired without text, an options
-change (which reloads the entry) and unload -- with HA's blocking-call
+change (which reloads the entry), unload and removal -- with HA's blocking-call
 detection on as a real Home Assistant has it, and fails on any record at
 ERROR or above from any logger and on any blocking-call or overwritten-intent
 warning.
@@ -185,9 +185,11 @@ async def test_set_up_use_and_unload_log_nothing_alarming(
     assert "已关火" in await _say(hass, "关掉右边的火", "zh-cn")
     assert not right.lit
 
-    # Unload.
+    # Unload, then remove the stove (its stored timers and burner records go too).
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
 
     assert _alarming(caplog.records) == []
