@@ -57,11 +57,8 @@ from typing import Any
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parents[1]
-# The integration's package: at the repository root (HACS's layout) or, before
-# that move, under hass_component/. The one place that knows where it is.
-INTEGRATION_PARENT = next(p for p in (ROOT, ROOT / "hass_component")
-                          if (p / "custom_components" / "gasstove").is_dir())
-sys.path[:0] = [str(ROOT), str(INTEGRATION_PARENT)]
+# The integration's package is at the repository root (custom_components/, HACS's layout).
+sys.path[:0] = [str(ROOT)]
 
 from bench_mqtt import _client, percentile  # noqa: E402
 from homeassistant import loader  # noqa: E402

@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "hass_component"))  # custom_components.gasstove
+sys.path.insert(0, str(ROOT))  # custom_components.gasstove
 
 from gasstove.domain.plan import Wiring  # noqa: E402
 from gasstove.sim.burner import Burner  # noqa: E402

@@ -284,7 +284,7 @@ async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
     assert _defaults(result) == {"name": "左灶", "cut_seconds": 4.0, "aliases": "左边, left burner, front"}
 
 
-TRANSLATIONS = Path(__file__).parents[1] / "hass_component/custom_components/gasstove/translations"
+TRANSLATIONS = Path(__file__).parents[1] / "custom_components/gasstove/translations"
 
 
 def _fields(schema: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from gasstove import __version__
 
 from .conftest import ROOT, SimRelay, entry_data, miio_burner
 
-COMPONENT = ROOT / "hass_component" / "custom_components" / "gasstove"
+COMPONENT = ROOT / "custom_components" / "gasstove"
 
 #: Domains whose entities the entities card's header toggle switches, all at once:
 #: ``DOMAINS_TOGGLE`` of home-assistant/frontend (src/common/const.ts: "Entities card

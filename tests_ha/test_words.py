@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from .conftest import DEAD_HOST, TOKEN, entry_data, miio_burner
 
-COMPONENT = Path(__file__).parents[1] / "hass_component/custom_components/gasstove"
+COMPONENT = Path(__file__).parents[1] / "custom_components/gasstove"
 NUMBER = "number.kitchen_left_shut_off_in"
 
 

@@ -36,18 +36,24 @@ from ..domain.errors import UsageError
 #: and custom_sentences folder names must match exactly: write both.
 SENTENCE_LANGS: dict[str, tuple[str, ...]] = {"en": ("en",), "zh": ("zh-cn", "zh-CN")}
 DOMAIN = "gasstove"
+#: The release asset's name: hacs.json's ``filename``, which HACS downloads with ``zip_release``.
+RELEASE_ZIP = "gasstove-ha.zip"
 
 ConfigDir = Annotated[Path, typer.Argument(help="Home Assistant's configuration directory.")]
 
 
 def integration_source() -> Path:
-    """``hass_component/custom_components/gasstove`` of this checkout."""
+    """``custom_components/gasstove`` of this checkout (where HACS looks for it too).
+
+    The checkout is the folder with ``pyproject.toml``: a library vendored into an
+    installed integration never takes that integration for its source.
+    """
     here = Path(__file__).resolve()
     for parent in here.parents:
-        candidate = parent / "hass_component" / "custom_components" / DOMAIN
-        if (candidate / "manifest.json").is_file():
+        candidate = parent / "custom_components" / DOMAIN
+        if (parent / "pyproject.toml").is_file() and (candidate / "manifest.json").is_file():
             return candidate
-    raise UsageError("cannot find hass_component/custom_components/gasstove next to the gasstove "
+    raise UsageError("cannot find custom_components/gasstove next to the gasstove "
                      "package: run `stove ha install` from a git checkout (pip install -e .)")
 
 
@@ -153,7 +159,7 @@ def register(app: typer.Typer) -> None:
         print("reload them: Developer tools > YAML > Conversation, or restart Home Assistant")
 
     @ha.command("package")
-    def package_cmd(out: Annotated[Path, typer.Argument(help="Zip file to write.")] = Path("gasstove-ha.zip")
+    def package_cmd(out: Annotated[Path, typer.Argument(help="Zip file to write.")] = Path(RELEASE_ZIP)
                     ) -> None:
         """Build the HACS release zip (integration + vendored library)."""
         print(f"wrote {package(out)}")
