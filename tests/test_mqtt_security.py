@@ -51,7 +51,8 @@ def test_a_command_retained_while_the_daemon_is_connected_is_not_acted_on(
     def body(daemon: Daemon) -> None:
         watcher.wait(lambda t, p: t == f"{base}/left/state" and p["reachable"])
         watcher.publish(f"{base}/set", json.dumps({"action": "off", "in": "20m", "id": "t"}))
-        watcher.wait(lambda t, p: t == f"{base}/left/state" and p["timer_due"])
+        # (its answer comes once the history is written too, after the state that shows it)
+        watcher.wait(lambda t, p: t == f"{base}/result" and (p["request"] or {}).get("id") == "t")
         if command["action"] == "unlock":
             watcher.publish(f"{base}/left/set", json.dumps({"action": "lock", "id": "l"}))
             watcher.wait(lambda t, p: t == f"{base}/result" and (p["request"] or {}).get("id")
@@ -60,7 +61,7 @@ def test_a_command_retained_while_the_daemon_is_connected_is_not_acted_on(
         mark = len(watcher.messages)
         watcher.publish(f"{base}/left/set", json.dumps({**command, "id": "r"}), retain=True)
         refused = watcher.wait(lambda t, p: t == f"{base}/result", after=mark)
-        assert refused["ok"] is False and refused["exit"] == 2
+        assert refused["ok"] is False and refused["exit"] == 2, refused
         assert "retained" in refused["error"] and refused["request"] is None
         # it is gone from the broker: the next connection is not greeted by it
         watcher.wait(lambda t, p: t == f"{base}/left/set" and p == "", after=mark)
