@@ -449,3 +449,28 @@ async def test_a_poll_and_the_timer_coming_due_together_cut_once(
     cuts = [r for r in left.device.requests if r.get("method") == "set_properties"
             and r["params"][0]["value"] is True]
     assert not left.lit and len(cuts) == 1 and len(shut_off) == 1
+
+
+async def test_a_timer_restored_while_the_clock_is_behind_fires_once_ntp_corrects_it(
+    hass: HomeAssistant, miio_relay: Any, hass_storage: dict[str, Any],
+) -> None:
+    """A Raspberry Pi without a real-time clock starts Home Assistant an hour behind; the
+    stored timer is armed for its due instant plus that hour. Once the corrected clock
+    reads past the due instant, the next poll cuts: not an hour later."""
+    left = miio_relay("left")
+    key = STORE_KEY.format("entry-behind")
+    due = dt_util.utcnow() + timedelta(minutes=10)
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {"timers": {
+        "left": {"due": due.isoformat(), "delay_s": 1200, "source": "assist"}}}}
+    shut_off = async_capture_events(hass, "gasstove_shut_off")
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", entry_id="entry-behind",
+                            data=entry_data({"left": miio_burner(left.host)}))
+    entry.add_to_hass(hass)
+    with _clock_jumped(-3600):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    with _clock_jumped(10 * 60 + 1):  # NTP, and the ten minutes gone by the clock
+        await _advance(hass, SCAN_INTERVAL.total_seconds())
+        assert not left.lit, "cut within one poll, not an hour on"
+        await _advance(hass, 70 * 60 + 60)
+    assert [e.data["set_from"] for e in shut_off] == ["assist"], "once"
