@@ -28,7 +28,7 @@ from gasstove.daemon.service import Daemon
 from gasstove.domain.commands import Command
 from gasstove.domain.daemon_config import DaemonConfig
 from gasstove.domain.errors import UsageError
-from gasstove.domain.timers import Timer
+from gasstove.domain.timers import WALL_CHECK_S, Timer
 from gasstove.sim.miio_device import free_loopback_host
 
 from .fixtures_daemon import FakeClock
@@ -90,10 +90,11 @@ def test_a_twenty_minute_timer_fires_once_on_time(
         assert db.execute("SELECT COUNT(*) FROM timers").fetchone() == (0,)
 
 
-@pytest.mark.parametrize("jump", [3600, -3600])
-def test_a_wall_clock_jump_neither_fires_early_nor_loses_the_timer(
-    miio_relay: Callable[..., SimRelay], tmp_path: Path, jump: float,
+def test_a_wall_clock_stepped_back_neither_fires_early_nor_loses_the_timer(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
 ) -> None:
+    """A step back (a person, NTP correcting a clock that ran ahead) is not time passing:
+    "in 10 minutes" still fires after 10 minutes of real (monotonic) time, not an hour on."""
     sim = miio_relay()
     clock = FakeClock()
 
@@ -101,13 +102,68 @@ def test_a_wall_clock_jump_neither_fires_early_nor_loses_the_timer(
         async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (daemon, fired):
             await daemon.handle(off_in(600, "left"))
             await clock.advance(60)
-            clock.jump_wall(jump)
+            clock.jump_wall(-3600)
             await clock.advance(500)
             assert fired == [], "not early"
             await clock.advance(40.1)
-            assert not sim.burner.lit, "not lost"
+            assert not sim.burner.lit, "not an hour late"
             await clock.advance_until(lambda: bool(fired))
             assert [b for b, _, _ in fired] == ["left"]
+
+    asyncio.run(main())
+
+
+def test_a_wall_clock_jumping_past_the_due_instant_fires_the_timer_within_the_check(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """The earlier of the monotonic deadline and the wall-clock due instant: once the clock
+    reads past the shut-off time it is carried out, within WALL_CHECK_S (a timer set
+    while the clock was an hour behind fires when NTP corrects it: early, never late)."""
+    sim = miio_relay()
+    clock = FakeClock()
+
+    async def main() -> None:
+        async with running(tmp_path / "g.db", clock, burner_yaml("left", sim)) as (daemon, fired):
+            await daemon.handle(off_in(600, "left"))
+            await clock.advance(60)
+            clock.jump_wall(3600)
+            await clock.advance(WALL_CHECK_S + 0.1)
+            assert not sim.burner.lit, "cut within one wall-clock check of the jump"
+            await clock.advance_until(lambda: bool(fired))
+            await clock.advance(3600)
+            assert [b for b, _, _ in fired] == ["left"], "once"
+            assert daemon.timers == {}
+
+    asyncio.run(main())
+
+
+def test_a_timer_restored_while_the_clock_is_behind_fires_when_ntp_corrects_it(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """A Raspberry Pi without a real-time clock boots at its last shutdown time and NTP
+    steps the clock forward minutes later. The restored timer, anchored to the monotonic
+    clock from the wrong time, would wait the whole error on top: it fires instead once
+    the corrected clock reads past its due instant."""
+    sim = miio_relay()
+    clock = FakeClock()
+    db = tmp_path / "g.db"
+
+    async def main() -> None:
+        async with running(db, clock, burner_yaml("left", sim)) as (daemon, _):
+            await daemon.handle(off_in(600, "left"))
+            await clock.advance(60)
+        clock.jump_wall(-3600)  # rebooted with the clock an hour behind
+        async with running(db, clock, burner_yaml("left", sim)) as (daemon, fired):
+            await clock.advance(30)
+            clock.jump_wall(3600)  # NTP: 90 s of the 600 have passed
+            await clock.advance(509)
+            assert fired == [] and sim.burner.lit, "not early"
+            await clock.advance(WALL_CHECK_S + 1)
+            assert not sim.burner.lit, "cut at its due instant, not an hour on"
+            await clock.advance_until(lambda: bool(fired))
+            await clock.advance(7200)
+            assert [b for b, _, _ in fired] == ["left"], "once"
+            assert fired[0][2] < WALL_CHECK_S + 1
 
     asyncio.run(main())
 

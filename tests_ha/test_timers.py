@@ -12,13 +12,16 @@ the miio driver measures the deadline the loop gave it.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import patch
 
 import pytest
-from custom_components.gasstove.const import DOMAIN
+from custom_components.gasstove.const import DOMAIN, SCAN_INTERVAL
 from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -26,6 +29,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component import common
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -384,3 +388,89 @@ async def test_timers_due_while_down_each_fire_with_their_own_source(
     assert not left.lit and not right.lit
     assert {e.data["burner"]: e.data["set_from"] for e in shut_off} == {
         "left": "assist", "right": "number"}
+
+
+@contextlib.contextmanager
+def _clock_jumped(seconds: float) -> Iterator[None]:
+    """The wall clock stepped by ``seconds`` (NTP correcting a Raspberry Pi that booted at
+    its last shutdown time): ``dt_util.utcnow`` and the ``time.time`` that
+    ``async_fire_time_changed`` measures from move, the event loop's monotonic clock does
+    not, so a timer already waiting with ``loop.call_at`` still waits its whole length
+    (``_advance`` then runs what is due within so many seconds of the loop's clock)."""
+    real_utcnow, real_time = dt_util.utcnow, time.time
+    with patch.object(dt_util, "utcnow", lambda: real_utcnow() + timedelta(seconds=seconds)), \
+            patch.object(common, "time", SimpleNamespace(time=lambda: real_time() + seconds)):
+        yield
+
+
+async def test_a_timer_whose_due_instant_the_clock_jumped_past_fires_at_the_next_poll_once(
+    hass: HomeAssistant, miio_relay: Any, hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    left = miio_relay("left")
+    entry = await _setup(hass, left)
+    shut_off = async_capture_events(hass, "gasstove_shut_off")
+    await _set_timer(hass, 20)
+    with _clock_jumped(3600):
+        await _advance(hass, 1)
+        assert left.lit and shut_off == []  # nothing woke yet
+        await _advance(hass, SCAN_INTERVAL.total_seconds())  # the poll only
+        assert not left.lit, "cut within one poll of the jump, not 20 minutes on"
+        assert [(e.data["source"], "late_seconds" in e.data) for e in shut_off] == [("timer", False)]
+        assert "the clock moved past the shut-off timer's due instant 20m before" in caplog.text
+        assert _stored_timers(hass_storage, entry) == {}
+        await _advance(hass, 20 * 60 + 60)  # the timer's own call_at, had it stayed
+        await _advance(hass, SCAN_INTERVAL.total_seconds())
+    assert len(shut_off) == 1, "once"
+
+
+async def test_a_clock_stepped_back_does_not_delay_a_timer(
+    hass: HomeAssistant, miio_relay: Any,
+) -> None:
+    """A step back is not time passing: "in 20 minutes" fires after 20 real minutes."""
+    left = miio_relay("left")
+    await _setup(hass, left)
+    await _set_timer(hass, 20)
+    with _clock_jumped(-3600):
+        await _advance(hass, 20 * 60 - 2)  # (each _advance counts from the moment of setting)
+        assert left.lit, "not early"
+        await _advance(hass, 20 * 60 + 1)
+        assert not left.lit, "not an hour late"
+
+
+async def test_a_poll_and_the_timer_coming_due_together_cut_once(
+    hass: HomeAssistant, miio_relay: Any,
+) -> None:
+    left = miio_relay("left")
+    await _setup(hass, left)
+    shut_off = async_capture_events(hass, "gasstove_shut_off")
+    await _set_timer(hass, 20)
+    await _advance(hass, 20 * 60 + 1)  # both the poll and the timer's call_at run
+    cuts = [r for r in left.device.requests if r.get("method") == "set_properties"
+            and r["params"][0]["value"] is True]
+    assert not left.lit and len(cuts) == 1 and len(shut_off) == 1
+
+
+async def test_a_timer_restored_while_the_clock_is_behind_fires_once_ntp_corrects_it(
+    hass: HomeAssistant, miio_relay: Any, hass_storage: dict[str, Any],
+) -> None:
+    """A Raspberry Pi without a real-time clock starts Home Assistant an hour behind; the
+    stored timer is armed for its due instant plus that hour. Once the corrected clock
+    reads past the due instant, the next poll cuts: not an hour later."""
+    left = miio_relay("left")
+    key = STORE_KEY.format("entry-behind")
+    due = dt_util.utcnow() + timedelta(minutes=10)
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {"timers": {
+        "left": {"due": due.isoformat(), "delay_s": 1200, "source": "assist"}}}}
+    shut_off = async_capture_events(hass, "gasstove_shut_off")
+    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", entry_id="entry-behind",
+                            data=entry_data({"left": miio_burner(left.host)}))
+    entry.add_to_hass(hass)
+    with _clock_jumped(-3600):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    with _clock_jumped(10 * 60 + 1):  # NTP, and the ten minutes gone by the clock
+        await _advance(hass, SCAN_INTERVAL.total_seconds())
+        assert not left.lit, "cut within one poll, not an hour on"
+        await _advance(hass, 70 * 60 + 60)
+    assert [e.data["set_from"] for e in shut_off] == ["assist"], "once"

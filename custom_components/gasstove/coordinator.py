@@ -131,6 +131,8 @@ class Timer:
     unsub: CALLBACK_TYPE | None = field(default=None, compare=False)
     #: Rounds of attempts that all failed so far (the next waits longer).
     again: int = field(default=0, compare=False)
+    #: When its call_at runs, on the event loop's monotonic clock (set when armed).
+    deadline: float = field(default=0.0, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"due": self.due.isoformat(), "delay_s": self.delay_s, "source": self.source}
@@ -185,6 +187,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
 
     # -- reading ------------------------------------------------------------------
     async def _async_update_data(self) -> dict[str, BurnerData]:
+        self._fire_overdue()
         began = self._actions
         outcomes = await self.stove.status(self.config.burners)
         data = {o.burner: BurnerData(o.relay, o.ok, o.message, self.stove.locked(o.burner))
@@ -434,6 +437,15 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
 
     @callback
     def _arm(self, burner: str, timer: Timer) -> None:
+        """Wait for ``timer`` on the loop's monotonic clock; the poll also fires it once the
+        wall clock reads past its due instant (_fire_overdue): the earlier of the two.
+
+        Not async_track_point_in_utc_time: its call_at waits the monotonic length and
+        then re-arms while the wall clock reads early, so a clock stepped back delays
+        the shut-off by the step. A step forward is the poll's: a timer restored while
+        the clock was behind (a Raspberry Pi without a real-time clock boots at its last
+        shutdown time) fires within one poll of NTP's correction, not the error later.
+        """
         self._disarm(burner)
 
         @callback
@@ -441,9 +453,29 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             timer.unsub = None
             self._start_firing(burner, timer.source, None)
 
-        timer.unsub = async_track_point_in_utc_time(self.hass, fire, timer.due)
+        wait = (timer.due - dt_util.utcnow()).total_seconds()
+        timer.deadline = self.hass.loop.time() + wait
+        timer.unsub = async_call_later(self.hass, wait, fire)
         self.timers[burner] = timer
         self._schedule_tick()
+
+    @callback
+    def _fire_overdue(self) -> None:
+        """Fire the armed timers the wall clock has passed while their call_at still waits
+        (see _arm). An armed timer is one not yet fired (unsub set): firing clears it, in
+        the same turn of the loop as the check, so its call_at and a poll never both start
+        it. No ``late_seconds``: whether the clock was wrong before or after the step, and
+        so how late this is, nobody can tell (the log says by how much it moved)."""
+        now, loop_now = dt_util.utcnow(), self.hass.loop.time()
+        for burner, timer in list(self.timers.items()):
+            if timer.unsub is None or timer.due > now or timer.deadline <= loop_now:
+                continue
+            timer.unsub()
+            timer.unsub = None
+            _LOGGER.warning("%s %s: the clock moved past the shut-off timer's due instant "
+                            "%s before its wait ended; shutting off now", self.entry.title,
+                            burner, format_duration(max(1, round(timer.deadline - loop_now))))
+            self._start_firing(burner, timer.source, None)
 
     @callback
     def _disarm(self, burner: str) -> None:

@@ -31,6 +31,7 @@ from ..domain.errors import UsageError
 from ..domain.guard import GuardConfig
 from ..domain.remote import burner_state
 from ..domain.timers import (
+    WALL_CHECK_S,
     Timer,
     iso,
     lateness,
@@ -312,28 +313,31 @@ class Daemon:
     def _schedule(self, timer: Timer, *, again: int = 0) -> None:
         """Wait for ``timer``; ``again``: its round of tries after all of them failed."""
         now_wall, now_mono = self.clock.wall(), self.clock.monotonic()
-        deadline = monotonic_deadline(timer, now_wall, now_mono)
+        deadline, due = monotonic_deadline(timer, now_wall, now_mono), timer.due_at
         late_at_start = lateness(timer, now_wall)
         if again:
             pause = retry_pause(again)
-            deadline, late_at_start = now_mono + pause, late_at_start + pause
+            deadline, due, late_at_start = now_mono + pause, now_wall + pause, late_at_start + pause
         self.timers[timer.burner] = timer
-        task = asyncio.create_task(self._wait_and_fire(timer, deadline, late_at_start, again),
+        task = asyncio.create_task(self._wait_and_fire(timer, deadline, due, late_at_start, again),
                                    name=f"timer-{timer.burner}")
         self._tasks[timer.burner] = task
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _wait_and_fire(self, timer: Timer, deadline: float, late_at_start: float,
-                             again: int) -> None:
-        wait = deadline - self.clock.monotonic()
-        if wait > 0:
-            await self.clock.sleep(wait)
+    async def _wait_and_fire(self, timer: Timer, deadline: float, due: float,
+                             late_at_start: float, again: int) -> None:
+        # Fired at the earlier of the monotonic deadline and the wall-clock due
+        # instant (see monotonic_deadline): a clock that was behind when the timer was
+        # restored, and that NTP then corrects, does not add its error to the wait.
+        while (wait := min(deadline - self.clock.monotonic(), due - self.clock.wall())) > 0:
+            await self.clock.sleep(min(wait, WALL_CHECK_S))
         # An immediate cut under way may cover this timer: wait for its outcome
         # (a confirmed one cancels this task) rather than pulse right after it.
         async with self._cutting[timer.burner]:
             pass
-        late = late_at_start + max(0.0, self.clock.monotonic() - deadline)
+        late = late_at_start + max(0.0, min(self.clock.monotonic() - deadline,
+                                            self.clock.wall() - due))
         # From here the shut-off runs to its end: a cancel that arrives now is too late.
         self._tasks.pop(timer.burner, None)
         self._firing.add(timer.burner)

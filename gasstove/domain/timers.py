@@ -1,8 +1,8 @@
 """Shut-off timers: what one is, and how lateness and replacement are told.
 
 Deadlines are stored as wall-clock instants (they must survive a restart)
-and waited on with the monotonic clock (so a clock jump neither fires early
-nor loses a timer): see :func:`monotonic_deadline`.
+and waited on with the monotonic clock too: a timer fires at the earlier of
+the two, see :func:`monotonic_deadline`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from .durations import format_duration
 
 #: A timer found more than this late at start-up is reported as late.
 LATE_AFTER_S = 1.0
+#: How often a waiting timer compares the wall clock with its due instant.
+WALL_CHECK_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,16 @@ def show_times(text: str, *, now: datetime | None, tz: tzinfo | None = None) -> 
 def monotonic_deadline(timer: Timer, now_wall: float, now_mono: float) -> float:
     """Anchor a stored wall-clock deadline to the monotonic clock, once, at scheduling.
 
-    From then on only the monotonic clock counts: if the wall clock later
-    jumps an hour, the timer still fires after the time that was asked for.
+    A timer fires at the earlier of this deadline and its wall-clock due instant
+    (checked every WALL_CHECK_S). A step back of the wall clock (a person, NTP
+    correcting a clock that ran ahead) is not time passing: the monotonic deadline
+    still fires "in 20 minutes" after 20 real minutes, not 20 minutes plus the step.
+    A step forward past the due instant fires it within WALL_CHECK_S: a timer
+    restored while the clock was behind (a Raspberry Pi without a real-time clock
+    boots at its last shutdown time) would otherwise wait the clock's whole error
+    on top once NTP corrects it. The price: a timer *set* while the clock was behind
+    fires when the corrected clock reaches the instant it was given, early by up to
+    the correction (never late: early is the safe side of a shut-off).
     """
     return now_mono + max(0.0, timer.due_at - now_wall)
 
