@@ -81,11 +81,17 @@ class Hold(Protocol):
 
     record: BurnerRecord
 
-    def write(self, record: BurnerRecord) -> str | None:
+    def write(self, record: BurnerRecord, *, sync_later: bool = False) -> str | None:
         """Make ``record`` the burner's record, durably (nothing if unchanged); never raises.
 
         Returns why it could not be written to disk (kept in this process only), or None.
+        ``sync_later``: written for every process now, made durable by :meth:`sync`
+        (a lock's fsync must not delay its cut).
         """
+        ...
+
+    def sync(self) -> str | None:
+        """Make a ``sync_later`` write durable; why it could not be, or None."""
         ...
 
 
@@ -110,10 +116,13 @@ class _MemoryHold:
     records: dict[str, BurnerRecord]
     burner: str
 
-    def write(self, record: BurnerRecord) -> str | None:
+    def write(self, record: BurnerRecord, *, sync_later: bool = False) -> str | None:
         self.record = self.records[self.burner] = record
         if record == BurnerRecord():
             del self.records[self.burner]
+        return None
+
+    def sync(self) -> str | None:
         return None
 
 
@@ -147,19 +156,32 @@ class _FileHold:
     path: Path
     burner: str
     unsaved: dict[str, BurnerRecord]  #: the guard's records not on disk, by burner
+    unsynced: bool = False  #: a durable write is waiting for sync()
 
-    def write(self, record: BurnerRecord, *, force: bool = False) -> str | None:
+    def write(self, record: BurnerRecord, *, force: bool = False,
+              sync_later: bool = False) -> str | None:
         if record == self.record and not force:
             return None
         durable = force or record.locked != self.record.locked
         self.record = record
-        why = _store(self.fd, self.path, record, durable=durable)
+        self.unsynced = durable and sync_later
+        return self._stored(_store(self.fd, self.path, record,
+                                   durable=durable and not sync_later))
+
+    def sync(self) -> str | None:
+        if not self.unsynced:
+            return None
+        self.unsynced = False
+        return self._stored(_store(self.fd, self.path, self.record, durable=True))
+
+    def _stored(self, why: str | None) -> str | None:
         if why is None:
             self.unsaved.pop(self.burner, None)
             return None
-        self.unsaved[self.burner] = record
+        self.unsaved[self.burner] = self.record
         _LOG.error("%s: not written (%s): locked=%s, pulse under way=%s; kept by this "
-                   "process only", self.path, why, record.locked, record.pulse is not None)
+                   "process only", self.path, why, self.record.locked,
+                   self.record.pulse is not None)
         return why
 
 
