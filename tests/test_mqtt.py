@@ -541,3 +541,30 @@ async def test_tasmota_cut_and_lock_reach_the_contact_without_the_backlog_pause(
         assert sim.sim.energised
     finally:
         await stove.close()
+
+
+@run
+async def test_a_device_timed_cut_is_confirmed_even_if_it_ended_before_we_looked(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """A busy controller (ten thousand relays at once) may read the device's report of
+    the cut only after the device has ended the pulse itself: the live report of the
+    cut, sent after our command, confirms it; the later return to rest is the pulse
+    the command asked for (failed before: "still reports the relay released")."""
+    sim = mqtt_sim(block("tasmota"))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    try:
+        await relay.read(deadline=time.monotonic() + 2)
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=1.0)
+        time.sleep(1.4)  # noqa: ASYNC251 (the loop is busy past the device's 1 s PulseTime)
+        assert not sim.sim.energised
+        await relay.wait_for(True, deadline=time.monotonic() + 2)
+        # ... but a cut that never came is not confirmed by the same path:
+        sim.sim.ignore_commands = True
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=1.0)
+        time.sleep(0.3)  # noqa: ASYNC251 (busy, as above)
+        with pytest.raises(Unconfirmed):
+            await relay.wait_for(True, deadline=time.monotonic() + 1)
+    finally:
+        await stove.close()
