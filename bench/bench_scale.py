@@ -17,14 +17,17 @@ The broker gets ``max_queued_messages 0`` (no limit): with mosquitto's default
 of 1,000 queued QoS 1 messages per client, the daemon's connection drops state
 reports when more than ~1,000 relays answer at once (see README "Scaling").
 
-Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``.
+Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``; with ``BENCH_PYSPY=out.txt``
+(and py-spy on the PATH) the daemon is sampled for 25 s from the ``off``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -131,6 +134,11 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             ready = time.perf_counter() - start
             rows.append((f"{count} relays: daemon start to online / first poll done",
                          f"{up:.1f} s / {ready:.1f} s, RSS {_rss_mb(serve.pid):.0f} MB"))
+            if profile := os.environ.get("BENCH_PYSPY"):  # where the daemon's time goes
+                subprocess.Popen([shutil.which("py-spy") or "py-spy", "record", "-r", "50", "-f",
+                                  "raw", "-o", profile, "--threads", "--pid", str(serve.pid),
+                                  "-d", "25"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)
             sent = time.perf_counter()
             watcher.publish(f"{base}/set", '{"action": "off"}', qos=1)
             if not all_cut.wait(300):
