@@ -122,7 +122,10 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
         threading.Thread(target=read_log, daemon=True).start()
         rows: list[tuple[str, str]] = []
         try:
-            up = online.get(timeout=300) - start
+            try:
+                up = online.get(timeout=300) - start
+            except queue.Empty:
+                raise RuntimeError(f"the daemon did not come online; log: {tail}") from None
             # the first poll reads every relay: wait until the daemon is quiet
             cpu = _cpu_s(serve.pid)
             while True:

@@ -209,3 +209,30 @@ def test_a_running_daemon_finishes_a_pulse_another_process_left_open(
     assert until(lambda: guard.record("left").pulse is None, 5), guard.record("left")
     log = (tmp_path / "serve-0.log").read_text()
     assert "cut short" in log and "restored" in log, log
+
+
+def test_kept_record_files_leave_the_low_descriptors_to_the_mqtt_connection(
+    tmp_path: Path,
+) -> None:
+    """A daemon keeps every burner's record file open; paho watches its socket with
+    select(), which cannot take a descriptor past 1023: after ten thousand burners were
+    acted on, a reconnection to the broker must still get a low one."""
+    import resource
+    import select
+    import socket
+
+    from gasstove.adapters.burner_guard import FileBurnerGuard
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 4096:
+        pytest.skip("needs a file limit of 4096 (the daemon raises its own)")
+    guard = FileBurnerGuard(tmp_path)
+    guard.open_all(f"b{i}" for i in range(1500))
+
+    async def act() -> None:
+        async with guard.hold("b7", wait=1) as hold:
+            hold.write(hold.record.with_pulse(None), sync_later=False)
+
+    asyncio.run(act())
+    with socket.socket() as sock:
+        assert sock.fileno() < 1024
+        select.select([sock], [], [], 0)  # what paho does with it
