@@ -28,8 +28,8 @@ def main() -> None:
     start = time.perf_counter()
     rows = [*bench_cli.import_times(), *bench_cli.run(3 if quick else 9),
             *bench_timers.run((1, 100) if quick else (1, 1000)),
-            *bench_mqtt.run(30 if quick else 200, 3 if quick else 10),
-            *bench_mqtt.run(10 if quick else 50, 0, tcp_nodelay=False),
+            *bench_mqtt.run(10 if quick else 60, 2 if quick else 5),
+            *bench_mqtt.run(5 if quick else 20, 0, tcp_nodelay=False, dialects=("tasmota",)),
             *bench_scale.run((1000,) if quick else (1000, 10000), 3 if quick else 10)]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

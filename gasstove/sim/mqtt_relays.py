@@ -423,7 +423,12 @@ class _AutoTimerSim(SimRelay):
 class ShellySim(_AutoTimerSim):
     """Shelly Gen1: publishes ``relay/<n>`` on every change and again every
     ``mqtt_update_period`` seconds (30 by default; /settings, "mqtt_update_period",
-    https://shelly-api-docs.shelly.cloud/gen1/#settings), and on ``update``."""
+    https://shelly-api-docs.shelly.cloud/gen1/#settings), and on ``update``.
+
+    Timing: the Gen1 and Gen2 APIs document no delay between an MQTT command and
+    the switch or its report (both firmwares handle MQTT in their event loop and
+    publish a change as it happens), so none is modelled; a state report is not
+    retained (Gen1 ``mqtt_retain`` is off by default)."""
 
     dialect_name = "shelly"
 
@@ -510,6 +515,12 @@ class ShellyRpcSim(SimRelay):
         self.publish(self.dialect.events_topic, json.dumps(notify))
 
 
+#: One Zigbee hop, coordinator to device: an 802.15.4 frame at 250 kbit/s and its MAC
+#: ack take a few ms, a router or the coordinator's serial link more. Not documented
+#: as a figure; 10 ms is on the kind side.
+ZIGBEE_HOP_S = 0.01
+
+
 class Zigbee2MqttSim(SimRelay):
     """The Zigbee2MQTT bridge and one on/off device behind it.
 
@@ -525,6 +536,7 @@ class Zigbee2MqttSim(SimRelay):
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:
         self.dialect = Zigbee2Mqtt.from_config(config)
+        self._frames = 0  #: Zigbee frames sent, to name their timers
         super().__init__(config, burner, wiring, **kwargs)
 
     def command_topics(self) -> list[str]:
@@ -540,18 +552,26 @@ class Zigbee2MqttSim(SimRelay):
         self.publish(self.dialect.bridge_topic, '{"state":"online"}', retain=True)
 
     def on_command(self, topic: str, payload: str) -> None:
+        # Timing (lib/extension/publish.ts): a /set runs the device's converter,
+        # which sends the ZCL command and awaits the device's default response;
+        # only then does the bridge publish the state it asked for (`optimistic`,
+        # the default), whatever the device did (DESIGN.md §5). A /get reads the
+        # attribute: its answer comes back over the radio too. The device switches
+        # when the frame reaches it.
         body = json.loads(payload)
+        self._frames += 1
+        frame = f"zigbee-{self._frames}"
         if topic.endswith("/get"):
-            self.report()
+            self.after(frame, 2 * ZIGBEE_HOP_S, self.report)
             return
         on = _on_off(str(body[self.dialect.key]), self.energised)
-        # The bridge publishes what it asked for once the command is sent,
-        # whatever the device then does (DESIGN.md §5).
-        self._publish_state(on)
+        self.after(frame, ZIGBEE_HOP_S, lambda: self._device_set(on, body.get("on_time")))
+        self.after(f"{frame}-echo", 2 * ZIGBEE_HOP_S, lambda: self._publish_state(on))
+
+    def _device_set(self, on: bool, on_time: Any) -> None:
         if self.ignore_commands:
             return
         self.set(on, "set", report=False)
-        on_time = body.get("on_time")
         if on and isinstance(on_time, int | float) and on_time > 0:
             self.after("on_time", float(on_time), lambda: self.set(False, f"on_time {on_time}"))
         else:
