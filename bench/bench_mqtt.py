@@ -26,11 +26,13 @@ Ratios are of p99s from the same run. One more line shows mosquitto's default
 ``set_tcp_nodelay false`` (Tasmota only), where the broker holds a small packet
 until the daemon's TCP ACK of the previous one (Nagle + delayed ACK).
 
-Run alone: ``.venv/bin/python bench/bench_mqtt.py [rounds]``.
+Run alone: ``.venv/bin/python bench/bench_mqtt.py [rounds]``; ``BENCH_DAEMON_TREE=<checkout>``
+runs the daemon of another checkout (a baseline) against the same simulators.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import secrets
 import signal
@@ -52,7 +54,6 @@ from gasstove.sim.broker import Mosquitto
 from gasstove.sim.burner import Burner
 from gasstove.sim.mqtt_relays import sim_for
 
-BIN = Path(sys.executable).parent
 DIALECTS = ("tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome", "generic")
 
 
@@ -142,8 +143,12 @@ def run(rounds: int, off_rounds: int, *, tcp_nodelay: bool = True,
         watcher = _client(broker, daemon_message, f"{base}/availability", f"{base}/result")
         pong = _client(broker, lambda _m: pongs.put(time.perf_counter()), ping)
         pub = _client(broker)
-        serve = subprocess.Popen([str(BIN / "stove"), "-c", str(config), "serve"],
-                                 stderr=subprocess.DEVNULL)
+        env = dict(os.environ)
+        if tree := os.environ.get("BENCH_DAEMON_TREE"):  # the daemon of another checkout
+            env["PYTHONPATH"] = tree
+        log = None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL
+        serve = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
+                                 stderr=log, env=env)
         try:
             online.get(timeout=20)
 

@@ -45,7 +45,6 @@ from gasstove.sim.broker import Mosquitto
 from gasstove.sim.burner import Burner
 from gasstove.sim.mqtt_relays import TasmotaFleet
 
-BIN = Path(sys.executable).parent
 TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
 
@@ -109,7 +108,7 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
         watcher.loop_start()
         time.sleep(0.2)
         start = time.perf_counter()
-        serve = subprocess.Popen([str(BIN / "stove"), "-c", str(config), "serve"],
+        serve = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
                                  stderr=subprocess.PIPE, text=True)
         tail: list[str] = []
         assert serve.stderr is not None
