@@ -143,12 +143,12 @@ def run(rounds: int, off_rounds: int, *, tcp_nodelay: bool = True,
         watcher = _client(broker, daemon_message, f"{base}/availability", f"{base}/result")
         pong = _client(broker, lambda _m: pongs.put(time.perf_counter()), ping)
         pub = _client(broker)
-        env = dict(os.environ)
-        if tree := os.environ.get("BENCH_DAEMON_TREE"):  # the daemon of another checkout
+        env, tree = dict(os.environ), os.environ.get("BENCH_DAEMON_TREE")
+        if tree:  # the daemon of another checkout (`-m` looks in the working folder first)
             env["PYTHONPATH"] = tree
         log = None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL
         serve = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
-                                 stderr=log, env=env)
+                                 stderr=log, env=env, cwd=tree)
         try:
             online.get(timeout=20)
 
