@@ -137,6 +137,10 @@ def test_tasmota_commands_and_device_pulses() -> None:
     assert payloads(d.switch(False, 3)) == [
         clear, ("cmnd/kitchen/Backlog", "POWER1 OFF; Delay 30; POWER1 ON")]
     assert payloads(d.poll()) == [("cmnd/kitchen/POWER1", "")]
+    # normally_closed: never an OFF pulse, so nothing to clear before an OFF.
+    nc = d.without_off_pulses()
+    assert payloads(nc.switch(False)) == [("cmnd/kitchen/POWER1", "OFF")]
+    assert payloads(nc.switch(True, 3)) == payloads(d.switch(True, 3))
 
 
 def test_tasmota_without_device_timer_leaves_pulse_time_alone() -> None:

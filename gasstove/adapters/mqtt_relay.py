@@ -137,9 +137,14 @@ class MqttLink(Protocol):
 class MqttRelay:
     """One relay on a (shared) :class:`MqttLink`, speaking its firmware's dialect."""
 
-    def __init__(self, config: MqttRelayConfig, link: MqttLink) -> None:
+    def __init__(self, config: MqttRelayConfig, link: MqttLink, *,
+                 off_pulses: bool = True) -> None:
+        """``off_pulses``: the burner's wiring makes a cut an OFF pulse (normally_open);
+        with False the dialect may skip what only guards against one (Tasmota's clear)."""
         self.config = config
         self.dialect: Dialect = config.dialect_impl()
+        if not off_pulses:
+            self.dialect = self.dialect.without_off_pulses()
         self._topics = self.dialect.subscriptions()  # asked before every action: computed once
         self._link = link
         link.attach()

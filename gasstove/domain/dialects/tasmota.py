@@ -27,7 +27,8 @@ The only thing one of our commands leaves queued on the device is the
 ``POWER ON`` at the end of an OFF pulse, which could undo a later OFF (a lock
 sent during its Delay). So an OFF is preceded by an empty ``Backlog`` that clears
 the queue (one more message, one more loop pass); an ON is not: the leftover
-``POWER ON`` agrees with it.
+``POWER ON`` agrees with it. A relay wired normally_closed is never sent an OFF
+pulse, so its OFFs (restore, unlock) go without the clear.
 
 What confirms (issue 13): every ``POWER`` command is answered on ``stat/`` even
 when the relay already had that state (``ExecuteCommandPower`` in
@@ -41,7 +42,7 @@ read, never taken as the answer to a command.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from ..plan import DevicePulse
@@ -75,6 +76,8 @@ class Tasmota(Dialect):
     topic: str
     channel: int | None = None  #: None: a one-relay device (``POWER``)
     timer: bool = True
+    #: The relay may be sent an OFF pulse, whose end may still be queued on the device.
+    off_pulses: bool = True
 
     @classmethod
     def from_config(cls, config: MqttRelayConfig) -> Tasmota:
@@ -114,13 +117,18 @@ class Tasmota(Dialect):
 
     def switch(self, energised: bool, pulse_seconds: float | None = None) -> list[Message]:
         messages = super().switch(energised, pulse_seconds)
-        if not self.timer or energised:
-            return messages  # nothing of ours left queued can undo an ON
+        if not self.timer or energised or not self.off_pulses:
+            return messages  # nothing of ours left queued can undo this
         # An empty Backlog clears what an earlier OFF pulse left queued (CmndBacklog,
         # tasmota_support/support_command.ino): else its `POWER ON` would undo a
         # lock sent during its Delay, and a new Backlog would run that rest at once
         # (appending resets the backlog timer).
         return [Message(self.cmnd("Backlog"), ""), *messages]
+
+    def without_off_pulses(self) -> Tasmota:
+        # normally_closed: a cut is an ON pulse, so no Backlog of ours ends in a POWER ON
+        # (and one left by a wiring since changed would cut, the safe side).
+        return replace(self, off_pulses=False)
 
     def _set(self, energised: bool) -> list[Message]:
         if energised and self.timer:
