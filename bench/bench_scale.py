@@ -18,7 +18,8 @@ of 1,000 queued QoS 1 messages per client, the daemon's connection drops state
 reports when more than ~1,000 relays answer at once (see README "Scaling").
 
 Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``; with ``BENCH_PYSPY=out.txt``
-(and py-spy on the PATH) the daemon is sampled for 25 s from the ``off``.
+(and py-spy on the PATH) the daemon is sampled for 25 s from the ``off``;
+``BENCH_DAEMON_TREE=<checkout>`` runs another checkout's daemon (a baseline).
 """
 
 from __future__ import annotations
@@ -108,8 +109,11 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
         watcher.loop_start()
         time.sleep(0.2)
         start = time.perf_counter()
+        env, tree = dict(os.environ), os.environ.get("BENCH_DAEMON_TREE")
+        if tree:  # the daemon of another checkout (`-m` looks in the working folder first)
+            env["PYTHONPATH"] = tree
         serve = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True, env=env, cwd=tree)
         tail: list[str] = []
         assert serve.stderr is not None
         stderr = serve.stderr
