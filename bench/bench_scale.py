@@ -17,14 +17,18 @@ The broker gets ``max_queued_messages 0`` (no limit): with mosquitto's default
 of 1,000 queued QoS 1 messages per client, the daemon's connection drops state
 reports when more than ~1,000 relays answer at once (see README "Scaling").
 
-Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``.
+Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``; with ``BENCH_PYSPY=out.txt``
+(and py-spy on the PATH) the daemon is sampled for 25 s from the ``off``;
+``BENCH_DAEMON_TREE=<checkout>`` runs another checkout's daemon (a baseline).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,7 +46,6 @@ from gasstove.sim.broker import Mosquitto
 from gasstove.sim.burner import Burner
 from gasstove.sim.mqtt_relays import TasmotaFleet
 
-BIN = Path(sys.executable).parent
 TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
 
@@ -80,8 +83,9 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             Burner(f"b{i}"), Wiring.NORMALLY_CLOSED) for i in range(count)]
         fleet = TasmotaFleet(relays, host=broker.host, port=broker.port, on_change=changed)
         fleet.start()
-        burners = "".join(f"    b{i}:\n      cut_seconds: 1s\n      relay: {{type: mqtt, "
-                          f"dialect: tasmota, topic: s{tag}-{i}}}\n" for i in range(count))
+        # The default cut (3 s): ten thousand burners then fit the loader's value budget.
+        burners = "".join(f"    b{i}:\n      relay: {{type: mqtt, dialect: tasmota, "
+                          f"topic: s{tag}-{i}}}\n" for i in range(count))
         config = Path(tmp) / "gasstove.yaml"
         config.write_text(
             f"stove:\n  name: big\n  deadline: 60s\n  burners:\n{burners}"
@@ -105,8 +109,11 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
         watcher.loop_start()
         time.sleep(0.2)
         start = time.perf_counter()
-        serve = subprocess.Popen([str(BIN / "stove"), "-c", str(config), "serve"],
-                                 stderr=subprocess.PIPE, text=True)
+        env, tree = dict(os.environ), os.environ.get("BENCH_DAEMON_TREE")
+        if tree:  # the daemon of another checkout (`-m` looks in the working folder first)
+            env["PYTHONPATH"] = tree
+        serve = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
+                                 stderr=subprocess.PIPE, text=True, env=env, cwd=tree)
         tail: list[str] = []
         assert serve.stderr is not None
         stderr = serve.stderr
@@ -118,7 +125,10 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
         threading.Thread(target=read_log, daemon=True).start()
         rows: list[tuple[str, str]] = []
         try:
-            up = online.get(timeout=300) - start
+            try:
+                up = online.get(timeout=300) - start
+            except queue.Empty:
+                raise RuntimeError(f"the daemon did not come online; log: {tail}") from None
             # the first poll reads every relay: wait until the daemon is quiet
             cpu = _cpu_s(serve.pid)
             while True:
@@ -130,6 +140,11 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             ready = time.perf_counter() - start
             rows.append((f"{count} relays: daemon start to online / first poll done",
                          f"{up:.1f} s / {ready:.1f} s, RSS {_rss_mb(serve.pid):.0f} MB"))
+            if profile := os.environ.get("BENCH_PYSPY"):  # where the daemon's time goes
+                subprocess.Popen([shutil.which("py-spy") or "py-spy", "record", "-r", "50", "-f",
+                                  "raw", "-o", profile, "--threads", "--pid", str(serve.pid),
+                                  "-d", "25"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)
             sent = time.perf_counter()
             watcher.publish(f"{base}/set", '{"action": "off"}', qos=1)
             if not all_cut.wait(300):
@@ -141,7 +156,7 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             rows.append((f"{count} relays: one 'off' command for all, last coil changed",
                          f"{(max(cut_at) - sent) * 1000:.0f} ms (first {(min(cut_at) - sent) * 1000:.0f} "
                          f"ms); daemon's cut_ms p50 {cut_ms[len(cut_ms) // 2]} ms, max {cut_ms[-1]} ms"))
-            rows.append((f"{count} relays: result (all confirmed, 1 s pulse, restored)",
+            rows.append((f"{count} relays: result (all confirmed, 3 s pulse, restored)",
                          f"{(when - sent):.1f} s, {len(failed)} failed"
                          + (f": {failed[0]['message']}" if failed else "")))
             time.sleep(1)

@@ -49,8 +49,8 @@ def main() -> None:
             *bench_timers.run((1000,) if quick else (1000, 10000), 1 if quick else 3),
             *bench_config.run((4000,), 1 if quick else 3),
             *bench_guard.run((1, 100) if quick else (1, 1000)),
-            *bench_mqtt.run(30 if quick else 200, 3 if quick else 10),
-            *bench_mqtt.run(10 if quick else 50, 0, tcp_nodelay=False),
+            *bench_mqtt.run(10 if quick else 60, 2 if quick else 5),
+            *bench_mqtt.run(5 if quick else 20, 0, tcp_nodelay=False, dialects=("tasmota",)),
             *bench_scale.run((1000,) if quick else (1000, 10000), 3 if quick else 10),
             *home_assistant(quick)]
     width = max(len(name) for name, _ in rows)

@@ -246,8 +246,11 @@ class Stove:
             _LOG.warning("%s: %s; the lock keeps the loop open", name, _cut_short(hold.record.pulse))
         # Recorded as asked, before the cut: from now on a shut-off holds the
         # loop open rather than pulse it, even if this lock is not confirmed.
-        unsaved = hold.write(BurnerRecord(locked=True))
+        # Its fsync (for a power cut) waits for the relay's answer, before we say
+        # "locked": it no longer delays the cut (~10 ms).
+        unsaved = hold.write(BurnerRecord(locked=True), sync_later=True)
         outcome = await self._hold_open(name, "lock")
+        unsaved = unsaved or hold.sync()
         if unsaved is None:
             return outcome
         # The relay did what it did; say so, and that nothing else will know of the lock.

@@ -209,3 +209,58 @@ def test_a_running_daemon_finishes_a_pulse_another_process_left_open(
     assert until(lambda: guard.record("left").pulse is None, 5), guard.record("left")
     log = (tmp_path / "serve-0.log").read_text()
     assert "cut short" in log and "restored" in log, log
+
+
+def test_kept_record_files_leave_the_low_descriptors_to_the_mqtt_connection(
+    tmp_path: Path,
+) -> None:
+    """A daemon keeps every burner's record file open; paho watches its socket with
+    select(), which cannot take a descriptor past 1023: after ten thousand burners were
+    acted on, a reconnection to the broker must still get a low one."""
+    import resource
+    import select
+    import socket
+
+    from gasstove.adapters.burner_guard import FileBurnerGuard
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 4096:
+        pytest.skip("needs a file limit of 4096 (the daemon raises its own)")
+    guard = FileBurnerGuard(tmp_path)
+    guard.open_all(f"b{i}" for i in range(1500))
+
+    async def act() -> None:
+        async with guard.hold("b7", wait=1) as hold:
+            hold.write(hold.record.with_pulse(None), sync_later=False)
+
+    asyncio.run(act())
+    with socket.socket() as sock:
+        assert sock.fileno() < 1024
+        select.select([sock], [], [], 0)  # what paho does with it
+
+
+def test_with_no_room_above_1023_the_record_file_is_closed_after_each_action(
+    tmp_path: Path,
+) -> None:
+    """Under a file limit of 1024 (a CLI in a default shell) nothing can be kept high:
+    the record is opened per action and closed after it, so the burner is free again."""
+    code = f"""
+import asyncio, fcntl, os, resource
+from pathlib import Path
+from gasstove.adapters.burner_guard import FileBurnerGuard
+resource.setrlimit(resource.RLIMIT_NOFILE, (1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+guard = FileBurnerGuard(Path({str(tmp_path)!r}))
+async def act():
+    for _ in range(2):
+        async with guard.hold("left", wait=1) as hold:
+            hold.write(hold.record.with_pulse(None))
+before = len(os.listdir("/proc/self/fd"))
+asyncio.run(act())
+after = len(os.listdir("/proc/self/fd"))
+probe = os.open({str(tmp_path / "left.record")!r}, os.O_RDONLY)
+fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: nobody holds it
+print(after - before)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) <= 0  # nothing left open (the loop's own files closed too)

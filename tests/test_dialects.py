@@ -127,16 +127,20 @@ def test_tasmota_pulse_time_tenths_then_seconds_plus_100(seconds: float, value: 
 def test_tasmota_commands_and_device_pulses() -> None:
     d = dialect("tasmota")
     assert d.device_pulse() == DevicePulse(on=True, off=True)
-    # A plain ON clears a PulseTime left by an earlier cut, or a lock would end by itself;
-    # every switch first clears a Backlog an earlier cut left queued (its POWER ON).
+    # An ON carries its PulseTime (0 for a hold: a PulseTime left by an earlier cut would
+    # end a lock by itself) in one Backlog0 message, run without SetOption34's pause.
+    assert payloads(d.switch(True)) == [("cmnd/kitchen/Backlog0", "PulseTime1 0; POWER1 ON")]
+    assert payloads(d.switch(True, 3)) == [("cmnd/kitchen/Backlog0", "PulseTime1 30; POWER1 ON")]
+    # An OFF first clears a Backlog an earlier OFF pulse left queued (its POWER ON).
     clear = ("cmnd/kitchen/Backlog", "")
-    assert payloads(d.switch(True)) == [clear, ("cmnd/kitchen/Backlog", "PulseTime1 0; POWER1 ON")]
     assert payloads(d.switch(False)) == [clear, ("cmnd/kitchen/POWER1", "OFF")]
-    assert payloads(d.switch(True, 3)) == [clear,
-                                           ("cmnd/kitchen/Backlog", "PulseTime1 30; POWER1 ON")]
     assert payloads(d.switch(False, 3)) == [
         clear, ("cmnd/kitchen/Backlog", "POWER1 OFF; Delay 30; POWER1 ON")]
     assert payloads(d.poll()) == [("cmnd/kitchen/POWER1", "")]
+    # normally_closed: never an OFF pulse, so nothing to clear before an OFF.
+    nc = d.without_off_pulses()
+    assert payloads(nc.switch(False)) == [("cmnd/kitchen/POWER1", "OFF")]
+    assert payloads(nc.switch(True, 3)) == payloads(d.switch(True, 3))
 
 
 def test_tasmota_without_device_timer_leaves_pulse_time_alone() -> None:

@@ -512,3 +512,59 @@ async def test_tasmota_hold_is_not_ended_by_the_rest_of_an_earlier_backlog(
         assert not sim.sim.energised and not sim.burner.state().loop_closed
     finally:
         await stove.close()
+
+
+@run
+async def test_tasmota_cut_and_lock_reach_the_contact_without_the_backlog_pause(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """Tasmota waits SetOption34 (200 ms) between a plain Backlog's commands; a cut or a
+    lock must not (issue 17): the coil moves within the device's own loop sleep and a pass,
+    and the cut is still timed by the device (it ends with no restore from us)."""
+    moved: list[float] = []
+    sim = mqtt_sim(block("tasmota"), on_change=lambda _what: moved.append(time.monotonic()))
+    stove, config = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    plan = config.stove.burners["front"].plan()
+    try:
+        for pulse in (plan.seconds, None):  # a cut, then a lock
+            await relay.read(deadline=time.monotonic() + 2)  # subscribed: not timed
+            moved.clear()
+            sent = time.monotonic()
+            deadline = sent + 2
+            await relay.switch(True, deadline=deadline, pulse_seconds=pulse)
+            await relay.wait_for(True, deadline=deadline)
+            assert moved and moved[0] - sent < 0.15, moved and moved[0] - sent
+            if pulse is not None:
+                assert await until(lambda: sim.sim.energised is False, 2.5), "no device pulse"
+        await asyncio.sleep(1.3)  # longer than the PulseTime the cut set: the lock holds
+        assert sim.sim.energised
+    finally:
+        await stove.close()
+
+
+@run
+async def test_a_device_timed_cut_is_confirmed_even_if_it_ended_before_we_looked(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """A busy controller (ten thousand relays at once) may read the device's report of
+    the cut only after the device has ended the pulse itself: the live report of the
+    cut, sent after our command, confirms it; the later return to rest is the pulse
+    the command asked for (failed before: "still reports the relay released")."""
+    sim = mqtt_sim(block("tasmota"))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    try:
+        await relay.read(deadline=time.monotonic() + 2)
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=1.0)
+        time.sleep(1.4)  # noqa: ASYNC251 (the loop is busy past the device's 1 s PulseTime)
+        assert not sim.sim.energised
+        await relay.wait_for(True, deadline=time.monotonic() + 2)
+        # ... but a cut that never came is not confirmed by the same path:
+        sim.sim.ignore_commands = True
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=1.0)
+        time.sleep(0.3)  # noqa: ASYNC251 (busy, as above)
+        with pytest.raises(Unconfirmed):
+            await relay.wait_for(True, deadline=time.monotonic() + 1)
+    finally:
+        await stove.close()

@@ -44,8 +44,9 @@ _LOG = logging.getLogger(__name__)
 MAX_BYTES = 1024 * 1024
 #: The schema nests 6 deep (stove.burners.<name>.relay.<key>).
 MAX_DEPTH = 32
-#: Values (mappings, lists, scalars, keys), aliases expanded; a thousand burners need ~13 000.
-MAX_VALUES = 50_000
+#: Values (mappings, lists, scalars, keys), aliases expanded; a thousand burners need ~13 000,
+#: ten thousand MQTT relays with the default cut ~100 000 (issue 17: one daemon, 10,000 relays).
+MAX_VALUES = 120_000
 #: The keys whose values are secrets (the models' SecretStr fields: a miio token, the
 #: MQTT password).
 SECRET_KEYS = ("token", "password")

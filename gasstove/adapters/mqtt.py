@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -32,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ..domain.errors import RelayRefused, RelayUnreachable
+from ..domain.errors import RelayError, RelayRefused, RelayUnreachable
 from ..domain.mqtt_config import MqttBrokerConfig
 from .mqtt_relay import NotSent, Receiver, Signal
 
@@ -40,10 +41,36 @@ _LOG = logging.getLogger(__name__)
 
 #: paho's reconnect back-off, doubling from the first to the second.
 RECONNECT_S = (1, 30)
+#: Topics per SUBSCRIBE packet when many relays subscribe at once.
+SUBSCRIBE_CHUNK = 2000
 #: QoS 1 messages sent and not yet acknowledged (paho's default is 20). More wait
 #: in paho's queue; with 20, ten thousand relays' commands crawl out 20 round
 #: trips at a time (README "Scaling").
 INFLIGHT = 200
+
+
+@dataclass
+class _Joining:
+    """Relays' topics to subscribe together, and the broker's codes for them."""
+
+    done: asyncio.Future[list[ReasonCode]]
+    topics: list[str] = field(default_factory=list)
+    deadline: float = 0.0
+
+
+def _pass_on(done: asyncio.Future[list[ReasonCode]],
+             mine: asyncio.Future[list[ReasonCode]]) -> None:
+    if mine.done():
+        return
+    if (err := done.exception()) is not None:
+        mine.set_exception(err)
+    else:
+        mine.set_result(done.result())
+
+
+def _fail(fut: asyncio.Future[list[ReasonCode]], err: Exception) -> None:
+    if not fut.done():
+        fut.set_exception(err)
 
 
 def no_delay(client: paho.Client) -> None:
@@ -110,6 +137,9 @@ class MqttBroker:
         self._changed = Signal()
         self._acks: dict[int, asyncio.Future[list[ReasonCode] | None]] = {}
         self._barrier_topic = ""
+        #: Relays asking to subscribe in this turn of the loop, and the batches under way.
+        self._joining: _Joining | None = None
+        self._batches: set[asyncio.Task[None]] = set()
         #: Callbacks from paho's thread for the loop, handed over in batches (see _post).
         self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = (
             collections.deque())
@@ -343,29 +373,84 @@ class MqttBroker:
         return self._client
 
     async def subscribe(self, topics: tuple[str, ...], deadline: float, *,
-                        retain_as_published: bool = False) -> None:
-        """Subscribe at QoS 1. ``retain_as_published``: messages keep the retain flag
-        they were published with, also while we are subscribed (command topics)."""
-        options = SubscribeOptions(qos=1, retainAsPublished=retain_as_published)
+                        retain_as_published: bool = False, qos: int = 1) -> None:
+        """Subscribe (QoS 1 unless told). ``retain_as_published``: messages keep the retain
+        flag they were published with, also while we are subscribed (command topics)."""
+        codes = await self._subscribe(list(topics), deadline, SubscribeOptions(
+            qos=qos, retainAsPublished=retain_as_published))
+        if any(code.is_failure for code in codes):
+            raise RelayRefused(f"{self.describe()} refused a subscription to {', '.join(topics)}")
+
+    async def _subscribe(self, topics: list[str], deadline: float,
+                         options: SubscribeOptions) -> list[ReasonCode]:
+        """One SUBSCRIBE; the broker's code for each topic."""
         rc, mid = self._client_or_raise().subscribe([(t, options) for t in topics])
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise RelayUnreachable(f"cannot subscribe on {self.describe()}: {paho.error_string(rc)}")
-        codes = await self._acked(mid, deadline, "our subscription") or []
-        if any(code.is_failure for code in codes):
-            raise RelayRefused(f"{self.describe()} refused a subscription to {', '.join(topics)}")
+        return await self._acked(mid, deadline, "our subscription") or []
 
     async def ready(self, topics: tuple[str, ...], receiver: Receiver, deadline: float) -> None:
         """Connected, ``topics`` subscribed on this connection, and their retained messages seen.
 
         Every connection is a clean session, so a reconnection subscribes again.
+        A relay's state and availability come at QoS 0: a report lost (only with the
+        connection) is asked for again, never taken as an answer, and QoS 1 would
+        cost a PUBACK per report and put ten thousand relays' reports through the
+        broker's in-flight window (mosquitto's max_inflight_messages, 20 by default:
+        README "Scaling"). The relays that ask in one turn of the loop (all of them,
+        at start) are subscribed together: a few SUBSCRIBE packets and one barrier,
+        not one each.
         """
         await self.connected_by(deadline)
         if self._subscribed.get(receiver) != self.generation:
             generation = self.generation
             self.route(topics, receiver)
-            await self.subscribe(topics, deadline)
-            await self.barrier(deadline)
+            codes = await self._join(topics, deadline)
+            if any(code.is_failure for code in codes):
+                raise RelayRefused(f"{self.describe()} refused a subscription to "
+                                   f"{', '.join(topics)}")
             self._subscribed[receiver] = generation
+
+    async def _join(self, topics: tuple[str, ...], deadline: float) -> list[ReasonCode]:
+        """Subscribe ``topics`` with the others asking in this turn of the loop; their codes."""
+        loop = asyncio.get_running_loop()
+        batch = self._joining
+        if batch is None:
+            batch = self._joining = _Joining(loop.create_future())
+            loop.call_soon(self._start_batch, batch)
+        first = len(batch.topics)
+        batch.topics.extend(topics)
+        batch.deadline = max(batch.deadline, deadline)
+        mine: asyncio.Future[list[ReasonCode]] = loop.create_future()
+        batch.done.add_done_callback(lambda done: _pass_on(done, mine))
+        timer = loop.call_later(max(0.0, deadline - time.monotonic()), _fail, mine,
+                                RelayUnreachable(f"{self.describe()} did not acknowledge our "
+                                                 "subscription within the deadline"))
+        try:
+            codes = await mine
+        finally:
+            timer.cancel()
+        return codes[first:first + len(topics)]
+
+    def _start_batch(self, batch: _Joining) -> None:
+        self._joining = None
+        task = asyncio.get_running_loop().create_task(self._subscribe_batch(batch))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _subscribe_batch(self, batch: _Joining) -> None:
+        try:
+            options = SubscribeOptions(qos=0)
+            chunks = [batch.topics[i:i + SUBSCRIBE_CHUNK]
+                      for i in range(0, len(batch.topics), SUBSCRIBE_CHUNK)]
+            codes = [code for chunk in await asyncio.gather(
+                *(self._subscribe(chunk, batch.deadline, options) for chunk in chunks))
+                for code in chunk]
+            await self.barrier(batch.deadline)
+        except RelayError as err:
+            batch.done.set_exception(err)
+        else:
+            batch.done.set_result(codes)
 
     async def barrier(self, deadline: float) -> None:
         """Return once every message the broker queued for us before now has been handled.

@@ -137,9 +137,14 @@ class MqttLink(Protocol):
 class MqttRelay:
     """One relay on a (shared) :class:`MqttLink`, speaking its firmware's dialect."""
 
-    def __init__(self, config: MqttRelayConfig, link: MqttLink) -> None:
+    def __init__(self, config: MqttRelayConfig, link: MqttLink, *,
+                 off_pulses: bool = True) -> None:
+        """``off_pulses``: the burner's wiring makes a cut an OFF pulse (normally_open);
+        with False the dialect may skip what only guards against one (Tasmota's clear)."""
         self.config = config
         self.dialect: Dialect = config.dialect_impl()
+        if not off_pulses:
+            self.dialect = self.dialect.without_off_pulses()
         self._topics = self.dialect.subscriptions()  # asked before every action: computed once
         self._link = link
         link.attach()
@@ -154,6 +159,11 @@ class MqttRelay:
         self._live = 0
         self._fresh_energised: bool | None = None
         self._command = 0  #: live reports received before our last command
+        #: The state our last command asked the device to hold for a pulse it times
+        #: itself, and whether a live report of it came since: the pulse may be over
+        #: (as asked) by the time a busy loop looks.
+        self._pulse: bool | None = None
+        self._pulse_seen = False
         #: Replies to requests numbered up to this were asked before our last command.
         self._asked_before = 0
         #: The state a Zigbee2MQTT-style bridge will echo for our last /set, until it has.
@@ -219,6 +229,7 @@ class MqttRelay:
             raise _amend(err, "nothing was sent to the relay") from None
         self._refused = None
         self._command = self._live  # only reports after this can confirm
+        self._pulse, self._pulse_seen = (None if pulse_seconds is None else energised), False
         self._echo = energised if self.dialect.optimistic_echo else None
         # The last message is the one that switches (Tasmota sends a Backlog clear first).
         for i, message in enumerate(messages):
@@ -256,9 +267,11 @@ class MqttRelay:
         def confirmed() -> bool:
             if self._refused is not None:
                 raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
-            # The device's own live word since the command, and nothing since against it.
-            return (self._live > baseline and self._fresh_energised == energised
-                    and self._energised == energised)
+            # The device's own live word since the command, and nothing since against it
+            # (but the end of the device's own pulse, which the command asked for).
+            return self._live > baseline and (
+                (self._fresh_energised == energised and self._energised == energised)
+                or (self._pulse_seen and self._pulse is energised))
 
         if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
             return
@@ -397,6 +410,7 @@ class MqttRelay:
             if not retained and not report.periodic:
                 self._live += 1
                 self._fresh_energised = report.energised
+                self._pulse_seen = self._pulse_seen or report.energised is self._pulse
         self._changed.notify()
         if (self._online, self._energised) != seen:
             for listener in self.listeners:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..domain.config import Config
+from ..domain.plan import Wiring
 from ..domain.relay import Relay
 
 if TYPE_CHECKING:
@@ -28,5 +29,6 @@ def build_relays(config: Config, broker: MqttBroker | None = None) -> dict[str, 
 
             assert config.mqtt is not None  # the config model requires it with an MQTT relay
             broker = broker or MqttBroker(config.mqtt)
-            relays[name] = MqttRelay(burner.relay, broker)
+            relays[name] = MqttRelay(burner.relay, broker,
+                                     off_pulses=burner.wiring is Wiring.NORMALLY_OPEN)
     return relays

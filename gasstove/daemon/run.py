@@ -52,8 +52,9 @@ async def serve(config: Config, *, clock: Clock | None = None,
                             topic=config.daemon.mqtt_topic,
                             discovery_prefix=config.daemon.discovery_prefix)
         broker = MqttBroker(config.mqtt, will=MqttRemote.will(topics))
-    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep,
-                  guard=FileBurnerGuard(config.daemon.burners_path()))
+    guard = FileBurnerGuard(config.daemon.burners_path())
+    guard.open_all(config.stove.burners)  # now, not in the first cut of them all
+    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep, guard=guard)
     log = EventLog.open(store.path)
     disk = DiskWriter()  # every write of the daemon, off its event loop
     recorder = Recorder(config.stove.name, log and BackgroundSink(log, disk),

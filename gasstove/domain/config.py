@@ -7,6 +7,7 @@ the offending secret: the loader prefixes file, line and key.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -147,6 +148,11 @@ class BurnerConfig(Model):
         return [a.strip() for a in value]
 
     def plan(self) -> CutPlan:
+        return self._cut_plan
+
+    @cached_property
+    def _cut_plan(self) -> CutPlan:
+        # Asked for at every report of every relay (ten thousand at once): built once.
         return plan_cut(self.wiring, self.cut_seconds, self.relay.device_pulse())
 
 

@@ -245,9 +245,15 @@ def _on_off(payload: str, current: bool, on: str = "ON", off: str = "OFF") -> bo
     raise ValueError(f"unknown state {payload[:20]!r}")
 
 
-#: Tasmota's main loop sleeps this long as shipped (``Sleep 50``): a command that
-#: arrives waits for the next pass. https://tasmota.github.io/docs/Commands/#sleep
-TASMOTA_LOOP_S = 0.05
+#: Tasmota's main loop (tasmota/tasmota.ino ``loop()``) runs ``Scheduler()`` and then
+#: sleeps what is left of ``Sleep`` milliseconds (50 as shipped, "dynamic sleep",
+#: https://tasmota.github.io/docs/Commands/#sleep): a command that arrives waits
+#: for the next pass.
+TASMOTA_SLEEP_S = 0.05
+#: What one pass of the main loop itself takes. Not documented; the ``LoadAvg`` a
+#: device reports in ``tele/STATE`` (100 x activity / Sleep, typically 10-20) puts
+#: it at 5-10 ms on an ESP8266. Only a ``Backlog0`` (which skips the sleep) sees it.
+TASMOTA_PASS_S = 0.005
 #: ``SetOption34``: the pause between a Backlog's commands, 200 ms by default
 #: (https://tasmota.github.io/docs/Commands/#setoption34); ``Delay <n>`` replaces it
 #: with n tenths of a second (https://tasmota.github.io/docs/Commands/#backlog).
@@ -257,16 +263,38 @@ TASMOTA_TELE_PERIOD_S = 300.0
 
 
 class TasmotaSim(SimRelay):
+    """Tasmota's command path, pass by pass of its main loop (tasmota/tasmota.ino):
+
+    * ``Scheduler()`` first calls the drivers' ``FUNC_LOOP``, where the MQTT driver
+      calls ``PubSubClient::loop()``, which reads ONE packet per call: two commands
+      sent back to back are run one pass (``Sleep``) apart;
+    * then ``BacklogLoop()`` runs at most one queued Backlog command, once
+      ``backlog_timer`` is reached. ``CmndBacklog`` sets that timer to now, so a
+      Backlog's first command runs in the pass that received it; each command
+      after that waits ``SetOption34`` (or a ``Delay``);
+    * ``Backlog0`` (``backlog_nodelay``) resets the timer after each command AND
+      makes ``SleepDelay`` skip the sleep, so its commands run on consecutive passes
+      a few ms apart; a ``Delay`` inside it is undone by that reset;
+    * after a pass the loop sleeps what is left of ``Sleep``.
+    """
+
     dialect_name = "tasmota"
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring, *,
-                 tele_period: float = TASMOTA_TELE_PERIOD_S, **kwargs: Any) -> None:
+                 tele_period: float = TASMOTA_TELE_PERIOD_S, sleep: float = TASMOTA_SLEEP_S,
+                 **kwargs: Any) -> None:
         self.dialect = Tasmota.from_config(config)
         self.pulse_time = 0  #: the stored PulseTime setting of our relay
         self.tele_period = tele_period
+        #: The ``Sleep`` setting, in seconds (0: the loop never sleeps).
+        self.sleep = sleep
+        #: The loop's passes fall on a grid of this phase (a device booted at any time).
+        self._phase = secrets.randbelow(1000) / 1000 * max(sleep, TASMOTA_PASS_S)
         self._inbox: collections.deque[tuple[str, str]] = collections.deque()
         #: Commands a Backlog still has to run; a new Backlog adds to them.
         self._backlog: collections.deque[str] = collections.deque()
+        self._backlog_at = 0.0  #: ``backlog_timer`` (monotonic)
+        self._nodelay = False  #: ``backlog_nodelay``: a Backlog0 is running
         super().__init__(config, burner, wiring, **kwargs)
 
     def connected(self) -> None:
@@ -287,29 +315,50 @@ class TasmotaSim(SimRelay):
         return (self.dialect.lwt_topic, "Online", "Offline")
 
     def on_command(self, topic: str, payload: str) -> None:
-        # Run on the next pass of the main loop, in the order received.
+        # Read by a later pass of the main loop, one message per pass, in order.
         self._inbox.append((topic.rsplit("/", 1)[-1], payload.strip()))
         if "loop" not in self._timers:
-            self.after("loop", TASMOTA_LOOP_S, self._loop_pass)
+            self._next_pass(time.monotonic())
+
+    def _next_pass(self, now: float, *, busy: bool = False) -> None:
+        """Schedule the next pass: on the loop's grid (after this pass's own work if
+        ``busy``), right after it while a Backlog0 runs (no sleep), and never before
+        the backlog timer if only the Backlog is waiting."""
+        period = max(self.sleep, TASMOTA_PASS_S)
+        ready = now + TASMOTA_PASS_S if busy else now
+        if self._nodelay and self._backlog:
+            at = ready
+        else:
+            if self._backlog and not self._inbox:
+                ready = max(ready, self._backlog_at)
+            at = ready + (self._phase - ready) % period
+        self.after("loop", at - now, self._loop_pass)
 
     def _loop_pass(self) -> None:
-        while self._inbox:
+        if self._inbox:  # PubSubClient::loop(): one packet
             self.run(*self._inbox.popleft())
+        now = time.monotonic()
+        if self._backlog and now >= self._backlog_at:  # BacklogLoop(): one command
+            self._backlog_step(now)
+        if not self._backlog:
+            self._nodelay = False
+        if self._inbox or self._backlog:
+            self._next_pass(now, busy=True)
 
     def run(self, command: str, arg: str) -> None:
         key = command.upper()
-        if key == "BACKLOG":
-            # CmndBacklog (tasmota/tasmota_support/support_command.ino): with no
-            # argument it clears the queue; otherwise it appends and resets the
-            # backlog timer, so what was left of an earlier Backlog (a Delay too)
-            # runs on at once.
-            self.cancel("backlog")
+        if key in ("BACKLOG", "BACKLOG0"):
+            # CmndBacklog (tasmota_support/support_command.ino): with no argument it
+            # clears the queue; otherwise it appends and resets the backlog timer, so
+            # what was left of an earlier Backlog (after a Delay too) runs on at once.
             if not arg:
                 self._result({"Backlog": "Aborted" if self._backlog else "Empty"})
                 self._backlog.clear()
+                self._nodelay = False
                 return
+            self._nodelay = self._nodelay or key == "BACKLOG0"
             self._backlog.extend(c.strip() for c in arg.split(";") if c.strip())
-            self._next_in_backlog()
+            self._backlog_at = time.monotonic()
         elif key in self.dialect.power_names():
             if arg:
                 self.power(_on_off(arg, self.energised))
@@ -318,7 +367,12 @@ class TasmotaSim(SimRelay):
         elif key == self.dialect.pulse_command.upper():
             if arg:
                 self.pulse_time = max(0, min(64900, int(arg)))
-            self._result({self.dialect.pulse_command: {"Set": self.pulse_time}})
+                self.cancel("pulse")  # CmndPulsetime: SetPulseTimer(index, 0)
+            self._result({self.dialect.pulse_command: {"Set": self.pulse_time,
+                                                       "Remaining": 0}})
+        elif key == "DELAY":
+            # CmndDelay: the next Backlog command waits n tenths (2..3600).
+            self._backlog_at = time.monotonic() + max(2, min(3600, int(arg or 0))) / 10
         else:
             self._result({"Command": "Unknown"})
 
@@ -333,18 +387,14 @@ class TasmotaSim(SimRelay):
         else:
             self.cancel("pulse")
 
-    def _next_in_backlog(self) -> None:
-        """Run the Backlog's next command; the one after waits SetOption34 (or a Delay)."""
-        if not self._backlog:
-            return
+    def _backlog_step(self, now: float) -> None:
+        """BacklogLoop: run the queue's next command; the one after waits SetOption34
+        (a Delay sets its own wait), unless a Backlog0 resets the timer."""
         name, _, arg = self._backlog.popleft().partition(" ")
-        if name.upper() == "DELAY":
-            pause = max(2, int(arg)) / 10
-        else:
-            self.run(name, arg.strip())
-            pause = TASMOTA_BACKLOG_S
-        if self._backlog:
-            self.after("backlog", pause, self._next_in_backlog)
+        self._backlog_at = now + TASMOTA_BACKLOG_S
+        self.run(name, arg.strip())
+        if self._nodelay:
+            self._backlog_at = now
 
     def _result(self, body: dict[str, Any]) -> None:
         self.publish(f"stat/{self.dialect.topic}/RESULT", json.dumps(body))
@@ -373,7 +423,12 @@ class _AutoTimerSim(SimRelay):
 class ShellySim(_AutoTimerSim):
     """Shelly Gen1: publishes ``relay/<n>`` on every change and again every
     ``mqtt_update_period`` seconds (30 by default; /settings, "mqtt_update_period",
-    https://shelly-api-docs.shelly.cloud/gen1/#settings), and on ``update``."""
+    https://shelly-api-docs.shelly.cloud/gen1/#settings), and on ``update``.
+
+    Timing: the Gen1 and Gen2 APIs document no delay between an MQTT command and
+    the switch or its report (both firmwares handle MQTT in their event loop and
+    publish a change as it happens), so none is modelled; a state report is not
+    retained (Gen1 ``mqtt_retain`` is off by default)."""
 
     dialect_name = "shelly"
 
@@ -460,6 +515,12 @@ class ShellyRpcSim(SimRelay):
         self.publish(self.dialect.events_topic, json.dumps(notify))
 
 
+#: One Zigbee hop, coordinator to device: an 802.15.4 frame at 250 kbit/s and its MAC
+#: ack take a few ms, a router or the coordinator's serial link more. Not documented
+#: as a figure; 10 ms is on the kind side.
+ZIGBEE_HOP_S = 0.01
+
+
 class Zigbee2MqttSim(SimRelay):
     """The Zigbee2MQTT bridge and one on/off device behind it.
 
@@ -475,6 +536,7 @@ class Zigbee2MqttSim(SimRelay):
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:
         self.dialect = Zigbee2Mqtt.from_config(config)
+        self._frames = 0  #: Zigbee frames sent, to name their timers
         super().__init__(config, burner, wiring, **kwargs)
 
     def command_topics(self) -> list[str]:
@@ -490,18 +552,26 @@ class Zigbee2MqttSim(SimRelay):
         self.publish(self.dialect.bridge_topic, '{"state":"online"}', retain=True)
 
     def on_command(self, topic: str, payload: str) -> None:
+        # Timing (lib/extension/publish.ts): a /set runs the device's converter,
+        # which sends the ZCL command and awaits the device's default response;
+        # only then does the bridge publish the state it asked for (`optimistic`,
+        # the default), whatever the device did (DESIGN.md §5). A /get reads the
+        # attribute: its answer comes back over the radio too. The device switches
+        # when the frame reaches it.
         body = json.loads(payload)
+        self._frames += 1
+        frame = f"zigbee-{self._frames}"
         if topic.endswith("/get"):
-            self.report()
+            self.after(frame, 2 * ZIGBEE_HOP_S, self.report)
             return
         on = _on_off(str(body[self.dialect.key]), self.energised)
-        # The bridge publishes what it asked for once the command is sent,
-        # whatever the device then does (DESIGN.md §5).
-        self._publish_state(on)
+        self.after(frame, ZIGBEE_HOP_S, lambda: self._device_set(on, body.get("on_time")))
+        self.after(f"{frame}-echo", 2 * ZIGBEE_HOP_S, lambda: self._publish_state(on))
+
+    def _device_set(self, on: bool, on_time: Any) -> None:
         if self.ignore_commands:
             return
         self.set(on, "set", report=False)
-        on_time = body.get("on_time")
         if on and isinstance(on_time, int | float) and on_time > 0:
             self.after("on_time", float(on_time), lambda: self.set(False, f"on_time {on_time}"))
         else:

@@ -102,6 +102,11 @@ class Dialect(ABC):
         """The topic of the bridge's own availability, for devices behind one (Zigbee2MQTT)."""
         return None
 
+    def without_off_pulses(self) -> Dialect:
+        """This dialect for a relay that is never sent an OFF pulse (normally_closed
+        wiring: a cut is an ON pulse)."""
+        return self
+
     def confirms_unchanged(self) -> bool:
         """Whether a command to the state the relay already has can be confirmed afresh
         (the firmware reports it again, or answers a state request sent after it)."""

@@ -11,6 +11,25 @@ was turned ON (an NC cut). It is a stored setting, so every plain ON clears it
 first, or a later lock would end by itself. An OFF pulse (NO cut) is a
 ``Backlog POWER OFF; Delay; POWER ON`` that runs on the device.
 
+Speed (issue 17): the device reads one MQTT message per pass of its main loop
+(``Sleep``, 50 ms as shipped) and a plain ``Backlog`` waits ``SetOption34``
+(200 ms) between commands. So an ON sets its PulseTime and switches in ONE
+message, ``Backlog0 PulseTime<n> <t>; POWER<n> ON``: ``Backlog0`` runs its
+commands on consecutive passes without the pause or the sleep (CmndBacklog and
+BacklogLoop/SleepDelay, tasmota/tasmota.ino), a few ms apart; a firmware older
+than Backlog0 takes it as a plain Backlog (the index is ignored): slower, same
+result. The PulseTime travels with every ON, so a device that lost or changed
+its stored setting can never turn a lock into a pulse, or leave a cut unended.
+``Delay`` does nothing in a ``Backlog0``, so the OFF pulse stays a plain
+``Backlog``: its first command still runs in the pass that reads it.
+
+The only thing one of our commands leaves queued on the device is the
+``POWER ON`` at the end of an OFF pulse, which could undo a later OFF (a lock
+sent during its Delay). So an OFF is preceded by an empty ``Backlog`` that clears
+the queue (one more message, one more loop pass); an ON is not: the leftover
+``POWER ON`` agrees with it. A relay wired normally_closed is never sent an OFF
+pulse, so its OFFs (restore, unlock) go without the clear.
+
 What confirms (issue 13): every ``POWER`` command is answered on ``stat/`` even
 when the relay already had that state (``ExecuteCommandPower`` in
 tasmota/tasmota_support/support_tasmota.ino ends with ``MqttPublishPowerState``
@@ -23,7 +42,7 @@ read, never taken as the answer to a command.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from ..plan import DevicePulse
@@ -57,6 +76,8 @@ class Tasmota(Dialect):
     topic: str
     channel: int | None = None  #: None: a one-relay device (``POWER``)
     timer: bool = True
+    #: The relay may be sent an OFF pulse, whose end may still be queued on the device.
+    off_pulses: bool = True
 
     @classmethod
     def from_config(cls, config: MqttRelayConfig) -> Tasmota:
@@ -96,24 +117,32 @@ class Tasmota(Dialect):
 
     def switch(self, energised: bool, pulse_seconds: float | None = None) -> list[Message]:
         messages = super().switch(energised, pulse_seconds)
-        if not self.timer:
-            return messages  # we never leave a Backlog on the device
-        # An empty Backlog clears what an earlier cut left queued (CmndBacklog,
-        # tasmota_support/support_command.ino): else the `POWER ON` at the end of
-        # an OFF pulse would undo a lock sent during its Delay, and a new Backlog
-        # would run that rest at once (appending resets the backlog timer).
+        if not self.timer or energised or not self.off_pulses:
+            return messages  # nothing of ours left queued can undo this
+        # An empty Backlog clears what an earlier OFF pulse left queued (CmndBacklog,
+        # tasmota_support/support_command.ino): else its `POWER ON` would undo a
+        # lock sent during its Delay, and a new Backlog would run that rest at once
+        # (appending resets the backlog timer).
         return [Message(self.cmnd("Backlog"), ""), *messages]
+
+    def without_off_pulses(self) -> Tasmota:
+        # normally_closed: a cut is an ON pulse, so no Backlog of ours ends in a POWER ON
+        # (and one left by a wiring since changed would cut, the safe side).
+        return replace(self, off_pulses=False)
 
     def _set(self, energised: bool) -> list[Message]:
         if energised and self.timer:
             # A PulseTime left from an earlier cut would end this ON by itself.
-            return [Message(self.cmnd("Backlog"), f"{self.pulse_command} 0; {self.power} ON")]
+            return [self._on(0)]
         return [Message(self.cmnd(self.power), "ON" if energised else "OFF")]
+
+    def _on(self, pulse: int) -> Message:
+        """ON with this PulseTime, in one message the device runs without pauses."""
+        return Message(self.cmnd("Backlog0"), f"{self.pulse_command} {pulse}; {self.power} ON")
 
     def _pulse(self, energised: bool, seconds: float) -> list[Message]:
         if energised:
-            return [Message(self.cmnd("Backlog"),
-                            f"{self.pulse_command} {pulse_time(seconds)}; {self.power} ON")]
+            return [self._on(pulse_time(seconds))]
         delay = min(DELAY_MAX, max(2, tenths(seconds)))
         return [Message(self.cmnd("Backlog"),
                         f"{self.power} OFF; Delay {delay}; {self.power} ON")]
