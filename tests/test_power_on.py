@@ -22,14 +22,14 @@ def test_the_right_setting_is_the_wirings_rest_state() -> None:
     assert rest_setting(NO) is PowerOn.ON  # energised: the loop closed through NO
 
 
-@pytest.mark.parametrize("wiring, setting", [(NC, PowerOn.OFF), (NO, PowerOn.ON)])
+@pytest.mark.parametrize(("wiring", "setting"), [(NC, PowerOn.OFF), (NO, PowerOn.ON)])
 def test_coming_back_at_rest_is_right_and_says_a_lock_is_lost(wiring: Wiring,
                                                               setting: PowerOn) -> None:
     found = after_power_cut(wiring, setting)
     assert found.ok and "at rest" in found.says and "lock does not survive" in found.says
 
 
-@pytest.mark.parametrize("wiring, setting", [(NC, PowerOn.ON), (NO, PowerOn.OFF)])
+@pytest.mark.parametrize(("wiring", "setting"), [(NC, PowerOn.ON), (NO, PowerOn.OFF)])
 def test_coming_back_cutting_holds_every_burner_off(wiring: Wiring, setting: PowerOn) -> None:
     found = after_power_cut(wiring, setting)
     assert not found.ok and "CUTTING" in found.says and "until restored" in found.says
