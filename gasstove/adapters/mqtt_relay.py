@@ -39,6 +39,7 @@ from ..domain.errors import (
     Unconfirmed,
 )
 from ..domain.mqtt_config import MqttRelayConfig
+from ..domain.power_on import PowerOn
 
 _LOG = logging.getLogger(__name__)
 
@@ -170,6 +171,9 @@ class MqttRelay:
         self._echo: bool | None = None
         #: The state our last command asked for, once it may have left (for error messages).
         self._sent: bool | None = None
+        #: Live reports of the power-on setting received, and the last one's value.
+        self._power_on_heard = 0
+        self._power_on: PowerOn | None = None
         self._changed = Signal()
         self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
         #: Called when the device's own messages change its availability or state
@@ -286,6 +290,24 @@ class MqttRelay:
                 f"{self._no_state_request()}, so this cannot be confirmed")
         raise self._silent("no state report since the command")
 
+    async def power_on(self, *, deadline: float) -> PowerOn | None:
+        """What the relay does when its power comes back, as it answers now (None: this
+        firmware cannot be asked over MQTT). Only reads: the query switches nothing."""
+        query = self.dialect.power_on_query()
+        if not query:
+            return None
+        await self._ready(deadline)
+        self._check_online()
+        after = self._power_on_heard  # a retained or earlier answer is not this one
+        for message in query:
+            await self._link.publish(message.topic, message.payload, deadline)
+        while self._power_on_heard == after:
+            self._check_online()
+            if not await self._changed.wait(deadline):
+                raise self._silent("no answer about its power-on setting")
+        assert self._power_on is not None
+        return self._power_on
+
     def caveat(self) -> str | None:
         """What this relay cannot confirm, for `stove check` (None: nothing)."""
         if self.dialect.confirms_unchanged():
@@ -397,6 +419,9 @@ class MqttRelay:
             self._bridge_online = report.bridge_online
         if report.refused is not None:
             self._refused = report.refused
+        if report.power_on is not None and not retained:
+            self._power_on = report.power_on
+            self._power_on_heard += 1
         if report.energised is not None and not retained and report.energised is self._echo:
             # The first live report of the state we asked for is the bridge's echo,
             # its guess, whenever it comes (later than a /get answer, even): dropped.

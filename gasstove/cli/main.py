@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..control import Outcome, Stove
     from ..domain.config import Config
     from ..domain.config_source import ConfigSource
+    from ..domain.plan import Wiring
     from ..domain.voice import VoiceCommand
 
 T = TypeVar("T")
@@ -549,11 +550,37 @@ def check(
                 row["ok"] = True
             except GasstoveError as err:
                 row["error"] = str(err)
+                return row
+            row["power_on"] = await _power_on_row(relay, config.stove.burners[name].wiring,
+                                                  deadline)
             return row
 
         return list(await asyncio.gather(*(one(n) for n in config.stove.burners)))
 
     _report_check(config, run_with_stove(config, probe), warnings, as_json=as_json)
+
+
+async def _power_on_row(relay: object, wiring: Wiring, deadline: float) -> dict[str, Any]:
+    """What the relay does after a power cut and whether that suits its wiring (issue 16).
+    Reading only: nothing is switched. ``ok`` is None when it cannot be read."""
+    from ..adapters.mqtt_relay import MqttRelay
+    from ..domain.power_on import after_power_cut, miio_fix, rest_setting
+
+    wanted = rest_setting(wiring)
+    setting = None
+    if isinstance(relay, MqttRelay):
+        fix = relay.dialect.power_on_fix(wanted)
+        try:
+            setting = await relay.power_on(deadline=deadline)
+        except GasstoveError as err:
+            return {"setting": None, "ok": None, "finding": f"not read: {err}", "fix": fix}
+    else:
+        fix = miio_fix(wanted)
+    if setting is None:
+        return {"setting": None, "ok": None, "finding": fix, "fix": fix}  # says why
+    found = after_power_cut(wiring, setting)
+    return {"setting": setting.value, "ok": found.ok, "finding": found.says,
+            "fix": None if found.ok else fix}
 
 
 def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str], *,
@@ -577,6 +604,12 @@ def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str
             print(f"  {r['burner']}: {r['relay']}: {detail}", file=sys.stdout if r["ok"] else sys.stderr)
             if "warning" in r:
                 print(f"  {r['burner']}: warning: {r['warning']}", file=sys.stderr)
+            if "power_on" in r:
+                p = r["power_on"]
+                line = f"  {r['burner']}: after a power cut: {p['finding']}"
+                if p["fix"] not in (None, p["finding"]):
+                    line += f"; fix: {p['fix']}"
+                print(line, file=sys.stdout if p["ok"] else sys.stderr)
         print("stove guard (in `stove serve`):")
         for line in guard:
             print(f"  {line}")

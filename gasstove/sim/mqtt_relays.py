@@ -285,6 +285,9 @@ class TasmotaSim(SimRelay):
                  **kwargs: Any) -> None:
         self.dialect = Tasmota.from_config(config)
         self.pulse_time = 0  #: the stored PulseTime setting of our relay
+        #: ``PowerOnState``: 3, "last saved state", as shipped (APP_POWERON_STATE is
+        #: POWER_ALL_SAVED in tasmota/my_user_config.h).
+        self.power_on_state = 3
         self.tele_period = tele_period
         #: The ``Sleep`` setting, in seconds (0: the loop never sleeps).
         self.sleep = sleep
@@ -370,6 +373,14 @@ class TasmotaSim(SimRelay):
                 self.cancel("pulse")  # CmndPulsetime: SetPulseTimer(index, 0)
             self._result({self.dialect.pulse_command: {"Set": self.pulse_time,
                                                        "Remaining": 0}})
+        elif key == "POWERONSTATE":
+            # CmndPowerOnState: a value 0..5 is stored (4 also switches every relay ON);
+            # anything else, no argument included, only answers the setting.
+            if arg.isdigit() and 0 <= int(arg) <= 5:
+                self.power_on_state = int(arg)
+                if self.power_on_state == 4:
+                    self.power(True)
+            self._result({"PowerOnState": self.power_on_state})
         elif key == "DELAY":
             # CmndDelay: the next Backlog command waits n tenths (2..3600).
             self._backlog_at = time.monotonic() + max(2, min(3600, int(arg or 0))) / 10
@@ -468,6 +479,10 @@ class ShellyRpcSim(SimRelay):
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:
         self.dialect = ShellyRpc.from_config(config)
+        #: ``initial_state``: ``match_input`` in the Switch page's GetConfig example
+        #: (https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Switch) and
+        #: in the configuration of Plus/Gen3/Gen4 devices as shipped.
+        self.initial_state = "match_input"
         super().__init__(config, burner, wiring, **kwargs)
 
     def command_topics(self) -> list[str]:
@@ -489,6 +504,12 @@ class ShellyRpcSim(SimRelay):
             self.switch_set(bool(params["on"]), params.get("toggle_after"))
         elif method == "Switch.GetStatus":
             reply["result"] = self._status()
+        elif method == "Switch.GetConfig":
+            reply["result"] = self._config()
+        elif method == "Switch.SetConfig":
+            self.initial_state = str((params.get("config") or {}).get("initial_state",
+                                                                     self.initial_state))
+            reply["result"] = {"restart_required": False}
         else:
             reply["error"] = {"code": 404, "message": f"No handler for {method}"}
         self.publish(f"{src}/rpc", json.dumps(reply))
@@ -505,6 +526,12 @@ class ShellyRpcSim(SimRelay):
 
     def _status(self) -> dict[str, Any]:
         return {"id": self.dialect.channel, "source": "MQTT", "output": self.energised}
+
+    def _config(self) -> dict[str, Any]:
+        # As the Switch page's GetConfig example, and devices as shipped, answer.
+        return {"id": self.dialect.channel, "name": None, "in_mode": "follow",
+                "initial_state": self.initial_state, "auto_on": False, "auto_on_delay": 60.0,
+                "auto_off": False, "auto_off_delay": 60.0}
 
     def report(self) -> None:
         status = self._status()
@@ -536,6 +563,10 @@ class Zigbee2MqttSim(SimRelay):
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:
         self.dialect = Zigbee2Mqtt.from_config(config)
+        #: The device's ``power_on_behavior``, in every state message the bridge sends
+        #: (its cached attributes). Device-specific, with no bridge-wide default: the
+        #: simulator starts at ``previous``, the one that misleads; tests set others.
+        self.power_on_behavior = "previous"
         self._frames = 0  #: Zigbee frames sent, to name their timers
         super().__init__(config, burner, wiring, **kwargs)
 
@@ -564,6 +595,13 @@ class Zigbee2MqttSim(SimRelay):
         if topic.endswith("/get"):
             self.after(frame, 2 * ZIGBEE_HOP_S, self.report)
             return
+        if self.dialect.key not in body and self.dialect.power_on_key in body:
+            # A setting, written to the device and answered with the state once it acks.
+            def write() -> None:
+                self.power_on_behavior = str(body[self.dialect.power_on_key])
+                self.report()
+            self.after(frame, 2 * ZIGBEE_HOP_S, write)
+            return
         on = _on_off(str(body[self.dialect.key]), self.energised)
         self.after(frame, ZIGBEE_HOP_S, lambda: self._device_set(on, body.get("on_time")))
         self.after(f"{frame}-echo", 2 * ZIGBEE_HOP_S, lambda: self._publish_state(on))
@@ -578,7 +616,8 @@ class Zigbee2MqttSim(SimRelay):
             self.cancel("on_time")
 
     def _publish_state(self, on: bool) -> None:
-        body = {self.dialect.key: "ON" if on else "OFF", "linkquality": 120}
+        body = {self.dialect.key: "ON" if on else "OFF", "linkquality": 120,
+                self.dialect.power_on_key: self.power_on_behavior}
         self.publish(self.dialect.device_topic, json.dumps(body))
 
     def report(self) -> None:

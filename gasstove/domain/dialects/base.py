@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..plan import DevicePulse
+from ..power_on import PowerOn
 
 #: A relay's state report is tens of bytes (a Tasmota STATE a few hundred):
 #: anything bigger is refused unread rather than parsed.
@@ -49,6 +50,8 @@ class Report:
     bridge_online: bool | None = None
     #: The number of our request this replies to (see :meth:`Dialect.requests`).
     answers: int | None = None
+    #: What the relay does when its power comes back (see :meth:`Dialect.power_on_query`).
+    power_on: PowerOn | None = None
 
 
 class ParseError(ValueError):
@@ -92,6 +95,15 @@ class Dialect(ABC):
     def poll(self) -> list[Message]:
         """Ask the device for a fresh state report; empty when the firmware has no such request."""
         return []
+
+    def power_on_query(self) -> list[Message]:
+        """Messages that make the device report its power-on setting (they switch
+        nothing); empty when the firmware cannot be asked over MQTT."""
+        return []
+
+    @abstractmethod
+    def power_on_fix(self, wanted: PowerOn) -> str:
+        """How the user makes the relay come back ``wanted`` after a power cut."""
 
     def requests(self) -> int:
         """How many numbered requests this relay has made (replies say which they answer);

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from ..power_on import PowerOn
 from .base import DeclaredTimer, Message, ParseError, Report, text, word
 
 if TYPE_CHECKING:
@@ -72,6 +73,14 @@ class EspHome(DeclaredTimer):
 
     def _set(self, energised: bool) -> list[Message]:
         return [Message(self.command_topic, "ON" if energised else "OFF")]
+
+    def power_on_fix(self, wanted: PowerOn) -> str:
+        # restore_mode is compiled into the firmware and not published over MQTT
+        # (https://esphome.io/components/switch/, "restore_mode").
+        mode = "ALWAYS_OFF" if wanted is PowerOn.OFF else "ALWAYS_ON"
+        return (f"cannot be read over MQTT (compiled into the firmware): "
+                f"set `restore_mode: {mode}` on switch "
+                f"{self.switch_id!r} in the device's YAML and flash it")
 
     def parse(self, topic: str, payload: bytes) -> Report | None:
         if topic == self.status_topic:

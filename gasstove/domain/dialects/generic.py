@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from ..power_on import PowerOn
 from .base import DeclaredTimer, Message, ParseError, Report, json_payload, lookup, text, word
 
 if TYPE_CHECKING:
@@ -67,6 +68,11 @@ class Generic(DeclaredTimer):
 
     def poll(self) -> list[Message]:
         return [Message(self.get_topic, self.get_payload)] if self.get_topic else []
+
+    def power_on_fix(self, wanted: PowerOn) -> str:
+        state = "off" if wanted is PowerOn.OFF else "on"
+        return (f"cannot be read: set the firmware's power-on state to {state} (never "
+                "\"last\" or \"toggle\")")
 
     def parse(self, topic: str, payload: bytes) -> Report | None:
         if topic == self.availability_topic:

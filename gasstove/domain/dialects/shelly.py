@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from ..power_on import PowerOn
 from .base import DeclaredTimer, Message, ParseError, Report, text, word
 
 if TYPE_CHECKING:
@@ -59,6 +60,16 @@ class Shelly(DeclaredTimer):
 
     def poll(self) -> list[Message]:
         return [Message(self.device_command_topic, "update")]
+
+    def power_on_fix(self, wanted: PowerOn) -> str:
+        # Gen1 keeps default_state in its HTTP settings only (/settings/relay/<n>,
+        # "default_state": off, on, last, switch; https://shelly-api-docs.shelly.cloud/gen1/
+        # #settings-relay-index), and the relay's address is not in our configuration.
+        state = "off" if wanted is PowerOn.OFF else "on"
+        return (f"cannot be read over MQTT (Gen1 keeps it in its HTTP settings): "
+                f"set the relay's \"Power on default mode\" to "
+                f"{state.upper()} (http://<device>/settings/relay/{self.channel}"
+                f"?default_state={state})")
 
     def parse(self, topic: str, payload: bytes) -> Report | None:
         if topic == self.online_topic:

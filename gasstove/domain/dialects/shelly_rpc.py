@@ -16,6 +16,10 @@ a reply to another process's request (they share our reply topic) or to an
 earlier run is ignored, and a reply says which of our requests it answers:
 one asked before our command never confirms it (the device answers in order).
 ``toggle_after`` works in both directions, per command.
+
+After a power cut (issue 16): ``Switch.GetConfig`` answers the switch's
+``initial_state``, one of ``off``, ``on``, ``restore_last``, ``match_input``
+(the Switch page above, "Configuration"); reading it switches nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..plan import DevicePulse
+from ..power_on import PowerOn
 from .base import Dialect, Message, ParseError, Report, boolean, json_object, lookup, text, word
 
 if TYPE_CHECKING:
@@ -110,6 +115,15 @@ class ShellyRpc(Dialect):
     def poll(self) -> list[Message]:
         return [self._call("Switch.GetStatus")]
 
+    def power_on_query(self) -> list[Message]:
+        return [self._call("Switch.GetConfig")]
+
+    def power_on_fix(self, wanted: PowerOn) -> str:
+        config = json.dumps({"id": self.channel, "config": {"initial_state":
+                                                            _INITIAL_STATES[wanted]}})
+        return (f"call Switch.SetConfig {config} on {self.rpc_topic} (web UI: the switch's "
+                f"\"Power on default\" / initial state, {_INITIAL_STATES[wanted]})")
+
     def parse(self, topic: str, payload: bytes) -> Report | None:
         if topic == self.online_topic:
             return Report(online=word(text(payload), "true", "false", "online"))
@@ -143,7 +157,22 @@ class ShellyRpc(Dialect):
             return Report(refused=f"error {error.get('code', '?')}: {message}",
                           answers=int(number))
         result = data.get("result")
+        if isinstance(result, dict) and result.get("id") == self.channel and (
+                "initial_state" in result):
+            return Report(power_on=_initial_state(result["initial_state"]), answers=int(number))
         if isinstance(result, dict) and result.get("id") == self.channel and "output" in result:
             report = self._output(result, "Switch.GetStatus reply")
             return None if report is None else replace(report, answers=int(number))
         return None  # a Switch.Set reply: was_on is the state before, not after
+
+
+_INITIAL_STATES = {PowerOn.OFF: "off", PowerOn.ON: "on", PowerOn.LAST: "restore_last",
+                   PowerOn.MATCH_INPUT: "match_input"}
+
+
+def _initial_state(value: object) -> PowerOn:
+    for setting, name in _INITIAL_STATES.items():
+        if value == name:
+            return setting
+    raise ParseError(f"initial_state must be one of {', '.join(_INITIAL_STATES.values())}, "
+                     f"got {str(value)[:20]!r}")

@@ -38,6 +38,17 @@ whatever changed), so a cut of a relay already energised is confirmed afresh.
 and may have left the device before it ran our command (the Commands page
 warns that one "may appear exactly after you issue Power off command"): it is
 read, never taken as the answer to a command.
+
+After a power cut (issue 16): ``PowerOnState`` with no argument only answers
+``{"PowerOnState":N}`` on ``stat/RESULT``: CmndPowerOnState
+(tasmota_support/support_command.ino) stores a value only when the payload is
+0..5, and a missing one is -99. It is one setting for every relay of the
+device. At a power-on reset SetPowerOnState (support_tasmota.ino) switches
+0/5 off, 1 on, 2 to the saved state toggled and 3 to the saved state (2 and 3
+only with SetOption0, "save power state", on); 4 is always on. Any other
+restart (a crash, an update) restores the saved state whatever PowerOnState
+says, if SetOption0 is on. A relay that comes back ON restarts its stored
+PulseTime (the loop at the end of SetPowerOnState).
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from ..plan import DevicePulse
+from ..power_on import PowerOn
 from .base import Dialect, Message, ParseError, Report, json_object, tenths, text, word
 
 if TYPE_CHECKING:
@@ -53,6 +65,9 @@ if TYPE_CHECKING:
 
 #: ``Delay`` in a Backlog: 0.1 s steps, 2..3600.
 DELAY_MAX = 3600
+#: PowerOnState values (https://tasmota.github.io/docs/Commands/#poweronstate).
+POWER_ON_STATES = (PowerOn.OFF, PowerOn.ON, PowerOn.TOGGLE, PowerOn.LAST,
+                   PowerOn.ON_LOCKED, PowerOn.OFF_THEN_ON)
 #: Channel 1's names (every report is matched against them).
 _FIRST = frozenset({"POWER", "POWER1"})
 
@@ -150,6 +165,14 @@ class Tasmota(Dialect):
     def poll(self) -> list[Message]:
         return [Message(self.cmnd(self.power), "")]  # an empty command reports the state
 
+    def power_on_query(self) -> list[Message]:
+        return [Message(self.cmnd("PowerOnState"), "")]  # no argument: only reports it
+
+    def power_on_fix(self, wanted: PowerOn) -> str:
+        value = POWER_ON_STATES.index(wanted)
+        return (f"send `PowerOnState {value}` to {self.cmnd('PowerOnState')} (Tasmota "
+                "console: PowerOnState " f"{value}; it applies to every relay of the device)")
+
     def parse(self, topic: str, payload: bytes) -> Report | None:
         if topic == self.lwt_topic:
             return Report(online=word(text(payload), "Online", "Offline", "LWT"))
@@ -159,8 +182,17 @@ class Tasmota(Dialect):
         if name in ("RESULT", "STATE"):
             data = json_object(payload)
             found = [key for key in self.power_names() if key in data]
+            if name == "RESULT" and "PowerOnState" in data:
+                return Report(power_on=_power_on_state(data["PowerOnState"]))
             if not found:
                 return None  # the answer to another command (PulseTime, Backlog...)
             return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"),
                           periodic=name == "STATE")
         raise ParseError(f"not a topic of {self.describe()}")
+
+
+def _power_on_state(value: object) -> PowerOn:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(
+            POWER_ON_STATES):
+        return POWER_ON_STATES[value]
+    raise ParseError(f"PowerOnState must be 0..5, got {str(value)[:20]!r}")

@@ -21,6 +21,13 @@ Z2M publishes the state it *asked* for as soon as the Zigbee command is
 acknowledged (DESIGN.md §5), so ``optimistic_echo`` makes the transport confirm
 with a ``/get`` answer instead. ``off_wait_time`` is never sent: during it the
 device ignores further timed ONs, and that could swallow the next cut.
+
+After a power cut (issue 16): switches whose converter exposes it report
+``power_on_behavior`` (``off``/``on``/``toggle``/``previous``; the ZCL
+StartUpOnOff attribute, or the maker's own) in the device's state message, and
+a ``/get`` of it reads it from the device; ``power_on_behavior_<endpoint>`` on
+a multi-endpoint device, as with ``state_<endpoint>``
+(https://www.zigbee2mqtt.io/devices/, e.g. the TS011F plug page).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from ..plan import DevicePulse
+from ..power_on import PowerOn
 from .base import Dialect, Message, ParseError, Report, json_payload, tenths, text, word
 
 if TYPE_CHECKING:
@@ -66,6 +74,10 @@ class Zigbee2Mqtt(Dialect):
     def key(self) -> str:
         return "state" if self.endpoint is None else f"state_{self.endpoint}"
 
+    @property
+    def power_on_key(self) -> str:
+        return "power_on_behavior" + ("" if self.endpoint is None else f"_{self.endpoint}")
+
     def describe(self) -> str:
         return f"zigbee2mqtt {self.device_topic} {self.key}"
 
@@ -90,6 +102,13 @@ class Zigbee2Mqtt(Dialect):
     def poll(self) -> list[Message]:
         return self._send("get", {self.key: ""})
 
+    def power_on_query(self) -> list[Message]:
+        return self._send("get", {self.power_on_key: ""})
+
+    def power_on_fix(self, wanted: PowerOn) -> str:
+        body = json.dumps({self.power_on_key: _Z2M_POWER_ON[wanted]})
+        return f"publish {body} to {self.device_topic}/set"
+
     def parse(self, topic: str, payload: bytes) -> Report | None:
         if topic == self.availability_topic:
             return Report(online=_availability(payload, "availability"))
@@ -101,9 +120,12 @@ class Zigbee2Mqtt(Dialect):
             data = json_payload(payload)
             if not isinstance(data, dict):
                 raise ParseError("device state is not a JSON object")
+            power_on = _power_on(data.get(self.power_on_key))
             if self.key not in data:
-                return None  # linkquality, power... without the switch state
-            return Report(energised=word(data[self.key], "ON", "OFF", self.key))
+                # linkquality, power... without the switch state
+                return None if power_on is None else Report(power_on=power_on)
+            return Report(energised=word(data[self.key], "ON", "OFF", self.key),
+                          power_on=power_on)
         raise ParseError(f"not a topic of {self.describe()}")
 
 
@@ -113,3 +135,16 @@ def _availability(payload: bytes, what: str) -> bool:
     if isinstance(value, dict):
         value = value.get("state")
     return word(value, "online", "offline", what)
+
+
+_Z2M_POWER_ON = {PowerOn.OFF: "off", PowerOn.ON: "on", PowerOn.TOGGLE: "toggle",
+                 PowerOn.LAST: "previous"}
+
+
+def _power_on(value: object) -> PowerOn | None:
+    """None for a value of another maker's converter: it must not cost the state report
+    it came with (`stove check` then says it could not read it)."""
+    for setting, name in _Z2M_POWER_ON.items():
+        if isinstance(value, str) and value.strip().casefold() == name:
+            return setting
+    return None
