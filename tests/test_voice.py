@@ -203,6 +203,21 @@ def test_sentence_data_is_what_home_assistant_needs(lang: str) -> None:
     assert "left" not in values.values()
 
 
+@pytest.mark.parametrize(("lang", "text", "intent"), [
+    ("en", "cancel the timer", "cancel"), ("en", "stop the timer", "cancel"),
+    ("en", "how long is left", "status"), ("zh", "取消定时", "cancel"),
+    ("zh", "还有多久", "status"),
+])
+def test_bare_timer_words_stay_home_assistants(lang: str, text: str, intent: str) -> None:
+    """With no stove word these are the stove's only where nothing else listens (`stove say`,
+    the daemon's say topic); Home Assistant's sentence files leave them to its own timers."""
+    from hassil import Intents, recognize_all
+
+    assert parse_utterance(text).intent == intent
+    ha = Intents.from_dict(sentence_data(lang))  # type: ignore[arg-type]
+    assert [r.intent.name for r in recognize_all(text, ha)] == []
+
+
 ON_PHRASES = [
     "打开燃气灶",
     "开火",
