@@ -179,7 +179,7 @@ def _clean(text: str, lang: Lang, *, apart: bool = True) -> str:
     return " ".join(_EN_DROP.sub(" ", text).split())
 
 
-def _language(text: str, lang: Literal["auto", "zh", "en"]) -> Lang:
+def utterance_language(text: str, lang: Literal["auto", "zh", "en"]) -> Lang:
     if lang != "auto":
         return lang
     return "zh" if _CJK.search(text) else "en"
@@ -227,7 +227,7 @@ def parse_utterance(
     # mixed text ("light the burner 然后关火") cannot slip past the check.
     if any(_TURN_ON[each].search(_clean(text, each)) for each in _TURN_ON):
         return NOT_UNDERSTOOD
-    language = _language(text, lang)
+    language = utterance_language(text, lang)
     cleaned = _clean(text, language)
     if not cleaned:
         return NOT_UNDERSTOOD
