@@ -404,3 +404,26 @@ def test_without_hassil_parse_prints_the_install_command_that_works_here(
     else:
         want = f"{shlex.quote(sys.executable)} -m pip install 'gasstove[voice]'"
     assert err == f"error: voice commands need hassil (the voice extra): run {want}\n"
+
+
+def test_stove_say_dash_reads_one_utterance_a_line_as_a_real_process(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """`stove say -` (issue 19 item 2): each line acted on as `stove say` would, its answer
+    printed before the next; a line not understood is refused and nothing is done for it."""
+    import os
+    import subprocess
+
+    sim = miio_relay()
+    config = write_config(tmp_path / "c.yaml", burner_yaml("left", sim, extra="      aliases: [左边的灶]\n"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-m", "gasstove", "-c", str(config), "say", "-"],
+        input="打开燃气灶\n\n关掉左边的灶\nturn the stove on\n", capture_output=True, text=True,
+        env=env, timeout=60)
+    assert done.returncode == 2, done  # shut off, confirmed; two lines refused
+    assert done.stdout.startswith("line 3: shut_off, burner left\n"), done.stdout
+    assert done.stderr.count("\n") == 2, done.stderr
+    assert "error: line 1: not understood: '打开燃气灶'" in done.stderr
+    assert "error: line 4: not understood: 'turn the stove on'" in done.stderr
+    assert not sim.burner.lit
