@@ -52,6 +52,8 @@ def test_an_utterance_is_understood_done_and_answered_in_its_language(setup: Set
         assert said["reply"] == "已取消左边的灶的定时关火。" and "left" not in daemon.timers
         said = _say(watcher, base, json.dumps({"text": "cancel the timer"}))
         assert said["ok"] and said["reply"] == "No shut-off timer was set."
+        said = _say(watcher, base, "再等五分钟")  # the guard's snooze
+        assert said["ok"] and said["reply"] == "好的，左边的灶的自动关火推迟5分钟。", said
         # JSON, English, now
         said = _say(watcher, base, json.dumps({"text": "Turn off the stove!", "id": 7}))
         assert said["id"] == "7" and said["ok"], said
