@@ -107,7 +107,8 @@ class MqttRemote:
         self._spawn(self._announce())
 
     async def _announce(self) -> None:
-        commands = self.remote.command_topics()
+        # every topic that makes us act: subscribed so that a retained message is seen as one
+        commands = (*self.remote.command_topics(), self.remote.say)
         others = (*(t for t in self.remote.subscriptions() if t not in commands),
                   *self._inputs)
         self.broker.route((*commands, *others), self)

@@ -106,8 +106,7 @@ class Remote:
         return f"{self.discovery_prefix}/status" if self.discovery_prefix else None
 
     def command_topics(self) -> tuple[str, ...]:
-        """Every topic that makes the daemon act (subscribed so a retained one is seen)."""
-        return (self.command, self.say, *(self.burner_command(b) for b in self.burners))
+        return (self.command, *(self.burner_command(b) for b in self.burners))
 
     def subscriptions(self) -> tuple[str, ...]:
         topics = list(self.command_topics())
