@@ -47,6 +47,7 @@ def test_an_utterance_is_understood_done_and_answered_in_its_language(setup: Set
         assert "left" in daemon.timers and sim.burner.lit
         said = _say(watcher, base, json.dumps({"text": "还有多久", "id": "q1"}))
         assert said["id"] == "q1" and said["understood"]["intent"] == "status"
+        assert said["lang"] == "zh"
         assert said["reply"].startswith("左边的灶可以点火，") and said["reply"].endswith("后关火。")
         said = _say(watcher, base, json.dumps({"text": "取消定时", "lang": "zh-cn"}))
         assert said["reply"] == "已取消左边的灶的定时关火。" and "left" not in daemon.timers
@@ -56,7 +57,7 @@ def test_an_utterance_is_understood_done_and_answered_in_its_language(setup: Set
         assert said["ok"] and said["reply"] == "好的，左边的灶的自动关火推迟5分钟。", said
         # JSON, English, now
         said = _say(watcher, base, json.dumps({"text": "Turn off the stove!", "id": 7}))
-        assert said["id"] == "7" and said["ok"], said
+        assert said["id"] == "7" and said["ok"] and said["lang"] == "en", said
         assert said["reply"] == "OK, 左边的灶 shut off."
         assert not sim.burner.lit
 

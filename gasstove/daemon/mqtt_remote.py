@@ -205,6 +205,7 @@ class MqttRemote:
                       "reply": None}
         said = {"id": (request.id or None) if request else None,
                 "text": request.text if request else None,
+                "lang": request.reply_lang if request else None,  # the reply's: pick a voice
                 "understood": heard.as_json() if heard else None, **answer}
         try:
             await self._publish(self.remote.say_result, json.dumps(said, ensure_ascii=False))
