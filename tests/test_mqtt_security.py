@@ -345,6 +345,9 @@ def test_only_home_assistant_may_command_the_daemon(
             intruder.publish(f"{base}/set", json.dumps(command))
             intruder.publish(f"{base}/left/set", json.dumps(command))
             intruder.publish(f"{base}/left/set", json.dumps(command), retain=True)
+        for utterance in ("关火", "取消定时", "turn off the stove"):  # the say topic: the same rule
+            intruder.publish(f"{base}/say", utterance)
+            intruder.publish(f"{base}/say", utterance, retain=True)
         # forged state and availability of the daemon itself
         intruder.publish(f"{base}/left/state", json.dumps({"status": "ready"}), retain=True)
         intruder.publish(f"{base}/availability", "offline", retain=True)
@@ -352,12 +355,15 @@ def test_only_home_assistant_may_command_the_daemon(
         ha.wait(lambda t, p: t == f"{base}/result" and (p["request"] or {}).get("id") == "after",
                 after=mark)
         forged = [(t, p) for t, p, _ in ha.messages[mark:] if p in (
-            "offline", {"status": "ready"}) or (t.endswith("/set") and "id" not in p)]
+            "offline", {"status": "ready"}) or (t.endswith("/set") and "id" not in p)
+            or t.startswith(f"{base}/say")]
         assert forged == [], "nothing of the intruder's reached HA"
         assert [p["request"]["id"] for t, p, _ in ha.messages[mark:]
                 if t == f"{base}/result"] == ["after"], "only HA's command was answered"
         assert intruder.messages == [], "the intruder reads nothing either"
         assert daemon.stove.locked("left") and "left" in daemon.timers
+        ha.publish(f"{base}/say", json.dumps({"text": "还有多久", "id": "s"}))
+        assert ha.wait(lambda t, p: t == f"{base}/say/result")["id"] == "s"
         # Home Assistant's own cancel and unlock are obeyed: that is its right
         ha.publish(f"{base}/set", json.dumps({"action": "cancel", "id": "c"}))
         ha.wait(lambda t, p: t == f"{base}/left/state" and p["timer_due"] is None)

@@ -51,6 +51,7 @@ from gasstove.domain.errors import ConfigError, DurationError, RelayError, Usage
 from gasstove.domain.flame import FlameInput, MqttInput
 from gasstove.domain.guard import HazardInput, PresenceInput
 from gasstove.domain.voice import VoiceCommand, parse_delay, parse_utterance, sentence_data
+from gasstove.domain.voice.say import MAX_UTTERANCE_CHARS, parse_say
 from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings, serve_in_thread
 
 from .fixtures_daemon import FakeClock
@@ -600,6 +601,22 @@ def test_daemon_command_topics_give_a_command_or_a_one_line_usage_error(topic: s
         assert command.burners == (topic.split("/")[-2],)
     if command.delay_s is not None:
         assert 1 <= command.delay_s <= MAX_DELAY_S
+
+
+@profile(300)
+@given(payload=command_lines() | mqtt_payloads(deep=True)
+       | st.builds(lambda t, i: json.dumps({"text": t, "id": i}).encode(), st.text(max_size=600),
+                   st.text(max_size=80) | st.integers()))
+def test_the_say_topic_gives_an_utterance_or_a_one_line_usage_error(payload: bytes) -> None:
+    COUNTS["MQTT say topic"] += 1
+    try:
+        request = parse_say(payload, REMOTE.say)
+    except UsageError as err:
+        COUNTS["MQTT say topic [refused]"] += 1
+        one_line(err)
+        return
+    assert 0 < len(request.text) <= MAX_UTTERANCE_CHARS and "\n" not in request.text
+    assert request.lang in ("auto", "zh", "en") and len(request.id) <= 64
 
 
 @pytest.mark.parametrize("topic", COMMAND_TOPICS[:2])

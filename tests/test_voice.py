@@ -203,6 +203,21 @@ def test_sentence_data_is_what_home_assistant_needs(lang: str) -> None:
     assert "left" not in values.values()
 
 
+@pytest.mark.parametrize(("lang", "text", "intent"), [
+    ("en", "cancel the timer", "cancel"), ("en", "stop the timer", "cancel"),
+    ("en", "how long is left", "status"), ("zh", "取消定时", "cancel"),
+    ("zh", "还有多久", "status"),
+])
+def test_bare_timer_words_stay_home_assistants(lang: str, text: str, intent: str) -> None:
+    """With no stove word these are the stove's only where nothing else listens (`stove say`,
+    the daemon's say topic); Home Assistant's sentence files leave them to its own timers."""
+    from hassil import Intents, recognize_all
+
+    assert parse_utterance(text).intent == intent
+    ha = Intents.from_dict(sentence_data(lang))  # type: ignore[arg-type]
+    assert [r.intent.name for r in recognize_all(text, ha)] == []
+
+
 ON_PHRASES = [
     "打开燃气灶",
     "开火",
@@ -389,3 +404,26 @@ def test_without_hassil_parse_prints_the_install_command_that_works_here(
     else:
         want = f"{shlex.quote(sys.executable)} -m pip install 'gasstove[voice]'"
     assert err == f"error: voice commands need hassil (the voice extra): run {want}\n"
+
+
+def test_stove_say_dash_reads_one_utterance_a_line_as_a_real_process(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """`stove say -` (issue 19 item 2): each line acted on as `stove say` would, its answer
+    printed before the next; a line not understood is refused and nothing is done for it."""
+    import os
+    import subprocess
+
+    sim = miio_relay()
+    config = write_config(tmp_path / "c.yaml", burner_yaml("left", sim, extra="      aliases: [左边的灶]\n"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-m", "gasstove", "-c", str(config), "say", "-"],
+        input="打开燃气灶\n\n关掉左边的灶\nturn the stove on\n", capture_output=True, text=True,
+        env=env, timeout=60)
+    assert done.returncode == 2, done  # shut off, confirmed; two lines refused
+    assert done.stdout.startswith("line 3: shut_off, burner left\n"), done.stdout
+    assert done.stderr.count("\n") == 2, done.stderr
+    assert "error: line 1: not understood: '打开燃气灶'" in done.stderr
+    assert "error: line 4: not understood: 'turn the stove on'" in done.stderr
+    assert not sim.burner.lit

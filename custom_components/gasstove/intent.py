@@ -37,38 +37,10 @@ from gasstove.domain.voice import (
     parse_delay,
     parse_utterance,
 )
+from gasstove.domain.voice.reply import REPLIES, join_names, status_sentence
 
 from .coordinator import GasStoveCoordinator, loaded_coordinators
 from .services import targets
-
-_SAY: dict[str, dict[str, str]] = {
-    "en": {
-        "off": "OK, {burners} shut off.",
-        "scheduled": "OK, {burners} will be shut off in {delay}.",
-        "cancelled": "Cancelled the shut-off timer of {burners}.",
-        "no_timer": "No shut-off timer was set.",
-        "failed": "Warning: the shut-off of {burners} was NOT confirmed. Check the stove now.",
-        "not_understood": "Sorry, I did not understand that; nothing was done.",
-        "resting": "{burner} can burn",
-        "cutting": "{burner} is held off",
-        "unknown": "{burner} does not answer",
-        "timer": ", shut-off in {left}",
-        "no_stove": "No gas stove is set up.",
-    },
-    "zh": {
-        "off": "好的，{burners}已关火。",
-        "scheduled": "好的，{burners}{delay}后关火。",
-        "cancelled": "已取消{burners}的定时关火。",
-        "no_timer": "没有定时关火。",
-        "failed": "警告：{burners}的关火没有得到确认，请马上检查灶具。",
-        "not_understood": "抱歉，没听懂，什么也没做。",
-        "resting": "{burner}可以点火",
-        "cutting": "{burner}已锁定关闭",
-        "unknown": "{burner}没有响应",
-        "timer": "，{left}后关火",
-        "no_stove": "没有设置燃气灶。",
-    },
-}
 
 
 def _lang(language: str | None) -> Literal["zh", "en"]:
@@ -118,7 +90,7 @@ class GasStoveIntent(intent.IntentHandler):
 
     @staticmethod
     def _say(intent_obj: intent.Intent, key: str, **values: Any) -> str:
-        return _SAY[_lang(intent_obj.language)][key].format(**values)
+        return REPLIES[_lang(intent_obj.language)][key].format(**values)
 
     def _respond(self, intent_obj: intent.Intent, key: str, **values: Any) -> intent.IntentResponse:
         response = intent_obj.create_response()
@@ -134,10 +106,9 @@ class GasStoveIntent(intent.IntentHandler):
         return response
 
     @staticmethod
-    def _join(chosen: list[tuple[GasStoveCoordinator, list[str]]], lang: str) -> str:
+    def _join(chosen: list[tuple[GasStoveCoordinator, list[str]]], lang: Literal["zh", "en"]) -> str:
         """The burners by the names people gave them ("左灶", "Left"), never their keys."""
-        names = [c.config.display_name(b) for c, burners in chosen for b in burners]
-        return ("、" if lang == "zh" else ", ").join(names)
+        return join_names([c.config.display_name(b) for c, burners in chosen for b in burners], lang)
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
         if not loaded_coordinators(intent_obj.hass):
@@ -191,7 +162,7 @@ class GasStoveIntent(intent.IntentHandler):
 
     async def _status(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
                       chosen: list[tuple[GasStoveCoordinator, list[str]]]) -> intent.IntentResponse:
-        say = _SAY[lang]
+        say = REPLIES[lang]
         parts: list[str] = []
         for coordinator, burners in chosen:
             await coordinator.async_refresh()
@@ -204,8 +175,7 @@ class GasStoveIntent(intent.IntentHandler):
                     part += say["timer"].format(left=spoken_duration(left, lang))
                 parts.append(part)
         response = intent_obj.create_response()
-        sep, end = ("；", "。") if lang == "zh" else ("; ", ".")
-        response.async_set_speech(sep.join(parts) + end)
+        response.async_set_speech(status_sentence(parts, lang))
         return response
 
 

@@ -10,7 +10,8 @@ with its exit code.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -128,15 +129,53 @@ def register(
             typer.echo(describe(command))
 
     @app.command("say")
-    def say(utterance: Utterance, lang: LangOption = Lang.auto) -> None:
+    def say(utterance: Annotated[str, typer.Argument(
+                help='What was said, e.g. "二十分钟后关火"; - reads one utterance a line '
+                     "from standard input.")],
+            lang: LangOption = Lang.auto) -> None:
         """Act on an utterance, as `stove off` / `cancel` / `status` would."""
-        from ..domain.voice import parse_utterance
-
         _need_hassil()
         stove = load_stove_config()
         burners = {name: burner.aliases for name, burner in stove.burners.items()}
-        command = parse_utterance(utterance, lang=lang.value, burners=burners)
-        if command.intent is None:
-            one_line = " ".join(utterance.split())
-            raise UsageError(f"not understood: {one_line!r} (nothing was sent)")
-        raise typer.Exit(act(command))
+        if utterance != "-":
+            raise typer.Exit(_say_one(utterance, lang, burners, act))
+        raise typer.Exit(_say_lines(sys.stdin, lang, burners, act))
+
+
+def _say_one(utterance: str, lang: Lang, burners: Mapping[str, Sequence[str]],
+             act: Callable[[VoiceCommand], int], heading: str = "") -> int:
+    """``heading``: print it with what was understood before acting."""
+    from ..domain.voice import parse_utterance
+    from ..domain.voice.say import check_text
+
+    command = parse_utterance(check_text(utterance, "utterance"), lang=lang.value,
+                              burners=burners)
+    if command.intent is None:
+        one_line = " ".join(utterance.split())
+        raise UsageError(f"not understood: {one_line!r} (nothing was sent)")
+    if heading:
+        typer.echo(f"{heading}{describe(command)}")
+    return act(command)
+
+
+def _say_lines(lines: Iterable[str], lang: Lang, burners: Mapping[str, Sequence[str]],
+               act: Callable[[VoiceCommand], int]) -> int:
+    """``stove say -``: each non-blank line is one `stove say`, its answer printed before
+    the next is read. Exit code: 1 if any shut-off was not confirmed (the one a script
+    must not miss), else the highest of the lines' codes (2: a line refused)."""
+    from ..domain.errors import GasstoveError
+
+    codes = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            code = _say_one(line, lang, burners, act, heading=f"line {number}: ")
+        except typer.Exit as done:
+            code = int(done.exit_code)
+        except GasstoveError as err:
+            print(f"error: line {number}: {err}", file=sys.stderr)
+            code = err.exit_code
+        sys.stdout.flush()  # the answer is out before the next line is read
+        codes.append(code)
+    return 1 if 1 in codes else max(codes, default=0)

@@ -21,9 +21,12 @@ from typing import Any
 
 from ..adapters.mqtt import MqttBroker
 from ..domain.dialects import ParseError
-from ..domain.errors import GasstoveError, RelayError
+from ..domain.errors import GasstoveError, RelayError, UsageError
 from ..domain.flame import FlameInput
 from ..domain.remote import OFFLINE, ONLINE, Remote, minutes_left, result_payload
+from ..domain.voice import VoiceCommand, parse_utterance
+from ..domain.voice.reply import reply as reply_text
+from ..domain.voice.say import AnsweredIds, SayRequest, command_for, parse_say
 from .service import Daemon
 
 _LOG = logging.getLogger("gasstove.daemon")
@@ -59,6 +62,11 @@ class MqttRemote:
             for topic in hazard.availability:
                 self._input(topic, functools.partial(guard.hazard_availability, i, topic))
         self._hazards = bool(guard.config.hazards)
+        #: The say topic's: burner words, ids answered, one utterance matched at a time.
+        self._words = {name: tuple(burner.aliases)
+                       for name, burner in daemon.stove.config.burners.items()}
+        self._answered = AnsweredIds()
+        self._hearing = asyncio.Lock()
         self._dirty: set[str] = set()
         #: Each burner's state as last published (and acknowledged) on this connection.
         self._published: dict[str, str] = {}
@@ -99,7 +107,8 @@ class MqttRemote:
         self._spawn(self._announce())
 
     async def _announce(self) -> None:
-        commands = self.remote.command_topics()
+        # every topic that makes us act: subscribed so that a retained message is seen as one
+        commands = (*self.remote.command_topics(), self.remote.say)
         others = (*(t for t in self.remote.subscriptions() if t not in commands),
                   *self._inputs)
         self.broker.route((*commands, *others), self)
@@ -148,6 +157,9 @@ class MqttRemote:
         if topic in self._inputs:
             for reader in self._inputs[topic]:
                 reader(payload, retained)
+        elif topic == self.remote.say:
+            if payload or not retained:  # an empty retained one is a deletion (ours)
+                self._spawn(self._say(payload, retained))
         elif topic == self.remote.ha_status:
             if payload.strip() == b"online":  # Home Assistant (re)started: it forgot us
                 self._spawn(self._rediscover())
@@ -167,6 +179,56 @@ class MqttRemote:
                 result_payload(None, {"ok": False, "exit": 2, "error": error})))
         except RelayError as err:
             _LOG.warning("MQTT: %s", err)
+
+    async def _say(self, payload: bytes, retained: bool) -> None:
+        """An utterance: understood and acted on as `stove say` would, answered on
+        ``say/result`` with what was understood, what happened and what to say back."""
+        topic, request, heard = self.remote.say, None, None
+        answer: dict[str, Any]
+        try:
+            if retained:
+                await self._publish(topic, "", retain=True)
+                raise UsageError(f"ignored a retained utterance on {topic}: it would be acted "
+                                 "on again on every reconnect; removed from the broker")
+            request = parse_say(payload, topic)
+            if not self._answered.first_time(request.id):
+                raise UsageError(f"utterance id {request.id!r} was answered already: a "
+                                 "replayed utterance is not acted on again")
+            async with self._hearing:  # one at a time: a flood queues, timers keep the CPU
+                heard = await asyncio.to_thread(
+                    parse_utterance, request.text, lang=request.lang, burners=self._words)
+            answer = await self._act_on(heard, request)
+        except GasstoveError as err:
+            # nothing was understood or done: nothing to say back
+            _LOG.warning("MQTT utterance on %s refused: %s", topic, err)
+            answer = {"ok": False, "exit": err.exit_code, "error": str(err),
+                      "reply": None}
+        said = {"id": (request.id or None) if request else None,
+                "text": request.text if request else None,
+                "lang": request.reply_lang if request else None,  # the reply's: pick a voice
+                "understood": heard.as_json() if heard else None, **answer}
+        try:
+            await self._publish(self.remote.say_result, json.dumps(said, ensure_ascii=False))
+        except RelayError as err:
+            _LOG.warning("MQTT say result not published: %s", err)
+
+    async def _act_on(self, heard: VoiceCommand, request: SayRequest) -> dict[str, Any]:
+        lang, name = request.reply_lang, self.daemon.stove.config.display_name
+        if heard.intent is None:
+            _LOG.info("MQTT utterance not understood (nothing done): %r", request.text)
+            return {"ok": False, "exit": 2, "error": "not understood: nothing was done",
+                    "reply": reply_text(heard, None, lang, name)}
+        command = command_for(heard, source="voice", requested_by="mqtt", ident=request.id)
+        _LOG.info("MQTT utterance %r: %s %s", request.text, command.action,
+                  ", ".join(command.burners) or "all burners")
+        try:
+            results = await self.daemon.handle(command)
+        except GasstoveError as err:
+            return {"ok": False, "exit": err.exit_code, "error": str(err),
+                    "reply": reply_text(heard, None, lang, name, error=str(err))}
+        ok = all(r["ok"] for r in results)
+        return {"ok": ok, "exit": 0 if ok else 1, "burners": results,
+                "reply": reply_text(heard, results, lang, name)}
 
     def _flame(self, name: str, payload: bytes, _retained: bool) -> None:
         try:

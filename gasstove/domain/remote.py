@@ -6,6 +6,9 @@ Topics under ``<base>`` (default ``gasstove/<stove name>``):
 - ``<base>/set`` and ``<base>/<burner>/set``: JSON commands, as on the socket
   (``{"action": "off", "in": "20m"}``); on a burner's topic the burner is implied.
 - ``<base>/result``: the answer to every command (QoS 1, not retained).
+- ``<base>/say``: an utterance, as text or JSON ``{"text", "lang", "id"}`` (Node-RED,
+  Xiao AI bridges); ``<base>/say/result``: what was understood, what was done and the
+  sentence to say back (QoS 1, not retained). See :mod:`.voice.say`.
 - ``<base>/<burner>/state``: retained JSON, see :func:`burner_state`.
 - ``<base>/availability``: ``online`` / ``offline`` (retained; the LWT says offline).
 - ``<base>/alert``: a shut-off that was not confirmed (JSON, QoS 1, not retained).
@@ -65,6 +68,14 @@ class Remote:
     @property
     def result(self) -> str:
         return f"{self.base}/result"
+
+    @property
+    def say(self) -> str:
+        return f"{self.base}/say"
+
+    @property
+    def say_result(self) -> str:
+        return f"{self.base}/say/result"
 
     def state(self, burner: str) -> str:
         return f"{self.base}/{burner}/state"

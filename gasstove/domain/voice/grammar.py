@@ -47,9 +47,14 @@ HASS_INTENTS: Mapping[str, Intent] = {
     "GasStoveCancel": "cancel",
     "GasStoveStatus": "status",
 }
-#: Intents the library understands that Home Assistant's integration does not handle
-#: yet: left out of its sentence files (see :func:`sentence_data`).
-LIBRARY_INTENTS: Mapping[str, Intent] = {**HASS_INTENTS, "GasStoveSnooze": "snooze"}
+#: Intents the library understands that Home Assistant's sentence files leave out
+#: (see :func:`sentence_data`).
+LIBRARY_INTENTS: Mapping[str, Intent] = {
+    **HASS_INTENTS, "GasStoveSnooze": "snooze",
+    # "cancel the timer", "还有多久": no stove word, so in Home Assistant they are its own
+    # timers' (HassCancelTimer, HassTimerStatus); `stove say` and the say topic hear only us.
+    "GasStoveCancelTimer": "cancel", "GasStoveTimeLeft": "status",
+}
 #: A stove sentence that is none of the above (see the sentence files): never a
 #: command here; in Home Assistant it keeps HA's own delayed-command intent from
 #: confirming a stove sentence that nothing will act on.
@@ -132,7 +137,8 @@ def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}, *,
     :func:`~.delay.parse_delay` turns into seconds) and both understand the
     same sentences. ``language`` is "zh" or "en": set Home Assistant's own
     code (e.g. "zh-cn") before writing the file. ``library``: also the intents only
-    the library acts on yet (:data:`LIBRARY_INTENTS`: the guard's snooze).
+    the library acts on (:data:`LIBRARY_INTENTS`: the guard's snooze, and timer words
+    with no stove word, which Home Assistant keeps for its own timers).
     """
     data = copy.deepcopy(_templates(lang))
     if not library:
@@ -173,7 +179,7 @@ def _clean(text: str, lang: Lang, *, apart: bool = True) -> str:
     return " ".join(_EN_DROP.sub(" ", text).split())
 
 
-def _language(text: str, lang: Literal["auto", "zh", "en"]) -> Lang:
+def utterance_language(text: str, lang: Literal["auto", "zh", "en"]) -> Lang:
     if lang != "auto":
         return lang
     return "zh" if _CJK.search(text) else "en"
@@ -221,7 +227,7 @@ def parse_utterance(
     # mixed text ("light the burner 然后关火") cannot slip past the check.
     if any(_TURN_ON[each].search(_clean(text, each)) for each in _TURN_ON):
         return NOT_UNDERSTOOD
-    language = _language(text, lang)
+    language = utterance_language(text, lang)
     cleaned = _clean(text, language)
     if not cleaned:
         return NOT_UNDERSTOOD
