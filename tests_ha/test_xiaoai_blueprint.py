@@ -150,6 +150,11 @@ async def test_a_timer_said_to_xiao_ai_is_set_and_answered(hass: HomeAssistant,
     assert kitchen.left and kitchen.left.lit and kitchen.right and kitchen.right.lit
     await _heard(hass, "五分钟后关掉左边的火")
     assert kitchen.spoken[-1] == "好的，左灶5分钟后关火。"
+    await _heard(hass, "还有多久关火")
+    assert kitchen.spoken[-1].startswith("左灶可以点火，5分钟后关火"), kitchen.spoken[-1]
+    await _heard(hass, "取消定时关火")
+    assert kitchen.spoken[-1] == "已取消左灶、右灶的定时关火。"
+    assert _due(hass, "left") is None and _due(hass, "right") is None
     await _heard(hass, "马上关掉右边的火")
     assert kitchen.spoken[-1] == "好的，右灶已关火。"
     assert not kitchen.right.lit and kitchen.left.lit
