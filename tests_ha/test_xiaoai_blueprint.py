@@ -18,6 +18,7 @@ it would say.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,6 +31,7 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_fire_time_changed,
     async_mock_service,
     mock_restore_cache,
 )
@@ -137,6 +139,16 @@ def _ha_timers(hass: HomeAssistant) -> list[Any]:
     return list(hass.data[TIMER_DATA].timers.values())
 
 
+async def _said(hass: HomeAssistant, kitchen: Kitchen, count: int) -> None:
+    """Wait (a few real seconds at most: the relay's deadline) until ``count`` things were said."""
+    for _ in range(250):
+        await hass.async_block_till_done()
+        if len(kitchen.spoken) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"said only {kitchen.spoken}")
+
+
 async def _heard(hass: HomeAssistant, query: str, at: datetime | None = None) -> datetime:
     at = hear(hass, query, at)
     await hass.async_block_till_done()
@@ -197,14 +209,20 @@ async def test_a_failed_shut_off_is_said_as_one(hass: HomeAssistant, tmp_path: P
 
 
 async def test_a_timer_that_fails_later_is_said_on_the_speaker(hass: HomeAssistant,
-                                                               tmp_path: Path,
-                                                               loopback_sockets: None) -> None:
-    spoken = await _kitchen(hass, tmp_path, {"left": miio_burner(DEAD_HOST)})
-    hass.bus.async_fire("gasstove_shut_off_failed", {
-        "stove": "Kitchen", "burner": "left", "burner_name": "左灶", "source": "timer",
-        "message": "relay did not answer"})
-    await hass.async_block_till_done()
-    assert spoken == ["警告：左灶的关火没有得到确认，请马上检查灶具。"]
+                                                               kitchen: Kitchen) -> None:
+    """Ten minutes after "十分钟后关火" nobody may be in the kitchen: the speaker says it."""
+    await _heard(hass, "五分钟后关掉左边的火")
+    assert kitchen.spoken == ["好的，左灶5分钟后关火。"]
+    assert kitchen.left
+    kitchen.left.device.settings.loss = 1.0  # the relay stops answering
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=5, seconds=1))
+    await _said(hass, kitchen, 2)  # the timer's attempt runs in the background
+    assert kitchen.spoken[1:] == ["警告：左灶的关火没有得到确认，请马上检查灶具。"]
+    assert kitchen.left.lit
+    # Each failed attempt is said: the next comes 5 s later.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=6))
+    await _said(hass, kitchen, 3)
+    assert kitchen.spoken[1:] == ["警告：左灶的关火没有得到确认，请马上检查灶具。"] * 2
 
 
 async def test_the_same_sentence_again_is_a_new_command(hass: HomeAssistant,
