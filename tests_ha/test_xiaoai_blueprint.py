@@ -292,3 +292,18 @@ async def test_a_restart_does_not_replay_the_last_sentence(hass: HomeAssistant, 
     await _heard(hass, "马上关火")
     assert spoken == ["好的，左灶已关火。"]
     assert not left.lit
+
+
+
+def test_the_blueprint_is_where_an_import_puts_it() -> None:
+    """Imported from GitHub, Home Assistant saves it as <owner>/<file> (blueprint/importer.py):
+    the same path as `stove ha install`'s, and its source_url is this very file."""
+    from homeassistant.util.yaml import load_yaml
+
+    from .conftest import ROOT
+
+    path = ROOT / "blueprints" / "automation" / BLUEPRINT
+    data: Any = load_yaml(path)
+    source_url = data["blueprint"]["source_url"]
+    assert source_url == f"https://github.com/gasstove/gasstove/blob/main/{path.relative_to(ROOT)}"
+    assert source_url.split("/")[3] == BLUEPRINT.split("/")[0]  # the owner is the folder
