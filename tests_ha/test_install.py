@@ -46,6 +46,10 @@ def test_install_vendors_the_library_and_the_component_uses_it(tmp_path: Path) -
     assert (lib / "adapters" / "mqtt_relay.py").is_file()
     assert not (component / "mqtt_relay.py").exists()  # one relay implementation, the library's
     assert not list(component.rglob("__pycache__"))
+    # Where Home Assistant looks for automation blueprints: <config>/blueprints/automation/<author>/.
+    blueprint = config_dir / "blueprints" / "automation" / DOMAIN / "xiaoai_stove.yaml"
+    assert blueprint.read_bytes() == (ROOT / "blueprints" / "automation" / DOMAIN
+                                      / "xiaoai_stove.yaml").read_bytes()
 
     done = subprocess.run([sys.executable, "-c", CHECK, str(config_dir)], capture_output=True,
                           text=True, timeout=120, env=env, cwd=tmp_path)

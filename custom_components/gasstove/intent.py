@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any, ClassVar, Literal
 
 import voluptuous as vol
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
@@ -39,6 +39,7 @@ from gasstove.domain.voice import (
 )
 from gasstove.domain.voice.reply import REPLIES, join_names, status_sentence
 
+from .const import DOMAIN
 from .coordinator import GasStoveCoordinator, loaded_coordinators
 from .services import targets
 
@@ -184,3 +185,43 @@ async def async_setup_intents(hass: HomeAssistant) -> None:
     of every integration as an intent platform (and awaits this)."""
     for intent_type in (*HASS_INTENTS, NOT_UNDERSTOOD_INTENT):
         intent.async_register(hass, GasStoveIntent(intent_type))
+
+
+#: Every intent of our sentence files: what makes an utterance a stove sentence.
+STOVE_INTENTS = frozenset({*HASS_INTENTS, NOT_UNDERSTOOD_INTENT})
+
+
+async def async_say(hass: HomeAssistant, text: str, language: str,
+                    context: Context) -> dict[str, Any]:
+    """Answer ``text`` as Assist would when it is a stove sentence; otherwise do nothing.
+
+    For text from another assistant (Xiao AI through hass-xiaomi-miot), which hears
+    everything said in the room. Home Assistant's own default agent recognises it
+    (our sentence files and its own sentences, exactly as Assist does), and only a
+    match of one of our intents is handled, by the very handler Assist calls: the same
+    replies and the same refusals ("没听懂" for a stove sentence not understood, a
+    failed shut-off said as one). Anything else is left alone with ``intent`` None:
+    ``conversation.process`` would run it too, turning on Home Assistant's lights,
+    starting its timers or answering the weather for a sentence Xiao AI already took.
+    """
+    from homeassistant.components import conversation
+
+    if "conversation" not in hass.config.components:
+        raise ServiceValidationError("gasstove.say needs Assist (the conversation integration)")
+    agent = conversation.async_get_agent(hass)
+    user_input = conversation.ConversationInput(
+        text=text, context=context, conversation_id=None, device_id=None, language=language,
+        agent_id=conversation.HOME_ASSISTANT_AGENT)
+    result = await agent.async_recognize_intent(user_input)  # type: ignore[union-attr]
+    if result is None or result.unmatched_entities or result.intent.name not in STOVE_INTENTS:
+        return {"intent": None, "speech": "", "response_type": None, "error_code": None}
+    # The slots as the default agent passes them; our handler reads the text again anyway.
+    slots = {e.name: {"value": e.value, "text": e.text or e.value} for e in result.entities_list}
+    response = await intent.async_handle(hass, DOMAIN, result.intent.name, slots, text,
+                                         context, language)
+    return {
+        "intent": result.intent.name,
+        "speech": response.speech.get("plain", {}).get("speech", ""),
+        "response_type": response.response_type.value,
+        "error_code": response.error_code.value if response.error_code else None,
+    }

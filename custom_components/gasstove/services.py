@@ -1,4 +1,4 @@
-"""Services ``gasstove.shut_off`` / ``cancel`` / ``lock`` / ``unlock``.
+"""Services ``gasstove.shut_off`` / ``cancel`` / ``lock`` / ``unlock`` / ``say``.
 
 Registered once in ``async_setup`` (not per entry), so automations that use
 them validate even while a stove is still loading. ``burners`` takes names or
@@ -6,6 +6,8 @@ aliases (any language) and "all"; none means every burner. ``stove`` picks a
 config entry when there are several stoves. ``delay`` takes what Home
 Assistant's duration selector gives (``{"minutes": 20}``, ``"00:20:00"``,
 seconds) and the library's own spellings (``20m``, ``1h30m``, ``PT20M``).
+``say`` answers a sentence as Assist would if it is a stove sentence, and leaves
+any other alone (:func:`.intent.async_say`; the Xiao AI blueprint calls it).
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from gasstove.domain.errors import DurationError, UsageError
 from .const import (
     ATTR_BURNERS,
     ATTR_DELAY,
+    ATTR_LANGUAGE,
     ATTR_STOVE,
+    ATTR_TEXT,
     DOMAIN,
     SERVICE_CANCEL,
     SERVICE_LOCK,
+    SERVICE_SAY,
     SERVICE_SHUT_OFF,
     SERVICE_UNLOCK,
 )
@@ -53,6 +58,7 @@ BASE_SCHEMA = {
 }
 SHUT_OFF_SCHEMA = vol.Schema({**BASE_SCHEMA, vol.Optional(ATTR_DELAY): _delay})
 BURNERS_SCHEMA = vol.Schema(BASE_SCHEMA)
+SAY_SCHEMA = vol.Schema({vol.Required(ATTR_TEXT): cv.string, vol.Optional(ATTR_LANGUAGE): cv.string})
 
 
 def targets(hass: HomeAssistant, stove: str | None,
@@ -120,6 +126,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
         for coordinator, burners in targets(hass, call.data.get(ATTR_STOVE), call.data.get(ATTR_BURNERS)):
             await coordinator.async_lock(burners, call.service == SERVICE_LOCK)
 
+    async def say(call: ServiceCall) -> ServiceResponse:
+        from .intent import async_say  # intent.py imports targets from here
+
+        return await async_say(hass, call.data[ATTR_TEXT],
+                               call.data.get(ATTR_LANGUAGE) or hass.config.language, call.context)
+
+    hass.services.async_register(DOMAIN, SERVICE_SAY, say, SAY_SCHEMA,
+                                 supports_response=SupportsResponse.OPTIONAL)
     hass.services.async_register(DOMAIN, SERVICE_SHUT_OFF, shut_off, SHUT_OFF_SCHEMA,
                                  supports_response=SupportsResponse.OPTIONAL)
     hass.services.async_register(DOMAIN, SERVICE_CANCEL, cancel, BURNERS_SCHEMA)

@@ -9,7 +9,9 @@ Only our own pure-Python package is vendored: its third-party dependencies
 (python-miio, pydantic 2) stay in the manifest's ``requirements`` so Home
 Assistant installs them with its own constraints, and nothing we copy can
 shadow a package another integration uses. ``package`` builds the same tree
-as a zip for a HACS release asset.
+as a zip for a HACS release asset. ``install`` also copies the automation
+blueprints (``blueprints/automation/gasstove/``: Xiao AI) to where Home
+Assistant looks for them, ``<config>/blueprints/automation/gasstove/``.
 
 ``sentences`` writes the Assist sentence files from the library's grammar
 (:func:`gasstove.domain.voice.sentence_data`), with the burner names and
@@ -38,6 +40,9 @@ SENTENCE_LANGS: dict[str, tuple[str, ...]] = {"en": ("en",), "zh": ("zh-cn", "zh
 DOMAIN = "gasstove"
 #: The release asset's name: hacs.json's ``filename``, which HACS downloads with ``zip_release``.
 RELEASE_ZIP = "gasstove-ha.zip"
+#: Where Home Assistant looks for automation blueprints (``<config>/blueprints/automation/<author>/``),
+#: and where this checkout keeps ours.
+BLUEPRINTS = Path("blueprints", "automation", DOMAIN)
 
 ConfigDir = Annotated[Path, typer.Argument(help="Home Assistant's configuration directory.")]
 
@@ -75,7 +80,22 @@ def build_tree(target: Path) -> Path:
 def install(config_dir: Path) -> Path:
     if not config_dir.is_dir():
         raise UsageError(f"{config_dir}: not a directory (give Home Assistant's config directory)")
-    return build_tree(config_dir / "custom_components" / DOMAIN)
+    target = build_tree(config_dir / "custom_components" / DOMAIN)
+    install_blueprints(config_dir)
+    return target
+
+
+def install_blueprints(config_dir: Path) -> list[Path]:
+    """Copy this checkout's automation blueprints into ``<config>/blueprints/automation/gasstove/``
+    (replacing ours of the same name; a user's own blueprints there are left alone)."""
+    source = integration_source().parent.parent / BLUEPRINTS
+    written: list[Path] = []
+    for blueprint in sorted(source.glob("*.yaml")):
+        target = config_dir / BLUEPRINTS / blueprint.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(blueprint, target)
+        written.append(target)
+    return written
 
 
 def configured_burners(config_dir: Path) -> dict[str, list[str]]:
@@ -137,7 +157,8 @@ def register(app: typer.Typer) -> None:
     def install_cmd(config_dir: ConfigDir) -> None:
         """Copy the integration and the gasstove library into CONFIG_DIR/custom_components/gasstove."""
         target = install(config_dir)
-        print(f"installed the gasstove integration into {target}; restart Home Assistant, then "
+        print(f"installed the gasstove integration into {target} and its blueprints into "
+              f"{config_dir / BLUEPRINTS}; restart Home Assistant, then "
               "add it under Settings > Devices & services")
 
     @ha.command("sentences")
