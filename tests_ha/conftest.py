@@ -9,6 +9,7 @@ disables sockets for every test; the simulator needs them (``loopback_sockets``)
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -153,11 +154,20 @@ def miio_relay(loopback_sockets: None) -> Iterator[Callable[..., SimRelay]]:
         burner.push_and_turn()
         clock[0] += 5
         burner.release()
-        host = free_loopback_host(start=int(used[-1].rsplit(".", 1)[1]) + 1 if used else 2)
-        used.append(host)
-        device = MiioSimDevice(MiioSimSettings(host, settings.pop("token", TOKEN), **settings), burner)
-        stack.enter_context(serve_in_thread(device))
-        return SimRelay(device, burner, clock)
+        token = settings.pop("token", TOKEN)
+        for attempt in range(5):
+            host = free_loopback_host(start=int(used[-1].rsplit(".", 1)[1]) + 1 if used else 2)
+            used.append(host)
+            device = MiioSimDevice(MiioSimSettings(host, token, **settings), burner)
+            try:
+                stack.enter_context(serve_in_thread(device))
+            except OSError as err:
+                # Taken between the probe and the bind by another test run on this machine.
+                if err.errno != errno.EADDRINUSE or attempt == 4:
+                    raise
+                continue
+            return SimRelay(device, burner, clock)
+        raise AssertionError("unreachable")
 
     with stack:
         yield start
