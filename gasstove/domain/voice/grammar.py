@@ -76,6 +76,8 @@ _TURN_ON: Mapping[Lang, re.Pattern[str]] = {
     ),
 }
 _CJK = re.compile(r"[\u3400-\u9fff]")
+#: Xiao AI's wake word at the start ("小爱同学，十分钟后关火"): bridges and typed text may keep it.
+_WAKE_WORD = re.compile(r"^\s*(?:小爱同学|小爱)[\s，,、。:：!！]*")
 # hassil strips some punctuation itself, but not the same set in 1.6.1 and 3.x.
 # A "." survives only inside a number ("1.5小时").
 _ZH_DROP = re.compile(r"(?:[^\w.]|_|(?<!\d)\.|\.(?!\d))+")
@@ -223,6 +225,7 @@ def parse_utterance(
         from hassil import recognize_all
     except ImportError:
         raise UsageError("voice commands need hassil (the gasstove[voice] extra)") from None
+    text = _WAKE_WORD.sub("", text, count=1)
     # Both languages' turn-on phrases are refused whatever the language, so
     # mixed text ("light the burner 然后关火") cannot slip past the check.
     if any(_TURN_ON[each].search(_clean(text, each)) for each in _TURN_ON):
