@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
 from ..domain.config import BurnerConfig, Config, MiioRelayConfig, StoveConfig
 from ..domain.plan import Wiring
+from ..domain.timers import show_times
 from .burner import Burner, BurnerState
 from .miio_device import MiioSimDevice, MiioSimSettings, free_loopback_host, serve_in_thread
 
@@ -257,7 +259,9 @@ def _guard_part(print_: Callable[[str], None]) -> bool:
             say("they leave the kitchen; the motion sensor says nobody")
             say(f"WARNING: {await asyncio.wait_for(warnings.get(), 30)}")
             (result,) = await daemon.handle(Command("snooze", ("front",), 300, source="demo"))
-            say(f"$ stove snooze front 5m  ->  {result['message']}")
+            # (the daemon's instants, shown as the CLI shows them: local time and offset)
+            shown = show_times(result["message"], now=datetime.now().astimezone())
+            say(f"$ stove snooze front 5m  ->  {shown}")
             say(f"WARNING: {await asyncio.wait_for(warnings.get(), 30)}")
             say("nobody answers it")
             say(f"NOTE: {await asyncio.wait_for(notes.get(), 30)}")
