@@ -193,13 +193,6 @@ def _guard_text(r: dict[str, Any]) -> str:
     if r.get("action") == "status" and r.get("flame") in _FLAME:
         text += f"; {_FLAME[r['flame']]}"
     if warning := r.get("warning"):
-        text += f"; WARNING: {warning['message']} (at {local_clock_iso(warning['cut_at'])})"
+        # (an ISO instant: print_results shows it in the reader's zone, as every other)
+        text += f"; WARNING: {warning['message']} (at {warning['cut_at']})"
     return text
-
-
-def local_clock_iso(when: str) -> str:
-    from datetime import datetime
-
-    from ..domain.timers import local_clock
-
-    return local_clock(datetime.fromisoformat(when).timestamp())
