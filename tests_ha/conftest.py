@@ -22,11 +22,15 @@ import pytest
 import pytest_socket
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # custom_components.gasstove
+
+from custom_components.gasstove.const import DOMAIN  # noqa: E402
 
 from gasstove.domain.plan import Wiring  # noqa: E402
 from gasstove.sim.burner import Burner  # noqa: E402
@@ -182,3 +186,24 @@ def miio_burner(host: str, *, wiring: str = "normally_closed", cut_seconds: floa
 def entry_data(burners: dict[str, dict[str, Any]], *, name: str = "Kitchen",
                deadline: float = 1.0) -> dict[str, Any]:
     return {"name": name, "deadline": deadline, "burners": burners}
+
+
+async def set_up_stove(hass: HomeAssistant, burners: dict[str, Any],
+                       **entry: Any) -> MockConfigEntry:
+    """A stove "Kitchen" with these burners, set up; ``entry``: more of its MockConfigEntry
+    (entry_id, options...)."""
+    config_entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="kitchen-uid",
+                                   data=entry_data(burners), **entry)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry
+
+
+@pytest.fixture
+async def stove(hass: HomeAssistant, miio_relay: Any) -> tuple[MockConfigEntry, SimRelay, SimRelay]:
+    """Two burners: left normally closed, right normally open."""
+    left, right = miio_relay("left"), miio_relay("right", wiring="normally_open")
+    entry = await set_up_stove(hass, {"left": miio_burner(left.host),
+                                      "right": miio_burner(right.host, wiring="normally_open")})
+    return entry, left, right

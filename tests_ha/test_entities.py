@@ -34,7 +34,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from gasstove import __version__
 
-from .conftest import ROOT, SimRelay, entry_data, miio_burner
+from .conftest import ROOT, entry_data, miio_burner, set_up_stove
 
 COMPONENT = ROOT / "custom_components" / "gasstove"
 
@@ -53,23 +53,6 @@ LOCK = "lock.kitchen_left_lock"
 PROBLEM = "binary_sensor.kitchen_left_shut_off_problem"
 CONNECTION = "binary_sensor.kitchen_left_relay_connection"
 NUMBER = "number.kitchen_left_shut_off_in"
-
-
-async def _setup(hass: HomeAssistant, burners: dict[str, Any], **kwargs: Any) -> MockConfigEntry:
-    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="kitchen-uid",
-                            data=entry_data(burners), **kwargs)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-@pytest.fixture
-async def stove(hass: HomeAssistant, miio_relay: Any) -> tuple[MockConfigEntry, SimRelay, SimRelay]:
-    left, right = miio_relay("left"), miio_relay("right", wiring="normally_open")
-    entry = await _setup(hass, {"left": miio_burner(left.host),
-                                "right": miio_burner(right.host, wiring="normally_open")})
-    return entry, left, right
 
 
 def _states(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, str]:
@@ -141,7 +124,7 @@ async def test_a_failed_shut_off_is_a_problem_until_one_is_confirmed(
     hass: HomeAssistant, miio_relay: Any,
 ) -> None:
     left = miio_relay("left")
-    await _setup(hass, {"left": miio_burner(left.host)})
+    await set_up_stove(hass, {"left": miio_burner(left.host)})
     assert hass.states.get(PROBLEM).state == "off"
     assert hass.states.get(CONNECTION).state == "on"
     left.device.settings.loss = 1.0  # its Wi-Fi is gone
@@ -166,7 +149,7 @@ async def test_a_failed_shut_off_is_a_problem_until_one_is_confirmed(
 
 async def test_the_problem_outlives_a_restart(hass: HomeAssistant, miio_relay: Any) -> None:
     left = miio_relay("left")
-    entry = await _setup(hass, {"left": miio_burner(left.host)})
+    entry = await set_up_stove(hass, {"left": miio_burner(left.host)})
     left.device.settings.loss = 1.0
     with pytest.raises(HomeAssistantError):
         await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
@@ -307,7 +290,7 @@ async def test_a_flame_input_shows_the_burner_burning(hass: HomeAssistant, miio_
     """With a flame input (flame.py): lit shows "burning", out "ready"."""
     left = miio_relay("left")
     hass.states.async_set("binary_sensor.left_flame", "on")
-    await _setup(hass, {"left": miio_burner(left.host)},
+    await set_up_stove(hass, {"left": miio_burner(left.host)},
                  options={"flame": {"left": {"flame_entity": "binary_sensor.left_flame"}}})
     assert hass.states.get(BURNER).state == "burning"
     hass.states.async_set("binary_sensor.left_flame", "off")
@@ -386,7 +369,7 @@ async def test_a_cut_whose_restore_fails_says_the_relay_was_left_cutting(
     from custom_components.gasstove import coordinator
 
     left = miio_relay("left")
-    await _setup(hass, {"left": miio_burner(left.host)})
+    await set_up_stove(hass, {"left": miio_burner(left.host)})
 
     async def wifi_gone_mid_pulse(seconds: float) -> None:
         left.device.settings.loss = 1.0

@@ -16,33 +16,13 @@ from homeassistant.helpers import intent
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_capture_events,
     async_fire_time_changed,
 )
 
-from .conftest import DEAD_HOST, TOKEN, SimRelay, entry_data, miio_burner
+from .conftest import DEAD_HOST, TOKEN, miio_burner, set_up_stove
 
 STORE_KEY = "gasstove.{}.timers"
-
-
-async def _setup(hass: HomeAssistant, burners: dict[str, Any], *, entry_id: str | None = None,
-                 options: dict[str, Any] | None = None) -> MockConfigEntry:
-    kwargs: dict[str, Any] = {"entry_id": entry_id} if entry_id else {}
-    entry = MockConfigEntry(domain=DOMAIN, title="Kitchen", unique_id="kitchen-uid",
-                            data=entry_data(burners), options=options or {}, **kwargs)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-@pytest.fixture
-async def stove(hass: HomeAssistant, miio_relay: Any) -> tuple[MockConfigEntry, SimRelay, SimRelay]:
-    left, right = miio_relay("left"), miio_relay("right", wiring="normally_open")
-    entry = await _setup(hass, {"left": miio_burner(left.host),
-                                "right": miio_burner(right.host, wiring="normally_open")})
-    return entry, left, right
 
 
 async def test_entities(hass: HomeAssistant, stove: Any) -> None:
@@ -107,7 +87,7 @@ async def test_unknown_burner(hass: HomeAssistant, stove: Any) -> None:
 
 async def test_dead_relay_fails_loudly(hass: HomeAssistant, miio_relay: Any) -> None:
     left = miio_relay("left")
-    await _setup(hass, {"left": miio_burner(left.host), "dead": miio_burner(DEAD_HOST)})
+    await set_up_stove(hass, {"left": miio_burner(left.host), "dead": miio_burner(DEAD_HOST)})
     # Unknown, not unavailable: HA would silently skip a lock of an unavailable lock.
     assert hass.states.get("lock.kitchen_dead_lock").state == STATE_UNKNOWN
     assert hass.states.get("sensor.kitchen_dead_burner").state == "unreachable"
@@ -172,7 +152,7 @@ async def test_an_entry_from_before_the_rename_keeps_its_longest_timer(
         hass: HomeAssistant, miio_relay: Any) -> None:
     """The longest timer was stored as "max_burn_minutes" (labelled "Maximum burn time")."""
     left = miio_relay("left")
-    await _setup(hass, {"left": miio_burner(left.host)}, options={"max_burn_minutes": 60})
+    await set_up_stove(hass, {"left": miio_burner(left.host)}, options={"max_burn_minutes": 60})
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(DOMAIN, "shut_off", {"delay": {"hours": 2}}, blocking=True)
     assert err.value.translation_key == "delay_too_long"
@@ -206,7 +186,7 @@ async def test_timer_due_while_down_fires_on_setup(hass: HomeAssistant, miio_rel
         "data": {"timers": {"left": {"due": due.isoformat(), "delay_s": 1200}}},
     }
     events = async_capture_events(hass, "gasstove_shut_off")
-    await _setup(hass, {"left": miio_burner(left.host)}, entry_id="entry-late")
+    await set_up_stove(hass, {"left": miio_burner(left.host)}, entry_id="entry-late")
     await hass.async_block_till_done()
     assert not left.lit
     assert events[0].data["late_seconds"] == pytest.approx(420, abs=5)
