@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
 from ..domain.timers import local_clock
-from .fast import answer, for_people, print_results
+from .results import answer, for_people, print_results
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
