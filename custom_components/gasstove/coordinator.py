@@ -41,13 +41,19 @@ from homeassistant.helpers.storage import STORAGE_DIR, Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from gasstove.adapters.burner_guard import FileBurnerGuard
-from gasstove.control import Outcome, Stove
-from gasstove.domain.config import StoveConfig
-from gasstove.domain.durations import format_duration, spoken_duration
-from gasstove.domain.errors import UsageError
-from gasstove.domain.relay import Relay
-from gasstove.timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
+from gasstove import (
+    FileBurnerGuard,
+    Outcome,
+    Relay,
+    Stove,
+    StoveConfig,
+    UsageError,
+    cut_confirmed,
+    format_duration,
+    retry_pause,
+    shut_off_with_retries,
+    spoken_duration,
+)
 
 from .const import (
     CONF_LEGACY_MAX_BURN_MINUTES,

@@ -42,8 +42,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_state_change_event, async_track_state_report_event
 from homeassistant.util.ulid import ulid_to_bytes
 
-from gasstove.domain.config import HassRelayConfig
-from gasstove.domain.errors import RelayError, RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
+from gasstove import HassRelayConfig, RelayError, RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
 
 
 def _state_word(energised: bool) -> str:
