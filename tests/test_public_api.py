@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +126,60 @@ def test_leaving_a_stove_block_closes_its_broker_connection_even_on_an_error(
     relay, error = asyncio.run(main())
     assert error == "the caller's own error", "the block's own error goes through"
     assert relay._link._client is None and not relay._link.connected
+
+
+# -- the command line's face: the README's table lists what `stove --help` lists ------------
+
+
+def _commands() -> list[tuple[str, list[str]]]:
+    """("stove sim mqtt", its --options) for every command `stove --help` lists, sub-command
+    groups walked (by click's own listing, which the help is printed from)."""
+    import typer
+
+    from gasstove.cli.main import app
+
+    found: list[tuple[str, list[str]]] = []
+
+    def walk(group: Any, ctx: Any, path: str) -> None:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            if hasattr(command, "list_commands"):  # a group (`stove sim`, `stove ha`)
+                walk(command, command.context_class(command, info_name=name, parent=ctx),
+                     f"{path} {name}")
+            else:
+                found.append((f"{path} {name}", [
+                    o for p in command.params if p.param_type_name == "option"
+                    for o in p.opts if o.startswith("--") and o != "--help"]))
+
+    root = typer.main.get_command(app)
+    walk(root, root.context_class(root, info_name="stove"), "stove")
+    return found
+
+
+def test_the_readme_command_table_has_every_command_and_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gasstove.cli.fast import main
+
+    commands = _commands()
+    for group in ("", "sim", "ha"):  # (what we walked is what the help shows)
+        with pytest.raises(SystemExit):
+            main([*group.split(), "--help"])
+        shown = capsys.readouterr().out
+        for label, _ in commands:
+            if label.rsplit(" ", 1)[0] == f"stove {group}".strip():
+                assert f" {label.rsplit(' ', 1)[1]} " in shown, (label, shown)
+    assert {"stove sim mqtt", "stove ha package", "stove serve"} <= {c for c, _ in commands}
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Command line"):readme.index("### Trying every command")]
+    rows = [line for line in table.splitlines() if line.startswith("| `stove")]
+    wrong = []
+    for label, options in commands:
+        mine = [row for row in rows if re.search(f"`{re.escape(label)}[ `]", row)]
+        if not mine:
+            wrong.append(f"{label}: no row in README.md's command table")
+        wrong += [f"{label} {option}: not in its README.md row" for option in options
+                  if not any(option in row for row in mine)]
+    assert not wrong, "\n".join(wrong)
