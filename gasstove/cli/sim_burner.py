@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 
 def light(burner: object) -> None:
@@ -30,6 +31,8 @@ async def watch(burner: object) -> None:
         s = burner.state()
         key = (s.flame, s.valve_open, s.loop_closed)
         if key != last:
-            print(f"{time.strftime('%H:%M:%S')}  {burner.name}: {s.describe()}", flush=True)
+            # (the time with its offset, as every time gasstove shows: 18:50:00+08:00)
+            clock = datetime.now().astimezone().isoformat(timespec="seconds")[11:]
+            print(f"{clock}  {burner.name}: {s.describe()}", flush=True)
             last = key
         await asyncio.sleep(0.05)
