@@ -47,10 +47,10 @@ _FACE: dict[str, tuple[str, ...]] = {
     ),
     "gasstove.domain.voice.reply": ("REPLIES", "join_names", "status_sentence"),
     "gasstove.timer_policy": ("cut_confirmed", "retry_pause", "shut_off_with_retries"),
-    "gasstove.domain.flame": ("FlameInput",),
+    "gasstove.domain.flame": ("FlameInput", "MqttInput"),
     "gasstove.domain.guard": (
-        "Guard", "GuardConfig", "HazardInput", "Pending", "PresenceInput", "SnoozeRefused",
-        "cut_text", "warning_text",
+        "HAZARD_WORDS", "Guard", "GuardConfig", "HazardInput", "Look", "Pending", "PresenceInput",
+        "SnoozeRefused", "cut_text", "warning_text", "what_it_knows",
     ),
 }
 _MODULE_OF = {name: module for module, names in _FACE.items() for name in names}
@@ -85,16 +85,19 @@ if TYPE_CHECKING:
         Unconfirmed,
         UsageError,
     )
-    from .domain.flame import FlameInput
+    from .domain.flame import FlameInput, MqttInput
     from .domain.guard import (
+        HAZARD_WORDS,
         Guard,
         GuardConfig,
         HazardInput,
+        Look,
         Pending,
         PresenceInput,
         SnoozeRefused,
         cut_text,
         warning_text,
+        what_it_knows,
     )
     from .domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
     from .domain.plan import Wiring
@@ -114,6 +117,7 @@ __all__ = [
     "ALL_WORDS",
     "BURNER_NAME",
     "HASS_INTENTS",
+    "HAZARD_WORDS",
     "NOT_UNDERSTOOD_INTENT",
     "REPLIES",
     "BurnerBusy",
@@ -129,11 +133,13 @@ __all__ = [
     "GuardConfig",
     "HassRelayConfig",
     "HazardInput",
+    "Look",
     "MemoryBurnerGuard",
     "MiioRelay",
     "MiioRelayConfig",
     "MqttBroker",
     "MqttBrokerConfig",
+    "MqttInput",
     "MqttLink",
     "MqttRelay",
     "MqttRelayConfig",
@@ -172,6 +178,7 @@ __all__ = [
     "spoken_duration",
     "status_sentence",
     "warning_text",
+    "what_it_knows",
 ]
 
 
