@@ -1,7 +1,7 @@
 """Shut-off, lock, unlock and status of a stove's burners, for every front end.
 
 The CLI, the daemon and Home Assistant all act through :class:`Stove`, so the
-safety rules of DESIGN.md §2 are kept in one place: a shut-off always sends its
+safety rules of docs/design.md §2 are kept in one place: a shut-off always sends its
 cut and is confirmed by the relay's own report after it, or reported failed; a
 pulse is always restored, by this process or, if it dies, by the next one to
 act on the burner; a locked burner stays locked. One action at a time per
@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from .adapters.burner_guard import (
     BurnerBusy,
@@ -124,6 +124,13 @@ class Stove:
 
     async def close(self) -> None:
         await asyncio.gather(*(relay.close() for relay in self.relays.values()))
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close the relays (and the broker link they share), however the block ended."""
+        await self.close()
 
     async def _each(self, burners: Iterable[str], action: Action, act: Act) -> list[Outcome]:
         async def one(name: str) -> Outcome:

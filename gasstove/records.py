@@ -1,7 +1,7 @@
 """What follows every action, for every front end: the history row, and for a
 shut-off that was not confirmed, the alert on every channel the user has.
 
-Channels (DESIGN.md §2 rule 2, issue "every shut-off on the record"): a log
+Channels (docs/design.md §2 rule 2, issue "every shut-off on the record"): a log
 line at ERROR; the ``on_failure`` program with the alert as JSON on stdin;
 and whatever the caller adds (the daemon publishes it on MQTT). Neither the
 history nor an alert may fail or delay a cut: they run after it, and their

@@ -5,7 +5,7 @@ shut-off timers; both fire them through :func:`shut_off_with_retries`, so a
 relay that misses one command (a lost datagram, a Wi-Fi blip, a relay
 rebooting) is asked again on the same schedule whoever holds the timer.
 
-Around it, each holder keeps the same rules (DESIGN.md §2): only a cancel
+Around it, each holder keeps the same rules (docs/design.md §2): only a cancel
 or a confirmed cut (:func:`cut_confirmed`) removes a timer, so it stays
 stored while it fires (a holder that dies mid-way fires it again when it
 comes back: a second cut is harmless, a lost one is not) and, when all its

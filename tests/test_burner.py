@@ -1,4 +1,4 @@
-"""The physical model behaves like a thermocouple flame-failure device (DESIGN.md §1)."""
+"""The physical model behaves like a thermocouple flame-failure device (docs/design.md §1)."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def instant_pulse() -> Iterator[None]:
 def loopback_sockets(socket_enabled: None) -> None:
     """Sockets, to any loopback address (the harness allows ``connect()`` to 127.0.0.1 only).
 
-    The miio simulators listen on 127.0.0.x (the miio port is fixed, DESIGN §5)
+    The miio simulators listen on 127.0.0.x (the miio port is fixed, docs/design.md §5)
     and the miio driver connects its UDP socket, so that a reply from any other
     address is never taken for the device's. Called after ``socket_enabled``
     has put the real socket class back, so the rule lands on that class.

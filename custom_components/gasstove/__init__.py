@@ -2,7 +2,7 @@
 
 A relay sits in series with each burner's thermocouple flame-failure loop;
 opening it for a few seconds drops the gas safety valve. Nothing here can
-open gas (DESIGN.md §2 rule 1): entities and services only cut, lock
+open gas (docs/design.md §2 rule 1): entities and services only cut, lock
 (hold the loop open) or unlock (close the loop; relighting stays manual).
 
 Supported Home Assistant versions: 2025.1 (the first with pydantic 2, which

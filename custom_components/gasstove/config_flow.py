@@ -36,8 +36,7 @@ from homeassistant.helpers import selector
 from homeassistant.util import slugify
 from pydantic import ValidationError
 
-from gasstove.domain.config import ALL_WORDS, BURNER_NAME, StoveConfig
-from gasstove.domain.errors import RelayError, TokenRejected
+from gasstove import ALL_WORDS, BURNER_NAME, RelayError, StoveConfig, TokenRejected
 
 from .const import (
     CONF_ALIASES,
@@ -170,7 +169,7 @@ def _field_error(err: ValidationError) -> dict[str, str]:
 
 async def _async_test_miio(relay: dict[str, Any]) -> str | None:
     """None when the relay answers and reads; else an error key. Switches nothing."""
-    from gasstove.adapters.miio_relay import MiioRelay
+    from gasstove import MiioRelay
 
     config = StoveConfig.model_validate({"burners": {"probe": {CONF_RELAY: relay}}}).burners["probe"].relay
     driver = MiioRelay(config)  # type: ignore[arg-type]

@@ -41,13 +41,19 @@ from homeassistant.helpers.storage import STORAGE_DIR, Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from gasstove.adapters.burner_guard import FileBurnerGuard
-from gasstove.control import Outcome, Stove
-from gasstove.domain.config import StoveConfig
-from gasstove.domain.durations import format_duration, spoken_duration
-from gasstove.domain.errors import UsageError
-from gasstove.domain.relay import Relay
-from gasstove.timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
+from gasstove import (
+    FileBurnerGuard,
+    Outcome,
+    Relay,
+    Stove,
+    StoveConfig,
+    UsageError,
+    cut_confirmed,
+    format_duration,
+    retry_pause,
+    shut_off_with_retries,
+    spoken_duration,
+)
 
 from .const import (
     CONF_LEGACY_MAX_BURN_MINUTES,
@@ -223,7 +229,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
     # -- actions ------------------------------------------------------------------
     async def async_shut_off(self, burners: list[str], *, source: str,
                              context: Context | None = None) -> list[Outcome]:
-        """Shut ``burners`` off now; report a failure loudly (DESIGN §2 rule 2).
+        """Shut ``burners`` off now; report a failure loudly (docs/design.md §2 rule 2).
 
         A confirmed cut also ends the burner's pending timer (it has nothing
         left to do); a failed one leaves it armed: nothing but a cancel or a
@@ -551,7 +557,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self.timers.pop(burner, None)
             await self._async_save()
         elif mine() and not self._closing:
-            # DESIGN §2 rule 2: only a cancel or a confirmed cut removes it.
+            # docs/design.md §2 rule 2: only a cancel or a confirmed cut removes it.
             pause = retry_pause(again)
             _LOGGER.error("%s %s: the timer stays armed; its shut-off is tried again in %s",
                           self.entry.title, burner, format_duration(pause))

@@ -30,9 +30,7 @@ from homeassistant.core import CALLBACK_TYPE, Event, State, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time, async_track_state_change_event
 from homeassistant.util import dt as dt_util
 
-from gasstove.control import Outcome
-from gasstove.domain.durations import format_duration
-from gasstove.timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
+from gasstove import Outcome, cut_confirmed, format_duration, retry_pause, shut_off_with_retries
 
 from .const import CONF_FLAME, CONF_FLAME_ENTITY, CONF_FLAME_LIT_AT, CONF_MAX_BURN
 

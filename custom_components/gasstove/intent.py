@@ -29,15 +29,17 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
 from homeassistant.util import dt as dt_util
 
-from gasstove.domain.durations import spoken_duration
-from gasstove.domain.voice import (
+from gasstove import (
     HASS_INTENTS,
     NOT_UNDERSTOOD_INTENT,
+    REPLIES,
     VoiceCommand,
+    join_names,
     parse_delay,
     parse_utterance,
+    spoken_duration,
+    status_sentence,
 )
-from gasstove.domain.voice.reply import REPLIES, join_names, status_sentence
 
 from .const import DOMAIN
 from .coordinator import GasStoveCoordinator, loaded_coordinators

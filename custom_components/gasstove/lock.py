@@ -3,7 +3,7 @@
 A lock, not a switch: the entities card's header toggle switches every switch
 it lists at once, and one careless tap must not lock (or unlock) every burner.
 Unlocking closes the loop again; that cannot open gas -- relighting still
-needs a hand on the knob (DESIGN.md §1). No "open" feature.
+needs a hand on the knob (docs/design.md §1). No "open" feature.
 
 ``locked``: the loop is held open and no cut is under way (a lock, or a relay
 left cutting: the burner's state sensor says which); ``jammed``: a lock was

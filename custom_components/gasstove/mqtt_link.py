@@ -35,8 +35,7 @@ from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
-from gasstove.adapters.mqtt_relay import Receiver
-from gasstove.domain.errors import RelayUnreachable
+from gasstove import Receiver, RelayUnreachable
 
 #: A barrier message that has not come back by then is published again (the
 #: broker drops those sent before Home Assistant's debounced SUBSCRIBE went out).

@@ -3,7 +3,7 @@
 A notification can be dismissed and an event is gone once fired; the repair
 issue is stored by Home Assistant (``is_persistent``), so it is still there
 after a restart, until the next confirmed cut of that burner deletes it
-(DESIGN.md §2 rule 2). Its fix flow tries the shut-off again.
+(docs/design.md §2 rule 2). Its fix flow tries the shut-off again.
 
 Also here: the entities an update replaced (the gas valve and the lock
 switch), named once with what replaces them, so that an automation that used

@@ -20,8 +20,7 @@ from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, Supp
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
-from gasstove.domain.durations import parse_duration
-from gasstove.domain.errors import DurationError, UsageError
+from gasstove import DurationError, UsageError, parse_duration
 
 from .const import (
     ATTR_BURNERS,

@@ -14,8 +14,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from gasstove.domain.config import StoveConfig
-from gasstove.domain.relay import Relay
+from gasstove import Relay, StoveConfig
 
 from .const import (
     CONF_ALIASES,
@@ -63,7 +62,7 @@ def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
     link = None
     for name, burner in config.burners.items():
         if burner.relay.type == "miio":
-            from gasstove.adapters.miio_relay import MiioRelay
+            from gasstove import MiioRelay
 
             relays[name] = MiioRelay(burner.relay, plan=burner.plan())
         elif burner.relay.type == "hass":
@@ -71,7 +70,7 @@ def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
 
             relays[name] = HassSwitchRelay(hass, burner.relay)
         else:
-            from gasstove.adapters.mqtt_relay import MqttRelay
+            from gasstove import MqttRelay
 
             from .mqtt_link import HassMqttLink
 

@@ -2,7 +2,7 @@
 
 Any switch Home Assistant already has (ZHA, Z-Wave, Matter, Tuya, Shelly,
 ESPHome's native API...) can open the flame-failure loop. This adapter keeps
-the library's :class:`~gasstove.domain.relay.Relay` contract and DESIGN.md §2:
+the library's :class:`~gasstove.domain.relay.Relay` contract and docs/design.md §2:
 
 * **Confirmed only by the entity's own word after our call.** We listen before
   calling ``switch.turn_on``/``turn_off`` with a context of our own, and count
@@ -22,7 +22,7 @@ the library's :class:`~gasstove.domain.relay.Relay` contract and DESIGN.md §2:
   flow refuses such entities; should one start to assume its state later,
   the command is still sent (it may well cut) but never reported confirmed.
 * **Unavailable is a failure with a reason, at once.** Home Assistant skips
-  service calls on unavailable entities without an error (DESIGN.md §5), so
+  service calls on unavailable entities without an error (docs/design.md §5), so
   we check first and send nothing; an entity that goes unavailable while we
   wait fails the wait at once, saying the command may have reached it.
 * **The pulse is timed by Home Assistant.** No switch service carries a
@@ -42,8 +42,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_state_change_event, async_track_state_report_event
 from homeassistant.util.ulid import ulid_to_bytes
 
-from gasstove.domain.config import HassRelayConfig
-from gasstove.domain.errors import RelayError, RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
+from gasstove import HassRelayConfig, RelayError, RelayOffline, RelayRefused, RelayUnreachable, Unconfirmed
 
 
 def _state_word(energised: bool) -> str:

@@ -1,1 +1,1 @@
-"""Adapters: turn domain decisions into bytes on a wire (DESIGN.md §3)."""
+"""Adapters: turn domain decisions into bytes on a wire (docs/design.md §3)."""

@@ -59,7 +59,7 @@ _SCALARS = yaml.SafeLoader("")
 
 
 def default_config_path() -> Path:
-    """DESIGN.md §4: $GASSTOVE_CONFIG, else ./gasstove.yaml, else ~/.config/gasstove/config.yaml."""
+    """docs/design.md §4: $GASSTOVE_CONFIG, else ./gasstove.yaml, else ~/.config/gasstove/config.yaml."""
     if env := os.environ.get("GASSTOVE_CONFIG"):
         return Path(env)
     local = Path("gasstove.yaml")

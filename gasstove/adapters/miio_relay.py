@@ -1,7 +1,7 @@
 """Xiaomi miio relays over python-miio, with a deadline instead of 5 s × 3 retries.
 
 python-miio's ``send()`` retries the same request and does not check reply
-ids (DESIGN.md §5), so we only ever send idempotent sets, confirm by reading
+ids (docs/design.md §5), so we only ever send idempotent sets, confirm by reading
 back, and run our own exchange: a short wait for each answer (handshake,
 command), never past the caller's overall deadline. A reply counts only if
 it answers this very request (``_Protocol``). Blocking calls run in worker

@@ -6,7 +6,7 @@ implements it, and so does the Home Assistant integration over Home
 Assistant's own ``mqtt`` connection. This module imports no MQTT client, so
 Home Assistant (which pins its own paho) can import it.
 
-Rules from DESIGN.md §2/§4: commands are QoS 1 and never retained (a retained
+Rules from docs/design.md §2/§4: commands are QoS 1 and never retained (a retained
 "off" replays on every reconnect); a switch is confirmed only by a state
 message the device published after the command (never by our own publish,
 never by a retained copy, never by a periodic snapshot, and with Zigbee2MQTT

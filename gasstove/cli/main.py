@@ -1,6 +1,6 @@
 """``stove``: shut a gas stove's burners off, now or later, from a terminal.
 
-Exit codes (DESIGN.md §4): 0 done and confirmed; 1 the stove or a device did
+Exit codes (docs/design.md §4): 0 done and confirmed; 1 the stove or a device did
 not confirm; 2 usage or configuration error (nothing was sent to a stove).
 Heavy imports (python-miio, paho, pydantic, asyncio) happen inside the
 commands that need them, and a command a running daemon can take is handed
@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
 from ..domain.timers import local_clock
-from .fast import answer, for_people, print_results
+from .results import answer, for_people, print_results
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute

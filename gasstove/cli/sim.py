@@ -5,44 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
 from typing import Annotated, Literal
 
 import typer
 
 from ..domain.errors import UsageError
 from ..domain.plan import Wiring
+from .sim_burner import light, watch
+from .sim_mqtt import register
 
 app = typer.Typer(help="Run simulated relays wired into simulated burners.", no_args_is_help=True)
 
 WiringOption = Annotated[Wiring, typer.Option(help="How the relay sits in the loop.")]
 LitOption = Annotated[bool, typer.Option("--lit", help="Light the burner at start.")]
-
-
-def light(burner: object) -> None:
-    """Push, turn and hold the knob until the thermocouple holds the valve."""
-    from ..sim.burner import Burner
-    from ..sim.demo import HOLD_KNOB_S
-
-    assert isinstance(burner, Burner)
-    burner.push_and_turn()
-    time.sleep(HOLD_KNOB_S)
-    burner.release()
-
-
-async def watch(burner: object) -> None:
-    """Print the burner's state whenever flame, valve or loop change."""
-    from ..sim.burner import Burner
-
-    assert isinstance(burner, Burner)
-    last = None
-    while True:
-        s = burner.state()
-        key = (s.flame, s.valve_open, s.loop_closed)
-        if key != last:
-            print(f"{time.strftime('%H:%M:%S')}  {burner.name}: {s.describe()}", flush=True)
-            last = key
-        await asyncio.sleep(0.05)
 
 
 @app.command()
@@ -109,10 +84,4 @@ def miio(
         asyncio.run(serve())
 
 
-def _register() -> None:
-    from .sim_mqtt import register
-
-    register(app)
-
-
-_register()
+register(app)  # stove sim mqtt

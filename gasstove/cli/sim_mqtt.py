@@ -74,7 +74,7 @@ def register(sim_app: typer.Typer) -> None:
         from ..domain.mqtt_config import MqttRelayConfig
         from ..sim.burner import Burner
         from ..sim.mqtt_relays import sim_for
-        from .sim import light, watch
+        from .sim_burner import light, watch
 
         host, port = _broker(broker)
         block = relay_block(dialect, topic, channel, auto_off, auto_on)

@@ -109,7 +109,7 @@ def register(
     does not exist it raises FileNotFoundError, or the ConfigError that
     ``gasstove.adapters.config_file.load_config`` raises while handling one.
     ``act`` carries out an understood command (intent not None) the way the
-    other commands do and returns the process exit code (DESIGN.md §4).
+    other commands do and returns the process exit code (docs/design.md §4).
     """
 
     @app.command("parse")

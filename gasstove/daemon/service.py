@@ -5,7 +5,7 @@ thread (:mod:`..adapters.disk`): the event loop never waits on the disk, and the
 timers of one command are one transaction. A timer is marked ``firing`` as its
 shut-off starts and deleted only after a cut was confirmed (both best effort,
 batched with the other timers coming due at once), so a crash in between fires
-it again on recovery: a second cut is harmless, a lost one is not (DESIGN.md §2,
+it again on recovery: a second cut is harmless, a lost one is not (docs/design.md §2,
 rule 2). Nothing but a cancel or a confirmed cut removes a pending timer: a
 failed immediate shut-off leaves it armed, and a timer whose own tries all fail
 keeps trying.
@@ -359,7 +359,7 @@ class Daemon:
             if mine:
                 del self.timers[timer.burner]
         elif mine:
-            # DESIGN.md §2 rule 2: only a cancel or a confirmed cut removes it.
+            # docs/design.md §2 rule 2: only a cancel or a confirmed cut removes it.
             self._schedule(timer, again=again + 1)
             _LOG.error("timer of %s stays armed: its shut-off is tried again in %s "
                        "(`stove cancel %s` stops it)", timer.burner,

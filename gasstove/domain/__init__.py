@@ -1,1 +1,1 @@
-"""Pure domain layer: no I/O, imports nothing above it (DESIGN.md §3)."""
+"""Pure domain layer: no I/O, imports nothing above it (docs/design.md §3)."""

@@ -1,4 +1,4 @@
-"""Errors users see. Each carries the exit code of the DESIGN.md §4 contract.
+"""Errors users see. Each carries the exit code of the docs/design.md §4 contract.
 
 Messages are one line and never contain secrets: callers build them from
 names, hosts and keys, never from tokens or passwords.

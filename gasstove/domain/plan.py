@@ -1,6 +1,6 @@
 """The cut plan: which relay state cuts the loop, which lets the stove work.
 
-Pure translation from how the relay is wired (DESIGN.md §1) to relay states.
+Pure translation from how the relay is wired (docs/design.md §1) to relay states.
 A user says "stove off"; only this module knows what that means for a coil.
 """
 

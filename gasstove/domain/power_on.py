@@ -1,6 +1,6 @@
 """After a power cut: is the way a relay comes back right for its wiring? Pure.
 
-DESIGN.md §1: with ``normally_closed`` wiring an unpowered relay leaves the
+docs/design.md §1: with ``normally_closed`` wiring an unpowered relay leaves the
 loop closed, so the stove works during a power cut; with ``normally_open`` the
 loop is open while the power is out, so every lit burner goes out. When the
 power comes back the relay does whatever its power-on setting says, with

@@ -148,7 +148,7 @@ class Remote:
         Every entity is available exactly when the daemon is (its LWT): a shut-off
         control tied to a relay's reachability would be skipped by Home Assistant
         without a word while the relay is down, and a press must reach the daemon,
-        fail within the deadline and raise the alert (DESIGN.md §2, rule 2). The
+        fail within the deadline and raise the alert (docs/design.md §2, rule 2). The
         relay's reachability is an entity of its own.
 
         The entity id is given twice, for every Home Assistant version: ``object_id``

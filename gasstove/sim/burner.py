@@ -1,4 +1,4 @@
-"""A gas burner with a thermocouple flame-failure device (DESIGN.md §1).
+"""A gas burner with a thermocouple flame-failure device (docs/design.md §1).
 
 Parts: a knob that can be turned and pushed in, a spark igniter, a safety
 valve whose magnet *holds* the armature while enough thermocouple current

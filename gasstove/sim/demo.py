@@ -40,12 +40,11 @@ def _shut_off(config: Config, burner: str, show: Callable[[], None],
     print_(f"$ stove off {burner}")
 
     async def run() -> bool:
-        stove = Stove(config.stove, build_relays(config))
-        task = asyncio.create_task(stove.shut_off([burner]))
-        while not task.done():
-            await asyncio.sleep(ROW_S)
-            show()
-        await stove.close()
+        async with Stove(config.stove, build_relays(config)) as stove:
+            task = asyncio.create_task(stove.shut_off([burner]))
+            while not task.done():
+                await asyncio.sleep(ROW_S)
+                show()
         (outcome,) = task.result()
         print_(f"   {outcome.message}")
         return outcome.ok

@@ -11,7 +11,7 @@ As unkind as the real thing (Zigbee2MQTT docs, "MQTT topics and messages" and
 - availability is ``zigbee2mqtt/<name>/availability`` = ``{"state": "online"}``,
   retained, published by the bridge: when the bridge itself dies, its LWT says
   ``zigbee2mqtt/bridge/state`` = ``{"state": "offline"}`` and every device's
-  availability stays "online" (DESIGN.md §5);
+  availability stays "online" (docs/design.md §5);
 - a temperature probe reports every ``period`` seconds, not on each change.
 
 The stove-top temperature follows the simulated burner: it rises towards

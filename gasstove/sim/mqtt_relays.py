@@ -586,7 +586,7 @@ class Zigbee2MqttSim(SimRelay):
         # Timing (lib/extension/publish.ts): a /set runs the device's converter,
         # which sends the ZCL command and awaits the device's default response;
         # only then does the bridge publish the state it asked for (`optimistic`,
-        # the default), whatever the device did (DESIGN.md §5). A /get reads the
+        # the default), whatever the device did (docs/design.md §5). A /get reads the
         # attribute: its answer comes back over the radio too. The device switches
         # when the frame reaches it.
         body = json.loads(payload)

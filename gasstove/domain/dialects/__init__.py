@@ -1,4 +1,4 @@
-"""MQTT relay dialects, one small pure module per firmware (DESIGN.md §3, §4 "Relays").
+"""MQTT relay dialects, one small pure module per firmware (docs/design.md §3, §4 "Relays").
 
 Each says which topics to subscribe, what to publish to set the relay
 (idempotent sets, never toggles), how the device can time a pulse itself, how

@@ -6,7 +6,7 @@ https://tasmota.github.io/docs/MQTT/ (cmnd/stat/tele prefixes, ``tele/<topic>/LW
 Online/Offline, retained). A one-relay device names its relay ``POWER`` unless
 SetOption26 is on, so channel 1 accepts both spellings.
 
-Device-side pulses (DESIGN.md §5): ``PulseTime<n>`` turns a relay OFF after it
+Device-side pulses (docs/design.md §5): ``PulseTime<n>`` turns a relay OFF after it
 was turned ON (an NC cut). It is a stored setting, so every plain ON clears it
 first, or a later lock would end by itself. An OFF pulse (NO cut) is a
 ``Backlog POWER OFF; Delay; POWER ON`` that runs on the device.

@@ -18,7 +18,7 @@ the bridge dies its devices' availability topics keep saying "online", so a
 bridge offline fails a command at once, as a device offline does.
 
 Z2M publishes the state it *asked* for as soon as the Zigbee command is
-acknowledged (DESIGN.md §5), so ``optimistic_echo`` makes the transport confirm
+acknowledged (docs/design.md §5), so ``optimistic_echo`` makes the transport confirm
 with a ``/get`` answer instead. ``off_wait_time`` is never sent: during it the
 device ignores further timed ONs, and that could swallow the next cut.
 
