@@ -144,3 +144,34 @@ def test_a_relay_slow_to_answer_is_still_driven(miio_relay: Callable[..., SimRel
 
     run(act, deadline_s=3)
     assert sim.device.energised and not sim.burner.lit
+
+
+def test_a_simulator_without_an_address_binds_a_free_one_even_if_another_process_took_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `stove demo` once crashed with "Address already in use": it probed a free address and
+    # bound it later, and another job took it in between. With no address the simulator
+    # binds the first free one itself.
+    import socket
+
+    from gasstove.sim import miio_device
+    from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings
+
+    taken = free_loopback_host()
+    spare = free_loopback_host(int(taken.rsplit(".", 1)[1]) + 1)
+    monkeypatch.setattr(miio_device, "_loopback_hosts", lambda start: iter([taken, spare]))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        other.bind((taken, miio_device.PORT))
+        device = MiioSimDevice(MiioSimSettings("", TOKEN))
+
+        async def main() -> bool:
+            await device.start()
+            relay = relay_for(device.settings.host)
+            try:
+                return await relay.read(deadline=time.monotonic() + 2)
+            finally:
+                await relay.close()
+                device.close()
+
+        assert asyncio.run(main()) is False  # answered: resting
+    assert device.settings.host == spare

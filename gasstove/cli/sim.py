@@ -40,7 +40,7 @@ def miio(
     import re
 
     from ..sim.burner import Burner
-    from ..sim.miio_device import MiioSimDevice, MiioSimSettings, free_loopback_host
+    from ..sim.miio_device import MiioSimDevice, MiioSimSettings
 
     if protocol not in ("miot", "legacy"):
         raise UsageError(f"--protocol must be miot or legacy, not {protocol!r}")
@@ -54,10 +54,9 @@ def miio(
         cd = (int(m.group(1)), int(m.group(2)))
     generated = token is None
     token = token or secrets.token_hex(16)
-    host = host or free_loopback_host()
     burner = Burner("burner")
     settings = MiioSimSettings(
-        host, token, protocol=proto, wiring=wiring, countdown=cd,
+        host or "", token, protocol=proto, wiring=wiring, countdown=cd,
         countdown_unit_s=countdown_unit, loss=loss, latency_s=latency,
         energised=wiring is Wiring.NORMALLY_OPEN,
     )
@@ -68,7 +67,8 @@ def miio(
             await device.start()
         except OSError as err:
             raise UsageError(f"cannot serve on {host}:54321: {err.strerror}") from None
-        print(f"simulated {settings.model} ({protocol}, {wiring.value}) on {host}:54321", flush=True)
+        print(f"simulated {settings.model} ({protocol}, {wiring.value}) "
+              f"on {settings.host}:54321", flush=True)
         if generated:
             # A simulator's own throw-away token: the user needs it to configure a burner.
             print(f"token: {token}", flush=True)

@@ -21,7 +21,7 @@ from ..domain.config import BurnerConfig, Config, MiioRelayConfig, StoveConfig
 from ..domain.plan import Wiring
 from ..domain.timers import show_times
 from .burner import Burner, BurnerState
-from .miio_device import MiioSimDevice, MiioSimSettings, free_loopback_host, serve_in_thread
+from .miio_device import MiioSimDevice, MiioSimSettings, serve_in_thread
 
 HOLD_KNOB_S = 2.5
 ROW_S = 0.5
@@ -54,14 +54,25 @@ def _shut_off(config: Config, burner: str, show: Callable[[], None],
 
 def run_demo(cut_seconds: float = 3.0, print_: Callable[[str], None] = print) -> int:
     token = secrets.token_hex(16)
-    left_host = free_loopback_host(2)
-    right_host = free_loopback_host(int(left_host.rsplit(".", 1)[1]) + 1)
     left, right = Burner("left"), Burner("right")
     devices = (
-        MiioSimDevice(MiioSimSettings(left_host, token, protocol="miot"), left),
-        MiioSimDevice(MiioSimSettings(right_host, token, protocol="legacy",
+        MiioSimDevice(MiioSimSettings("", token, protocol="miot"), left),
+        MiioSimDevice(MiioSimSettings("", token, protocol="legacy",
                                       wiring=Wiring.NORMALLY_OPEN, energised=True), right),
     )
+    with serve_in_thread(*devices):
+        left_host, right_host = (d.settings.host for d in devices)
+        miio_ok = _miio_part(cut_seconds, print_, token, left_host, right_host, left, right)
+    mqtt_ok = _mqtt_part(cut_seconds, print_)
+    ok = miio_ok and mqtt_ok and _guard_part(print_)
+    print_("")
+    print_("demo " + ("OK: cut confirmed by the relay, flame out, stove usable again"
+                      if ok else "FAILED: see above"))
+    return 0 if ok else 1
+
+
+def _miio_part(cut_seconds: float, print_: Callable[[str], None], token: str,
+               left_host: str, right_host: str, left: Burner, right: Burner) -> bool:
     config = Config(stove=StoveConfig(name="demo", burners={
         "left": BurnerConfig(
             aliases=["左边"], cut_seconds=cut_seconds,
@@ -84,42 +95,36 @@ def run_demo(cut_seconds: float = 3.0, print_: Callable[[str], None] = print) ->
             time.sleep(min(ROW_S, left_s))
             show()
 
-    with serve_in_thread(*devices):
-        print_("gasstove demo: a simulated stove, relays speaking miio over UDP")
-        print_(f"  left : MIoT relay at {left_host}, normally_closed wiring (energise = cut)")
-        print_(f"  right: legacy plug at {right_host}, normally_open wiring (release = cut)")
-        print_("")
-        print_("           left                                             |  right")
-        show()
-        print_("-- lighting both burners: knob pushed in and turned, spark, hold until the "
-               "thermocouple is warm")
-        left.push_and_turn()
-        right.push_and_turn()
-        pause(HOLD_KNOB_S)
-        left.release()
-        right.release()
-        print_("-- knobs released: the thermocouple current now holds the safety valves open")
-        pause(1.0)
-        confirmed = _shut_off(config, "left", show, print_)
-        pause(1.0)
-        after = left.state()
-        stayed_out = not after.flame and after.loop_closed
-        print_("-- the loop is closed again, yet the left flame stays out: the valve's magnet "
-               "cannot pull in by itself; the right burner burns on")
-        print_("-- relighting left by hand (push, turn, hold)")
-        left.push_and_turn()
-        pause(HOLD_KNOB_S)
-        left.release()
-        pause(ROW_S)
-        relit = left.lit and right.lit
-        left.turn_off()
-        right.turn_off()
-    mqtt_ok = _mqtt_part(cut_seconds, print_)
-    ok = confirmed and stayed_out and relit and mqtt_ok and _guard_part(print_)
+    print_("gasstove demo: a simulated stove, relays speaking miio over UDP")
+    print_(f"  left : MIoT relay at {left_host}, normally_closed wiring (energise = cut)")
+    print_(f"  right: legacy plug at {right_host}, normally_open wiring (release = cut)")
     print_("")
-    print_("demo " + ("OK: cut confirmed by the relay, flame out, stove usable again"
-                      if ok else "FAILED: see above"))
-    return 0 if ok else 1
+    print_("           left                                             |  right")
+    show()
+    print_("-- lighting both burners: knob pushed in and turned, spark, hold until the "
+           "thermocouple is warm")
+    left.push_and_turn()
+    right.push_and_turn()
+    pause(HOLD_KNOB_S)
+    left.release()
+    right.release()
+    print_("-- knobs released: the thermocouple current now holds the safety valves open")
+    pause(1.0)
+    confirmed = _shut_off(config, "left", show, print_)
+    pause(1.0)
+    after = left.state()
+    stayed_out = not after.flame and after.loop_closed
+    print_("-- the loop is closed again, yet the left flame stays out: the valve's magnet "
+           "cannot pull in by itself; the right burner burns on")
+    print_("-- relighting left by hand (push, turn, hold)")
+    left.push_and_turn()
+    pause(HOLD_KNOB_S)
+    left.release()
+    pause(ROW_S)
+    relit = left.lit and right.lit
+    left.turn_off()
+    right.turn_off()
+    return confirmed and stayed_out and relit
 
 
 def _mqtt_part(cut_seconds: float, print_: Callable[[str], None]) -> bool:
@@ -214,14 +219,14 @@ def _guard_part(print_: Callable[[str], None]) -> bool:
     clock = _FastClock(SPEED)
     front = Burner("front")
     token = secrets.token_hex(16)
-    host = free_loopback_host(20)
-    device = MiioSimDevice(MiioSimSettings(host, token, protocol="miot"), front)
+    device = MiioSimDevice(MiioSimSettings("", token, protocol="miot"), front)
     log = logging.getLogger("gasstove")
 
     async def run(broker: Mosquitto, sensors: KitchenSensors, tmp: Path) -> bool:
         config = Config(
             stove=StoveConfig(name="demo", burners={"front": BurnerConfig(
-                relay=MiioRelayConfig(type="miio", host=host, token=token),  # type: ignore[arg-type]
+                relay=MiioRelayConfig(type="miio", host=device.settings.host,
+                                      token=token),  # type: ignore[arg-type]
                 flame=sensors.flame_config(), max_burn=3600)}),  # type: ignore[arg-type]
             mqtt=MqttBrokerConfig(host=broker.host, port=broker.port),
             daemon=DaemonConfig(database=tmp / "g.db", socket=tmp / "d.sock"),

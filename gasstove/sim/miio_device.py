@@ -10,6 +10,7 @@ does not decrypt with its token. Packet loss and latency can be injected.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import random
@@ -35,7 +36,7 @@ _NO_PROPERTY = -4003
 
 @dataclass
 class MiioSimSettings:
-    host: str
+    host: str  #: "" = the first free 127.0.0.x, found when the device starts
     token: str
     protocol: Literal["miot", "legacy"] = "miot"
     siid: int = 2
@@ -81,10 +82,24 @@ class MiioSimDevice(asyncio.DatagramProtocol):
 
     # -- lifecycle ------------------------------------------------------------
     async def start(self) -> None:
+        """Serve on ``settings.host``; with none given, on the first free 127.0.0.x, which
+        ``settings.host`` then names. That address is found by binding it, not by a probe
+        before the bind: another process may take a probed address in between."""
         self._loop = asyncio.get_running_loop()
-        await self._loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self.settings.host, PORT)
-        )
+        if self.settings.host:
+            await self._loop.create_datagram_endpoint(
+                lambda: self, local_addr=(self.settings.host, PORT))
+            return
+        for host in _loopback_hosts(None):
+            try:
+                await self._loop.create_datagram_endpoint(lambda: self, local_addr=(host, PORT))
+            except OSError as err:
+                if err.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            self.settings.host = host
+            return
+        raise RuntimeError("no free 127.0.0.x address for a simulated miio device")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
@@ -234,6 +249,12 @@ class _MethodError(Exception):
         self.message = message
 
 
+def _loopback_hosts(start: int | None) -> Iterator[str]:
+    first = start if start is not None else random.randrange(2, 255)
+    for last in [*range(first, 255), *range(2, first)]:
+        yield f"127.0.0.{last}"
+
+
 def free_loopback_host(start: int | None = None) -> str:
     """A 127.0.0.x address whose port 54321 is free: python-miio's port is fixed.
 
@@ -242,9 +263,7 @@ def free_loopback_host(start: int | None = None) -> str:
     """
     import socket
 
-    first = start if start is not None else random.randrange(2, 255)
-    for last in [*range(first, 255), *range(2, first)]:
-        host = f"127.0.0.{last}"
+    for host in _loopback_hosts(start):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             try:
                 probe.bind((host, PORT))
