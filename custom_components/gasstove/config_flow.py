@@ -37,6 +37,7 @@ from homeassistant.util import slugify
 from pydantic import ValidationError
 
 from gasstove.domain.config import ALL_WORDS, BURNER_NAME, StoveConfig
+from gasstove.domain.dialects import REGISTRY, by_topic
 from gasstove.domain.errors import RelayError, TokenRejected
 
 from .const import (
@@ -66,7 +67,6 @@ from .const import (
     RELAY_HASS,
     RELAY_MIIO,
     RELAY_MQTT,
-    UI_DIALECTS,
 )
 from .stove_config import relay_key, stove_dict
 from .switch_relay import entity_problem
@@ -114,10 +114,20 @@ def _miio_schema() -> vol.Schema:
     })
 
 
+def _dialect_selector(names: list[str]) -> selector.SelectSelector:
+    """Each dialect labelled with its title; a translation of it, where one exists, wins."""
+    return selector.SelectSelector(selector.SelectSelectorConfig(
+        options=[selector.SelectOptionDict(value=name, label=REGISTRY[name].title) for name in names],
+        translation_key="dialect", mode=selector.SelectSelectorMode.DROPDOWN))
+
+
 def _mqtt_schema() -> vol.Schema:
+    # The form asks for one topic: ``generic`` needs a dozen topics and payloads and is
+    # left to the YAML configuration of the CLI.
+    dialects = by_topic()
     return vol.Schema({
         **_burner_fields(),
-        vol.Required(CONF_DIALECT, default=UI_DIALECTS[0]): _select(list(UI_DIALECTS), "dialect"),
+        vol.Required(CONF_DIALECT, default=dialects[0]): _dialect_selector(dialects),
         vol.Required(CONF_TOPIC): str,
         vol.Optional(CONF_CHANNEL): vol.All(vol.Coerce(int), vol.Range(min=0, max=32)),
     })

@@ -29,7 +29,9 @@ from .zigbee2mqtt import Zigbee2Mqtt
 if TYPE_CHECKING:
     from ..mqtt_config import MqttRelayConfig
 
-REGISTRY: dict[str, type[Tasmota | Shelly | ShellyRpc | Zigbee2Mqtt | EspHome | Generic]] = {
+#: Every dialect by its name, in the order help texts and forms list them. A new
+#: dialect is its module and one entry here; everything else is derived from it.
+REGISTRY: dict[str, type[Dialect]] = {
     cls.name: cls for cls in (Tasmota, Shelly, ShellyRpc, Zigbee2Mqtt, EspHome, Generic)
 }
 
@@ -38,8 +40,23 @@ def dialect_for(config: MqttRelayConfig) -> Dialect:
     return REGISTRY[config.dialect].from_config(config)
 
 
+def reading(key: str) -> list[str]:
+    """The dialects whose relay block may set ``key``."""
+    return [name for name, cls in REGISTRY.items() if key in cls.keys]
+
+
+def by_topic() -> list[str]:
+    """The dialects whose relay is addressed by its ``topic`` alone (a short form's choice)."""
+    return [name for name, cls in REGISTRY.items() if cls.required == ("topic",)]
+
+
+def listed(words: list[str]) -> str:
+    """``"a, b or c"``."""
+    return " or ".join(filter(None, (", ".join(words[:-1]), words[-1])))
+
+
 __all__ = [
     "MAX_PAYLOAD", "REGISTRY", "CannotHold", "DeclaredTimer", "Dialect", "EspHome", "Generic",
     "Message", "ParseError", "Report", "Shelly", "ShellyRpc", "Tasmota", "Zigbee2Mqtt",
-    "dialect_for",
+    "by_topic", "dialect_for", "listed", "reading",
 ]
