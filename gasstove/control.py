@@ -30,7 +30,7 @@ from .adapters.burner_guard import (
 from .domain.config import ALL_WORDS, StoveConfig
 from .domain.durations import format_duration
 from .domain.errors import RelayError, UsageError
-from .domain.relay import Relay
+from .domain.relay import Relay, RelayState
 from .domain.timers import local_clock
 
 _LOG = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Outcome:
     burner: str
     action: Action
     ok: bool  #: done and confirmed by the relay's own report
-    relay: str  #: "resting", "cutting" or "unknown" after the action
+    relay: RelayState  #: after the action
     message: str
     cut_ms: int | None = None  #: request to confirmed cut, for shut-off and lock
     restored: bool | None = None  #: shut-off only: the loop was closed again

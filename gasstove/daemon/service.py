@@ -29,6 +29,7 @@ from ..domain.config_source import ConfigSource, refusal
 from ..domain.durations import format_duration
 from ..domain.errors import UsageError
 from ..domain.guard import GuardConfig
+from ..domain.relay import RelayState
 from ..domain.remote import burner_state
 from ..domain.timers import (
     WALL_CHECK_S,
@@ -93,7 +94,7 @@ class Daemon:
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
         #: (None until first read).
-        self.relay: dict[str, tuple[str, bool | None]] = {n: ("unknown", None)
+        self.relay: dict[str, tuple[RelayState, bool | None]] = {n: ("unknown", None)
                                                            for n in stove.config.burners}
         #: Flame inputs: lit or not (None: no input, or nothing heard yet).
         self.lit: dict[str, bool | None] = dict.fromkeys(stove.config.burners)
