@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal, cast
 
 from .adapters.burner_guard import (
     BurnerBusy,
@@ -27,6 +27,7 @@ from .adapters.burner_guard import (
     MemoryBurnerGuard,
     Pulse,
 )
+from .domain.answers import Answer
 from .domain.config import ALL_WORDS, StoveConfig
 from .domain.durations import format_duration
 from .domain.errors import RelayError, UsageError
@@ -55,8 +56,9 @@ class Outcome:
     #: On failure: whether the command reached the relay (so it may have acted).
     sent: bool | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)  # (plain values: asdict's deep copy costs 10x, per burner)
+    def as_json(self) -> Answer:
+        # (plain values: asdict's deep copy costs 10x, per burner)
+        return cast(Answer, dict(self.__dict__))
 
 
 class Stove:

@@ -18,6 +18,7 @@ from ..domain.errors import GasstoveError, UsageError
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
+    from ..domain.answers import Answer
 
 #: The commands a daemon answers from here.
 _DAEMON_COMMANDS = ("status", "off", "cancel", "lock", "unlock")
@@ -120,7 +121,7 @@ def answer(route: DaemonRoute, request: dict[str, Any], *, as_json: bool, action
                          action=action, in_force=in_force)
 
 
-def print_results(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
+def print_results(results: list[Answer], *, as_json: bool, stove_name: str,
                   action: str, in_force: dict[str, Any] | None = None) -> int:
     """Print per-burner results (one JSON object, or a line each); the exit code.
 
@@ -187,7 +188,7 @@ _FLAME = {"lit": "lit", "out": "flame out", "unknown": "flame not heard from yet
           "no_daemon": "lit or not: only `stove serve` listens to its flame input"}
 
 
-def _guard_text(r: dict[str, Any]) -> str:
+def _guard_text(r: Answer) -> str:
     """The stove guard's part of a burner's line: lit or out, and a standing warning."""
     text = ""
     if r.get("action") == "status" and r.get("flame") in _FLAME:
