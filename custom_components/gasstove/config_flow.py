@@ -396,7 +396,8 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class GasStoveOptionsFlow(OptionsFlow):
-    """Maximum burn time, then each burner's name, cut length and aliases, one form per burner.
+    """The longest timer, then per burner its name, cut length and aliases, then its flame
+    input and maximum burn time (two names, two limits: see const.py).
 
     One form per burner keeps every field key fixed (``name``, ``cut_seconds``,
     ``aliases``), so Home Assistant translates its label and help; the burner's

@@ -4,6 +4,12 @@ Each says which topics to subscribe, what to publish to set the relay
 (idempotent sets, never toggles), how the device can time a pulse itself, how
 to ask for a fresh state report, and how to read state and availability
 messages. No I/O and no paho here: ``gasstove.adapters.mqtt`` moves the bytes.
+
+A new dialect is its module here (a :class:`Dialect` with its ``name``, ``title``,
+``keys``, ``required`` and ``from_config``), its entry in ``REGISTRY``, and its
+firmware in ``gasstove.sim.mqtt_relays`` (``SIMS``). The config model, ``stove sim
+mqtt``, Home Assistant's form and the MQTT end-to-end tests follow from them; a key
+no dialect read before is also a field of ``MqttRelayConfig``.
 """
 
 from __future__ import annotations
