@@ -17,7 +17,7 @@ from gasstove.adapters.relays import build_relays
 from gasstove.cli.sim_mqtt import register, relay_block
 from gasstove.control import Stove
 from gasstove.domain.config import Config
-from gasstove.domain.dialects import REGISTRY, Dialect, Message, ParseError, Report, by_topic
+from gasstove.domain.dialects import REGISTRY, Dialect, Message, ParseError, Report, topic_dialects
 from gasstove.domain.dialects.base import text, word
 from gasstove.domain.errors import UsageError
 from gasstove.domain.mqtt_config import MqttRelayConfig
@@ -131,7 +131,8 @@ def _agree(names: list[str]) -> None:
         assert all(n in shown[key] for n in readers), (key, shown[key])
     error = _config_error({"type": "mqtt", "dialect": "sonoff", "topic": "k"})
     assert all(repr(name) in error for name in names), error
-    assert set(by_topic()) == {n for n in names if REGISTRY[n].required == ("topic",)}
+    assert topic_dialects() == {n: REGISTRY[n].title for n in names
+                                if REGISTRY[n].required == ("topic",)}
 
 
 def test_every_registry_agrees() -> None:
@@ -141,16 +142,16 @@ def test_every_registry_agrees() -> None:
     fields = set(MqttRelayConfig.model_fields) - {"type", "dialect"}
     assert set().union(*(cls.keys for cls in REGISTRY.values())) == fields
     # Home Assistant's form offers the one-topic dialects, in the registry's order.
-    assert by_topic() == ["tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome"]
+    assert list(topic_dialects()) == ["tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome"]
     # A translated label is optional (the title is shown without one), but never stale.
     for file in [COMPONENT / "strings.json", *sorted((COMPONENT / "translations").glob("*.json"))]:
         labels = json.loads(file.read_text())["selector"]["dialect"]["options"]
-        assert set(labels) <= set(by_topic()), file
+        assert set(labels) <= set(topic_dialects()), file
 
 
 def test_a_new_dialect_shows_up_everywhere(toy: None) -> None:
     _agree(["tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome", "generic", "toy"])
-    assert "toy" in by_topic()  # Home Assistant's form offers it (tests_ha checks the form)
+    assert topic_dialects()["toy"] == "Toy relay"  # Home Assistant's form (see tests_ha)
     assert relay_block("toy", "t", 2, False, False) == {
         "type": "mqtt", "dialect": "toy", "topic": "t", "channel": 2}
     with pytest.raises(UsageError, match="--auto-off is not used by dialect toy"):

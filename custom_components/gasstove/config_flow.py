@@ -37,7 +37,7 @@ from homeassistant.util import slugify
 from pydantic import ValidationError
 
 from gasstove.domain.config import ALL_WORDS, BURNER_NAME, StoveConfig
-from gasstove.domain.dialects import REGISTRY, by_topic
+from gasstove.domain.dialects import topic_dialects
 from gasstove.domain.errors import RelayError, TokenRejected
 
 from .const import (
@@ -114,20 +114,20 @@ def _miio_schema() -> vol.Schema:
     })
 
 
-def _dialect_selector(names: list[str]) -> selector.SelectSelector:
+def _dialect_selector(titles: dict[str, str]) -> selector.SelectSelector:
     """Each dialect labelled with its title; a translation of it, where one exists, wins."""
     return selector.SelectSelector(selector.SelectSelectorConfig(
-        options=[selector.SelectOptionDict(value=name, label=REGISTRY[name].title) for name in names],
+        options=[selector.SelectOptionDict(value=name, label=title) for name, title in titles.items()],
         translation_key="dialect", mode=selector.SelectSelectorMode.DROPDOWN))
 
 
 def _mqtt_schema() -> vol.Schema:
     # The form asks for one topic: ``generic`` needs a dozen topics and payloads and is
     # left to the YAML configuration of the CLI.
-    dialects = by_topic()
+    dialects = topic_dialects()
     return vol.Schema({
         **_burner_fields(),
-        vol.Required(CONF_DIALECT, default=dialects[0]): _dialect_selector(dialects),
+        vol.Required(CONF_DIALECT, default=next(iter(dialects))): _dialect_selector(dialects),
         vol.Required(CONF_TOPIC): str,
         vol.Optional(CONF_CHANNEL): vol.All(vol.Coerce(int), vol.Range(min=0, max=32)),
     })

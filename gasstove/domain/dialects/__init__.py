@@ -51,9 +51,10 @@ def reading(key: str) -> list[str]:
     return [name for name, cls in REGISTRY.items() if key in cls.keys]
 
 
-def by_topic() -> list[str]:
-    """The dialects whose relay is addressed by its ``topic`` alone (a short form's choice)."""
-    return [name for name, cls in REGISTRY.items() if cls.required == ("topic",)]
+def topic_dialects() -> dict[str, str]:
+    """Name -> title of the dialects whose relay is addressed by its ``topic`` alone (what
+    a short form, Home Assistant's, can offer)."""
+    return {name: cls.title for name, cls in REGISTRY.items() if cls.required == ("topic",)}
 
 
 def listed(words: list[str]) -> str:
@@ -64,5 +65,5 @@ def listed(words: list[str]) -> str:
 __all__ = [
     "MAX_PAYLOAD", "REGISTRY", "CannotHold", "DeclaredTimer", "Dialect", "EspHome", "Generic",
     "Message", "ParseError", "Report", "Shelly", "ShellyRpc", "Tasmota", "Zigbee2Mqtt",
-    "by_topic", "dialect_for", "listed", "reading",
+    "dialect_for", "listed", "reading", "topic_dialects",
 ]
