@@ -115,7 +115,9 @@ def _miio_schema() -> vol.Schema:
 
 
 def _dialect_selector(titles: dict[str, str]) -> selector.SelectSelector:
-    """Each dialect labelled with its title; a translation of it, where one exists, wins."""
+    """Each dialect labelled with its title; a translation of it, where one exists, wins
+    (the frontend's ha-selector-select.ts replaces an option's label only with a non-empty
+    ``<translation_key>.options.<value>``): a new dialect needs no translation."""
     return selector.SelectSelector(selector.SelectSelectorConfig(
         options=[selector.SelectOptionDict(value=name, label=title) for name, title in titles.items()],
         translation_key="dialect", mode=selector.SelectSelectorMode.DROPDOWN))
