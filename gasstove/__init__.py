@@ -32,7 +32,8 @@ _FACE: dict[str, tuple[str, ...]] = {
         "ConfigError", "DurationError", "GasstoveError", "RelayError", "RelayOffline", "RelayRefused",
         "RelayUnreachable", "TokenRejected", "Unconfirmed", "UsageError",
     ),
-    "gasstove.domain.relay": ("Relay",),
+    "gasstove.domain.relay": ("Relay", "RelayState"),
+    "gasstove.domain.dialects": ("topic_dialects",),
     "gasstove.adapters.relays": ("build_relays",),
     "gasstove.adapters.miio_relay": ("MiioRelay",),
     "gasstove.adapters.mqtt": ("MqttBroker",),
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
         MiioRelayConfig,
         StoveConfig,
     )
+    from .domain.dialects import topic_dialects
     from .domain.durations import format_duration, parse_duration, spoken_duration
     from .domain.errors import (
         ConfigError,
@@ -101,7 +103,7 @@ if TYPE_CHECKING:
     )
     from .domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
     from .domain.plan import Wiring
-    from .domain.relay import Relay
+    from .domain.relay import Relay, RelayState
     from .domain.voice import (
         HASS_INTENTS,
         NOT_UNDERSTOOD_INTENT,
@@ -151,6 +153,7 @@ __all__ = [
     "RelayError",
     "RelayOffline",
     "RelayRefused",
+    "RelayState",
     "RelayUnreachable",
     "SnoozeRefused",
     "Stove",
@@ -177,6 +180,7 @@ __all__ = [
     "shut_off_with_retries",
     "spoken_duration",
     "status_sentence",
+    "topic_dialects",
     "warning_text",
     "what_it_knows",
 ]

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Self
+from typing import Literal, Self, cast
 
 from .adapters.burner_guard import (
     BurnerBusy,
@@ -27,10 +27,11 @@ from .adapters.burner_guard import (
     MemoryBurnerGuard,
     Pulse,
 )
+from .domain.answers import Answer
 from .domain.config import ALL_WORDS, StoveConfig
 from .domain.durations import format_duration
 from .domain.errors import RelayError, UsageError
-from .domain.relay import Relay
+from .domain.relay import Relay, RelayState
 from .domain.timers import local_clock
 
 _LOG = logging.getLogger(__name__)
@@ -48,15 +49,16 @@ class Outcome:
     burner: str
     action: Action
     ok: bool  #: done and confirmed by the relay's own report
-    relay: str  #: "resting", "cutting" or "unknown" after the action
+    relay: RelayState  #: after the action
     message: str
     cut_ms: int | None = None  #: request to confirmed cut, for shut-off and lock
     restored: bool | None = None  #: shut-off only: the loop was closed again
     #: On failure: whether the command reached the relay (so it may have acted).
     sent: bool | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)  # (plain values: asdict's deep copy costs 10x, per burner)
+    def as_json(self) -> Answer:
+        # (plain values: asdict's deep copy costs 10x, per burner)
+        return cast(Answer, dict(self.__dict__))
 
 
 class Stove:

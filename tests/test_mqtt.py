@@ -27,6 +27,7 @@ from gasstove.adapters.mqtt_relay import MqttRelay
 from gasstove.adapters.relays import build_relays
 from gasstove.control import Stove
 from gasstove.domain.config import Config
+from gasstove.domain.dialects import REGISTRY
 from gasstove.domain.errors import RelayOffline, RelayRefused, Unconfirmed
 from gasstove.domain.plan import Wiring
 from gasstove.sim.broker import free_port
@@ -35,7 +36,7 @@ from tests.fixtures_mqtt import Mosquitto, MqttSim
 
 pytestmark = pytest.mark.timeout(30)
 
-DIALECTS = ["tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome", "generic"]
+DIALECTS = list(REGISTRY)  # a dialect added to the library is run through all of this
 NC, NO = Wiring.NORMALLY_CLOSED, Wiring.NORMALLY_OPEN
 
 
@@ -61,12 +62,14 @@ def block(dialect: str, **extra: Any) -> dict[str, Any]:
                     "availability_topic": f"gas/{u}/online", "get_topic": f"gas/{u}/get",
                     "state_json_path": "relay.state"},
     }
+    if dialect not in base:
+        return {**REGISTRY[dialect].example(f"{dialect}-{u}"), **extra}
     return {"dialect": dialect, **base[dialect], **extra}
 
 
 def device_timer(dialect: str, wiring: Wiring) -> dict[str, Any]:
     """Config keys that make the device time a cut with this wiring (None if it cannot)."""
-    if dialect in ("shelly", "esphome", "generic"):
+    if {"auto_off", "auto_on"} <= REGISTRY[dialect].keys:  # a timer declared, not per command
         return {"auto_off": True} if wiring is NC else {"auto_on": True}
     return {}
 

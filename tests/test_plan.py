@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import get_args
+
 from gasstove.domain.plan import DevicePulse, Wiring, plan_cut
+from gasstove.domain.relay import RelayState
 
 
 def test_normally_closed_wiring_cuts_by_energising() -> None:
@@ -21,3 +24,10 @@ def test_the_device_times_the_pulse_only_in_the_direction_it_can() -> None:
     assert not plan_cut(Wiring.NORMALLY_OPEN, 3, on_only).device_timed
     assert plan_cut(Wiring.NORMALLY_OPEN, 3, DevicePulse(off=True)).device_timed
     assert not plan_cut(Wiring.NORMALLY_CLOSED, 3).device_timed
+
+
+def test_relay_states_are_the_three_words_every_front_end_says() -> None:
+    """``RelayState`` names what a plan makes of a report, and nothing else."""
+    said = {plan_cut(wiring, 3).describe(energised)
+            for wiring in Wiring for energised in (True, False, None)}
+    assert said == set(get_args(RelayState)) == {"resting", "cutting", "unknown"}

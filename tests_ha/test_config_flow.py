@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from unittest.mock import patch
 
 import pytest
@@ -14,6 +15,8 @@ from homeassistant import config_entries, data_entry_flow
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from gasstove.domain.dialects import REGISTRY, Tasmota
 
 from .conftest import DEAD_HOST, TOKEN, entry_data, miio_burner
 
@@ -222,6 +225,45 @@ async def test_mqtt_burner(hass: HomeAssistant, mqtt_mock: Any, expected_lingeri
     assert result["type"] == FlowResultType.CREATE_ENTRY
     assert result["data"]["burners"]["left"]["relay"] == {
         "type": "mqtt", "dialect": "tasmota", "topic": "stove_left", "channel": 1}
+
+
+def _dialects_offered(result: Any) -> list[tuple[str, str]]:
+    """The dialect menu of the MQTT step: (value, label) in order."""
+    menu = result["data_schema"].schema["dialect"]
+    return [(o["value"], o["label"]) for o in menu.config["options"]]
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])  # mqtt_mock: see test_mqtt_burner
+async def test_mqtt_form_offers_the_dialects_the_library_registers(
+        hass: HomeAssistant, mqtt_mock: Any, expected_lingering_timers: bool) -> None:
+    """The menu follows gasstove's dialect registry: every dialect addressed by one topic,
+    titled by its class; one added to the library is offered with no change here."""
+
+    @dataclass(frozen=True)
+    class Toy(Tasmota):
+        name: ClassVar[str] = "toy"
+        title: ClassVar[str] = "Toy relay"
+
+    async def mqtt_step() -> Any:
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": config_entries.SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": "K"})
+        return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "mqtt"})
+
+    result = await mqtt_step()
+    assert _dialects_offered(result) == [
+        ("tasmota", "Tasmota"), ("shelly", "Shelly Gen1"), ("shelly_rpc", "Shelly Gen2+"),
+        ("zigbee2mqtt", "Zigbee2MQTT"), ("esphome", "ESPHome")]
+    assert next(k for k in result["data_schema"].schema if k == "dialect").default() == "tasmota"
+    with pytest.MonkeyPatch.context() as registered:
+        registered.setitem(REGISTRY, "toy", Toy)
+        result = await mqtt_step()
+        assert _dialects_offered(result)[-1] == ("toy", "Toy relay")
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {
+            "burner": "left", "wiring": "normally_closed", "cut_seconds": 3, "dialect": "toy",
+            "topic": "stove_left"})
+        assert result["step_id"] == "next", result.get("errors")
+        assert hass.config_entries.flow.async_abort(result["flow_id"]) is None
 
 
 async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:

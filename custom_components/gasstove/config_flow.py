@@ -36,7 +36,7 @@ from homeassistant.helpers import selector
 from homeassistant.util import slugify
 from pydantic import ValidationError
 
-from gasstove import ALL_WORDS, BURNER_NAME, RelayError, StoveConfig, TokenRejected
+from gasstove import ALL_WORDS, BURNER_NAME, RelayError, StoveConfig, TokenRejected, topic_dialects
 
 from .const import (
     CONF_ALIASES,
@@ -65,7 +65,6 @@ from .const import (
     RELAY_HASS,
     RELAY_MIIO,
     RELAY_MQTT,
-    UI_DIALECTS,
 )
 from .stove_config import relay_key, stove_dict
 from .switch_relay import entity_problem
@@ -113,10 +112,22 @@ def _miio_schema() -> vol.Schema:
     })
 
 
+def _dialect_selector(titles: dict[str, str]) -> selector.SelectSelector:
+    """Each dialect labelled with its title; a translation of it, where one exists, wins
+    (the frontend's ha-selector-select.ts replaces an option's label only with a non-empty
+    ``<translation_key>.options.<value>``): a new dialect needs no translation."""
+    return selector.SelectSelector(selector.SelectSelectorConfig(
+        options=[selector.SelectOptionDict(value=name, label=title) for name, title in titles.items()],
+        translation_key="dialect", mode=selector.SelectSelectorMode.DROPDOWN))
+
+
 def _mqtt_schema() -> vol.Schema:
+    # The form asks for one topic: ``generic`` needs a dozen topics and payloads and is
+    # left to the YAML configuration of the CLI.
+    dialects = topic_dialects()
     return vol.Schema({
         **_burner_fields(),
-        vol.Required(CONF_DIALECT, default=UI_DIALECTS[0]): _select(list(UI_DIALECTS), "dialect"),
+        vol.Required(CONF_DIALECT, default=next(iter(dialects))): _dialect_selector(dialects),
         vol.Required(CONF_TOPIC): str,
         vol.Optional(CONF_CHANNEL): vol.All(vol.Coerce(int), vol.Range(min=0, max=32)),
     })
@@ -385,7 +396,8 @@ class GasStoveConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class GasStoveOptionsFlow(OptionsFlow):
-    """Maximum burn time, then each burner's name, cut length and aliases, one form per burner.
+    """The longest timer, then per burner its name, cut length and aliases, then its flame
+    input and maximum burn time (two names, two limits: see const.py).
 
     One form per burner keeps every field key fixed (``name``, ``cut_seconds``,
     ``aliases``), so Home Assistant translates its label and help; the burner's

@@ -43,9 +43,6 @@ RELAY_MIIO: Final = "miio"
 RELAY_MQTT: Final = "mqtt"
 #: A ``switch`` entity Home Assistant already has (switch_relay.py).
 RELAY_HASS: Final = "hass"
-#: Dialects the UI offers: each is addressed by one topic. ``generic`` needs a
-#: dozen topics and payloads and is left to the YAML configuration of the CLI.
-UI_DIALECTS: Final = ("tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome")
 
 DEFAULT_CUT_SECONDS: Final = 3.0
 DEFAULT_DEADLINE: Final = 5.0

@@ -28,6 +28,7 @@ from .results import answer, for_people, print_results
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
     from ..control import Outcome, Stove
+    from ..domain.answers import Answer
     from ..domain.config import Config
     from ..domain.config_source import ConfigSource
     from ..domain.plan import Wiring
@@ -157,7 +158,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def report(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
+def report(results: list[Answer], *, as_json: bool, stove_name: str,
            action: str, in_force: dict[str, Any] | None = None) -> NoReturn:
     raise typer.Exit(print_results(results, as_json=as_json, stove_name=stove_name,
                                    action=action, in_force=in_force))
@@ -296,7 +297,7 @@ def cancel_timers(config: Config, names: list[str], *, as_json: bool = False,
     report(results, as_json=as_json, stove_name=config.stove.name, action="cancel")
 
 
-def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dict[str, Any]]:
+def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[Answer]:
     """No daemon: drop the named burners' timers from its store, so none fires at its next start.
 
     The store's lock keeps a daemon from loading the timers while they go; a
@@ -319,15 +320,16 @@ def _cancel_stored(config: Config, names: list[str], *, source: str) -> list[dic
     store = Store(path)
     try:
         stored = {t.burner: t for t in store.timers()}
-        results, cancelled = [], []
+        results: list[Answer] = []
+        cancelled = []
         for name in names:
-            result = {"burner": name, "action": "cancel", "ok": True, "timer": None,
-                      "message": idle}
+            result: Answer = {"burner": name, "action": "cancel", "ok": True, "timer": None,
+                              "message": idle}
             if timer := stored.get(name):
                 try:
                     store.delete_timer(name)
                 except StoreError as err:
-                    result.update(ok=False, message=f"could not cancel: {err}")
+                    result.update({"ok": False, "message": f"could not cancel: {err}"})
                 else:
                     cancelled.append(timer)
                     result["message"] = (f"timer cancelled (was due {local_clock(timer.due_at)};"
@@ -390,7 +392,7 @@ def show_status(config: Config, names: list[str], *, as_json: bool = False,
     via_daemon(config, {"action": "status", "burners": names}, as_json=as_json,
                action="status", source=source)
 
-    async def read(stove: Stove) -> list[dict[str, Any]]:
+    async def read(stove: Stove) -> list[Answer]:
         burners = config.stove.burners
         return [{**o.as_json(), "locked": stove.locked(o.burner),
                  "flame": "no_daemon" if burners[o.burner].flame else "no_input"}
@@ -403,7 +405,7 @@ def show_status(config: Config, names: list[str], *, as_json: bool = False,
            in_force={"config": loaded.path if loaded else str(config_path()), "daemon": None})
 
 
-def _add_stored(config: Config, results: list[dict[str, Any]]) -> None:
+def _add_stored(config: Config, results: list[Answer]) -> None:
     """No daemon: say what its store holds. A stored timer will NOT fire: a failure, loudly."""
     import time
 
@@ -414,8 +416,8 @@ def _add_stored(config: Config, results: list[dict[str, Any]]) -> None:
         timers = read_stored(config.daemon.database_path())
     except StoreError as err:
         for r in results:
-            r.update(ok=False, message=f"{r['message']}; stored timers could not be "
-                     f"read ({err}): a timer may be pending that nothing will fire")
+            r.update({"ok": False, "message": f"{r['message']}; stored timers could not be "
+                      f"read ({err}): a timer may be pending that nothing will fire"})
         return
     stored = {t.burner: t for t in timers}
     now = time.time()
@@ -427,10 +429,10 @@ def _add_stored(config: Config, results: list[dict[str, Any]]) -> None:
             left = timer.due_at - now
             when = (f"in {format_duration(round(left))}" if left >= 1 else
                     f"due {format_duration(max(1, round(-left)))} ago")
-            r.update(ok=False, message=(
+            r.update({"ok": False, "message": (
                 f"{r['message']}; timer: shut-off at {local_clock(timer.due_at)} ({when}) "
                 "will NOT fire: no `stove serve` is running; start it (a late timer fires at "
-                f"once) or `stove cancel {name}`"))
+                f"once) or `stove cancel {name}`")})
 
 
 def _status_once(config: Config, names: list[str]) -> int:

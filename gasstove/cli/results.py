@@ -14,6 +14,7 @@ from ..domain.errors import GasstoveError, UsageError
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
+    from ..domain.answers import Answer
 
 
 def answer(route: DaemonRoute, request: dict[str, Any], *, as_json: bool, action: str,
@@ -38,7 +39,7 @@ def answer(route: DaemonRoute, request: dict[str, Any], *, as_json: bool, action
                          action=action, in_force=in_force)
 
 
-def print_results(results: list[dict[str, Any]], *, as_json: bool, stove_name: str,
+def print_results(results: list[Answer], *, as_json: bool, stove_name: str,
                   action: str, in_force: dict[str, Any] | None = None) -> int:
     """Print per-burner results (one JSON object, or a line each); the exit code.
 
@@ -105,7 +106,7 @@ _FLAME = {"lit": "lit", "out": "flame out", "unknown": "flame not heard from yet
           "no_daemon": "lit or not: only `stove serve` listens to its flame input"}
 
 
-def _guard_text(r: dict[str, Any]) -> str:
+def _guard_text(r: Answer) -> str:
     """The stove guard's part of a burner's line: lit or out, and a standing warning."""
     text = ""
     if r.get("action") == "status" and r.get("flame") in _FLAME:

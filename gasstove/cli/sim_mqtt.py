@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ..domain.dialects import REGISTRY, listed, reading
 from ..domain.errors import UsageError
-from ..domain.mqtt_config import DIALECT_KEYS
 from ..domain.plan import Wiring
 
 
@@ -22,19 +22,16 @@ def _broker(value: str) -> tuple[str, int]:
 def relay_block(dialect: str, topic: str, channel: int | None, auto_off: bool,
                 auto_on: bool) -> dict[str, Any]:
     """The configuration block a user writes for this relay (the sim is built from it too)."""
-    block: dict[str, Any] = {"type": "mqtt", "dialect": dialect}
-    if dialect == "generic":
-        block |= {"command_topic": f"{topic}/set", "state_topic": f"{topic}/state",
-                  "availability_topic": f"{topic}/availability", "get_topic": f"{topic}/get"}
-    else:
-        block["topic"] = topic
+    if (kind := REGISTRY.get(dialect)) is None:
+        raise UsageError(f"--dialect must be {listed(list(REGISTRY))}, not {dialect!r}")
+    block = kind.example(topic)
     if channel is not None:
-        if "channel" not in DIALECT_KEYS[dialect]:
+        if "channel" not in kind.keys:
             raise UsageError(f"--channel is not used by dialect {dialect}")
         block["channel"] = channel
     for key, on in (("auto_off", auto_off), ("auto_on", auto_on)):
         if on:
-            if key not in DIALECT_KEYS[dialect]:
+            if key not in kind.keys:
                 raise UsageError(f"--{key.replace('_', '-')} is not used by dialect {dialect} "
                                  "(it times pulses per command)")
             block[key] = True
@@ -42,25 +39,29 @@ def relay_block(dialect: str, topic: str, channel: int | None, auto_off: bool,
 
 
 def register(sim_app: typer.Typer) -> None:
-    """Add ``stove sim mqtt`` to the ``stove sim`` group."""
+    """Add ``stove sim mqtt`` to the ``stove sim`` group (its help lists the dialects
+    registered now)."""
+    names = list(REGISTRY)
 
     @sim_app.command()
     def mqtt(
-        dialect: Annotated[str, typer.Option(
-            help="tasmota, shelly, shelly_rpc, zigbee2mqtt, esphome or generic.")] = "tasmota",
+        # Help built from REGISTRY now: a default, as an annotation is evaluated later
+        # in the module's globals (``from __future__ import annotations``).
+        dialect: str = typer.Option(names[0], help=f"{listed(names)}."),
         broker: Annotated[str, typer.Option(help="HOST:PORT of the MQTT broker.")]
             = "127.0.0.1:1883",
         topic: Annotated[str, typer.Option(
-            help="Tasmota topic, Shelly id, Shelly Gen2 prefix, Z2M friendly name, ESPHome "
-                 "node, or generic base topic.")] = "gasstove-sim",
-        channel: Annotated[int | None, typer.Option(
-            help="Relay number (Tasmota POWER<n>, Shelly relay/switch id).")] = None,
+            help="The device's topic as its dialect names it (Tasmota topic, Shelly id, "
+                 "Zigbee2MQTT friendly name...); generic: the base of its topics.")]
+            = "gasstove-sim",
+        channel: int | None = typer.Option(
+            None, help=f"Relay number ({listed(reading('channel'))})."),
         wiring: Annotated[Wiring, typer.Option(help="How the relay sits in the loop.")]
             = Wiring.NORMALLY_CLOSED,
-        auto_off: Annotated[bool, typer.Option(
-            help="Shelly Gen1/ESPHome/generic: the device releases by itself.")] = False,
-        auto_on: Annotated[bool, typer.Option(
-            help="Shelly Gen1/ESPHome/generic: the device re-energises by itself.")] = False,
+        auto_off: bool = typer.Option(
+            False, help=f"{listed(reading('auto_off'))}: the device releases by itself."),
+        auto_on: bool = typer.Option(
+            False, help=f"{listed(reading('auto_on'))}: the device re-energises by itself."),
         auto_seconds: Annotated[float, typer.Option(
             min=0.1, max=3600, help="Seconds of that auto_off/auto_on setting.")] = 3.0,
         ignore_commands: Annotated[bool, typer.Option(

@@ -24,11 +24,13 @@ from typing import Any
 from ..adapters.disk import DiskWriter
 from ..adapters.store import Store, StoreError
 from ..control import Outcome, Stove
+from ..domain.answers import Answer
 from ..domain.commands import Command
 from ..domain.config_source import ConfigSource, refusal
 from ..domain.durations import format_duration
 from ..domain.errors import UsageError
 from ..domain.guard import GuardConfig
+from ..domain.relay import RelayState
 from ..domain.remote import burner_state
 from ..domain.timers import (
     WALL_CHECK_S,
@@ -47,7 +49,7 @@ from .guard import GuardDriver
 _LOG = logging.getLogger("gasstove.daemon")
 
 
-Result = dict[str, Any]
+Result = Answer
 
 
 class Daemon:
@@ -93,7 +95,7 @@ class Daemon:
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
         #: (None until first read).
-        self.relay: dict[str, tuple[str, bool | None]] = {n: ("unknown", None)
+        self.relay: dict[str, tuple[RelayState, bool | None]] = {n: ("unknown", None)
                                                            for n in stove.config.burners}
         #: Flame inputs: lit or not (None: no input, or nothing heard yet).
         self.lit: dict[str, bool | None] = dict.fromkeys(stove.config.burners)
@@ -202,7 +204,7 @@ class Daemon:
         # (one deadline for all: told once, not formatted per burner)
         due = iso(new[0].due_at)
         said = f"shut-off at {local_clock(new[0].due_at)} (in {format_duration(command.delay_s)})"
-        results = []
+        results: list[Result] = []
         for timer in new:
             name = timer.burner
             old = self.timers.get(name)
@@ -289,7 +291,7 @@ class Daemon:
 
     def _cancelled(self, names: list[str], dropped: dict[str, Timer],
                    command: Command) -> list[Result]:
-        results = []
+        results: list[Result] = []
         for name in names:
             timer = dropped.get(name)
             if timer is None and name in self._firing:
@@ -485,7 +487,7 @@ class Daemon:
 
     def _results(self, outcomes: Iterable[Outcome]) -> list[Result]:
         """Remember what the relays said, tell listeners, and give the answers."""
-        results = []
+        results: list[Result] = []
         for outcome in outcomes:
             reachable = outcome.relay != "unknown"
             if outcome.action == "status":

@@ -9,32 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .fields import check_host
 from .plan import DevicePulse
 
 if TYPE_CHECKING:
     from .dialects import Dialect
-
-DialectName = Literal["tasmota", "shelly", "shelly_rpc", "zigbee2mqtt", "esphome", "generic"]
-
-#: Dialect-specific keys each dialect reads (``type`` and ``dialect`` aside).
-DIALECT_KEYS: dict[str, frozenset[str]] = {
-    "tasmota": frozenset({"topic", "channel", "device_timer"}),
-    "shelly": frozenset({"topic", "channel", "auto_off", "auto_on"}),
-    "shelly_rpc": frozenset({"topic", "channel", "device_timer"}),
-    "zigbee2mqtt": frozenset({"topic", "base_topic", "endpoint", "device_timer"}),
-    "esphome": frozenset({"topic", "switch", "auto_off", "auto_on"}),
-    "generic": frozenset({
-        "command_topic", "state_topic", "availability_topic", "get_topic", "get_payload",
-        "payload_on", "payload_off", "state_on", "state_off", "state_json_path",
-        "payload_available", "payload_not_available", "auto_off", "auto_on",
-    }),
-}
-_REQUIRED: dict[str, tuple[str, ...]] = {"generic": ("command_topic", "state_topic")}
 
 _NAME = re.compile(r"[A-Za-z0-9_\-]{1,23}")
 
@@ -118,7 +102,9 @@ class MqttRelayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)  # as config.Model
 
     type: Literal["mqtt"]
-    dialect: DialectName
+    #: A name in :data:`gasstove.domain.dialects.REGISTRY`; the dialect class says
+    #: which of the keys below it reads and needs.
+    dialect: str
     #: Tasmota %topic%, Shelly device id, Shelly Gen2 topic prefix,
     #: Zigbee2MQTT friendly name, ESPHome topic prefix (node name).
     topic: str | None = None
@@ -156,22 +142,29 @@ class MqttRelayConfig(BaseModel):
         "topic", "base_topic", "command_topic", "state_topic", "availability_topic", "get_topic"
     )(_topic)
 
+    @field_validator("dialect", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        from .dialects import REGISTRY, listed  # the dialects read this model: import late
+
+        if not (isinstance(value, str) and value in REGISTRY):
+            # The error a Literal of the names gives.
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {
+                "expected": listed([repr(name) for name in REGISTRY])})
+        return value
+
     @model_validator(mode="after")
     def _dialect_keys(self) -> MqttRelayConfig:
-        reads = DIALECT_KEYS[self.dialect]
-        for key in sorted(self.model_fields_set - {"type", "dialect"} - reads):
+        from .dialects import REGISTRY
+
+        dialect = REGISTRY[self.dialect]
+        for key in sorted(self.model_fields_set - {"type", "dialect"} - dialect.keys):
             raise ValueError(f"{key}: not used by dialect {self.dialect} (it reads: "
-                             f"{', '.join(sorted(reads))})")
-        for key in _REQUIRED.get(self.dialect, ("topic",)):
+                             f"{', '.join(sorted(dialect.keys))})")
+        for key in dialect.required:
             if getattr(self, key) is None:
                 raise ValueError(f"{key}: missing (dialect {self.dialect} needs it)")
-        if self.dialect == "generic" and self.state_topic == self.command_topic:
-            # We would read our own command back as the device's state.
-            raise ValueError("state_topic: must differ from command_topic")
-        if self.state_on is not None and self.state_on == self.state_off:
-            raise ValueError("state_off: must differ from state_on")
-        if self.payload_on == self.payload_off:
-            raise ValueError("payload_off: must differ from payload_on")
+        dialect.check(self)
         return self
 
     def dialect_impl(self) -> Dialect:

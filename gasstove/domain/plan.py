@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .relay import RelayState
+
 
 class Wiring(StrEnum):
     #: Loop through the NC contact: energising the relay cuts. A dead relay
@@ -38,7 +40,7 @@ class CutPlan:
         """Whether a relay reporting ``energised`` holds the loop open."""
         return energised == self.cut
 
-    def describe(self, energised: bool | None) -> str:
+    def describe(self, energised: bool | None) -> RelayState:
         if energised is None:
             return "unknown"
         return "cutting" if self.loop_open(energised) else "resting"

@@ -8,7 +8,12 @@ Deadlines are absolute ``time.monotonic()`` instants: a call gives up, with a
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
+
+#: What a relay's report means for the burner's loop, as every front end says it (and as
+#: JSON, MQTT and Home Assistant carry it): ``cutting`` holds the loop open, ``resting``
+#: lets the stove work, ``unknown``: no report (unreachable, or not read yet).
+RelayState = Literal["resting", "cutting", "unknown"]
 
 
 class Relay(Protocol):

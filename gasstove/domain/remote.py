@@ -40,6 +40,7 @@ from typing import Any
 from .. import __version__
 from .commands import Command, decode_command, parse_command
 from .errors import UsageError
+from .relay import RelayState
 from .timers import iso
 
 ONLINE, OFFLINE = "online", "offline"
@@ -308,7 +309,7 @@ RELAY_STATUS = {
 }
 
 
-def burner_state(*, relay: str, reachable: bool | None, locked: bool, timer_due: float | None,
+def burner_state(*, relay: RelayState, reachable: bool | None, locked: bool, timer_due: float | None,
                  lit: bool | None, problem: str | None = None, cutting: bool = False,
                  now: float | None = None, warning: Mapping[str, Any] | None = None,
                  ) -> dict[str, Any]:

@@ -40,7 +40,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..adapters.mqtt import no_delay
-from ..domain.dialects import EspHome, Generic, Shelly, ShellyRpc, Tasmota, Zigbee2Mqtt
+from ..domain.dialects import Dialect, EspHome, Generic, Shelly, ShellyRpc, Tasmota, Zigbee2Mqtt
 from ..domain.dialects.tasmota import pulse_seconds
 from ..domain.mqtt_config import MqttRelayConfig
 from ..domain.plan import Wiring
@@ -63,7 +63,8 @@ def thread_timer(seconds: float, action: Callable[[], None]) -> Cancel:
 class SimRelay(ABC):
     """The firmware-independent part: connection, LWT, the coil and the burner it drives."""
 
-    dialect_name: ClassVar[str]
+    #: The firmware's dialect: its name is the simulator's too (``SIMS``).
+    kind: ClassVar[type[Dialect]]
     #: The firmware reports its state again when set to the state it already has.
     reports_unchanged: ClassVar[bool] = True
 
@@ -100,6 +101,10 @@ class SimRelay(ABC):
         # Powered up at rest: the burner works (normally_open needs the coil on).
         self.energised = wiring is Wiring.NORMALLY_OPEN if energised is None else energised
         burner.set_relay(self.energised, wiring)
+
+    @property
+    def dialect_name(self) -> str:
+        return self.kind.name
 
     # -- what a firmware defines -------------------------------------------------
     @abstractmethod
@@ -278,7 +283,7 @@ class TasmotaSim(SimRelay):
     * after a pass the loop sleeps what is left of ``Sleep``.
     """
 
-    dialect_name = "tasmota"
+    kind = Tasmota
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring, *,
                  tele_period: float = TASMOTA_TELE_PERIOD_S, sleep: float = TASMOTA_SLEEP_S,
@@ -441,7 +446,7 @@ class ShellySim(_AutoTimerSim):
     publish a change as it happens), so none is modelled; a state report is not
     retained (Gen1 ``mqtt_retain`` is off by default)."""
 
-    dialect_name = "shelly"
+    kind = Shelly
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring, *,
                  update_period: float = 30.0, **kwargs: Any) -> None:
@@ -474,7 +479,7 @@ class ShellySim(_AutoTimerSim):
 
 
 class ShellyRpcSim(SimRelay):
-    dialect_name = "shelly_rpc"
+    kind = ShellyRpc
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:
@@ -558,7 +563,7 @@ class Zigbee2MqttSim(SimRelay):
     dies: it stays "online".
     """
 
-    dialect_name = "zigbee2mqtt"
+    kind = Zigbee2Mqtt
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:
@@ -629,7 +634,7 @@ class EspHomeSim(_AutoTimerSim):
     (``Switch::publish_state`` dedup, esphome/components/switch/switch.cpp), and
     every state again on each (re)connection (mqtt_client.cpp)."""
 
-    dialect_name = "esphome"
+    kind = EspHome
     reports_unchanged = False
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
@@ -652,7 +657,7 @@ class EspHomeSim(_AutoTimerSim):
 
 
 class GenericSim(_AutoTimerSim):
-    dialect_name = "generic"
+    kind = Generic
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring,
                  **kwargs: Any) -> None:
@@ -689,7 +694,7 @@ class GenericSim(_AutoTimerSim):
 
 
 SIMS: dict[str, type[SimRelay]] = {
-    cls.dialect_name: cls
+    cls.kind.name: cls
     for cls in (TasmotaSim, ShellySim, ShellyRpcSim, Zigbee2MqttSim, EspHomeSim, GenericSim)
 }
 

@@ -17,10 +17,13 @@ import json
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..plan import DevicePulse
 from ..power_on import PowerOn
+
+if TYPE_CHECKING:
+    from ..mqtt_config import MqttRelayConfig
 
 #: A relay's state report is tens of bytes (a Tasmota STATE a few hundred):
 #: anything bigger is refused unread rather than parsed.
@@ -63,7 +66,19 @@ class CannotHold(ValueError):
 
 
 class Dialect(ABC):
+    """One firmware's MQTT conventions. The class is the one place for the dialect's
+    name, its title and the configuration keys it reads: the config model, the
+    simulator, the CLI and Home Assistant's form are derived from it (``REGISTRY``)."""
+
+    #: What ``dialect:`` says in a relay block.
     name: ClassVar[str]
+    #: What a person calls the firmware (help texts, Home Assistant's form).
+    title: ClassVar[str]
+    #: The relay block's keys this dialect reads (``type`` and ``dialect`` aside):
+    #: any other key set in the block is refused by name.
+    keys: ClassVar[frozenset[str]]
+    #: The keys a relay block of this dialect must set.
+    required: ClassVar[tuple[str, ...]] = ("topic",)
     #: The bridge answers a command with the state it asked for, not one the
     #: device reported (Zigbee2MQTT): confirm only with a fresh read.
     optimistic_echo: ClassVar[bool] = False
@@ -71,6 +86,21 @@ class Dialect(ABC):
     #: already has. ESPHome does not (see :mod:`.esphome`); with no state request
     #: either, a relay already in the wanted state cannot confirm it afresh.
     reports_unchanged: ClassVar[bool] = True
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: MqttRelayConfig) -> Dialect:
+        """This dialect for a relay block the config model validated (see :meth:`check`)."""
+
+    @classmethod
+    def check(cls, config: MqttRelayConfig) -> None:
+        """Refuse, with a ``ValueError`` naming the key, what no single key can say wrong."""
+        return None  # a block of one topic has nothing more to get wrong
+
+    @classmethod
+    def example(cls, topic: str) -> dict[str, Any]:
+        """A relay block for a device at ``topic`` (``stove sim mqtt`` prints it, tests use it)."""
+        return {"type": "mqtt", "dialect": cls.name, "topic": topic}
 
     @abstractmethod
     def describe(self) -> str:

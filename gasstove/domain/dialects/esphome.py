@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class EspHome(DeclaredTimer):
     name: ClassVar[str] = "esphome"
+    title: ClassVar[str] = "ESPHome"
+    keys: ClassVar[frozenset[str]] = frozenset({"topic", "switch", "auto_off", "auto_on"})
     reports_unchanged: ClassVar[bool] = False
     prefix: str
     switch_id: str = "relay"

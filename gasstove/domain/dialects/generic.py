@@ -17,7 +17,7 @@ declare one set up on the device (see :class:`~.base.DeclaredTimer`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..power_on import PowerOn
 from .base import DeclaredTimer, Message, ParseError, Report, json_payload, lookup, text, word
@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Generic(DeclaredTimer):
     name: ClassVar[str] = "generic"
+    title: ClassVar[str] = "Generic MQTT switch"
+    keys: ClassVar[frozenset[str]] = frozenset({
+        "command_topic", "state_topic", "availability_topic", "get_topic", "get_payload",
+        "payload_on", "payload_off", "state_on", "state_off", "state_json_path",
+        "payload_available", "payload_not_available", "auto_off", "auto_on",
+    })
+    required: ClassVar[tuple[str, ...]] = ("command_topic", "state_topic")
     reports_unchanged: ClassVar[bool] = False
     command_topic: str
     state_topic: str
@@ -56,6 +63,22 @@ class Generic(DeclaredTimer):
             config.payload_available, config.payload_not_available,
             config.get_topic, config.get_payload, config.auto_off, config.auto_on,
         )
+
+    @classmethod
+    def check(cls, config: MqttRelayConfig) -> None:
+        if config.state_topic == config.command_topic:
+            # We would read our own command back as the device's state.
+            raise ValueError("state_topic: must differ from command_topic")
+        if config.state_on is not None and config.state_on == config.state_off:
+            raise ValueError("state_off: must differ from state_on")
+        if config.payload_on == config.payload_off:
+            raise ValueError("payload_off: must differ from payload_on")
+
+    @classmethod
+    def example(cls, topic: str) -> dict[str, Any]:
+        return {"type": "mqtt", "dialect": cls.name, "command_topic": f"{topic}/set",
+                "state_topic": f"{topic}/state", "availability_topic": f"{topic}/availability",
+                "get_topic": f"{topic}/get"}
 
     def describe(self) -> str:
         return f"generic {self.command_topic}"

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Shelly(DeclaredTimer):
     name: ClassVar[str] = "shelly"
+    title: ClassVar[str] = "Shelly Gen1"
+    keys: ClassVar[frozenset[str]] = frozenset({"topic", "channel", "auto_off", "auto_on"})
     device_id: str
     channel: int = 0
     auto_off: bool = False

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ShellyRpc(Dialect):
     name: ClassVar[str] = "shelly_rpc"
+    title: ClassVar[str] = "Shelly Gen2+"
+    keys: ClassVar[frozenset[str]] = frozenset({"topic", "channel", "device_timer"})
     prefix: str
     channel: int = 0
     timer: bool = True

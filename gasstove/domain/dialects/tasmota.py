@@ -88,6 +88,8 @@ def pulse_seconds(value: int) -> float:
 @dataclass(frozen=True)
 class Tasmota(Dialect):
     name: ClassVar[str] = "tasmota"
+    title: ClassVar[str] = "Tasmota"
+    keys: ClassVar[frozenset[str]] = frozenset({"topic", "channel", "device_timer"})
     topic: str
     channel: int | None = None  #: None: a one-relay device (``POWER``)
     timer: bool = True

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Zigbee2Mqtt(Dialect):
     name: ClassVar[str] = "zigbee2mqtt"
+    title: ClassVar[str] = "Zigbee2MQTT"
+    keys: ClassVar[frozenset[str]] = frozenset({"topic", "base_topic", "endpoint", "device_timer"})
     optimistic_echo: ClassVar[bool] = True
     friendly_name: str
     base_topic: str = "zigbee2mqtt"
