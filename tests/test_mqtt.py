@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import logging
+import queue
 import secrets
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from gasstove.domain.config import Config
 from gasstove.domain.errors import RelayOffline, RelayRefused, Unconfirmed
 from gasstove.domain.plan import Wiring
 from gasstove.sim.broker import free_port
+from gasstove.sim.mqtt_relays import TASMOTA_PASS_S, TASMOTA_SLEEP_S, thread_timer
 from tests.fixtures_miio import Run
 from tests.fixtures_mqtt import Mosquitto, MqttSim
 
@@ -541,6 +543,56 @@ async def test_tasmota_cut_and_lock_reach_the_contact_without_the_backlog_pause(
         assert sim.sim.energised
     finally:
         await stove.close()
+
+
+def test_tasmota_sleep_is_a_stored_setting_and_sleep_0_answers_within_a_pass(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """`Sleep` (CmndSleep) stores 0..250 ms, applies at once and answers on stat/RESULT.
+    As shipped (50) a command waits up to 50 ms for the loop's next pass; after a user's
+    one-time `Sleep 0` it waits at most for the pass under way (issue 17: the setting
+    README's Tasmota section offers; the simulator answered "Unknown" before)."""
+    waits: list[float] = []
+
+    def schedule(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
+        waits.append(seconds)
+        return thread_timer(seconds, action)
+
+    sim = mqtt_sim(block("tasmota"), schedule=schedule)
+    topic = sim.relay["topic"]
+    answers: queue.Queue[dict[str, Any]] = queue.Queue()
+    console = paho.Client(CallbackAPIVersion.VERSION2)  # the device's web console, say
+    console.on_message = lambda _c, _u, msg: answers.put(json.loads(msg.payload))
+    console.connect(mosquitto.host, mosquitto.port)
+    console.loop_start()
+    console.subscribe(f"stat/{topic}/RESULT", qos=1)
+    time.sleep(0.2)  # SUBACK
+
+    def command(name: str, payload: str) -> dict[str, Any]:
+        console.publish(f"cmnd/{topic}/{name}", payload, qos=1)
+        while True:
+            answer = answers.get(timeout=2)
+            if name.upper() in (key.upper() for key in answer):
+                return answer
+
+    def switch_a_few_times() -> list[float]:
+        waits.clear()
+        for on in (True, False) * 4:
+            state = "ON" if on else "OFF"
+            assert command("POWER1", state) == {"POWER1": state}
+            assert sim.sim.energised is on
+        return list(waits)
+
+    try:
+        assert command("Sleep", "") == {"Sleep": {"50": {"Active": "50"}}}
+        shipped = switch_a_few_times()
+        assert max(shipped) <= TASMOTA_SLEEP_S and max(shipped) > TASMOTA_PASS_S, shipped
+        assert command("Sleep", "0") == {"Sleep": {"0": {"Active": "0"}}}
+        assert command("Sleep", "251") == {"Sleep": {"0": {"Active": "0"}}}  # only answers
+        assert max(switch_a_few_times()) <= TASMOTA_PASS_S
+    finally:
+        console.disconnect()
+        console.loop_stop()
 
 
 @run
