@@ -403,12 +403,13 @@ async def test_a_dead_zigbee2mqtt_bridge_fails_a_cut_at_once(
     assert isinstance(relay, MqttRelay) and relay._online is True  # the device still "online"
 
 
-def _forge(broker: Mosquitto, topic: str, payload: str) -> None:
-    """Another client leaves a retained state on a relay's state topic."""
+def _forge(broker: Mosquitto, topic: str, payload: str, *, retain: bool = True) -> None:
+    """Another client leaves a retained state on a relay's state topic (or, not
+    retained, sends a message as the user's own client would)."""
     vandal = paho.Client(CallbackAPIVersion.VERSION2)
     vandal.connect(broker.host, broker.port)
     vandal.loop_start()
-    vandal.publish(topic, payload, qos=1, retain=True).wait_for_publish(2)
+    vandal.publish(topic, payload, qos=1, retain=retain).wait_for_publish(2)
     vandal.disconnect()
     vandal.loop_stop()
 
@@ -593,6 +594,42 @@ def test_tasmota_sleep_is_a_stored_setting_and_sleep_0_answers_within_a_pass(
     finally:
         console.disconnect()
         console.loop_stop()
+
+
+def test_check_reads_tasmotas_loop_sleep_and_offers_sleep_0(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], stove: Run, tmp_path: Path,
+) -> None:
+    """`stove check` asks a Tasmota how long its loop sleeps (a query: nothing switched)
+    and says what that costs a command, offering the one-time `Sleep 0`; a relay whose
+    firmware has no such setting gets no such line. Advice only: exit 0 either way."""
+    tasmota, shelly = mqtt_sim(block("tasmota")), mqtt_sim(block("shelly"))
+    topic = tasmota.relay["topic"]
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({
+        "stove": {"deadline": 2, "burners": {
+            "left": {"relay": {"type": "mqtt", **tasmota.relay}},
+            "right": {"relay": {"type": "mqtt", **shelly.relay}}}},
+        "mqtt": {"host": mosquitto.host, "port": mosquitto.port}}))
+    before = (tasmota.sim.energised, tasmota.burner.lit)
+    code, out, _ = stove("-c", str(config), "check", "--json")
+    left, right = json.loads(out)["burners"]
+    assert code == 0 and left["speed"]["loop_sleep_ms"] == 50 and "speed" not in right
+    assert f"send `Sleep 0` to cmnd/{topic}/Sleep once" in left["speed"]["says"]
+    code, text, _ = stove("-c", str(config), "check")
+    assert code == 0 and "left: speed: its main loop sleeps up to 50 ms" in text
+    assert (tasmota.sim.energised, tasmota.burner.lit) == before and tasmota.sim.sleep == 0.05
+
+    _forge(mosquitto, f"stat/{topic}/RESULT", '{"Sleep":{"0":{"Active":"0"}}}')
+    try:  # a retained answer (old, or anyone's) is not the device's
+        code, out, _ = stove("-c", str(config), "check", "--json")
+        assert json.loads(out)["burners"][0]["speed"]["loop_sleep_ms"] == 50
+    finally:
+        _forge(mosquitto, f"stat/{topic}/RESULT", "")
+    _forge(mosquitto, f"cmnd/{topic}/Sleep", "0", retain=False)  # the user, once
+    code, out, _ = stove("-c", str(config), "check", "--json")
+    assert code == 0 and json.loads(out)["burners"][0]["speed"] == {
+        "loop_sleep_ms": 0,
+        "says": "its main loop does not sleep (Sleep 0): a command runs within a pass"}
 
 
 @run
