@@ -253,10 +253,13 @@ def _on_off(payload: str, current: bool, on: str = "ON", off: str = "OFF") -> bo
 #: reads its socket in ``FUNC_LOOP`` only, so a command that arrives waits for the
 #: next pass.
 TASMOTA_SLEEP_S = 0.05
-#: What one pass of the main loop itself takes. Not documented; the ``LoadAvg`` a
-#: device reports in ``tele/STATE`` (100 x activity / Sleep, typically 10-20) puts
-#: it at 5-10 ms on an ESP8266. A ``Backlog0`` (which skips the sleep) sees it, and
-#: with ``Sleep 0`` it is the loop's whole period.
+#: What one pass of the main loop itself takes. Not documented, and the evidence is
+#: wide: an idle ESP8266 loop ran ~25,000 passes a second (arendst/Tasmota PR 2979,
+#: 2018: ~40 us a pass), while LoadAvg's author read "LoadAvg 19" with a 50 ms loop
+#: as a ~9.5 ms pass "confirmed by logic analyzer" (PR 4459); 19 is also where the
+#: integer average in ``loop()`` settles for any pass under 10 ms. 5 ms is the
+#: unkind middle. A ``Backlog0`` (which skips the sleep) sees it, and with
+#: ``Sleep 0`` it is the loop's whole period.
 TASMOTA_PASS_S = 0.005
 #: ``Sleep`` takes 0..250 ms (CmndSleep, tasmota_support/support_command.ino).
 TASMOTA_SLEEP_MAX_MS = 250
