@@ -25,9 +25,10 @@ all see the same machine load:
   rounds since each waits for its pulse and restore.
 
 Ratios are of p99s from the same run: to the dialect's own hops (taken between
-its rounds) and to all hops of the run (steadier: seven times as many). One more line shows mosquitto's default
-``set_tcp_nodelay false`` (Tasmota only), where the broker holds a small packet
-until the daemon's TCP ACK of the previous one (Nagle + delayed ACK).
+its rounds) and to all hops of the run (steadier: seven times as many). One more
+line shows mosquitto's default ``set_tcp_nodelay false`` (Tasmota only), where
+the broker holds a small packet until the daemon's TCP ACK of the previous one
+(Nagle + delayed ACK).
 
 Run alone: ``.venv/bin/python bench/bench_mqtt.py [rounds]``; ``BENCH_DAEMON_TREE=<checkout>``
 runs the daemon of another checkout (a baseline) against the same simulators.

@@ -336,11 +336,12 @@ class TasmotaSim(SimRelay):
 
     def _next_pass(self, now: float, *, busy: bool = False) -> None:
         """Schedule the next pass: on the loop's grid (after this pass's own work if
-        ``busy``), right after it while a Backlog0 runs (no sleep), and never before
-        the backlog timer if only the Backlog is waiting."""
+        ``busy``), right after it while a Backlog0 runs or, with ``Sleep 0``, while
+        messages wait (no sleep), and never before the backlog timer if only the
+        Backlog is waiting."""
         period = max(self.sleep, TASMOTA_PASS_S)
         ready = now + TASMOTA_PASS_S if busy else now
-        if self._nodelay and self._backlog:
+        if (self._nodelay and self._backlog) or (busy and not self.sleep and self._inbox):
             at = ready
         else:
             if self._backlog and not self._inbox:
