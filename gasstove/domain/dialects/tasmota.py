@@ -177,8 +177,8 @@ class Tasmota(Dialect):
         if ms == 0:
             return "its main loop does not sleep (Sleep 0): a command runs within a pass"
         return (f"its main loop sleeps up to {ms} ms between passes (Sleep {ms}), so a "
-                f"command may wait that long before it runs; harmless for a stove, whose "
-                f"valve takes seconds to close. For the fastest cut or lock, send `Sleep 0` "
+                "command may wait that long before it runs: little next to a cut, which holds "
+                "the loop open for seconds. For the fastest cut or lock, send `Sleep 0` "
                 f"to {self.cmnd('Sleep')} once (stored; about 0.5 W more and a warmer "
                 "device: README, Tasmota)")
 
