@@ -546,6 +546,36 @@ async def test_tasmota_cut_and_lock_reach_the_contact_without_the_backlog_pause(
         await stove.close()
 
 
+@run
+async def test_a_shelly_gen2_as_shipped_is_confirmed_by_notify_status_alone(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """A Gen2 device ships with the Mqtt component's status_ntf off: nothing comes on
+    <prefix>/status/switch:0, only NotifyStatus on <prefix>/events/rpc (the simulator
+    published both before, kinder than the device)."""
+    sim = mqtt_sim(block("shelly_rpc"))
+    prefix = sim.relay["topic"]
+    heard: list[str] = []
+    spy = paho.Client(CallbackAPIVersion.VERSION2)
+    spy.on_message = lambda _c, _u, msg: heard.append(msg.topic)
+    spy.connect(mosquitto.host, mosquitto.port)
+    spy.loop_start()
+    spy.subscribe(f"{prefix}/#", qos=1)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    try:
+        await asyncio.sleep(0.2)  # SUBACK
+        deadline = time.monotonic() + 2
+        await relay.switch(True, deadline=deadline, pulse_seconds=1.0)
+        await relay.wait_for(True, deadline=deadline)
+        assert sim.sim.energised and f"{prefix}/events/rpc" in heard
+        assert f"{prefix}/status/switch:0" not in heard
+    finally:
+        spy.disconnect()
+        spy.loop_stop()
+        await stove.close()
+
+
 def test_tasmota_sleep_is_a_stored_setting_and_sleep_0_answers_within_a_pass(
     mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
 ) -> None:

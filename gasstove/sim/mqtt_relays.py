@@ -503,6 +503,11 @@ class ShellyRpcSim(SimRelay):
         #: (https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Switch) and
         #: in the configuration of Plus/Gen3/Gen4 devices as shipped.
         self.initial_state = "match_input"
+        #: The Mqtt component's ``status_ntf`` (status on ``<prefix>/status/switch:<id>``):
+        #: off as shipped ("Generic status update over MQTT" unticked), while ``rpc_ntf``
+        #: (NotifyStatus on ``<prefix>/events/rpc``) is on
+        #: (https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Mqtt).
+        self.status_ntf = False
         super().__init__(config, burner, wiring, **kwargs)
 
     def command_topics(self) -> list[str]:
@@ -555,7 +560,8 @@ class ShellyRpcSim(SimRelay):
 
     def report(self) -> None:
         status = self._status()
-        self.publish(self.dialect.status_topic, json.dumps(status))
+        if self.status_ntf:
+            self.publish(self.dialect.status_topic, json.dumps(status))
         notify = {"src": self.dialect.prefix, "dst": f"{self.dialect.prefix}/events",
                   "method": "NotifyStatus",
                   "params": {"ts": round(time.time(), 2), self.dialect.component: status}}
