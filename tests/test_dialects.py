@@ -171,6 +171,26 @@ def test_tasmota_parsing() -> None:
     assert parse(d, "stat/kitchen/RESULT", '{"Backlog":"Aborted"}') is None  # our clear
 
 
+def test_tasmota_asks_its_loop_sleep_and_reads_the_active_value() -> None:
+    """CmndSleep answers {"Sleep":{"<setting>":{"Active":"<in force>"}}} (Tasmota 9+),
+    "<setting> (Active <in force>)" before: the value in force is what a command waits
+    for (a driver may override the setting). Issue 17."""
+    d = dialect("tasmota")
+    assert payloads(d.loop_sleep_query()) == [("cmnd/kitchen/Sleep", "")]  # only reports
+    assert parse(d, "stat/kitchen/RESULT", '{"Sleep":{"50":{"Active":"10"}}}') == Report(
+        loop_sleep_ms=10)
+    assert parse(d, "stat/kitchen/RESULT", '{"Sleep":"0 (Active 0)"}') == Report(
+        loop_sleep_ms=0)
+    for bad in ('{"Active":"251"}', '{"50":{"Active":50}}', '{"50":{"Active":"-1"}}',
+                '{"1":{"Active":"1"},"2":{"Active":"2"}}', '"50 (Active ５0)"', '50', 'null'):
+        with pytest.raises(ParseError):
+            parse(d, "stat/kitchen/RESULT", f'{{"Sleep":{bad}}}')
+    assert "send `Sleep 0` to cmnd/kitchen/Sleep once" in d.loop_sleep_advice(50)
+    assert "up to 50 ms" in d.loop_sleep_advice(50)
+    assert "does not sleep" in d.loop_sleep_advice(0)
+    assert all(dialect(name).loop_sleep_query() == [] for name in BLOCKS if name != "tasmota")
+
+
 # -- Shelly Gen1, ESPHome, generic: timers declared by the configuration -----------------
 
 

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import logging
+import queue
 import secrets
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from gasstove.domain.dialects import REGISTRY
 from gasstove.domain.errors import RelayOffline, RelayRefused, Unconfirmed
 from gasstove.domain.plan import Wiring
 from gasstove.sim.broker import free_port
+from gasstove.sim.mqtt_relays import TASMOTA_PASS_S, TASMOTA_SLEEP_S, thread_timer
 from tests.fixtures_miio import Run
 from tests.fixtures_mqtt import Mosquitto, MqttSim
 
@@ -404,12 +406,13 @@ async def test_a_dead_zigbee2mqtt_bridge_fails_a_cut_at_once(
     assert isinstance(relay, MqttRelay) and relay._online is True  # the device still "online"
 
 
-def _forge(broker: Mosquitto, topic: str, payload: str) -> None:
-    """Another client leaves a retained state on a relay's state topic."""
+def _forge(broker: Mosquitto, topic: str, payload: str, *, retain: bool = True) -> None:
+    """Another client leaves a retained state on a relay's state topic (or, not
+    retained, sends a message as the user's own client would)."""
     vandal = paho.Client(CallbackAPIVersion.VERSION2)
     vandal.connect(broker.host, broker.port)
     vandal.loop_start()
-    vandal.publish(topic, payload, qos=1, retain=True).wait_for_publish(2)
+    vandal.publish(topic, payload, qos=1, retain=retain).wait_for_publish(2)
     vandal.disconnect()
     vandal.loop_stop()
 
@@ -544,6 +547,129 @@ async def test_tasmota_cut_and_lock_reach_the_contact_without_the_backlog_pause(
         assert sim.sim.energised
     finally:
         await stove.close()
+
+
+@run
+async def test_a_shelly_gen2_as_shipped_is_confirmed_by_notify_status_alone(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """A Gen2 device ships with the Mqtt component's status_ntf off: nothing comes on
+    <prefix>/status/switch:0, only NotifyStatus on <prefix>/events/rpc (the simulator
+    published both before, kinder than the device)."""
+    sim = mqtt_sim(block("shelly_rpc"))
+    prefix = sim.relay["topic"]
+    heard: list[str] = []
+    spy = paho.Client(CallbackAPIVersion.VERSION2)
+    spy.on_message = lambda _c, _u, msg: heard.append(msg.topic)
+    spy.connect(mosquitto.host, mosquitto.port)
+    spy.loop_start()
+    spy.subscribe(f"{prefix}/#", qos=1)
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    try:
+        await asyncio.sleep(0.2)  # SUBACK
+        deadline = time.monotonic() + 2
+        await relay.switch(True, deadline=deadline, pulse_seconds=1.0)
+        await relay.wait_for(True, deadline=deadline)
+        assert sim.sim.energised and f"{prefix}/events/rpc" in heard
+        assert f"{prefix}/status/switch:0" not in heard
+    finally:
+        spy.disconnect()
+        spy.loop_stop()
+        await stove.close()
+
+
+def test_tasmota_sleep_is_a_stored_setting_and_sleep_0_answers_within_a_pass(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """`Sleep` (CmndSleep) stores 0..250 ms, applies at once and answers on stat/RESULT.
+    As shipped (50) a command waits up to 50 ms for the loop's next pass; after a user's
+    one-time `Sleep 0` it waits at most for the pass under way (issue 17: the setting
+    README's Tasmota section offers; the simulator answered "Unknown" before)."""
+    waits: list[float] = []
+    EPSILON = 1e-6  # (now + pass) - now, in floats
+
+    def schedule(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
+        waits.append(seconds)
+        return thread_timer(seconds, action)
+
+    sim = mqtt_sim(block("tasmota"), schedule=schedule)
+    topic = sim.relay["topic"]
+    answers: queue.Queue[dict[str, Any]] = queue.Queue()
+    console = paho.Client(CallbackAPIVersion.VERSION2)  # the device's web console, say
+    console.on_message = lambda _c, _u, msg: answers.put(json.loads(msg.payload))
+    console.connect(mosquitto.host, mosquitto.port)
+    console.loop_start()
+    console.subscribe(f"stat/{topic}/RESULT", qos=1)
+    time.sleep(0.2)  # SUBACK
+
+    def command(name: str, payload: str) -> dict[str, Any]:
+        console.publish(f"cmnd/{topic}/{name}", payload, qos=1)
+        while True:
+            answer = answers.get(timeout=2)
+            if name.upper() in (key.upper() for key in answer):
+                return answer
+
+    def switch_a_few_times() -> list[float]:
+        waits.clear()
+        for on in (True, False) * 4:
+            state = "ON" if on else "OFF"
+            assert command("POWER1", state) == {"POWER1": state}
+            assert sim.sim.energised is on
+        return list(waits)
+
+    try:
+        assert command("Sleep", "") == {"Sleep": {"50": {"Active": "50"}}}
+        shipped = switch_a_few_times()
+        assert max(shipped) <= TASMOTA_SLEEP_S and max(shipped) > TASMOTA_PASS_S, shipped
+        assert command("Sleep", "0") == {"Sleep": {"0": {"Active": "0"}}}
+        assert command("Sleep", "251") == {"Sleep": {"0": {"Active": "0"}}}  # only answers
+        assert max(switch_a_few_times()) <= TASMOTA_PASS_S + EPSILON
+        waits.clear()  # two commands at once: the second on the pass right after the first
+        for state in ("ON", "OFF"):
+            console.publish(f"cmnd/{topic}/POWER1", state, qos=1)
+        assert [answers.get(timeout=2), answers.get(timeout=2)] == [{"POWER1": "ON"},
+                                                                    {"POWER1": "OFF"}]
+        assert max(waits) <= TASMOTA_PASS_S + EPSILON, waits
+    finally:
+        console.disconnect()
+        console.loop_stop()
+
+
+def test_check_reads_tasmotas_loop_sleep_and_offers_sleep_0(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], stove: Run, tmp_path: Path,
+) -> None:
+    """`stove check` asks a Tasmota how long its loop sleeps (a query: nothing switched)
+    and says what that costs a command, offering the one-time `Sleep 0`; a relay whose
+    firmware has no such setting gets no such line. Advice only: exit 0 either way."""
+    tasmota, shelly = mqtt_sim(block("tasmota")), mqtt_sim(block("shelly"))
+    topic = tasmota.relay["topic"]
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({
+        "stove": {"deadline": 2, "burners": {
+            "left": {"relay": {"type": "mqtt", **tasmota.relay}},
+            "right": {"relay": {"type": "mqtt", **shelly.relay}}}},
+        "mqtt": {"host": mosquitto.host, "port": mosquitto.port}}))
+    before = (tasmota.sim.energised, tasmota.burner.lit)
+    code, out, _ = stove("-c", str(config), "check", "--json")
+    left, right = json.loads(out)["burners"]
+    assert code == 0 and left["speed"]["loop_sleep_ms"] == 50 and "speed" not in right
+    assert f"send `Sleep 0` to cmnd/{topic}/Sleep once" in left["speed"]["says"]
+    code, text, _ = stove("-c", str(config), "check")
+    assert code == 0 and "left: speed: its main loop sleeps up to 50 ms" in text
+    assert (tasmota.sim.energised, tasmota.burner.lit) == before and tasmota.sim.sleep == 0.05
+
+    _forge(mosquitto, f"stat/{topic}/RESULT", '{"Sleep":{"0":{"Active":"0"}}}')
+    try:  # a retained answer (old, or anyone's) is not the device's
+        code, out, _ = stove("-c", str(config), "check", "--json")
+        assert json.loads(out)["burners"][0]["speed"]["loop_sleep_ms"] == 50
+    finally:
+        _forge(mosquitto, f"stat/{topic}/RESULT", "")
+    _forge(mosquitto, f"cmnd/{topic}/Sleep", "0", retain=False)  # the user, once
+    code, out, _ = stove("-c", str(config), "check", "--json")
+    assert code == 0 and json.loads(out)["burners"][0]["speed"] == {
+        "loop_sleep_ms": 0,
+        "says": "its main loop does not sleep (Sleep 0): a command runs within a pass"}
 
 
 @run

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ..domain.dialects import CannotHold, Dialect, ParseError, Report
+from ..domain.dialects import CannotHold, Dialect, Message, ParseError, Report
 from ..domain.errors import (
     RelayError,
     RelayOffline,
@@ -174,6 +174,9 @@ class MqttRelay:
         #: Live reports of the power-on setting received, and the last one's value.
         self._power_on_heard = 0
         self._power_on: PowerOn | None = None
+        #: The same for the firmware's loop sleep (Tasmota ``Sleep``).
+        self._sleep_heard = 0
+        self._loop_sleep: int | None = None
         self._changed = Signal()
         self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
         #: Called when the device's own messages change its availability or state
@@ -293,20 +296,36 @@ class MqttRelay:
     async def power_on(self, *, deadline: float) -> PowerOn | None:
         """What the relay does when its power comes back, as it answers now (None: this
         firmware cannot be asked over MQTT). Only reads: the query switches nothing."""
-        query = self.dialect.power_on_query()
-        if not query:
+        if not await self._query(self.dialect.power_on_query(), lambda: self._power_on_heard,
+                               "its power-on setting", deadline):
             return None
-        await self._ready(deadline)
-        self._check_online()
-        after = self._power_on_heard  # a retained or earlier answer is not this one
-        for message in query:
-            await self._link.publish(message.topic, message.payload, deadline)
-        while self._power_on_heard == after:
-            self._check_online()
-            if not await self._changed.wait(deadline):
-                raise self._silent("no answer about its power-on setting")
         assert self._power_on is not None
         return self._power_on
+
+    async def loop_sleep(self, *, deadline: float) -> int | None:
+        """How long the firmware's main loop sleeps between passes, in ms, as it answers
+        now (None: no such setting). Only reads: the query switches nothing."""
+        if not await self._query(self.dialect.loop_sleep_query(), lambda: self._sleep_heard,
+                               "its loop sleep", deadline):
+            return None
+        assert self._loop_sleep is not None
+        return self._loop_sleep
+
+    async def _query(self, query: list[Message], heard: Callable[[], int], what: str,
+                   deadline: float) -> bool:
+        """Send a read-only query and wait for a live answer to it (False: no query)."""
+        if not query:
+            return False
+        await self._ready(deadline)
+        self._check_online()
+        after = heard()  # a retained or earlier answer is not this one
+        for message in query:
+            await self._link.publish(message.topic, message.payload, deadline)
+        while heard() == after:
+            self._check_online()
+            if not await self._changed.wait(deadline):
+                raise self._silent(f"no answer about {what}")
+        return True
 
     def caveat(self) -> str | None:
         """What this relay cannot confirm, for `stove check` (None: nothing)."""
@@ -422,6 +441,9 @@ class MqttRelay:
         if report.power_on is not None and not retained:
             self._power_on = report.power_on
             self._power_on_heard += 1
+        if report.loop_sleep_ms is not None and not retained:
+            self._loop_sleep = report.loop_sleep_ms
+            self._sleep_heard += 1
         if report.energised is not None and not retained and report.energised is self._echo:
             # The first live report of the state we asked for is the bridge's echo,
             # its guess, whenever it comes (later than a /get answer, even): dropped.

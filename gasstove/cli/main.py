@@ -27,6 +27,7 @@ from .results import answer, for_people, print_results
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
+    from ..adapters.mqtt_relay import MqttRelay
     from ..control import Outcome, Stove
     from ..domain.answers import Answer
     from ..domain.config import Config
@@ -555,6 +556,8 @@ def check(
                 return row
             row["power_on"] = await _power_on_row(relay, config.stove.burners[name].wiring,
                                                   deadline)
+            if isinstance(relay, MqttRelay) and relay.dialect.loop_sleep_query():
+                row["speed"] = await _speed_row(relay, deadline)
             return row
 
         return list(await asyncio.gather(*(one(n) for n in config.stove.burners)))
@@ -585,6 +588,17 @@ async def _power_on_row(relay: object, wiring: Wiring, deadline: float) -> dict[
             "fix": None if found.ok else fix}
 
 
+async def _speed_row(relay: MqttRelay, deadline: float) -> dict[str, Any]:
+    """How long a command may wait on the device's own loop (issue 17); advice only:
+    it never fails a check. Reading only: nothing is switched."""
+    try:
+        ms = await relay.loop_sleep(deadline=deadline)
+    except GasstoveError as err:
+        return {"loop_sleep_ms": None, "says": f"not read: {err}"}
+    assert ms is not None  # asked only of a dialect with a loop sleep query
+    return {"loop_sleep_ms": ms, "says": relay.dialect.loop_sleep_advice(ms)}
+
+
 def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str], *,
                   as_json: bool) -> NoReturn:
     ok = all(r["ok"] for r in rows)
@@ -612,6 +626,8 @@ def _report_check(config: Config, rows: list[dict[str, Any]], warnings: list[str
                 if p["fix"] not in (None, p["finding"]):
                     line += f"; fix: {p['fix']}"
                 print(line, file=sys.stdout if p["ok"] else sys.stderr)
+            if "speed" in r:
+                print(f"  {r['burner']}: speed: {r['speed']['says']}")
         print("stove guard (in `stove serve`):")
         for line in guard:
             print(f"  {line}")

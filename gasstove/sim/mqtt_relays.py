@@ -251,14 +251,23 @@ def _on_off(payload: str, current: bool, on: str = "ON", off: str = "OFF") -> bo
 
 
 #: Tasmota's main loop (tasmota/tasmota.ino ``loop()``) runs ``Scheduler()`` and then
-#: sleeps what is left of ``Sleep`` milliseconds (50 as shipped, "dynamic sleep",
-#: https://tasmota.github.io/docs/Commands/#sleep): a command that arrives waits
-#: for the next pass.
+#: sleeps what is left of ``Sleep`` milliseconds (50 as shipped: SettingsDefaultSet2 in
+#: tasmota_support/settings.ino raises APP_SLEEP to 50; "dynamic sleep",
+#: https://tasmota.github.io/docs/Dynamic-Sleep/). ``SleepDelay`` naps 1 ms at a time
+#: and wakes early only for serial input or a driver's ``SleepSkip``; the MQTT driver
+#: reads its socket in ``FUNC_LOOP`` only, so a command that arrives waits for the
+#: next pass.
 TASMOTA_SLEEP_S = 0.05
-#: What one pass of the main loop itself takes. Not documented; the ``LoadAvg`` a
-#: device reports in ``tele/STATE`` (100 x activity / Sleep, typically 10-20) puts
-#: it at 5-10 ms on an ESP8266. Only a ``Backlog0`` (which skips the sleep) sees it.
+#: What one pass of the main loop itself takes. Not documented, and the evidence is
+#: wide: an idle ESP8266 loop ran ~25,000 passes a second (arendst/Tasmota PR 2979,
+#: 2018: ~40 us a pass), while LoadAvg's author read "LoadAvg 19" with a 50 ms loop
+#: as a ~9.5 ms pass "confirmed by logic analyzer" (PR 4459); 19 is also where the
+#: integer average in ``loop()`` settles for any pass under 10 ms. 5 ms is the
+#: unkind middle. A ``Backlog0`` (which skips the sleep) sees it, and with
+#: ``Sleep 0`` it is the loop's whole period.
 TASMOTA_PASS_S = 0.005
+#: ``Sleep`` takes 0..250 ms (CmndSleep, tasmota_support/support_command.ino).
+TASMOTA_SLEEP_MAX_MS = 250
 #: ``SetOption34``: the pause between a Backlog's commands, 200 ms by default
 #: (https://tasmota.github.io/docs/Commands/#setoption34); ``Delay <n>`` replaces it
 #: with n tenths of a second (https://tasmota.github.io/docs/Commands/#backlog).
@@ -280,7 +289,9 @@ class TasmotaSim(SimRelay):
     * ``Backlog0`` (``backlog_nodelay``) resets the timer after each command AND
       makes ``SleepDelay`` skip the sleep, so its commands run on consecutive passes
       a few ms apart; a ``Delay`` inside it is undone by that reset;
-    * after a pass the loop sleeps what is left of ``Sleep``.
+    * after a pass the loop sleeps what is left of ``Sleep``. ``Sleep <ms>`` is a stored
+      setting that applies at once (CmndSleep); with ``Sleep 0`` the loop only yields,
+      so a command waits at most for the pass under way.
     """
 
     kind = Tasmota
@@ -330,11 +341,12 @@ class TasmotaSim(SimRelay):
 
     def _next_pass(self, now: float, *, busy: bool = False) -> None:
         """Schedule the next pass: on the loop's grid (after this pass's own work if
-        ``busy``), right after it while a Backlog0 runs (no sleep), and never before
-        the backlog timer if only the Backlog is waiting."""
+        ``busy``), right after it while a Backlog0 runs or, with ``Sleep 0``, while
+        messages wait (no sleep), and never before the backlog timer if only the
+        Backlog is waiting."""
         period = max(self.sleep, TASMOTA_PASS_S)
         ready = now + TASMOTA_PASS_S if busy else now
-        if self._nodelay and self._backlog:
+        if (self._nodelay and self._backlog) or (busy and not self.sleep and self._inbox):
             at = ready
         else:
             if self._backlog and not self._inbox:
@@ -386,6 +398,14 @@ class TasmotaSim(SimRelay):
                 if self.power_on_state == 4:
                     self.power(True)
             self._result({"PowerOnState": self.power_on_state})
+        elif key == "SLEEP":
+            # CmndSleep: 0..250 is stored and applies at once (the real firmware also
+            # turns Wi-Fi modem sleep off at 0: WiFiSetSleepMode, support_wifi.ino);
+            # anything else, no argument included, only answers the setting.
+            if arg.isdigit() and int(arg) <= TASMOTA_SLEEP_MAX_MS:
+                self.sleep = int(arg) / 1000
+            ms = str(round(self.sleep * 1000))
+            self._result({"Sleep": {ms: {"Active": ms}}})
         elif key == "DELAY":
             # CmndDelay: the next Backlog command waits n tenths (2..3600).
             self._backlog_at = time.monotonic() + max(2, min(3600, int(arg or 0))) / 10
@@ -488,6 +508,11 @@ class ShellyRpcSim(SimRelay):
         #: (https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Switch) and
         #: in the configuration of Plus/Gen3/Gen4 devices as shipped.
         self.initial_state = "match_input"
+        #: The Mqtt component's ``status_ntf`` (status on ``<prefix>/status/switch:<id>``):
+        #: off as shipped ("Generic status update over MQTT" unticked), while ``rpc_ntf``
+        #: (NotifyStatus on ``<prefix>/events/rpc``) is on
+        #: (https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Mqtt).
+        self.status_ntf = False
         super().__init__(config, burner, wiring, **kwargs)
 
     def command_topics(self) -> list[str]:
@@ -540,7 +565,8 @@ class ShellyRpcSim(SimRelay):
 
     def report(self) -> None:
         status = self._status()
-        self.publish(self.dialect.status_topic, json.dumps(status))
+        if self.status_ntf:
+            self.publish(self.dialect.status_topic, json.dumps(status))
         notify = {"src": self.dialect.prefix, "dst": f"{self.dialect.prefix}/events",
                   "method": "NotifyStatus",
                   "params": {"ts": round(time.time(), 2), self.dialect.component: status}}

@@ -55,6 +55,8 @@ class Report:
     answers: int | None = None
     #: What the relay does when its power comes back (see :meth:`Dialect.power_on_query`).
     power_on: PowerOn | None = None
+    #: Milliseconds the firmware's main loop sleeps between passes (Tasmota ``Sleep``).
+    loop_sleep_ms: int | None = None
 
 
 class ParseError(ValueError):
@@ -130,6 +132,15 @@ class Dialect(ABC):
         """Messages that make the device report its power-on setting (they switch
         nothing); empty when the firmware cannot be asked over MQTT."""
         return []
+
+    def loop_sleep_query(self) -> list[Message]:
+        """Messages that make the device report how long its main loop sleeps (they
+        switch nothing); empty when the firmware has no such setting."""
+        return []
+
+    def loop_sleep_advice(self, ms: int) -> str:
+        """What a loop sleep of ``ms`` means for a command, for `stove check`."""
+        return f"its main loop sleeps up to {ms} ms between passes: a command may wait that long"
 
     @abstractmethod
     def power_on_fix(self, wanted: PowerOn) -> str:

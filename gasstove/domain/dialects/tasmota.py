@@ -170,6 +170,20 @@ class Tasmota(Dialect):
     def power_on_query(self) -> list[Message]:
         return [Message(self.cmnd("PowerOnState"), "")]  # no argument: only reports it
 
+    def loop_sleep_query(self) -> list[Message]:
+        return [Message(self.cmnd("Sleep"), "")]  # no argument: only reports it
+
+    def loop_sleep_advice(self, ms: int) -> str:
+        # Issue 17: the device reads one MQTT message per pass of its main loop and
+        # sleeps up to Sleep ms between passes (SleepDelay, tasmota/tasmota.ino).
+        if ms == 0:
+            return "its main loop does not sleep (Sleep 0): a command runs within a pass"
+        return (f"its main loop sleeps up to {ms} ms between passes (Sleep {ms}), so a "
+                "command may wait that long before it runs: little next to a cut, which holds "
+                "the loop open for seconds. For the fastest cut or lock, send `Sleep 0` "
+                f"to {self.cmnd('Sleep')} once (stored; about 0.5 W more and a warmer "
+                "device: README, Tasmota)")
+
     def power_on_fix(self, wanted: PowerOn) -> str:
         value = POWER_ON_STATES.index(wanted)
         return (f"send `PowerOnState {value}` to {self.cmnd('PowerOnState')} (Tasmota "
@@ -186,6 +200,8 @@ class Tasmota(Dialect):
             found = [key for key in self.power_names() if key in data]
             if name == "RESULT" and "PowerOnState" in data:
                 return Report(power_on=_power_on_state(data["PowerOnState"]))
+            if name == "RESULT" and "Sleep" in data:
+                return Report(loop_sleep_ms=_active_sleep(data["Sleep"]))
             if not found:
                 return None  # the answer to another command (PulseTime, Backlog...)
             return Report(energised=word(data[found[0]], "ON", "OFF", f"{name}.{found[0]}"),
@@ -198,3 +214,18 @@ def _power_on_state(value: object) -> PowerOn:
             POWER_ON_STATES):
         return POWER_ON_STATES[value]
     raise ParseError(f"PowerOnState must be 0..5, got {str(value)[:20]!r}")
+
+
+def _active_sleep(value: object) -> int:
+    """The loop sleep in force from CmndSleep's answer: ``{"50":{"Active":"50"}}``, or
+    ``"50 (Active 50)"`` before Tasmota 9 (S_JSON_COMMAND_NVALUE_ACTIVE_NVALUE, i18n.h).
+    Active, not the setting: some drivers override it (a PWM light runs Sleep 10)."""
+    active: object = None
+    if isinstance(value, dict) and len(value) == 1:
+        inner = next(iter(value.values()))
+        active = inner.get("Active") if isinstance(inner, dict) else None
+    elif isinstance(value, str) and value.endswith(")") and "(Active " in value:
+        active = value[value.index("(Active ") + 8:-1]
+    if isinstance(active, str) and active.isascii() and active.isdigit() and int(active) <= 250:
+        return int(active)
+    raise ParseError(f"Sleep must answer its active 0..250 ms, got {str(value)[:30]!r}")
