@@ -25,7 +25,11 @@ _DAEMON_COMMANDS = ("status", "off", "cancel", "lock", "unlock")
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``stove``): one-line errors with the contract's exit codes."""
-    if (plain := _plain_daemon_command(sys.argv[1:] if argv is None else argv)) is not None:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # (main.py reads it too, for --help and with --config)
+        print(version_line())
+        sys.exit(0)
+    if (plain := _plain_daemon_command(args)) is not None:
         try:
             code = _ask(*plain)
         except GasstoveError as err:
@@ -39,6 +43,13 @@ def main(argv: list[str] | None = None) -> None:
     from .main import main as full
 
     full(argv)
+
+
+def version_line() -> str:
+    """What ``stove --version`` prints: the one version (gasstove/__init__.py)."""
+    from .. import __version__
+
+    return f"stove (gasstove) {__version__}"
 
 
 def _plain_daemon_command(args: list[str]) -> tuple[str | None, dict[str, Any], bool] | None:

@@ -72,8 +72,11 @@ app = typer.Typer(
     cls=_Commands,
     help="Timed, remote and voice shut-off for a gas stove, through a relay in its "
     "flame-failure loop.",
+    epilog="Exit codes: 0 done and confirmed; 1 the stove or a device did not confirm "
+    "(the action may not have happened); 2 usage or configuration error (nothing was sent "
+    "to a stove); 130 interrupted.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -98,8 +101,19 @@ def _global(
             "~/.config/gasstove/config.yaml).",
         ),
     ] = None,
+    _version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print the version and exit.")] = False,
 ) -> None:
     _state["config"] = config
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from .fast import version_line
+
+        typer.echo(version_line())
+        raise typer.Exit(0)
 
 
 def config_path() -> Path:
