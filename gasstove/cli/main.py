@@ -488,7 +488,9 @@ def history(
         str | None, typer.Option(help="How far back: 2h, 3d... or a time, 2026-11-25T08:00.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many rows.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=(
+        "JSON lines: one event object per line, newest first, nothing when there is none "
+        "(the other commands print one object)."))] = False,
 ) -> None:
     """What was done to the stove, newest first: cuts, timers, locks, failures."""
     from datetime import datetime
@@ -664,12 +666,12 @@ def _resolve(config: Config, words: list[str]) -> list[str]:
     return Stove(config.stove, {}).resolve(words)
 
 
-def _act_on_voice(command: VoiceCommand) -> int:
+def _act_on_voice(command: VoiceCommand, *, wait: bool = False) -> int:
     """`stove say`: the same paths as `stove off`, `cancel` and `status`."""
     config = load()
     names = _resolve(config, [] if command.burner in (None, "all") else [command.burner])
     if command.intent == "shut_off":
-        shut_off(config, names, command.delay_s, source="voice")
+        shut_off(config, names, command.delay_s, wait=wait, source="voice")
     if command.intent == "cancel":
         cancel_timers(config, names, source="voice")
     if command.intent == "snooze":
