@@ -154,3 +154,27 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_the_demo(tmp_path: Path) 
     assert json.loads(done.stdout) == {"intent": "shut_off", "delay_s": 1200, "burner": None}
     done = _run([user / "bin/stove", "demo", "--cut-seconds", "1"], env=env, cwd=tmp_path)
     assert "demo OK: cut confirmed by the relay" in done.stdout
+
+
+def test_a_long_install_step_says_it_is_still_going() -> None:
+    """scripts/test and scripts/test-ha install for minutes on a first run: never silently."""
+    done = subprocess.run(
+        ["bash", "-c", 'set -euo pipefail; source scripts/progress.sh; '
+         'PROGRESS_EVERY=1 progress "installing the harness" sleep 2.4; '
+         'progress "failing" bash -c "exit 3"; echo not reached'],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 3 and done.stdout == ""
+    assert lines[0] == "installing the harness..."
+    still = [re.fullmatch(r"  \.\.\. still installing the harness \((\d) s\)", line)
+             for line in lines[1:-3]]
+    assert len(still) >= 2 and all(still), lines  # (every second or so, on a busy machine)
+    assert re.fullmatch(r"  done: installing the harness \(\d s\)", lines[-3])
+    assert lines[-2] == "failing..." and lines[-1].startswith("  FAILED: failing (exit 3 after ")
+    for script in ("scripts/test-ha", "scripts/setup-venv"):
+        text = (ROOT / script).read_text().splitlines()
+        installs = [n for n, line in enumerate(text) if re.search(r"pip\"? install", line)]
+        assert installs, script
+        for n in installs:  # on a progress line, or continuing one
+            assert "progress " in text[n] or ("progress " in text[n - 1]
+                                              and text[n - 1].endswith("\\")), text[n]
