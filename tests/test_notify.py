@@ -12,6 +12,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -94,7 +95,7 @@ def gaps(times: list[float]) -> list[float]:
 def test_serve_says_ready_once_it_answers_and_pings_the_watchdog_at_half_its_timeout(
     config_file: Path, systemd: Systemd,
 ) -> None:
-    env = {**os.environ, "NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "400000"}
+    env = {**os.environ, "NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "1000000"}
     daemon = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config_file), "serve"],
                               env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -106,10 +107,11 @@ def test_serve_says_ready_once_it_answers_and_pings_the_watchdog_at_half_its_tim
                                "status", "--json"], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and f'"pid": {daemon.pid}' in done.stdout
 
-        time.sleep(2.0)
-        pings = systemd.pings(ready, ready + 2.0)
-        assert 7 <= len(pings) <= 11, pings  # every 0.2 s: half of WATCHDOG_USEC
-        assert all(0.1 < gap < 0.5 for gap in gaps(pings)), gaps(pings)
+        time.sleep(3.0)
+        between = gaps(systemd.pings(ready, ready + 3.0))
+        assert 4 <= len(between) <= 7, between  # every 0.5 s: half of WATCHDOG_USEC
+        assert 0.4 < statistics.median(between) < 0.6, between
+        assert max(between) < 0.9, between  # never near systemd's 1 s, on a loaded machine too
 
         daemon.send_signal(signal.SIGSTOP)  # hung, as systemd would see it: no pings
         stopped = time.monotonic()
@@ -117,8 +119,8 @@ def test_serve_says_ready_once_it_answers_and_pings_the_watchdog_at_half_its_tim
         daemon.send_signal(signal.SIGCONT)
         resumed = time.monotonic()
         assert systemd.pings(stopped + 0.05, resumed) == []
-        time.sleep(0.6)
-        assert systemd.pings(resumed, resumed + 0.6), "the pings resume with the daemon"
+        time.sleep(1.0)
+        assert systemd.pings(resumed, resumed + 1.0), "the pings resume with the daemon"
 
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0
