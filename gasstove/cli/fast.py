@@ -6,6 +6,7 @@ library, PyYAML and a few small gasstove modules: no typer (~70 ms), no
 pydantic, no python-miio. Anything else (help, other commands or options, no
 daemon answering, a file the daemon route cannot read) goes to the full
 command line in :mod:`.main`, which then says and does what it always did.
+``stove --version`` alone is answered here too.
 The figures are in bench/README.md.
 """
 
