@@ -75,8 +75,9 @@ def test_shell_completion_completes_commands(tmp_path: Path) -> None:
     script.write_text(f"#!{sys.executable}\nfrom gasstove.cli.fast import main\nmain()\n")
     script.chmod(0o755)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([str(script), "--show-completion", "bash"], capture_output=True,
-                          text=True, timeout=60, env=env)
+    # (typer asks which shell runs it: bash, kept from exec'ing the script by the `; true`)
+    done = subprocess.run(["bash", "-c", f"{script} --show-completion; true"],
+                          capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0 and "complete -o default -F _stove_completion stove" in done.stdout
     done = subprocess.run([str(script)], capture_output=True, text=True, timeout=60, env={
         **env, "_STOVE_COMPLETE": "complete_bash", "COMP_WORDS": "stove s", "COMP_CWORD": "1"})
