@@ -96,16 +96,27 @@ def test_serve_says_ready_once_it_answers_and_pings_the_watchdog_at_half_its_tim
     config_file: Path, systemd: Systemd,
 ) -> None:
     env = {**os.environ, "NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "1000000"}
-    daemon = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config_file), "serve"],
-                              env=env, stderr=subprocess.PIPE, text=True)
+    daemons: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        daemons.append(subprocess.Popen(
+            [sys.executable, "-m", "gasstove", "-c", str(config_file), "serve"], env=env,
+            stderr=subprocess.DEVNULL))
+        return daemons[-1]
+
+    def stove(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config_file), *args],
+                              capture_output=True, text=True, timeout=60)
+
     try:
+        daemon = start()
         ready = systemd.wait_for("READY=1")
+        assert (config_file.parent / "state" / "d.sock").exists()
         first = next(m for _, m in systemd.got)
         assert first.splitlines() == ["READY=1", "STATUS=serving stove 'kitchen': 0 timer(s) pending"]
-        # READY means commands are answered by the daemon now
-        done = subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config_file),
-                               "status", "--json"], capture_output=True, text=True, timeout=60)
+        done = stove("status", "--json")  # READY: the daemon answers commands now
         assert done.returncode == 0 and f'"pid": {daemon.pid}' in done.stdout
+        assert stove("off", "--in", "1h").returncode == 0
 
         time.sleep(3.0)
         between = gaps(systemd.pings(ready, ready + 3.0))
@@ -125,10 +136,15 @@ def test_serve_says_ready_once_it_answers_and_pings_the_watchdog_at_half_its_tim
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0
         systemd.wait_for("STOPPING=1", timeout=1)
+        systemd.got.clear()
+        start()  # READY only once the stored timer is held again
+        systemd.wait_for("READY=1")
+        assert systemd.got[0][1].splitlines()[1] == "STATUS=serving stove 'kitchen': 1 timer(s) pending"
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        daemon.wait(10)
+        for daemon in daemons:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+            daemon.wait(10)
 
 
 def test_the_pings_stop_while_the_event_loop_is_blocked(
