@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point (``stove``): one-line errors with the contract's exit codes."""
     args = sys.argv[1:] if argv is None else argv
     if args == ["--version"]:  # (main.py reads it too, for --help and with --config)
+        from . import version_line
+
         print(version_line())
         sys.exit(0)
     if (plain := _plain_daemon_command(args)) is not None:
@@ -44,13 +46,6 @@ def main(argv: list[str] | None = None) -> None:
     from .main import main as full
 
     full(argv)
-
-
-def version_line() -> str:
-    """What ``stove --version`` prints: the one version (gasstove/__init__.py)."""
-    from .. import __version__
-
-    return f"stove (gasstove) {__version__}"
 
 
 def _plain_daemon_command(args: list[str]) -> tuple[str | None, dict[str, Any], bool] | None:

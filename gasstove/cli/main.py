@@ -110,7 +110,7 @@ def _global(
 
 def _print_version(wanted: bool) -> None:
     if wanted:
-        from .fast import version_line
+        from . import version_line
 
         typer.echo(version_line())
         raise typer.Exit(0)
