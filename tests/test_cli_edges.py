@@ -18,12 +18,13 @@ def test_say_wait_holds_a_delayed_shut_off_as_its_hint_says(
     stove: Run, miio_relay: Callable[..., SimRelay], tmp_path: Path,
 ) -> None:
     sim = miio_relay()
-    config = str(write_config(tmp_path / "c.yaml", burner_yaml("left", sim)))
+    # (a deadline a loaded machine meets: this is about who holds the timer)
+    config = str(write_config(tmp_path / "c.yaml", burner_yaml("left", sim), deadline="5s"))
     code, out, err = stove("-c", config, "say", "1秒后关火")
     assert (code, out) == (2, "") and "add --wait to keep this terminal as the timer" in err
     assert sim.device.requests == [] and sim.burner.lit
     code, out, err = stove("-c", config, "say", "--wait", "turn off the stove in 1 second")
-    assert code == 0, err
+    assert code == 0, (out, err)
     assert "shutting off left in 1s" in err and "left" in out
     assert cuts(sim) == 1 and not sim.burner.lit
     code, out, _ = stove("-c", config, "history", "--json")
