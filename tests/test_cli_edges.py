@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,20 +17,27 @@ def cuts(sim: SimRelay) -> int:
 
 
 def test_say_wait_holds_a_delayed_shut_off_as_its_hint_says(
-    stove: Run, miio_relay: Callable[..., SimRelay], tmp_path: Path,
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
 ) -> None:
+    """(Its own process: the countdown writes to the stderr it was imported with.)"""
     sim = miio_relay()
     # (a deadline a loaded machine meets: this is about who holds the timer)
     config = str(write_config(tmp_path / "c.yaml", burner_yaml("left", sim), deadline="5s"))
-    code, out, err = stove("-c", config, "say", "1秒后关火")
-    assert (code, out) == (2, "") and "add --wait to keep this terminal as the timer" in err
+
+    def stove(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gasstove", "-c", config, *args],
+                              capture_output=True, text=True, timeout=60)
+
+    done = stove("say", "1秒后关火")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "add --wait to keep this terminal as the timer" in done.stderr
     assert sim.device.requests == [] and sim.burner.lit
-    code, out, err = stove("-c", config, "say", "--wait", "turn off the stove in 1 second")
-    assert code == 0, (out, err)
-    assert "shutting off left in 1s" in err and "left" in out
+    done = stove("say", "--wait", "turn off the stove in 1 second")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "shutting off left in 1s" in done.stderr and "left" in done.stdout
     assert cuts(sim) == 1 and not sim.burner.lit
-    code, out, _ = stove("-c", config, "history", "--json")
-    assert code == 0 and json.loads(out.splitlines()[0])["source"] == "voice"
+    done = stove("history", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout.splitlines()[0])["source"] == "voice"
 
 
 def test_history_json_is_json_lines_and_its_help_says_so(
