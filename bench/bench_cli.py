@@ -43,8 +43,26 @@ from gasstove.domain.plan import Wiring
 from gasstove.sim.burner import Burner
 from gasstove.sim.miio_device import MiioSimDevice, MiioSimSettings, free_loopback_host, serve_in_thread
 
-BIN = Path(sys.executable).parent
 TOKEN = "00112233445566778899aabbccddeeff"
+#: miiocli from python-miio 0.5.12 needs click<8.2, which gasstove does not cap: it
+#: gets a venv of its own (same interpreter), built on the first run.
+MIIOCLI_VENV = ROOT / ".venv-bench-miiocli"
+MIIOCLI_REQS = ["python-miio==0.5.12", "click>=8.1,<8.2"]
+
+
+def miiocli_script() -> Path:
+    """The ``miiocli`` console script of the bench's own venv (built if missing)."""
+    script = MIIOCLI_VENV / "bin" / "miiocli"
+    stamp = MIIOCLI_VENV / ".reqs"
+    want = f"{sys.version}\n{MIIOCLI_REQS}"
+    if not script.exists() or not stamp.exists() or stamp.read_text() != want:
+        print(f"building {MIIOCLI_VENV} for miiocli ({', '.join(MIIOCLI_REQS)})...",
+              file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(MIIOCLI_VENV)], check=True)
+        subprocess.run([str(MIIOCLI_VENV / "bin" / "python"), "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", *MIIOCLI_REQS], check=True)
+        stamp.write_text(want)
+    return script
 
 
 def installed_env(cache: Path) -> dict[str, str]:
@@ -119,6 +137,7 @@ def _daemon(stove: list[str], env: dict[str, str], socket: Path) -> Iterator[Non
 
 
 def run(rounds: int, baseline: str = BASELINE) -> list[tuple[str, str]]:
+    miiocli_bin = miiocli_script()
     host = free_loopback_host()
     contact = Contact()
     device = MiioSimDevice(MiioSimSettings(host, TOKEN, wiring=Wiring.NORMALLY_CLOSED),
@@ -127,7 +146,7 @@ def run(rounds: int, baseline: str = BASELINE) -> list[tuple[str, str]]:
         tmp = Path(tmp_name)
         env = installed_env(tmp / "pycache")
         python = [sys.executable]
-        miiocli = [str(BIN / "miiocli"), "miotdevice", "--ip", host, "--token", TOKEN,
+        miiocli = [str(miiocli_bin), "miotdevice", "--ip", host, "--token", TOKEN,
                    "set_property_by", "2", "1", "true", "bool"]
         trees = {"before": baseline_tree(baseline, (tmp / "before")), "after": ROOT}
         stoves, envs, sockets = {}, {}, {}

@@ -272,7 +272,7 @@ def _app(config: Callable[[], StoveConfig], acted: list[VoiceCommand]) -> typer.
 
     app = typer.Typer()
 
-    def act(command: VoiceCommand) -> int:
+    def act(command: VoiceCommand, *, wait: bool = False) -> int:
         acted.append(command)
         return 0
 

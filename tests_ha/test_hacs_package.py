@@ -97,7 +97,7 @@ def test_license_is_the_apache_text_pyproject_names() -> None:
     text = (ROOT / "LICENSE").read_text("utf-8")
     assert text.split()[:4] == ["Apache", "License", "Version", "2.0,"]
     assert "END OF TERMS AND CONDITIONS" in text
-    assert 'license = { text = "Apache-2.0" }' in (ROOT / "pyproject.toml").read_text("utf-8")
+    assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text("utf-8")  # SPDX
 
 
 def test_the_release_zip_is_the_integration_with_its_library(release: Path) -> None:

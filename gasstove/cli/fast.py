@@ -6,6 +6,7 @@ library, PyYAML and a few small gasstove modules: no typer (~70 ms), no
 pydantic, no python-miio. Anything else (help, other commands or options, no
 daemon answering, a file the daemon route cannot read) goes to the full
 command line in :mod:`.main`, which then says and does what it always did.
+``stove --version`` alone is answered here too.
 The figures are in bench/README.md.
 """
 
@@ -23,7 +24,13 @@ _DAEMON_COMMANDS = ("status", "off", "cancel", "lock", "unlock")
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``stove``): one-line errors with the contract's exit codes."""
-    if (plain := _plain_daemon_command(sys.argv[1:] if argv is None else argv)) is not None:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # (main.py reads it too, for --help and with --config)
+        from . import version_line
+
+        print(version_line())
+        sys.exit(0)
+    if (plain := _plain_daemon_command(args)) is not None:
         try:
             code = _ask(*plain)
         except GasstoveError as err:

@@ -74,8 +74,11 @@ app = typer.Typer(
     cls=_Commands,
     help="Timed, remote and voice shut-off for a gas stove, through a relay in its "
     "flame-failure loop.",
+    epilog="Exit codes: 0 done and confirmed; 1 the stove or a device did not confirm "
+    "(the action may not have happened); 2 usage or configuration error (nothing was sent "
+    "to a stove); 130 interrupted.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -100,8 +103,19 @@ def _global(
             "~/.config/gasstove/config.yaml).",
         ),
     ] = None,
+    _version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print the version and exit.")] = False,
 ) -> None:
     _state["config"] = config
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from . import version_line
+
+        typer.echo(version_line())
+        raise typer.Exit(0)
 
 
 def config_path() -> Path:
@@ -477,7 +491,9 @@ def history(
         str | None, typer.Option(help="How far back: 2h, 3d... or a time, 2026-11-25T08:00.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many rows.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=(
+        "JSON lines: one event object per line, newest first, nothing when there is none "
+        "(the other commands print one object)."))] = False,
 ) -> None:
     """What was done to the stove, newest first: cuts, timers, locks, failures."""
     from datetime import datetime
@@ -668,12 +684,12 @@ def _resolve(config: Config, words: list[str]) -> list[str]:
     return Stove(config.stove, {}).resolve(words)
 
 
-def _act_on_voice(command: VoiceCommand) -> int:
+def _act_on_voice(command: VoiceCommand, *, wait: bool = False) -> int:
     """`stove say`: the same paths as `stove off`, `cancel` and `status`."""
     config = load()
     names = _resolve(config, [] if command.burner in (None, "all") else [command.burner])
     if command.intent == "shut_off":
-        shut_off(config, names, command.delay_s, source="voice")
+        shut_off(config, names, command.delay_s, wait=wait, source="voice")
     if command.intent == "cancel":
         cancel_timers(config, names, source="voice")
     if command.intent == "snooze":

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 
@@ -34,6 +34,13 @@ LangOption = Annotated[
     Lang, typer.Option("--lang", help="Language of the utterance; auto guesses from the text.")
 ]
 Utterance = Annotated[str, typer.Argument(help='What was said, e.g. "二十分钟后关火".')]
+
+
+class Act(Protocol):
+    """Carries out an understood command; ``wait``: with no daemon, this process holds a
+    delayed shut-off's timer (as `stove off --wait`). Returns the exit code."""
+
+    def __call__(self, command: VoiceCommand, *, wait: bool = False) -> int: ...
 
 
 def _config_missing(err: Exception) -> bool:
@@ -101,7 +108,7 @@ def describe(command: VoiceCommand) -> str:
 def register(
     app: typer.Typer,
     load_stove_config: Callable[[], StoveConfig],
-    act: Callable[[VoiceCommand], int],
+    act: Act,
 ) -> None:
     """Add ``parse`` and ``say`` to ``app``.
 
@@ -132,18 +139,21 @@ def register(
     def say(utterance: Annotated[str, typer.Argument(
                 help='What was said, e.g. "二十分钟后关火"; - reads one utterance a line '
                      "from standard input.")],
-            lang: LangOption = Lang.auto) -> None:
+            lang: LangOption = Lang.auto,
+            wait: Annotated[bool, typer.Option(
+                "--wait", help="With no daemon, keep this process as the timer of a delayed "
+                "shut-off (as `stove off --wait`).")] = False) -> None:
         """Act on an utterance, as `stove off` / `cancel` / `status` would."""
         _need_hassil()
         stove = load_stove_config()
         burners = {name: burner.aliases for name, burner in stove.burners.items()}
         if utterance != "-":
-            raise typer.Exit(_say_one(utterance, lang, burners, act))
-        raise typer.Exit(_say_lines(sys.stdin, lang, burners, act))
+            raise typer.Exit(_say_one(utterance, lang, burners, act, wait=wait))
+        raise typer.Exit(_say_lines(sys.stdin, lang, burners, act, wait=wait))
 
 
 def _say_one(utterance: str, lang: Lang, burners: Mapping[str, Sequence[str]],
-             act: Callable[[VoiceCommand], int], heading: str = "") -> int:
+             act: Act, heading: str = "", *, wait: bool = False) -> int:
     """``heading``: print it with what was understood before acting."""
     from ..domain.voice import parse_utterance
     from ..domain.voice.say import check_text
@@ -155,11 +165,11 @@ def _say_one(utterance: str, lang: Lang, burners: Mapping[str, Sequence[str]],
         raise UsageError(f"not understood: {one_line!r} (nothing was sent)")
     if heading:
         typer.echo(f"{heading}{describe(command)}")
-    return act(command)
+    return act(command, wait=wait)
 
 
 def _say_lines(lines: Iterable[str], lang: Lang, burners: Mapping[str, Sequence[str]],
-               act: Callable[[VoiceCommand], int]) -> int:
+               act: Act, *, wait: bool = False) -> int:
     """``stove say -``: each non-blank line is one `stove say`, its answer printed before
     the next is read. Exit code: 1 if any shut-off was not confirmed (the one a script
     must not miss), else the highest of the lines' codes (2: a line refused)."""
@@ -170,7 +180,7 @@ def _say_lines(lines: Iterable[str], lang: Lang, burners: Mapping[str, Sequence[
         if not line.strip():
             continue
         try:
-            code = _say_one(line, lang, burners, act, heading=f"line {number}: ")
+            code = _say_one(line, lang, burners, act, heading=f"line {number}: ", wait=wait)
         except typer.Exit as done:
             code = int(done.exit_code)
         except GasstoveError as err:

@@ -20,6 +20,7 @@ from ..domain.config import Config
 from ..domain.config_source import ConfigSource
 from ..records import Recorder
 from .clock import Clock, SystemClock
+from .notify import Notifier
 from .service import Daemon
 
 if TYPE_CHECKING:
@@ -73,7 +74,8 @@ async def serve(config: Config, *, clock: Clock | None = None,
                     lambda name=name, relay=relay: daemon.relay_reported(  # type: ignore[misc]
                         name, relay.online, relay.energised))
     server = None
-    poller = pruner = None
+    poller = pruner = watchdog = None
+    notifier = Notifier()  # (systemd's Type=notify and WatchdogSec=; nothing outside systemd)
     socket_path = config.daemon.socket_path()
     try:
         daemon.start()
@@ -93,17 +95,24 @@ async def serve(config: Config, *, clock: Clock | None = None,
         _LOG.info("serving stove %r from %s: %d burner(s), %d timer(s) pending, socket %s, "
                   "database %s", config.stove.name, source.shown() if source else "(no file)",
                   len(config.stove.burners), len(daemon.timers), socket_path, store.path)
+        # Timers held, socket answering, MQTT connecting (in the background, with
+        # back-off: a broker that is down must not keep the miio timers from firing).
+        notifier.send("READY=1", f"STATUS=serving stove {config.stove.name!r}: "
+                      f"{len(daemon.timers)} timer(s) pending")
+        watchdog = asyncio.create_task(notifier.watchdog())
         if ready:
             ready(daemon)
         await stop.wait()
+        notifier.send("STOPPING=1")
         _LOG.info("stopping: pending timers stay stored for the next start")
     finally:
         if server is not None:
             server.close()
             socket_path.unlink(missing_ok=True)
-        for task in (poller, pruner):
+        for task in (poller, pruner, watchdog):
             if task is not None:
                 task.cancel()
+        notifier.close()
         await daemon.stop()
         if remote is not None:
             await remote.close()
