@@ -423,6 +423,9 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
     async def async_restore_timers(self) -> None:
         """Re-arm stored timers; fire at once those that came due while we were down."""
         stored = await self._store.async_load() or {}
+        # Burners a hazard alarm locked: a person must still unlock them after a restart.
+        self.guard.hazard_locked.update(b for b in stored.get("hazard_locked", [])
+                                        if b in self.config.burners)
         now = dt_util.utcnow()
         overdue: list[tuple[str, float]] = []
         for burner, raw in (stored.get("timers") or {}).items():
@@ -602,7 +605,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
     async def _async_save(self) -> None:
         # Saved now, not with async_delay_save: a timer set a second before a
         # restart must survive it.
-        await self._store.async_save({"timers": {b: t.as_dict() for b, t in self.timers.items()}})
+        await self._store.async_save({"timers": {b: t.as_dict() for b, t in self.timers.items()},
+                                      "hazard_locked": sorted(self.guard.hazard_locked)})
 
     async def async_remove_store(self) -> None:
         await self._store.async_remove()

@@ -290,6 +290,15 @@ class HassGuard:
 
     def _tell(self, name: str, warning: Shown, *, active: bool, seconds_left: int | None = None,
               ended: str | None = None) -> None:
+        try:
+            self._tell_everywhere(name, warning, active=active, seconds_left=seconds_left,
+                                  ended=ended)
+        except Exception:  # a warning that cannot be shown must not hold the cut back
+            _LOGGER.exception("%s: the warning of %s could not be given", self.coordinator.entry.title,
+                              name)
+
+    def _tell_everywhere(self, name: str, warning: Shown, *, active: bool,
+                         seconds_left: int | None, ended: str | None) -> None:
         hass, entry = self.hass, self.coordinator.entry
         burner = self.coordinator.config.display_name(name)
         message = warning.message if active else text(
@@ -317,9 +326,21 @@ class HassGuard:
 
     # -- snooze -------------------------------------------------------------------
     async def async_snooze(self, burners: list[str], seconds: float) -> dict[str, tuple[datetime, bool]]:
+        """:meth:`async_hold`; a burner at its maximum burn raises ServiceValidationError
+        (translated; the others are held off)."""
+        done, refused = await self.async_hold(burners, seconds)
+        if refused:
+            raise ServiceValidationError(
+                f"{', '.join(refused)} reached the maximum burn time: cannot be pushed back",
+                translation_domain=DOMAIN, translation_key="snooze_refused",
+                translation_placeholders={"burners": self.coordinator.names(refused)})
+        return done
+
+    async def async_hold(self, burners: list[str], seconds: float
+                         ) -> tuple[dict[str, tuple[datetime, bool]], list[str]]:
         """Hold the burners' automatic cuts off for ``seconds``, bounded by their maximum
-        burn; each burner's new instant and whether the bound shortened it. A burner at its
-        maximum burn refuses it (ServiceValidationError; the others are held off)."""
+        burn: each burner's new instant and whether the bound shortened it, and the burners
+        at their maximum burn, which refuse it."""
         now = self._now()
         done: dict[str, tuple[datetime, bool]] = {}
         refused: list[str] = []
@@ -340,12 +361,7 @@ class HassGuard:
         if moved:
             await self.coordinator.async_save_timers()
         self._look(*done)
-        if refused:
-            raise ServiceValidationError(
-                f"{', '.join(refused)} reached the maximum burn time: cannot be pushed back",
-                translation_domain=DOMAIN, translation_key="snooze_refused",
-                translation_placeholders={"burners": self.coordinator.names(refused)})
-        return done
+        return done, refused
 
     # -- cuts ---------------------------------------------------------------------
     async def _async_cut(self, p: Pending) -> None:
@@ -399,9 +415,12 @@ class HassGuard:
         hass.bus.async_fire(EVENT_AUTOMATIC_SHUT_OFF,
                             {"stove": entry.title, "entry_id": entry.entry_id, **data})
         if self.notify or urgent:
-            persistent_notification.async_create(
-                hass, data["message"], title=text(hass, "notify_guard_title"),
-                notification_id=f"{DOMAIN}_{entry.entry_id}_{data.get('burner') or 'hazard'}_note")
+            try:
+                persistent_notification.async_create(
+                    hass, data["message"], title=text(hass, "notify_guard_title"),
+                    notification_id=f"{DOMAIN}_{entry.entry_id}_{data.get('burner') or 'hazard'}_note")
+            except Exception:  # the event and the log line above still tell
+                _LOGGER.exception("%s: the note could not be shown", entry.title)
 
     # -- hazards ------------------------------------------------------------------
     async def _async_hazard_cut(self, index: int, initial: bool) -> None:
@@ -412,6 +431,7 @@ class HassGuard:
         _LOGGER.critical("%s: %s ALARM%s: cutting and locking every burner", coordinator.entry.title,
                          hazard.topic, " (on when Home Assistant started)" if initial else "")
         self.hazard_locked.update(names)
+        await coordinator.async_save_timers()  # stored with the timers: a restart keeps it
         pauses = iter(HAZARD_RETRY_S)
         pause = 0.0
         todo = names
@@ -420,7 +440,8 @@ class HassGuard:
             for name in todo:
                 self._announce(name, None, "hazard")
             try:
-                await coordinator.async_lock(todo, True)
+                # A task of its own that a stop waits for and never cancels.
+                await asyncio.shield(self.hass.async_create_task(coordinator.async_lock(todo, True)))
                 failed: list[str] = []
             except HomeAssistantError:
                 data = coordinator.data or {}
@@ -469,7 +490,9 @@ class HassGuard:
 
     @callback
     def unlocked(self, burners: list[str]) -> None:
-        self.hazard_locked.difference_update(burners)
+        if self.hazard_locked.intersection(burners):
+            self.hazard_locked.difference_update(burners)
+            self.coordinator.hass.async_create_task(self.coordinator.async_save_timers())
 
     # -- what it knows ------------------------------------------------------------
     def has_flame(self, name: str) -> bool:
