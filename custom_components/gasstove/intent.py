@@ -209,11 +209,11 @@ class GasStoveIntent(intent.IntentHandler):
                     part = say["lit" if lit else "out"].format(burner=shown)
                 else:
                     part = say[state].format(burner=shown)
-                    if state == "resting" and not coordinator.guard.has_flame(name):
-                        part += say["no_flame"]
                 if timer := coordinator.timers.get(name):
                     left = max(1, round((timer.due - dt_util.utcnow()).total_seconds()))
                     part += say["timer"].format(left=spoken_duration(left, lang))
+                if state == "resting" and not coordinator.guard.has_flame(name):
+                    part += say["no_flame"]
                 parts.append(part)
         response = intent_obj.create_response()
         response.async_set_speech(status_sentence(parts, lang))
