@@ -405,3 +405,24 @@ async def test_a_hazard_lock_outlives_a_restart_and_still_needs_a_person(
     await hass.services.async_call(DOMAIN, "unlock", {"burners": ["left"]}, blocking=True,
                                    context=Context(user_id=hass_admin_user.id))
     assert hass.states.get("lock.kitchen_left_lock").state == "unlocked"
+
+
+async def test_the_note_of_an_automatic_cut_reads_in_the_logbook_in_the_users_language(
+        hass: HomeAssistant, left: SimRelay, freezer: FrozenDateTimeFactory) -> None:
+    from custom_components.gasstove.logbook import async_describe_events
+
+    hass.config.language = "zh-Hans"
+    clock = Clock(hass, freezer)
+    hass.states.async_set(FLAME, "on")
+    hass.states.async_set(PRESENCE, "off")
+    await _setup(hass, {"left": left}, presence_entity=PRESENCE)
+    warnings = async_capture_events(hass, "gasstove_warning")
+    notes = async_capture_events(hass, "gasstove_automatic_shut_off")
+    await clock.advance(9 * 60)
+    assert warnings[0].data["message"] == "Left1分钟后关火：厨房已经10分钟没人了。"
+    await clock.advance(60)
+    described: dict[str, Any] = {}
+    async_describe_events(hass, lambda domain, name, fn: described.__setitem__(name, fn))
+    assert described["gasstove_automatic_shut_off"](notes[0]) == {
+        "name": "Kitchen", "message": "厨房10分钟没人，Left已关火。",
+        "entity_id": "sensor.kitchen_left_burner"}
