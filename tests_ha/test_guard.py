@@ -426,3 +426,33 @@ async def test_the_note_of_an_automatic_cut_reads_in_the_logbook_in_the_users_la
     assert described["gasstove_automatic_shut_off"](notes[0]) == {
         "name": "Kitchen", "message": "厨房10分钟没人，Left已关火。",
         "entity_id": "sensor.kitchen_left_burner"}
+
+
+# -- options ---------------------------------------------------------------------------
+async def test_the_options_take_the_guards_inputs_and_refuse_a_warning_after_the_cut(
+        hass: HomeAssistant, left: SimRelay, freezer: FrozenDateTimeFactory) -> None:
+    _hazard_sensors(hass)
+    hass.states.async_set(PRESENCE, "off")
+    hass.states.async_set(FLAME, "on")
+    entry = await _setup(hass, {"left": left})
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    guard_input = {"longest_timer_minutes": 0, "presence_entity": PRESENCE,
+                   "hazard_entities": [SMOKE, CO], "away_after_minutes": 5,
+                   "warn_before_seconds": 300, "guard_notify": True}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], guard_input)
+    assert result["errors"] == {"warn_before_seconds": "warn_before_too_long"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**guard_input, "warn_before_seconds": 30})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"cut_seconds": 1, "aliases": ""})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"flame_entity": FLAME})
+    await hass.async_block_till_done()
+    assert {k: entry.options[k] for k in guard_input if k != "longest_timer_minutes"} == {
+        "presence_entity": PRESENCE, "hazard_entities": [SMOKE, CO], "away_after_minutes": 5,
+        "warn_before_seconds": 30, "guard_notify": True}
+    guard_config = entry.runtime_data.guard.config  # reloaded with them
+    assert (guard_config.away_after, guard_config.warn_before) == (300.0, 30.0)
+    assert [h.kind for h in guard_config.hazards] == ["smoke", "co"]
+    await Clock(hass, freezer).advance(5 * 60)
+    assert not left.lit  # nobody there for 5 minutes since the reload
