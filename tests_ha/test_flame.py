@@ -186,6 +186,9 @@ async def _to_flame_form(hass: HomeAssistant, entry: MockConfigEntry) -> dict[st
         ({"flame_entity": PROBE}, {"flame_lit_at": "flame_lit_at_needed"}),
         ({"flame_entity": FLAME, "flame_lit_at": 80}, {"flame_lit_at": "flame_lit_at_binary"}),
         ({"max_burn": 30}, {"max_burn": "max_burn_needs_flame"}),
+        ({"flame_entity": PROBE, "flame_lit_at": 60, "flame_out_below": 70},
+         {"flame_out_below": "flame_out_below_above"}),
+        ({"flame_entity": FLAME, "flame_out_below": 70}, {"flame_lit_at": "flame_lit_at_binary"}),
     ],
 )
 async def test_options_refuse_a_flame_input_without_meaning(
