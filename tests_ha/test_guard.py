@@ -456,3 +456,23 @@ async def test_the_options_take_the_guards_inputs_and_refuse_a_warning_after_the
     assert [h.kind for h in guard_config.hazards] == ["smoke", "co"]
     await Clock(hass, freezer).advance(5 * 60)
     assert not left.lit  # nobody there for 5 minutes since the reload
+
+
+@pytest.mark.parametrize(("device_class", "kind", "alarm"), [
+    ("smoke", "smoke", "Smoke alarm"), ("carbon_monoxide", "co", "Carbon monoxide alarm"),
+    ("gas", "gas", "Gas leak alarm"), ("heat", "heat", "Heat alarm")])
+async def test_each_kind_of_hazard_cuts_and_says_which(
+        hass: HomeAssistant, left: SimRelay, device_class: str, kind: str, alarm: str) -> None:
+    sensor = f"binary_sensor.kitchen_{device_class}"
+    hass.states.async_set(sensor, "off", {"device_class": device_class, "friendly_name": "Sensor"})
+    await _setup(hass, {"left": left}, hazard_entities=[sensor], flames={})
+    notes = async_capture_events(hass, "gasstove_automatic_shut_off")
+    hass.states.async_set(sensor, "on", {"device_class": device_class, "friendly_name": "Sensor"})
+    await hass.async_block_till_done()
+    assert not left.lit
+    assert [(n.data["kind"], n.data["message"].split(" (")[0]) for n in notes] == [(kind, alarm)]
+    # "on" again (an attribute changed): the same alarm, no second cut.
+    hass.states.async_set(sensor, "on", {"device_class": device_class, "friendly_name": "Sensor",
+                                         "battery": 90})
+    await hass.async_block_till_done()
+    assert len(notes) == 1
