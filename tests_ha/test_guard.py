@@ -328,6 +328,12 @@ async def test_a_hazard_cuts_and_locks_every_burner_and_only_a_person_unlocks(
         await hass.services.async_call("lock", "unlock", {"entity_id": "lock.kitchen_left_lock"},
                                        blocking=True)
     assert hass.states.get("lock.kitchen_left_lock").state == "locked"
+    # ...nor a system user (Home Assistant Cloud's Alexa and Google, an add-on)...
+    bridge = await hass.auth.async_create_system_user("Voice bridge", group_ids=["system-admin"])
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call("lock", "unlock", {"entity_id": "lock.kitchen_left_lock"},
+                                       blocking=True, context=Context(user_id=bridge.id))
+    assert hass.states.get("lock.kitchen_left_lock").state == "locked"
     # ...a signed-in person may.
     await hass.services.async_call("lock", "unlock", {"entity_id": "lock.kitchen_left_lock"},
                                    blocking=True, context=Context(user_id=hass_admin_user.id))

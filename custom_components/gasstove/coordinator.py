@@ -339,7 +339,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                          context: Context | None = None) -> list[Outcome]:
         """Lock or unlock; a burner a hazard alarm locked is unlocked by a person only."""
         if not lock:
-            self.guard.check_unlock(burners, context)
+            await self.guard.async_check_unlock(burners, context)
         self.locking.update(dict.fromkeys(burners, lock))
         self.async_update_listeners()
         try:

@@ -477,12 +477,17 @@ class HassGuard:
         state = self.hass.states.get(entity_id)
         return str(state.attributes.get("friendly_name", entity_id)) if state else entity_id
 
-    @callback
-    def check_unlock(self, burners: list[str], context: Context | None) -> None:
-        """A burner a hazard alarm locked is unlocked by a person only (a user's tap or call,
-        never an automation or a voice satellite, whose calls carry no user)."""
+    async def async_check_unlock(self, burners: list[str], context: Context | None) -> None:
+        """A burner a hazard alarm locked is unlocked by a person only: a signed-in user's tap
+        or call, never an automation or a voice satellite (their calls carry no user) nor a
+        system user (Home Assistant Cloud's voice assistants, add-ons)."""
         held = [b for b in burners if b in self.hazard_locked]
-        if held and (context is None or context.user_id is None):
+        if not held:
+            return
+        user = None
+        if context is not None and context.user_id is not None:
+            user = await self.hass.auth.async_get_user(context.user_id)
+        if user is None or user.system_generated or not user.is_active:
             raise ServiceValidationError(
                 "a hazard alarm locked it: only a person may unlock it", translation_domain=DOMAIN,
                 translation_key="unlock_needs_person",
