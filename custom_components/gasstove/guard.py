@@ -37,7 +37,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import persistent_notification
-from homeassistant.const import STATE_HOME, STATE_NOT_HOME, STATE_OFF, STATE_ON
+from homeassistant.const import (
+    STATE_HOME,
+    STATE_NOT_HOME,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import CALLBACK_TYPE, Context, Event, State, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -185,9 +192,10 @@ class HassGuard:
 
     @callback
     def _presence(self, state: State | None, *, initial: bool) -> None:
-        said = None if state is None else PRESENT.get(state.state)
-        if said is None and state is not None and state.state.isdigit():
-            said = int(state.state) > 0  # a zone: how many people are in it
+        said: bool | None = None
+        if state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            # A zone counts the people in it; a person in any other zone is away.
+            said = PRESENT.get(state.state, state.state.isdigit() and int(state.state) > 0)
         if said is None:
             if self.guard.present:
                 _LOGGER.warning("%s: the presence input %s is %s: counted as nobody in the "
