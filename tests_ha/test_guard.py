@@ -482,3 +482,20 @@ async def test_each_kind_of_hazard_cuts_and_says_which(
                                          "battery": 90})
     await hass.async_block_till_done()
     assert len(notes) == 1
+
+
+async def test_diagnostics_show_what_the_guard_knows(
+        hass: HomeAssistant, left: SimRelay, freezer: FrozenDateTimeFactory) -> None:
+    from custom_components.gasstove.diagnostics import async_get_config_entry_diagnostics
+
+    _hazard_sensors(hass)
+    hass.states.async_set(FLAME, "on")
+    hass.states.async_set(PRESENCE, "off")
+    entry = await _setup(hass, {"left": left}, presence_entity=PRESENCE, hazard_entities=[SMOKE])
+    await Clock(hass, freezer).advance(9 * 60)
+    guard_state = (await async_get_config_entry_diagnostics(hass, entry))["guard"]
+    assert guard_state["presence"] == {"entity_id": PRESENCE, "present": None, "away_for_s": 540,
+                                       "away_after_s": 600.0}
+    assert guard_state["hazards"] == [{"entity_id": SMOKE, "kind": "smoke", "active": None,
+                                       "online": True}]
+    assert guard_state["warnings"]["left"]["reason"] == "inactivity"

@@ -1,4 +1,5 @@
-"""Diagnostics: entry, relay states and timers, with every secret redacted (DESIGN §2 rule 5)."""
+"""Diagnostics: entry, relay states, timers and the stove guard, with every secret redacted
+(DESIGN §2 rule 5)."""
 
 from __future__ import annotations
 
@@ -32,5 +33,6 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant,
                                  "message": last.message}
                           for name, last in coordinator.last.items()},
         "problems": coordinator.problems,
+        "guard": coordinator.guard.state(),
         "last_update_success": coordinator.last_update_success,
     }

@@ -508,6 +508,23 @@ class HassGuard:
             self.coordinator.hass.async_create_task(self.coordinator.async_save_timers())
 
     # -- what it knows ------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """What the guard knows of the kitchen (diagnostics)."""
+        now = self._now()
+        away = self.guard.away_since
+        return {
+            "presence": None if self.config.presence is None else {
+                "entity_id": self.config.presence.topic, "present": self.guard.present,
+                "away_for_s": None if away is None else round(now - away),
+                "away_after_s": self.config.away_after},
+            "warn_before_s": self.config.warn_before,
+            "hazards": [{"entity_id": h.topic, "kind": h.kind, "active": s.active, "online": s.online}
+                        for h, s in zip(self.config.hazards, self.guard.hazards, strict=True)],
+            "hazard_locked": sorted(self.hazard_locked),
+            "warnings": {n: {"reason": w.pending.reason, "cut_at": w.cut_at.isoformat()}
+                         for n, w in self.shown.items()},
+        }
+
     def has_flame(self, name: str) -> bool:
         return self.guard.burners[name].has_flame
 
