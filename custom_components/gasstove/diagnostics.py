@@ -1,5 +1,4 @@
-"""Diagnostics: entry, relay states, timers and the stove guard, with every secret redacted
-(DESIGN §2 rule 5)."""
+"""Diagnostics: entry, relay states and timers, with every secret redacted (DESIGN §2 rule 5)."""
 
 from __future__ import annotations
 
