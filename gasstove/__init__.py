@@ -48,10 +48,10 @@ _FACE: dict[str, tuple[str, ...]] = {
     ),
     "gasstove.domain.voice.reply": ("REPLIES", "join_names", "status_sentence"),
     "gasstove.timer_policy": ("cut_confirmed", "retry_pause", "shut_off_with_retries"),
-    "gasstove.domain.flame": ("FlameInput", "MqttInput"),
+    "gasstove.domain.flame": ("FlameInput", "MqttInput", "temperature_lit"),
     "gasstove.domain.guard": (
-        "HAZARD_WORDS", "Guard", "GuardConfig", "HazardInput", "Look", "Pending", "PresenceInput",
-        "SnoozeRefused", "cut_text", "warning_text", "what_it_knows",
+        "HAZARD_RETRY_S", "HAZARD_WORDS", "RETRY_S", "Guard", "GuardConfig", "HazardInput", "Look",
+        "Pending", "PresenceInput", "SnoozeRefused", "cut_text", "warning_text", "what_it_knows",
     ),
 }
 _MODULE_OF = {name: module for module, names in _FACE.items() for name in names}
@@ -87,9 +87,11 @@ if TYPE_CHECKING:
         Unconfirmed,
         UsageError,
     )
-    from .domain.flame import FlameInput, MqttInput
+    from .domain.flame import FlameInput, MqttInput, temperature_lit
     from .domain.guard import (
+        HAZARD_RETRY_S,
         HAZARD_WORDS,
+        RETRY_S,
         Guard,
         GuardConfig,
         HazardInput,
@@ -119,9 +121,11 @@ __all__ = [
     "ALL_WORDS",
     "BURNER_NAME",
     "HASS_INTENTS",
+    "HAZARD_RETRY_S",
     "HAZARD_WORDS",
     "NOT_UNDERSTOOD_INTENT",
     "REPLIES",
+    "RETRY_S",
     "BurnerBusy",
     "BurnerConfig",
     "BurnerGuard",
@@ -180,6 +184,7 @@ __all__ = [
     "shut_off_with_retries",
     "spoken_duration",
     "status_sentence",
+    "temperature_lit",
     "topic_dialects",
     "warning_text",
     "what_it_knows",

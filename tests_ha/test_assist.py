@@ -27,11 +27,10 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from gasstove.cli.ha import write_sentences
-from gasstove.domain.voice import NOT_UNDERSTOOD_INTENT
 
 from .conftest import DEAD_HOST, SimRelay, entry_data, miio_burner
 
-OURS = {"GasStoveShutOff", "GasStoveCancel", "GasStoveStatus"}
+OURS = {"GasStoveShutOff", "GasStoveCancel", "GasStoveStatus", "GasStoveSnooze"}
 
 
 class Assist(NamedTuple):
@@ -210,19 +209,73 @@ async def test_no_false_confirmation(hass: HomeAssistant, assist: Assist, text: 
     _assert_nothing_changed(hass, assist)
 
 
-@pytest.mark.parametrize(("text", "language"), [("five more minutes", "en"), ("再等五分钟", "zh-cn")])
-async def test_a_snooze_reaching_us_is_refused_not_answered_with_a_status(
-        hass: HomeAssistant, assist: Assist, text: str, language: str) -> None:
-    """The library's grammar knows snoozes (the daemon's stove guard); the integration has
-    no guard to push back, so a snooze handed to it is an error, and nothing changes."""
+SNOOZES = [("five more minutes", "en", "No automatic shut-off is coming, so there is nothing to push back.",
+            "OK, the automatic shut-off of 左灶 waits 5 minutes more."),
+           ("再等五分钟", "zh-cn", "现在没有要自动关火的，不用推迟。", "好的，左灶的自动关火推迟5分钟。")]
+
+
+@pytest.mark.parametrize(("text", "language", "no_warning", "snoozed"), SNOOZES,
+                         ids=[s[0] for s in SNOOZES])
+async def test_a_snooze_pushes_back_the_warned_shut_off_and_says_so_when_none_is(
+        hass: HomeAssistant, assist: Assist, text: str, language: str, no_warning: str,
+        snoozed: str) -> None:
+    """The stove guard's snooze in Home Assistant: only a warned shut-off is pushed back; with
+    no warning standing the answer says so, and nothing changes (a 20-minute timer stays)."""
     await _say(hass, "turn off the left burner in 20 minutes", "en")
     due = _due(hass, "left")
     assert due is not None
-    response = await intent.async_handle(hass, "test", NOT_UNDERSTOOD_INTENT, {},
-                                         text_input=text, language=language[:2])
-    assert response.response_type == intent.IntentResponseType.ERROR, response.speech
-    assert _due(hass, "left") == due  # the timer is where it was
+    response = await _say(hass, text, language)
+    assert (response["response_type"], _speech(response)) == ("action_done", no_warning)
+    assert assist.handled[-1] == "GasStoveSnooze"
+    assert _due(hass, "left") == due
+    # A timer a minute away is warned of at once (warn_before 60 s): now it is pushed back.
+    await _say(hass, "turn off the left burner in 1 minute", "en")
+    response = await _say(hass, text, language)
+    assert (response["response_type"], _speech(response)) == ("action_done", snoozed)
+    due = _due(hass, "left")
+    assert due is not None and abs((due - dt_util.utcnow()).total_seconds() - 300) < 5
     assert assist.left.lit and assist.right.lit
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "左灶 is still lit; 右灶 can burn, lit or not I cannot know (no flame sensor)."),
+    ("zh-cn", "左灶还亮着；右灶可以点火，有没有点着无法知道（没有火焰传感器）。"),
+])
+async def test_is_the_stove_on_answers_from_the_flame_input(
+        hass: HomeAssistant, assist: Assist, language: str, expected: str) -> None:
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    hass.states.async_set("binary_sensor.left_flame", "on")
+    hass.config_entries.async_update_entry(entry, options={
+        **entry.options, "flame": {"left": {"flame_entity": "binary_sensor.left_flame"}}})
+    await hass.async_block_till_done()  # reloaded with it
+    text = "is the stove on" if language == "en" else "燃气灶关了吗"
+    assert _speech(await _say(hass, text, language)) == expected
+    hass.states.async_set("binary_sensor.left_flame", "off")
+    await hass.async_block_till_done()
+    assert _speech(await _say(hass, text, language)).startswith(
+        "左灶 is out;" if language == "en" else "左灶已经灭了；")
+
+
+async def test_assist_cannot_unlock_a_hazard_lock(hass: HomeAssistant, assist: Assist) -> None:
+    """Only a person unlocks after a hazard alarm: there is no unlock sentence of ours, and
+    Home Assistant's own "unlock" does not reach the stove's locks."""
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    hass.states.async_set("binary_sensor.smoke", "off", {"device_class": "smoke"})
+    hass.config_entries.async_update_entry(entry, options={
+        **entry.options, "hazard_entities": ["binary_sensor.smoke"]})
+    await hass.async_block_till_done()
+    hass.states.async_set("binary_sensor.smoke", "on", {"device_class": "smoke"})
+    await hass.async_block_till_done()
+    assert not assist.left.lit and not assist.right.lit
+    hass.states.async_set("binary_sensor.smoke", "off", {"device_class": "smoke"})
+    await hass.async_block_till_done()
+    for text, language in [("unlock the stove", "en"), ("unlock the left burner", "en"),
+                           ("unlock Kitchen 左灶 lock", "en"), ("解锁燃气灶", "zh-cn"),
+                           ("打开左灶", "zh-cn")]:
+        await _say(hass, text, language)
+        await hass.async_block_till_done()
+        assert hass.states.get("lock.kitchen_left_lock").state == "locked", text
+        assert hass.states.get("lock.kitchen_right_lock").state == "locked", text
 
 
 async def test_other_delayed_commands_stay_home_assistants(hass: HomeAssistant,

@@ -171,13 +171,19 @@ async def test_set_up_use_and_unload_log_nothing_alarming(
     await _say(hass, "when will the stove turn off", "en")
     response = await intent.async_handle(hass, "test", "GasStoveStatus", {}, language="en")
     assert response.response_type is intent.IntentResponseType.ACTION_DONE
+    # The stove guard's snooze: its action, its button and Assist (no warning standing).
+    await hass.services.async_call(DOMAIN, "snooze", {"burners": "left", "duration": "2m"},
+                                   blocking=True)
+    await hass.services.async_call("button", "press",
+                                   {"entity_id": "button.kitchen_left_5_more_minutes"}, blocking=True)
+    assert "nothing to push back" in await _say(hass, "five more minutes", "en")
 
     # Options changed: the entry reloads, its timer restored from storage; then it fires.
     await _options_with_defaults(hass, entry)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert _due(hass, "left") != "unknown"
-    await _advance(hass, 5 * 60 + 1)
+    await _advance(hass, 7 * 60 + 1)  # (the button moved the timer to 5 minutes from then)
     assert not left.lit
 
     # A cut said in Chinese.

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from unittest.mock import patch
 
 import pytest
+import voluptuous as vol
 from custom_components.gasstove.const import DOMAIN
 from homeassistant import config_entries, data_entry_flow
 from homeassistant.core import HomeAssistant
@@ -313,14 +314,18 @@ async def test_options_flow(hass: HomeAssistant, miio_relay: Any) -> None:
     assert entry.options == {"cut_seconds": {"left": 4.0, "right": 2.0},
                              "aliases": {"left": ["左灶", "左边", "left burner", "front"], "right": []},
                              "flame": {"left": {}, "right": {}}, "max_burn": {"left": 0, "right": 0},
-                             "longest_timer_minutes": 60}
+                             "longest_timer_minutes": 60,
+                             # The stove guard's defaults: no inputs, 10 min, warned 60 s ahead.
+                             "away_after_minutes": 10, "warn_before_seconds": 60,
+                             "hazard_entities": [], "guard_notify": False}
     coordinator = entry.runtime_data  # reloaded with the new options
     assert coordinator.config.burners["left"].cut_seconds == 4.0
     assert coordinator.resolve(["左边"]) == coordinator.resolve(["front"]) == ["left"]
     assert coordinator.config.display_name("left") == "左灶"
     # Opened again, the forms show what was saved.
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert _defaults(result) == {"longest_timer_minutes": 60}
+    assert _defaults(result) == {"longest_timer_minutes": 60, "away_after_minutes": 10,
+                                 "warn_before_seconds": 60, "guard_notify": False}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"longest_timer_minutes": 0})
     assert _defaults(result) == {"name": "左灶", "cut_seconds": 4.0, "aliases": "左边, left burner, front"}
@@ -352,7 +357,8 @@ def _assert_labelled(result: Any, section: str) -> None:
 
 
 def _defaults(result: Any) -> dict[str, Any]:
-    return {str(key): key.default() for key in result["data_schema"].schema}
+    return {str(key): key.default() for key in result["data_schema"].schema
+            if not isinstance(key.default, vol.Undefined)}
 
 
 def _suggested(result: Any) -> dict[str, Any]:

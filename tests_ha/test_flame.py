@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import voluptuous as vol
 from custom_components.gasstove.const import DOMAIN
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -80,9 +81,10 @@ def _coordinator(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
 
 
 async def test_a_burner_lit_for_its_maximum_burn_time_is_shut_off(
-        hass: HomeAssistant, miio_relay: Any) -> None:
+        hass: HomeAssistant, miio_relay: Any,
+        freezer: FrozenDateTimeFactory) -> None:
     left = miio_relay("left")
-    clock = Clock(hass)
+    clock = Clock(hass, freezer)
     _sense(hass, left)  # lit before Home Assistant looks: counted from the sensor's change
     entry = await _setup(hass, left, flame={"flame_entity": FLAME}, max_burn=30)
     assert _coordinator(hass, entry).flames.lit["left"] is True
@@ -117,9 +119,10 @@ async def test_a_flame_out_before_the_limit_ends_the_count_and_a_relight_starts_
 
 
 async def test_an_unavailable_flame_input_does_not_stop_the_count(
-        hass: HomeAssistant, miio_relay: Any) -> None:
+        hass: HomeAssistant, miio_relay: Any,
+        freezer: FrozenDateTimeFactory) -> None:
     left = miio_relay("left")
-    clock = Clock(hass)
+    clock = Clock(hass, freezer)
     _sense(hass, left)
     entry = await _setup(hass, left, flame={"flame_entity": FLAME}, max_burn=30)
     hass.states.async_set(FLAME, "unavailable")  # the sensor dropped off the network
@@ -148,9 +151,10 @@ async def test_a_temperature_sensor_with_a_threshold(
     assert not left.lit
 
 
-async def test_the_shut_off_is_retried_as_a_timers_is(hass: HomeAssistant, miio_relay: Any) -> None:
+async def test_the_shut_off_is_retried_as_a_timers_is(hass: HomeAssistant, miio_relay: Any,
+        freezer: FrozenDateTimeFactory) -> None:
     left = miio_relay("left")
-    clock = Clock(hass)
+    clock = Clock(hass, freezer)
     _sense(hass, left)
     await _setup(hass, left, flame={"flame_entity": FLAME}, max_burn=30)
     failed = async_capture_events(hass, "gasstove_shut_off_failed")
@@ -182,6 +186,9 @@ async def _to_flame_form(hass: HomeAssistant, entry: MockConfigEntry) -> dict[st
         ({"flame_entity": PROBE}, {"flame_lit_at": "flame_lit_at_needed"}),
         ({"flame_entity": FLAME, "flame_lit_at": 80}, {"flame_lit_at": "flame_lit_at_binary"}),
         ({"max_burn": 30}, {"max_burn": "max_burn_needs_flame"}),
+        ({"flame_entity": PROBE, "flame_lit_at": 60, "flame_out_below": 70},
+         {"flame_out_below": "flame_out_below_above"}),
+        ({"flame_entity": FLAME, "flame_out_below": 70}, {"flame_lit_at": "flame_lit_at_binary"}),
     ],
 )
 async def test_options_refuse_a_flame_input_without_meaning(
@@ -206,7 +213,9 @@ async def test_options_save_a_flame_input_and_a_maximum_burn_time(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert {str(k): k.default() for k in result["data_schema"].schema} == {"longest_timer_minutes": 45}
+    defaults = {str(k): k.default() for k in result["data_schema"].schema
+                if not isinstance(k.default, vol.Undefined)}
+    assert defaults["longest_timer_minutes"] == 45
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"longest_timer_minutes": 45})
     result = await hass.config_entries.options.async_configure(
@@ -215,7 +224,9 @@ async def test_options_save_a_flame_input_and_a_maximum_burn_time(
         result["flow_id"], {"flame_entity": PROBE, "flame_lit_at": 80, "max_burn": 40})
     assert result["type"] == FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options["flame"] == {"left": {"flame_entity": PROBE, "flame_lit_at": 80.0}}
+    # Out again 5 degrees below, as entries saved before "out below" read it.
+    assert entry.options["flame"] == {"left": {"flame_entity": PROBE, "flame_lit_at": 80.0,
+                                               "flame_out_below": 75.0}}
     assert entry.options["max_burn"] == {"left": 40}
     assert entry.options["longest_timer_minutes"] == 45 and "max_burn_minutes" not in entry.options
     flames = _coordinator(hass, entry).flames  # reloaded with them

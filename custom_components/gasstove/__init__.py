@@ -118,6 +118,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: GasStoveConfigEntry) -> 
     else:
         await coordinator.async_restore_timers()
     coordinator.flames.start()
+    coordinator.guard.start()
     if switches := [b.relay.entity_id for b in config.burners.values() if b.relay.type == "hass"]:
         # Home Assistant hears a switch's changes as they happen (a relay switched by
         # hand, a device gone unavailable): show them now, not at the next poll.

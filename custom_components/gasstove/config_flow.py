@@ -40,6 +40,7 @@ from gasstove import ALL_WORDS, BURNER_NAME, RelayError, StoveConfig, TokenRejec
 
 from .const import (
     CONF_ALIASES,
+    CONF_AWAY_AFTER,
     CONF_BURNER,
     CONF_BURNERS,
     CONF_CHANNEL,
@@ -50,22 +51,31 @@ from .const import (
     CONF_FLAME,
     CONF_FLAME_ENTITY,
     CONF_FLAME_LIT_AT,
+    CONF_FLAME_OUT_BELOW,
+    CONF_HAZARDS,
     CONF_LEGACY_MAX_BURN_MINUTES,
     CONF_LONGEST_TIMER_MINUTES,
     CONF_MAX_BURN,
+    CONF_NOTIFY,
+    CONF_PRESENCE,
     CONF_PROTOCOL,
     CONF_RELAY,
     CONF_STOVE_ID,
     CONF_TOPIC,
+    CONF_WARN_BEFORE,
     CONF_WIRING,
+    DEFAULT_AWAY_AFTER_MINUTES,
     DEFAULT_CUT_SECONDS,
     DEFAULT_DEADLINE,
+    DEFAULT_WARN_BEFORE_S,
     DOMAIN,
+    LEGACY_FLAME_BAND,
     MAX_DELAY_MINUTES,
     RELAY_HASS,
     RELAY_MIIO,
     RELAY_MQTT,
 )
+from .guard import HAZARD_KINDS, guard_config
 from .stove_config import relay_key, stove_dict
 from .switch_relay import entity_problem
 from .words import async_text, join_names
@@ -418,21 +428,57 @@ class GasStoveOptionsFlow(OptionsFlow):
         self._flame: dict[str, dict[str, Any]] = {}
         self._max_burn: dict[str, int] = {}
         self._longest_timer = 0
+        self._guard: dict[str, Any] = {}
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> FlowResult:
+        """The longest timer and the stove guard's inputs (the library's ``guard`` section,
+        checked by its model: the warning must come before the inactivity cut)."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            self._longest_timer = int(user_input[CONF_LONGEST_TIMER_MINUTES])
-            return await self.async_step_burner()
+            guard = {CONF_AWAY_AFTER: int(user_input.get(CONF_AWAY_AFTER, DEFAULT_AWAY_AFTER_MINUTES)),
+                     CONF_WARN_BEFORE: int(user_input.get(CONF_WARN_BEFORE, DEFAULT_WARN_BEFORE_S)),
+                     CONF_HAZARDS: list(user_input.get(CONF_HAZARDS) or []),
+                     CONF_NOTIFY: bool(user_input.get(CONF_NOTIFY, False))}
+            if user_input.get(CONF_PRESENCE):
+                guard[CONF_PRESENCE] = user_input[CONF_PRESENCE]
+            try:
+                guard_config(guard, {})
+            except ValidationError:
+                errors = {CONF_WARN_BEFORE: "warn_before_too_long"}
+            else:
+                self._longest_timer = int(user_input[CONF_LONGEST_TIMER_MINUTES])
+                self._guard = guard
+                return await self.async_step_burner()
         options = self._entry.options
         # An entry from before the rename keeps its limit (under its old key).
         longest = options.get(CONF_LONGEST_TIMER_MINUTES, options.get(CONF_LEGACY_MAX_BURN_MINUTES, 0))
-        return self.async_show_form(step_id="init", data_schema=vol.Schema({
+        schema = vol.Schema({
             vol.Required(CONF_LONGEST_TIMER_MINUTES, default=longest):
                 selector.NumberSelector(selector.NumberSelectorConfig(
                     min=0, max=MAX_DELAY_MINUTES, step=1, unit_of_measurement="min",
                     mode=selector.NumberSelectorMode.BOX)),
-        }), description_placeholders={"burners": join_names(
-            self.hass, [self._config.display_name(b) for b in self._burners])})
+            vol.Optional(CONF_PRESENCE): selector.EntitySelector(selector.EntitySelectorConfig(
+                domain=["binary_sensor", "person", "device_tracker", "zone", "input_boolean"])),
+            vol.Optional(CONF_HAZARDS): selector.EntitySelector(selector.EntitySelectorConfig(
+                domain="binary_sensor", device_class=list(HAZARD_KINDS), multiple=True)),
+            vol.Required(CONF_AWAY_AFTER, default=options.get(CONF_AWAY_AFTER, DEFAULT_AWAY_AFTER_MINUTES)):
+                selector.NumberSelector(selector.NumberSelectorConfig(
+                    min=1, max=24 * 60, step=1, unit_of_measurement="min",
+                    mode=selector.NumberSelectorMode.BOX)),
+            vol.Required(CONF_WARN_BEFORE, default=options.get(CONF_WARN_BEFORE, DEFAULT_WARN_BEFORE_S)):
+                selector.NumberSelector(selector.NumberSelectorConfig(
+                    min=0, max=600, step=1, unit_of_measurement="s",
+                    mode=selector.NumberSelectorMode.BOX)),
+            vol.Required(CONF_NOTIFY, default=options.get(CONF_NOTIFY, False)): selector.BooleanSelector(),
+        })
+        suggested = {CONF_PRESENCE: options.get(CONF_PRESENCE), CONF_HAZARDS: options.get(CONF_HAZARDS),
+                     **(user_input or {})}
+        return self.async_show_form(
+            step_id="init", errors=errors,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {k: v for k, v in suggested.items() if v}),
+            description_placeholders={"burners": join_names(
+                self.hass, [self._config.display_name(b) for b in self._burners])})
 
     async def async_step_burner(self, user_input: dict[str, Any] | None = None) -> FlowResult:
         key = self._burners[len(self._cut)]  # the burners are asked in order
@@ -480,33 +526,42 @@ class GasStoveOptionsFlow(OptionsFlow):
         if user_input is not None:
             entity = user_input.get(CONF_FLAME_ENTITY)
             lit_at = user_input.get(CONF_FLAME_LIT_AT)
+            out_below = user_input.get(CONF_FLAME_OUT_BELOW)
             minutes = int(user_input.get(CONF_MAX_BURN) or 0)
             if entity and entity.startswith("sensor.") and lit_at is None:
                 errors = {CONF_FLAME_LIT_AT: "flame_lit_at_needed"}
-            elif entity and entity.startswith("binary_sensor.") and lit_at is not None:
+            elif entity and entity.startswith("binary_sensor.") and (
+                    lit_at is not None or out_below is not None):
                 errors = {CONF_FLAME_LIT_AT: "flame_lit_at_binary"}
+            elif lit_at is not None and out_below is not None and out_below > lit_at:
+                errors = {CONF_FLAME_OUT_BELOW: "flame_out_below_above"}
             elif minutes and not entity:
                 errors = {CONF_MAX_BURN: "max_burn_needs_flame"}
             else:
                 flame: dict[str, Any] = {CONF_FLAME_ENTITY: entity} if entity else {}
                 if entity and lit_at is not None:
                     flame[CONF_FLAME_LIT_AT] = float(lit_at)
+                    flame[CONF_FLAME_OUT_BELOW] = float(
+                        lit_at - LEGACY_FLAME_BAND if out_below is None else out_below)
                 self._flame[key], self._max_burn[key] = flame, minutes
                 if len(self._flame) < len(self._burners):
                     return await self.async_step_burner()
                 return self.async_create_entry(title="", data={
                     CONF_CUT_SECONDS: self._cut, CONF_ALIASES: self._aliases,
                     CONF_FLAME: self._flame, CONF_MAX_BURN: self._max_burn,
-                    CONF_LONGEST_TIMER_MINUTES: self._longest_timer})
+                    CONF_LONGEST_TIMER_MINUTES: self._longest_timer, **self._guard})
         saved = self._entry.options.get(CONF_FLAME, {}).get(key, {})
         suggested = {CONF_FLAME_ENTITY: saved.get(CONF_FLAME_ENTITY),
                      CONF_FLAME_LIT_AT: saved.get(CONF_FLAME_LIT_AT),
+                     CONF_FLAME_OUT_BELOW: saved.get(CONF_FLAME_OUT_BELOW),
                      CONF_MAX_BURN: self._entry.options.get(CONF_MAX_BURN, {}).get(key, 0),
                      **(user_input or {})}
         schema = vol.Schema({
             vol.Optional(CONF_FLAME_ENTITY): selector.EntitySelector(
                 selector.EntitySelectorConfig(domain=["binary_sensor", "sensor"])),
             vol.Optional(CONF_FLAME_LIT_AT): selector.NumberSelector(selector.NumberSelectorConfig(
+                min=-50, max=1000, step=0.5, mode=selector.NumberSelectorMode.BOX)),
+            vol.Optional(CONF_FLAME_OUT_BELOW): selector.NumberSelector(selector.NumberSelectorConfig(
                 min=-50, max=1000, step=0.5, mode=selector.NumberSelectorMode.BOX)),
             vol.Optional(CONF_MAX_BURN): selector.NumberSelector(selector.NumberSelectorConfig(
                 min=0, max=MAX_DELAY_MINUTES, step=1, unit_of_measurement="min",

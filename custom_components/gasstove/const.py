@@ -38,6 +38,20 @@ CONF_FLAME: Final = "flame"
 CONF_FLAME_ENTITY: Final = "flame_entity"
 CONF_FLAME_LIT_AT: Final = "flame_lit_at"
 CONF_MAX_BURN: Final = "max_burn"
+#: A temperature flame input's "out below" (the library's ``out_below``); entries saved
+#: before it read out 5 degrees under ``flame_lit_at``.
+CONF_FLAME_OUT_BELOW: Final = "flame_out_below"
+LEGACY_FLAME_BAND: Final = 5.0
+# The stove guard (options; the library's ``guard`` section): presence and hazard
+# entities, away_after in minutes, warn_before in seconds, warnings and notes as
+# persistent notifications too.
+CONF_PRESENCE: Final = "presence_entity"
+CONF_HAZARDS: Final = "hazard_entities"
+CONF_AWAY_AFTER: Final = "away_after_minutes"
+CONF_WARN_BEFORE: Final = "warn_before_seconds"
+CONF_NOTIFY: Final = "guard_notify"
+DEFAULT_AWAY_AFTER_MINUTES: Final = 10
+DEFAULT_WARN_BEFORE_S: Final = 60
 
 RELAY_MIIO: Final = "miio"
 RELAY_MQTT: Final = "mqtt"
@@ -56,15 +70,23 @@ STORAGE_VERSION: Final = 1
 
 EVENT_SHUT_OFF: Final = "gasstove_shut_off"
 EVENT_SHUT_OFF_FAILED: Final = "gasstove_shut_off_failed"
+#: The guard's warning began or ended (burner, reason, seconds_left, cut_at, message).
+EVENT_WARNING: Final = "gasstove_warning"
+#: The note of every automatic cut, confirmed or not (burner, reason, confirmed, message).
+EVENT_AUTOMATIC_SHUT_OFF: Final = "gasstove_automatic_shut_off"
 
 SERVICE_SHUT_OFF: Final = "shut_off"
 SERVICE_CANCEL: Final = "cancel"
 SERVICE_LOCK: Final = "lock"
 SERVICE_UNLOCK: Final = "unlock"
 SERVICE_SAY: Final = "say"
+SERVICE_SNOOZE: Final = "snooze"
 
 ATTR_BURNERS: Final = "burners"
 ATTR_DELAY: Final = "delay"
+ATTR_DURATION: Final = "duration"
+#: What a snooze gives when no duration is said ("5 more minutes" button).
+DEFAULT_SNOOZE_S: Final = 300
 ATTR_STOVE: Final = "stove"
 ATTR_TEXT: Final = "text"
 ATTR_LANGUAGE: Final = "language"

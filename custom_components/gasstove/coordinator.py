@@ -65,6 +65,7 @@ from .const import (
     STORAGE_VERSION,
 )
 from .flame import FlameWatch
+from .guard import HassGuard
 from .repairs import async_clear_failure, async_report_failure, failure_issue_id
 from .stove_config import stove_config_from_entry
 from .words import join_names, language, text
@@ -190,6 +191,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         self._acted: dict[str, int] = {}
         #: Flame inputs and maximum burn times (options); started by the entry's setup.
         self.flames = FlameWatch(self)
+        #: The stove guard (options): warnings, snooze, inactivity and hazard cuts.
+        self.guard = HassGuard(self)
 
     # -- reading ------------------------------------------------------------------
     async def _async_update_data(self) -> dict[str, BurnerData]:
@@ -338,7 +341,11 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         if failed := [o for o in outcomes if not o.ok]:
             self._report(failed, source="start")
 
-    async def async_lock(self, burners: list[str], lock: bool) -> list[Outcome]:
+    async def async_lock(self, burners: list[str], lock: bool,
+                         context: Context | None = None) -> list[Outcome]:
+        """Lock or unlock; a burner a hazard alarm locked is unlocked by a person only."""
+        if not lock:
+            await self.guard.async_check_unlock(burners, context)
         self.locking.update(dict.fromkeys(burners, lock))
         self.async_update_listeners()
         try:
@@ -350,6 +357,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         for outcome in outcomes:
             if lock and outcome.ok:  # a confirmed hold is a confirmed cut
                 self._set_problem(outcome.burner, None)
+        if not lock:
+            self.guard.unlocked([o.burner for o in outcomes if o.ok])
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise HomeAssistantError(
@@ -395,6 +404,16 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         self.async_update_listeners()
         return due
 
+    @callback
+    def move_timer(self, burner: str, due: datetime) -> None:
+        """A snooze pushed the burner's armed timer back to ``due`` (save it after)."""
+        timer = self.timers[burner]
+        self._arm(burner, Timer(due, timer.delay_s, timer.source))
+
+    async def async_save_timers(self) -> None:
+        await self._async_save()
+        self.async_update_listeners()
+
     async def async_cancel(self, burners: list[str]) -> list[str]:
         """Cancel pending timers; one whose shut-off is under way is past cancelling."""
         for burner in self.firing.intersection(burners):
@@ -410,6 +429,9 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
     async def async_restore_timers(self) -> None:
         """Re-arm stored timers; fire at once those that came due while we were down."""
         stored = await self._store.async_load() or {}
+        # Burners a hazard alarm locked: a person must still unlock them after a restart.
+        self.guard.hazard_locked.update(b for b in stored.get("hazard_locked", [])
+                                        if b in self.config.burners)
         now = dt_util.utcnow()
         overdue: list[tuple[str, float]] = []
         for burner, raw in (stored.get("timers") or {}).items():
@@ -553,6 +575,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self.firing.discard(burner)
         if outcome.ok:
             self._report([outcome], source="timer", set_from=set_from, late_s=late_s)
+        self.guard.timer_done(burner, outcome)
         if mine() and cut_confirmed(outcome):
             self.timers.pop(burner, None)
             await self._async_save()
@@ -588,7 +611,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
     async def _async_save(self) -> None:
         # Saved now, not with async_delay_save: a timer set a second before a
         # restart must survive it.
-        await self._store.async_save({"timers": {b: t.as_dict() for b, t in self.timers.items()}})
+        await self._store.async_save({"timers": {b: t.as_dict() for b, t in self.timers.items()},
+                                      "hazard_locked": sorted(self.guard.hazard_locked)})
 
     async def async_remove_store(self) -> None:
         await self._store.async_remove()
@@ -601,6 +625,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
         """
         self._closing = True
         self.flames.stop()
+        self.guard.stop()
         self._schedule_tick()  # cancels the countdown's next update
         for timer in self.timers.values():
             if timer.unsub:

@@ -32,5 +32,6 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant,
                                  "message": last.message}
                           for name, last in coordinator.last.items()},
         "problems": coordinator.problems,
+        "guard": coordinator.guard.state(),
         "last_update_success": coordinator.last_update_success,
     }

@@ -1,4 +1,5 @@
-"""Assist intents GasStoveShutOff, GasStoveCancel, GasStoveStatus and GasStoveNotUnderstood.
+"""Assist intents GasStoveShutOff, GasStoveCancel, GasStoveStatus, GasStoveSnooze and
+GasStoveNotUnderstood.
 
 The sentences come from the library's grammar (``stove ha sentences`` writes
 them into ``<config>/custom_sentences/``). Home Assistant prefers a custom
@@ -15,6 +16,12 @@ decide, exactly as for ``stove say`` -- one grammar, one set of rules. Anything
 it does not understand is answered as an error and nothing is done. Without the
 text (an intent fired by an automation or another agent) the ``burner`` and
 ``delay`` slots are used, the delay read by the same ``parse_delay``.
+
+"Five more minutes" / "再等五分钟" snoozes the stove guard (guard.py) for the burners
+whose shut-off warning stands; with none standing it says so and does nothing. "Is
+the stove on?" answers per burner from its flame input ("The left burner is still
+lit"), and says it cannot know for a burner without one. There is no unlock by voice:
+after a hazard lock only a person unlocks (the lock entity, gasstove.unlock).
 """
 
 from __future__ import annotations
@@ -130,9 +137,35 @@ class GasStoveIntent(intent.IntentHandler):
             return await self._cancel(intent_obj, lang, chosen)
         if command.intent == "status":
             return await self._status(intent_obj, lang, chosen)
-        # A snooze ("five more minutes"): the stove guard runs in `stove serve`, not here,
-        # so there is nothing to push back; saying so beats a status nobody asked for.
-        return self._refuse(intent_obj, "not_understood")
+        assert command.delay_s is not None  # the grammar gives a snooze its length
+        return await self._snooze(intent_obj, lang, chosen, command.delay_s)
+
+    async def _snooze(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
+                      chosen: list[tuple[GasStoveCoordinator, list[str]]],
+                      delay_s: int) -> intent.IntentResponse:
+        """Push back the warned shut-offs: a snooze with none standing is answered as such."""
+        warned = [(c, c.guard.names_with_warning(burners)) for c, burners in chosen]
+        warned = [(c, burners) for c, burners in warned if burners]
+        if not warned:
+            return self._respond(intent_obj, "no_warning")
+        said: list[str] = []
+        for coordinator, burners in warned:
+            held, refused = await coordinator.guard.async_hold(burners, delay_s)
+            if refused:
+                said.append(self._say(intent_obj, "not_snoozed", burners=self._join(
+                    [(coordinator, refused)], lang), error=self._say(intent_obj, "max_burn_reached")))
+            for name, (until, bounded) in held.items():
+                names = coordinator.config.display_name(name)
+                if bounded:
+                    left = max(1, round((until - dt_util.utcnow()).total_seconds()))
+                    said.append(self._say(intent_obj, "snooze_bounded", burners=names,
+                                          delay=spoken_duration(left, lang)))
+                else:
+                    said.append(self._say(intent_obj, "snoozed", burners=names,
+                                          delay=spoken_duration(delay_s, lang)))
+        response = intent_obj.create_response()
+        response.async_set_speech(" ".join(said) if lang == "en" else "".join(said))
+        return response
 
     async def _shut_off(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
                         chosen: list[tuple[GasStoveCoordinator, list[str]]],
@@ -171,11 +204,18 @@ class GasStoveIntent(intent.IntentHandler):
             await coordinator.async_refresh()
             for name in burners:
                 data = (coordinator.data or {}).get(name)
-                part = say[data.state if data else "unknown"].format(
-                    burner=coordinator.config.display_name(name))
+                state = data.state if data else "unknown"
+                shown = coordinator.config.display_name(name)
+                lit = coordinator.flames.lit.get(name)
+                if state == "resting" and lit is not None:  # its flame input says
+                    part = say["lit" if lit else "out"].format(burner=shown)
+                else:
+                    part = say[state].format(burner=shown)
                 if timer := coordinator.timers.get(name):
                     left = max(1, round((timer.due - dt_util.utcnow()).total_seconds()))
                     part += say["timer"].format(left=spoken_duration(left, lang))
+                if state == "resting" and not coordinator.guard.has_flame(name):
+                    part += say["no_flame"]
                 parts.append(part)
         response = intent_obj.create_response()
         response.async_set_speech(status_sentence(parts, lang))

@@ -61,7 +61,8 @@ class GasStoveLock(GasStoveEntity, LockEntity):
         return data.state == "cutting" and self.burner not in self.coordinator.acting
 
     async def async_lock(self, **kwargs: Any) -> None:
-        await self.coordinator.async_lock([self.burner], True)
+        await self.coordinator.async_lock([self.burner], True, self._context)
 
     async def async_unlock(self, **kwargs: Any) -> None:
-        await self.coordinator.async_lock([self.burner], False)
+        # The call's context: after a hazard lock only a person (a user) may unlock.
+        await self.coordinator.async_lock([self.burner], False, self._context)

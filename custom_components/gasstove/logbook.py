@@ -1,4 +1,6 @@
-"""Logbook entries for every shut-off: "Kitchen Left burner shut off by timer, set from Assist".
+"""Logbook entries for every shut-off: "Kitchen Left burner shut off by timer, set from Assist",
+and the stove guard's note of every automatic one ("Left burner shut off after 10 minutes
+with nobody in the kitchen.").
 
 A failed one reads "shut-off FAILED ..." with the reason, so the logbook is
 the record a person away from home looks at (the history issue). Each line
@@ -14,7 +16,7 @@ from typing import Any
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
-from .const import CONF_STOVE_ID, DOMAIN, EVENT_SHUT_OFF, EVENT_SHUT_OFF_FAILED
+from .const import CONF_STOVE_ID, DOMAIN, EVENT_AUTOMATIC_SHUT_OFF, EVENT_SHUT_OFF, EVENT_SHUT_OFF_FAILED
 from .entity import unique_id
 
 #: How each source reads in a sentence.
@@ -28,6 +30,7 @@ SOURCES = {
     "repair": "from its repair",
     "start": "at start-up",
     "max_burn": "after burning its maximum burn time",
+    "inactivity": "with nobody in the kitchen",
 }
 
 
@@ -75,5 +78,14 @@ def async_describe_events(
     def failed(event: Event) -> dict[str, str]:
         return describe(dict(event.data), failed=True, entity_id=burner_entity(hass, event.data))
 
+    @callback
+    def note(event: Event) -> dict[str, str]:
+        """The stove guard's note, in Home Assistant's language as it was given."""
+        line = {"name": str(event.data.get("stove", "")), "message": str(event.data.get("message", ""))}
+        if entity_id := burner_entity(hass, event.data):
+            line["entity_id"] = entity_id
+        return line
+
     async_describe_event(DOMAIN, EVENT_SHUT_OFF, shut_off)
     async_describe_event(DOMAIN, EVENT_SHUT_OFF_FAILED, failed)
+    async_describe_event(DOMAIN, EVENT_AUTOMATIC_SHUT_OFF, note)

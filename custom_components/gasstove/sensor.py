@@ -44,6 +44,11 @@ SCHEDULED = SensorEntityDescription(
     key="scheduled_shut_off", translation_key="scheduled_shut_off",
     device_class=SensorDeviceClass.TIMESTAMP,
 )
+#: The stove guard's warning: when the announced automatic cut comes (guard.py).
+WARNING = SensorEntityDescription(
+    key="shut_off_warning", translation_key="shut_off_warning",
+    device_class=SensorDeviceClass.TIMESTAMP,
+)
 
 
 async def async_setup_entry(
@@ -55,7 +60,8 @@ async def async_setup_entry(
         for burner in coordinator.config.burners
         for entity in (GasStoveBurnerSensor(coordinator, burner, BURNER),
                        GasStoveLastShutOffSensor(coordinator, burner, LAST_SHUT_OFF),
-                       GasStoveTimerSensor(coordinator, burner, SCHEDULED))
+                       GasStoveTimerSensor(coordinator, burner, SCHEDULED),
+                       GasStoveWarningSensor(coordinator, burner, WARNING))
     )
 
 
@@ -123,3 +129,20 @@ class GasStoveTimerSensor(GasStoveEntity, SensorEntity):
     def native_value(self) -> datetime | None:
         timer = self.coordinator.timers.get(self.burner)
         return timer.due if timer else None
+
+
+class GasStoveWarningSensor(GasStoveEntity, SensorEntity):
+    """When the burner's announced automatic cut comes (unknown: none announced); why
+    and what a speaker should say are its attributes, in Home Assistant's language."""
+
+    @property
+    def native_value(self) -> datetime | None:
+        shown = self.coordinator.guard.shown.get(self.burner)
+        return shown.cut_at if shown else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        shown = self.coordinator.guard.shown.get(self.burner)
+        if shown is None:
+            return {}
+        return {"reason": shown.pending.reason, "message": shown.message}

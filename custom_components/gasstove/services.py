@@ -1,4 +1,4 @@
-"""Services ``gasstove.shut_off`` / ``cancel`` / ``lock`` / ``unlock`` / ``say``.
+"""Services ``gasstove.shut_off`` / ``cancel`` / ``lock`` / ``unlock`` / ``snooze`` / ``say``.
 
 Registered once in ``async_setup`` (not per entry), so automations that use
 them validate even while a stove is still loading. ``burners`` takes names or
@@ -6,8 +6,10 @@ aliases (any language) and "all"; none means every burner. ``stove`` picks a
 config entry when there are several stoves. ``delay`` takes what Home
 Assistant's duration selector gives (``{"minutes": 20}``, ``"00:20:00"``,
 seconds) and the library's own spellings (``20m``, ``1h30m``, ``PT20M``).
-``say`` answers a sentence as Assist would if it is a stove sentence, and leaves
-any other alone (:func:`.intent.async_say`; the Xiao AI blueprint calls it).
+``snooze`` pushes the stove guard's automatic shut-offs back (``duration``, default
+5 minutes), never past a burner's maximum burn time (guard.py). ``say`` answers a
+sentence as Assist would if it is a stove sentence, and leaves any other alone
+(:func:`.intent.async_say`; the Xiao AI blueprint calls it).
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from gasstove import DurationError, UsageError, parse_duration
 from .const import (
     ATTR_BURNERS,
     ATTR_DELAY,
+    ATTR_DURATION,
     ATTR_LANGUAGE,
     ATTR_STOVE,
     ATTR_TEXT,
+    DEFAULT_SNOOZE_S,
     DOMAIN,
     SERVICE_CANCEL,
     SERVICE_LOCK,
     SERVICE_SAY,
     SERVICE_SHUT_OFF,
+    SERVICE_SNOOZE,
     SERVICE_UNLOCK,
 )
 from .coordinator import GasStoveCoordinator, loaded_coordinators
@@ -57,6 +62,7 @@ BASE_SCHEMA = {
 }
 SHUT_OFF_SCHEMA = vol.Schema({**BASE_SCHEMA, vol.Optional(ATTR_DELAY): _delay})
 BURNERS_SCHEMA = vol.Schema(BASE_SCHEMA)
+SNOOZE_SCHEMA = vol.Schema({**BASE_SCHEMA, vol.Optional(ATTR_DURATION): _delay})
 SAY_SCHEMA = vol.Schema({vol.Required(ATTR_TEXT): cv.string, vol.Optional(ATTR_LANGUAGE): cv.string})
 
 
@@ -123,7 +129,21 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
     async def lock(call: ServiceCall) -> None:
         for coordinator, burners in targets(hass, call.data.get(ATTR_STOVE), call.data.get(ATTR_BURNERS)):
-            await coordinator.async_lock(burners, call.service == SERVICE_LOCK)
+            await coordinator.async_lock(burners, call.service == SERVICE_LOCK, call.context)
+
+    async def snooze(call: ServiceCall) -> ServiceResponse:
+        duration: timedelta | None = call.data.get(ATTR_DURATION)
+        seconds = DEFAULT_SNOOZE_S if duration is None else duration.total_seconds()
+        if seconds < 1:
+            raise ServiceValidationError("a snooze must be at least 1 second",
+                                         translation_domain=DOMAIN, translation_key="delay_too_short")
+        result: dict[str, Any] = {}
+        for coordinator, burners in targets(hass, call.data.get(ATTR_STOVE), call.data.get(ATTR_BURNERS)):
+            held = await coordinator.guard.async_snooze(burners, seconds)
+            result[coordinator.entry.title] = {
+                b: {"until": until.isoformat(), "bounded_by_max_burn": bounded}
+                for b, (until, bounded) in held.items()}
+        return result if call.return_response else None
 
     async def say(call: ServiceCall) -> ServiceResponse:
         from .intent import async_say  # intent.py imports targets from here
@@ -134,6 +154,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(DOMAIN, SERVICE_SAY, say, SAY_SCHEMA,
                                  supports_response=SupportsResponse.OPTIONAL)
     hass.services.async_register(DOMAIN, SERVICE_SHUT_OFF, shut_off, SHUT_OFF_SCHEMA,
+                                 supports_response=SupportsResponse.OPTIONAL)
+    hass.services.async_register(DOMAIN, SERVICE_SNOOZE, snooze, SNOOZE_SCHEMA,
                                  supports_response=SupportsResponse.OPTIONAL)
     hass.services.async_register(DOMAIN, SERVICE_CANCEL, cancel, BURNERS_SCHEMA)
     hass.services.async_register(DOMAIN, SERVICE_LOCK, lock, BURNERS_SCHEMA)

@@ -20,6 +20,7 @@ from ..domain.commands import Command
 from ..domain.dialects import ParseError
 from ..domain.durations import format_duration
 from ..domain.guard import (
+    HAZARD_RETRY_S,
     HAZARD_WORDS,
     Guard,
     GuardConfig,
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from .service import Daemon, Result
 
 _LOG = logging.getLogger("gasstove.guard")
-#: Waits between tries to lock a burner a hazard alarm asked to lock, while it fails.
-HAZARD_RETRY_S: tuple[float, ...] = (5.0, 15.0, 60.0)
 
 Warning = dict[str, Any]
 
@@ -287,18 +286,8 @@ class GuardDriver:
         if shown is None:
             return False
         del self.shown[name]  # (a cut pops its own)
-        self._tell(self._warning(shown, active=False, ended=self._ended(name, shown)))
+        self._tell(self._warning(shown, active=False, ended=self.guard.ended(name, shown)))
         return True
-
-    def _ended(self, name: str, p: Pending) -> str:
-        b = self.guard.burners[name]
-        if p.reason != "timer" and not b.lit:
-            return "the burner is out"
-        if p.reason == "inactivity" and self.guard.present:
-            return "someone is in the kitchen"
-        if b.snoozed_until is not None or (p.reason == "timer" and b.timer_at is not None):
-            return "snoozed"
-        return "cancelled" if p.reason == "timer" else "no longer due"
 
     def _tell(self, warning: Warning) -> None:
         for listener in self.warning_listeners:

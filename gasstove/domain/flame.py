@@ -79,8 +79,15 @@ class FlameInput(MqttInput):
             raise ParseError(f"{what} must be a temperature, got {str(value)[:40]!r}") from None
         if degrees != degrees or isinstance(value, bool):
             raise ParseError(f"{what} must be a temperature")
-        if degrees >= self.lit_above:
-            return True
-        if degrees < (self.out_below if self.out_below is not None else self.lit_above):
-            return False
-        return None
+        return temperature_lit(degrees, self.lit_above, self.out_below)
+
+
+def temperature_lit(degrees: float, lit_above: float, out_below: float | None) -> bool | None:
+    """A stove-top temperature read as a flame: lit at or above ``lit_above``, out below
+    ``out_below`` (default ``lit_above``), None (unchanged) in between. Home Assistant's
+    temperature flame input reads its sensor with it too."""
+    if degrees >= lit_above:
+        return True
+    if degrees < (out_below if out_below is not None else lit_above):
+        return False
+    return None

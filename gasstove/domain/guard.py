@@ -41,6 +41,8 @@ HazardKind = Literal["smoke", "co", "gas", "heat"]
 #: After a guard cut that was not confirmed, it is tried again this much later
 #: (as long as the burner is still reported lit), announced again.
 RETRY_S = 60.0
+#: Waits between tries to lock a burner a hazard alarm asked to lock, while it fails.
+HAZARD_RETRY_S: tuple[float, ...] = (5.0, 15.0, 60.0)
 
 
 class PresenceInput(MqttInput):
@@ -286,6 +288,17 @@ class Guard:
         return Look(p, warn=self.config.warn_before > 0 and warn_at <= now,
                     due=p.reason != "timer" and not self.burners[burner].cutting and p.at <= now,
                     wake=min((t for t in (warn_at, p.at) if t > now), default=None))
+
+    def ended(self, burner: str, p: Pending) -> str:
+        """Why the warning of ``p``, shown before, is withdrawn now (it was not cut)."""
+        b = self.burners[burner]
+        if p.reason != "timer" and not b.lit:
+            return "the burner is out"
+        if p.reason == "inactivity" and self.present:
+            return "someone is in the kitchen"
+        if b.snoozed_until is not None or (p.reason == "timer" and b.timer_at is not None):
+            return "snoozed"
+        return "cancelled" if p.reason == "timer" else "no longer due"
 
     def hazard_active(self) -> list[int]:
         return [i for i, h in enumerate(self.hazards) if h.active]

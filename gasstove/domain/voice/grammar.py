@@ -46,11 +46,12 @@ HASS_INTENTS: Mapping[str, Intent] = {
     "GasStoveShutOff": "shut_off",
     "GasStoveCancel": "cancel",
     "GasStoveStatus": "status",
+    "GasStoveSnooze": "snooze",
 }
 #: Intents the library understands that Home Assistant's sentence files leave out
 #: (see :func:`sentence_data`).
 LIBRARY_INTENTS: Mapping[str, Intent] = {
-    **HASS_INTENTS, "GasStoveSnooze": "snooze",
+    **HASS_INTENTS,
     # "cancel the timer", "还有多久": no stove word, so in Home Assistant they are its own
     # timers' (HassCancelTimer, HassTimerStatus); `stove say` and the say topic hear only us.
     "GasStoveCancelTimer": "cancel", "GasStoveTimeLeft": "status",
@@ -134,12 +135,12 @@ def sentence_data(lang: Lang, burners: Mapping[str, Sequence[str]] = {}, *,
 
     This is what :func:`parse_utterance` matches against, so Home Assistant
     can write it out as ``custom_sentences/<lang>/gasstove.yaml`` (intents
-    GasStoveShutOff, GasStoveCancel, GasStoveStatus; slot ``burner`` gives a
+    GasStoveShutOff, GasStoveCancel, GasStoveStatus, GasStoveSnooze; slot ``burner`` gives a
     configured burner name or "all"; slot ``delay`` is a wildcard whose text
     :func:`~.delay.parse_delay` turns into seconds) and both understand the
     same sentences. ``language`` is "zh" or "en": set Home Assistant's own
     code (e.g. "zh-cn") before writing the file. ``library``: also the intents only
-    the library acts on (:data:`LIBRARY_INTENTS`: the guard's snooze, and timer words
+    the library acts on (:data:`LIBRARY_INTENTS`: timer words
     with no stove word, which Home Assistant keeps for its own timers).
     """
     data = copy.deepcopy(_templates(lang))
