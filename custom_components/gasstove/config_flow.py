@@ -36,7 +36,15 @@ from homeassistant.helpers import selector
 from homeassistant.util import slugify
 from pydantic import ValidationError
 
-from gasstove import ALL_WORDS, BURNER_NAME, RelayError, StoveConfig, TokenRejected, topic_dialects
+from gasstove import (
+    ALL_WORDS,
+    BURNER_NAME,
+    RelayError,
+    StoveConfig,
+    TokenRejected,
+    build_relays,
+    topic_dialects,
+)
 
 from .const import (
     CONF_ALIASES,
@@ -190,10 +198,8 @@ def _field_error(err: ValidationError) -> dict[str, str]:
 
 async def _async_test_miio(relay: dict[str, Any]) -> str | None:
     """None when the relay answers and reads; else an error key. Switches nothing."""
-    from gasstove import MiioRelay
-
-    config = StoveConfig.model_validate({"burners": {"probe": {CONF_RELAY: relay}}}).burners["probe"].relay
-    driver = MiioRelay(config)  # type: ignore[arg-type]
+    stove = StoveConfig.model_validate({"burners": {"probe": {CONF_RELAY: relay}}})
+    (driver,) = build_relays(stove).values()
     try:
         deadline = time.monotonic() + PROBE_DEADLINE_S
         await driver.identify(deadline=deadline)

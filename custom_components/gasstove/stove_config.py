@@ -15,6 +15,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from gasstove import Relay, StoveConfig
+from gasstove import build_relays as relays_for
 
 from .const import (
     CONF_ALIASES,
@@ -55,25 +56,11 @@ def relay_key(relay: dict[str, Any]) -> str:
 
 
 def build_relays(hass: HomeAssistant, config: StoveConfig) -> dict[str, Relay]:
-    """One relay adapter per burner: the library's miio driver, or its MQTT relay carried
-    by Home Assistant's MQTT connection (one link shared by the stove's relays), or a
-    switch entity Home Assistant already has (:mod:`.switch_relay`)."""
-    relays: dict[str, Relay] = {}
-    link = None
-    for name, burner in config.burners.items():
-        if burner.relay.type == "miio":
-            from gasstove import MiioRelay
+    """One relay adapter per burner, by the library's factory: its miio driver, or its MQTT
+    relay carried by Home Assistant's MQTT connection (one link shared by the stove's
+    relays), or a switch entity Home Assistant already has (:mod:`.switch_relay`)."""
+    from .mqtt_link import HassMqttLink
+    from .switch_relay import HassSwitchRelay
 
-            relays[name] = MiioRelay(burner.relay, plan=burner.plan())
-        elif burner.relay.type == "hass":
-            from .switch_relay import HassSwitchRelay
-
-            relays[name] = HassSwitchRelay(hass, burner.relay)
-        else:
-            from gasstove import MqttRelay
-
-            from .mqtt_link import HassMqttLink
-
-            link = link or HassMqttLink(hass)
-            relays[name] = MqttRelay(burner.relay, link)
-    return relays
+    return relays_for(config, lambda: HassMqttLink(hass),
+                      others={"hass": lambda burner: HassSwitchRelay(hass, burner.relay)})

@@ -24,6 +24,7 @@ from .notify import Notifier
 from .service import Daemon
 
 if TYPE_CHECKING:
+    from ..adapters.mqtt_relay import MqttLink
     from ..control import Stove
 
 _LOG = logging.getLogger("gasstove.daemon")
@@ -55,7 +56,12 @@ async def serve(config: Config, *, clock: Clock | None = None,
         broker = MqttBroker(config.mqtt, will=MqttRemote.will(topics))
     guard = FileBurnerGuard(config.daemon.burners_path())
     guard.open_all(config.stove.burners)  # now, not in the first cut of them all
-    stove = Stove(config.stove, build_relays(config, broker), sleep=clock.sleep, guard=guard)
+
+    def relays_link() -> MqttLink:  # the remote control's connection, shared with the relays
+        assert broker is not None  # an MQTT relay requires the mqtt: section
+        return broker
+
+    stove = Stove(config.stove, build_relays(config, relays_link), sleep=clock.sleep, guard=guard)
     log = EventLog.open(store.path)
     disk = DiskWriter()  # every write of the daemon, off its event loop
     recorder = Recorder(config.stove.name, log and BackgroundSink(log, disk),
