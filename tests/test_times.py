@@ -90,3 +90,20 @@ def test_replies_and_history_use_the_callers_zone_and_say_tomorrow(
     tomorrow = (local + timedelta(days=1)).strftime("%Y-%m-%d")
     assert rows[-1].endswith(f"due {tomorrow} {passed}:00{offset}"), rows[-1]
     assert "+08:00" not in "".join(rows) + done.stdout
+
+
+def test_a_json_log_line_gives_its_instant_with_the_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from gasstove.daemon.run import JsonFormatter
+
+    monkeypatch.setenv("TZ", "DAE-8")
+    time.tzset()
+    try:
+        record = logging.LogRecord("gasstove", logging.INFO, __file__, 1, "hello", None, None)
+        record.created = 1_800_000_000.25
+        entry = json.loads(JsonFormatter().format(record))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert entry["ts"] == "2027-01-15T16:00:00.250+08:00"

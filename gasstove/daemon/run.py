@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.burner_guard import FileBurnerGuard
@@ -172,7 +173,9 @@ async def prune_history(log: EventLog, disk: DiskWriter, clock: Clock, config: C
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            # an instant with its offset, as every other time the daemon gives
+            "ts": datetime.fromtimestamp(record.created).astimezone().isoformat(
+                timespec="milliseconds"),
             "level": record.levelname, "logger": record.name, "msg": record.getMessage(),
         }
         if record.exc_info:
