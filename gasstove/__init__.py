@@ -46,7 +46,7 @@ _FACE: dict[str, tuple[str, ...]] = {
         "HASS_INTENTS", "NOT_UNDERSTOOD_INTENT", "VoiceCommand", "parse_delay", "parse_utterance",
         "sentence_data",
     ),
-    "gasstove.domain.voice.reply": ("REPLIES", "join_names", "status_sentence"),
+    "gasstove.domain.voice.reply": ("REPLIES", "join_names", "status_part", "status_sentence"),
     "gasstove.timer_policy": ("cut_confirmed", "retry_pause", "shut_off_with_retries"),
     "gasstove.domain.flame": ("FlameInput", "MqttInput", "temperature_lit"),
     "gasstove.domain.guard": (
@@ -114,7 +114,7 @@ if TYPE_CHECKING:
         parse_utterance,
         sentence_data,
     )
-    from .domain.voice.reply import REPLIES, join_names, status_sentence
+    from .domain.voice.reply import REPLIES, join_names, status_part, status_sentence
     from .timer_policy import cut_confirmed, retry_pause, shut_off_with_retries
 
 __all__ = [
@@ -183,6 +183,7 @@ __all__ = [
     "sentence_data",
     "shut_off_with_retries",
     "spoken_duration",
+    "status_part",
     "status_sentence",
     "temperature_lit",
     "topic_dialects",

@@ -58,3 +58,19 @@ def test_not_understood_says_nothing_was_done() -> None:
     nothing = VoiceCommand(None, None, None)
     assert reply(nothing, None, "zh", NAMES) == "抱歉，没听懂，什么也没做。"
     assert reply(nothing, None, "en", NAMES) == "Sorry, I did not understand that; nothing was done."
+
+
+def test_is_the_stove_on_says_lit_or_out_from_the_flame_input_and_never_guesses() -> None:
+    """Through `stove serve` ("flame" per burner) as in Home Assistant: a flame input that
+    has said nothing yet is not taken for "can burn" alone."""
+    status = VoiceCommand("status", None, None)
+    rows = [_row("left", True, relay="resting", flame="lit", timer={"in_s": 300}),
+            _row("right", True, relay="resting", flame="out", timer=None)]
+    assert reply(status, rows, "zh", NAMES) == "左灶还亮着，5分钟后关火；Right已经灭了。"
+    rows = [_row("left", True, relay="resting", flame="unknown"),
+            _row("right", True, relay="resting", flame="no_input")]
+    assert reply(status, rows, "en", NAMES) == (
+        "左灶 can burn, lit or not I cannot tell yet (its flame sensor has said nothing); "
+        "Right can burn, lit or not I cannot know (no flame sensor).")
+    rows = [_row("left", True, relay="cutting", flame="lit")]  # held off: the relay says more
+    assert reply(status, rows, "en", NAMES) == "左灶 is held off."

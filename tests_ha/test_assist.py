@@ -256,6 +256,21 @@ async def test_is_the_stove_on_answers_from_the_flame_input(
         "左灶 is out;" if language == "en" else "左灶已经灭了；")
 
 
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "左灶 can burn, lit or not I cannot tell yet (its flame sensor has said nothing)"),
+    ("zh-cn", "左灶可以点火，有没有点着还不知道（火焰传感器还没有报告）"),
+])
+async def test_a_flame_input_that_has_said_nothing_is_not_taken_for_out(
+        hass: HomeAssistant, assist: Assist, language: str, expected: str) -> None:
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    hass.states.async_set("binary_sensor.left_flame", "unavailable")
+    hass.config_entries.async_update_entry(entry, options={
+        **entry.options, "flame": {"left": {"flame_entity": "binary_sensor.left_flame"}}})
+    await hass.async_block_till_done()  # reloaded with it
+    text = "is the stove on" if language == "en" else "燃气灶关了吗"
+    assert _speech(await _say(hass, text, language)).startswith(expected)
+
+
 async def test_assist_cannot_unlock_a_hazard_lock(hass: HomeAssistant, assist: Assist) -> None:
     """Only a person unlocks after a hazard alarm: there is no unlock sentence of ours, and
     Home Assistant's own "unlock" does not reach the stove's locks."""

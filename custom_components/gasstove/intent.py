@@ -45,6 +45,7 @@ from gasstove import (
     parse_delay,
     parse_utterance,
     spoken_duration,
+    status_part,
     status_sentence,
 )
 
@@ -198,25 +199,20 @@ class GasStoveIntent(intent.IntentHandler):
 
     async def _status(self, intent_obj: intent.Intent, lang: Literal["zh", "en"],
                       chosen: list[tuple[GasStoveCoordinator, list[str]]]) -> intent.IntentResponse:
-        say = REPLIES[lang]
         parts: list[str] = []
         for coordinator, burners in chosen:
             await coordinator.async_refresh()
             for name in burners:
                 data = (coordinator.data or {}).get(name)
-                state = data.state if data else "unknown"
-                shown = coordinator.config.display_name(name)
                 lit = coordinator.flames.lit.get(name)
-                if state == "resting" and lit is not None:  # its flame input says
-                    part = say["lit" if lit else "out"].format(burner=shown)
-                else:
-                    part = say[state].format(burner=shown)
+                answer: dict[str, Any] = {
+                    "burner": name, "relay": data.state if data else "unknown",
+                    "flame": ("no_input" if not coordinator.guard.has_flame(name)
+                              else "unknown" if lit is None else "lit" if lit else "out")}
                 if timer := coordinator.timers.get(name):
-                    left = max(1, round((timer.due - dt_util.utcnow()).total_seconds()))
-                    part += say["timer"].format(left=spoken_duration(left, lang))
-                if state == "resting" and not coordinator.guard.has_flame(name):
-                    part += say["no_flame"]
-                parts.append(part)
+                    answer["timer"] = {
+                        "in_s": max(1, round((timer.due - dt_util.utcnow()).total_seconds()))}
+                parts.append(status_part(answer, lang, coordinator.config.display_name))
         response = intent_obj.create_response()
         response.async_set_speech(status_sentence(parts, lang))
         return response

@@ -31,6 +31,7 @@ REPLIES: Mapping[Lang, Mapping[str, str]] = {
         "lit": "{burner} is still lit",
         "out": "{burner} is out",
         "no_flame": ", lit or not I cannot know (no flame sensor)",
+        "flame_silent": ", lit or not I cannot tell yet (its flame sensor has said nothing)",
         "not_snoozed": "The automatic shut-off of {burners} was NOT held off: {error}",
         "failed": "Warning: the shut-off of {burners} was NOT confirmed. Check the stove now.",
         "error": "Sorry, that was not done: {error}",
@@ -55,6 +56,7 @@ REPLIES: Mapping[Lang, Mapping[str, str]] = {
         "lit": "{burner}还亮着",
         "out": "{burner}已经灭了",
         "no_flame": "，有没有点着无法知道（没有火焰传感器）",
+        "flame_silent": "，有没有点着还不知道（火焰传感器还没有报告）",
         "not_snoozed": "{burners}的自动关火没有推迟：{error}",
         "failed": "警告：{burners}的关火没有得到确认，请马上检查灶具。",
         "error": "抱歉，没有做成：{error}",
@@ -131,15 +133,25 @@ def reply(command: VoiceCommand, results: Sequence[Mapping[str, Any]] | None, la
                 said.append(say(lang, "not_snoozed", burners=name(r["burner"]),
                                 error=r.get("message", "")))
         return " ".join(said)
-    return status_sentence([_status_part(r, lang, name) for r in rows], lang)
+    return status_sentence([status_part(r, lang, name) for r in rows], lang)
 
 
-def _status_part(result: Mapping[str, Any], lang: Lang, name: Callable[[str], str]) -> str:
-    relay = result.get("relay")
-    part = say(lang, relay if relay in ("resting", "cutting") else "unknown",
-               burner=name(result["burner"]))
+def status_part(result: Mapping[str, Any], lang: Lang, name: Callable[[str], str]) -> str:
+    """What "is the stove on?" says of one burner, from its status answer (``relay``,
+    ``flame``: lit, out, unknown or no_input, ``timer``): lit or out where its flame input
+    says so, and that it cannot know where there is none or it has said nothing yet."""
+    relay, flame = result.get("relay"), result.get("flame")
+    shown = name(result["burner"])
+    if relay == "resting" and flame in ("lit", "out"):
+        part = say(lang, flame, burner=shown)
+    else:
+        part = say(lang, relay if relay in ("resting", "cutting") else "unknown", burner=shown)
     if timer := result.get("timer"):
         part += say(lang, "timer", left=spoken_duration(max(1, timer["in_s"]), lang))
+    if relay == "resting" and flame == "no_input":
+        part += say(lang, "no_flame")
+    elif relay == "resting" and flame in ("unknown", "no_daemon"):
+        part += say(lang, "flame_silent")
     return part
 
 
