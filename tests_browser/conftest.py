@@ -49,7 +49,12 @@ from gasstove.sim.miio_device import (  # noqa: E402
 
 log = logging.getLogger("browser")
 TOKEN = "00112233445566778899aabbccddeeff"
-IMAGES = ROOT / "docs" / "images"
+#: Where the screenshots go: build/browser/ (ignored by git), or docs/images/ to refresh the
+#: docs' pictures (``GASSTOVE_BROWSER_IMAGES=docs/images bash scripts/test-browser``).
+IMAGES = ROOT / os.environ.get("GASSTOVE_BROWSER_IMAGES", "build/browser")
+#: The checkout whose integration and library Home Assistant runs: this one, or an older
+#: one exported elsewhere to see what a person saw before a change ("before" pictures).
+SOURCE = Path(os.environ.get("GASSTOVE_BROWSER_SOURCE", ROOT)).resolve()
 BOOT_TIMEOUT_S = 240.0
 
 
@@ -159,14 +164,14 @@ logger:
 def _boot(tmp: Path, language: str) -> Hass:
     config_dir = tmp / f"hass-{language}"
     (config_dir / "custom_components").mkdir(parents=True)
-    (config_dir / "custom_components" / "gasstove").symlink_to(ROOT / "custom_components" / "gasstove")
+    (config_dir / "custom_components" / "gasstove").symlink_to(SOURCE / "custom_components" / "gasstove")
     port = free_port()
     (config_dir / "configuration.yaml").write_text(CONFIGURATION.format(
         language=language, port=port, country="CN" if language.startswith("zh") else "GB",
         time_zone="Asia/Shanghai"))
     log_path = config_dir / "hass.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COV_CORE_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(SOURCE)
     hass_bin = Path(sys.executable).parent / "hass"
     log.info("starting Home Assistant (%s) on 127.0.0.1:%d, config %s", language, port, config_dir)
     with log_path.open("wb") as out:
