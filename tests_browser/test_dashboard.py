@@ -38,8 +38,9 @@ COMPONENT = SOURCE / "custom_components" / "gasstove"
 
 #: The story's words, per frontend language: stove and burner names as a person types them.
 STORY = {
-    "en": {"stove": "Kitchen", "burners": ["Left", "Right"]},
-    "zh-Hans": {"stove": "厨房", "burners": ["左灶", "右灶"]},
+    "en": {"stove": "Kitchen", "burners": ["Left", "Right"], "keys": ["left", "right"]},
+    # keys: the ASCII keys the names get inside (entity ids), never shown to a person.
+    "zh-Hans": {"stove": "厨房", "burners": ["左灶", "右灶"], "keys": ["zuo_zao", "you_zao"]},
 }
 if os.environ.get("GASSTOVE_BROWSER_BURNERS"):
     # "Before" pictures of a version that took ASCII burner keys only (before issue 21).
@@ -49,6 +50,15 @@ if os.environ.get("GASSTOVE_BROWSER_BURNERS"):
 #: Raw keys and unfilled placeholders: text the frontend shows when a translation is missing.
 RAW_KEY = re.compile(r"component\.gasstove|\[object [A-Za-z]+\]|\bentity\.[a-z_]+\.[a-z_]+"
                      r"|\bui\.(?:panel|card|dialogs|components)\.[a-z_.]+|\{(?:burner|stove|burners)\}")
+#: Four or more lower-case English words in a row: a sentence nobody translated (HA's own
+#: Chinese pages have none; names such as "Home Assistant" are capitalised).
+ENGLISH_SENTENCE = re.compile(r"\b[a-z]{2,}(?:[ ,;:()]+[a-z]{2,}){3,}\b")
+#: Known and reported, not yet fixed: the library's failure reasons ("no answer from
+#: 127.0.0.3 within the deadline (10 tries); the command may have reached the relay...")
+#: are English inside the Chinese toast and notification. These make the Chinese story
+#: an expected failure (xfail, shown in the summary); once they are gone it fails,
+#: so that this entry is removed.
+KNOWN = re.compile(r"^(?:shut-off-failed|notification-failed) \[zh-Hans\]: English sentence ")
 #: A state that reads as gas flowing.
 GAS_ON = re.compile(r"\b(?:open|opened|opening|on)\b|打开|开启|已开", re.IGNORECASE)
 
@@ -199,6 +209,12 @@ class Story:
         for english in self.english:
             if english in text:
                 self.problems.append(f"{name} [{self.language}]: untranslated English {english!r} on {what}")
+        if self.language != "en":
+            for match in sorted({m.group(0) for m in ENGLISH_SENTENCE.finditer(text)}):
+                self.problems.append(f"{name} [{self.language}]: English sentence {match!r} on {what}")
+            for key in STORY[self.language]["keys"]:
+                if key in text:
+                    self.problems.append(f"{name} [{self.language}]: the burner's key {key!r} on {what}")
 
     # -- doing things -----------------------------------------------------
     def goto(self, path: str) -> None:
@@ -365,14 +381,40 @@ def test_what_a_person_sees(language: str, boot_hass: Callable[[str], Hass], chr
         story.goto(f"/config/devices/device/{device_id}")
         page.locator("ha-config-device-page").wait_for(timeout=30_000)
         story.look("device-after-shut-off", "the device page after a confirmed shut-off")
+
+        # The second burner's relay stops answering; a person presses its "shut off now".
+        second = STORY[language]["burners"][1]
+        button = burner_entity(story, entities, "button", "shut_off", second)
+        last = burner_entity(story, entities, "sensor", "last_shut_off", second, required=False)
+        relays[1].device.settings.loss = 1.0
+        story.goto("/lovelace/0")
+        page.locator("hui-entities-card").first.wait_for(timeout=30_000)
+        story.settle()
+        page.locator("hui-button-entity-row").filter(
+            has_text=story.states()[button]["attributes"]["friendly_name"]
+            .removeprefix(STORY[language]["stove"]).strip()).get_by_role("button").click()
+        toast = page.locator("ha-toast")
+        toast.first.wait_for(state="attached", timeout=30_000)
+        story.look("shut-off-failed", "the dashboard as a shut-off fails (its toast)")
+        if last:
+            wait_for(lambda: story.states()[last]["state"] == "failed", f"{last} to read failed")
+        page.locator("ha-sidebar").get_by_text(story.localize("ui.notification_drawer.title"),
+                                               exact=True).click()
+        page.locator("notification-drawer").wait_for(timeout=30_000)
+        story.look("notification-failed", "the notifications after a failed shut-off")
     except Exception:
         log.error("Home Assistant's log, last lines:\n%s", hass.log_tail())
         page.screenshot(path=str(IMAGES / f"failure-{language}.png"))
         raise
     finally:
         context.close()
-    log.info("%s: %d problem(s)", language, len(story.problems))
-    assert not story.problems, "\n".join(story.problems)
+    known = [p for p in story.problems if KNOWN.match(p)]
+    problems = [p for p in story.problems if not KNOWN.match(p)]
+    log.info("%s: %d problem(s), %d known", language, len(problems), len(known))
+    assert not problems, "\n".join(problems)
+    if language == "zh-Hans":
+        assert known, "the known English failure reasons are gone: remove KNOWN"
+        pytest.xfail("known: " + "\n".join(known))
 
 
 def burner_entity(story: Story, entities: list[dict[str, Any]], domain: str, key: str,
