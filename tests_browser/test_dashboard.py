@@ -142,6 +142,22 @@ ROW_TOGGLES = """() => {
 
 HASS = "document.querySelector('home-assistant').hass"
 
+#: The icon each entity row shows, by entity id (as rendered, after icons.json is applied).
+ROW_ICONS = """() => {
+  const found = {};
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.localName === 'ha-state-icon' && el.stateObj) {
+        const icon = el.shadowRoot && el.shadowRoot.querySelector('ha-icon');
+        if (icon && icon.icon) found[el.stateObj.entity_id] = icon.icon;
+      }
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  return found;
+}"""
+
 #: True once the config flow dialog shows a step and waits for the person (not loading).
 FLOW_IDLE = """() => {
   const find = (root, name) => {
@@ -396,6 +412,12 @@ def test_what_a_person_sees(language: str, boot_hass: Callable[[str], Hass], chr
         toast = page.locator("ha-toast")
         toast.first.wait_for(state="attached", timeout=30_000)
         story.look("shut-off-failed", "the dashboard as a shut-off fails (its toast)")
+        # A lock that is not known to be locked must not show a closed padlock.
+        for entity_id, icon in page.evaluate(ROW_ICONS).items():
+            lock_state = story.states()[entity_id]["state"] if entity_id in ids else None
+            if entity_id.startswith("lock.") and lock_state != "locked" and icon == "mdi:lock":
+                story.problems.append(f"shut-off-failed [{language}]: {entity_id} is {lock_state} "
+                                      f"but shows a closed padlock ({icon})")
         if last:
             wait_for(lambda: story.states()[last]["state"] == "failed", f"{last} to read failed")
         page.locator("ha-sidebar").get_by_text(story.localize("ui.notification_drawer.title"),
