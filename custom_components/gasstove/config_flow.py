@@ -124,7 +124,9 @@ def _miio_schema() -> vol.Schema:
         vol.Required(CONF_HOST): str,
         vol.Required(CONF_TOKEN): TOKEN_SELECTOR,
         # The property or plug command the relay takes: jargon that almost nobody changes.
-        vol.Required(ADVANCED, default={}): section(vol.Schema({
+        # The default holds the protocol: the frontend starts a section from its default and
+        # refuses to send a form whose section lacks a required field (even a closed one).
+        vol.Required(ADVANCED, default={CONF_PROTOCOL: "miot"}): section(vol.Schema({
             vol.Required(CONF_PROTOCOL, default="miot"): _select(["miot", "legacy"], "protocol"),
         }), {"collapsed": True}),
     })
