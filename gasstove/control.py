@@ -55,6 +55,11 @@ class Outcome:
     restored: bool | None = None  #: shut-off only: the loop was closed again
     #: On failure: whether the command reached the relay (so it may have acted).
     sent: bool | None = None
+    #: On failure, its kind as one word a front end translates: a RelayError's ``kind``
+    #: (no_answer, token_rejected, refused, offline, unconfirmed, failed; a shut-off's
+    #: restore's when ``restored`` is False), busy (another process acts on the burner),
+    #: not_recorded (done, but not written to disk), internal.
+    failure: str | None = None
 
     def as_json(self) -> Answer:
         # (plain values: asdict's deep copy costs 10x, per burner)
@@ -145,7 +150,7 @@ class Stove:
                 except BurnerBusy as err:
                     what = action.replace("_", "-")
                     return Outcome(name, action, False, "unknown", f"{what} NOT done: {err}",
-                                   sent=False)
+                                   sent=False, failure="busy")
 
         # Burners are independent: one dead relay must not delay the others' cut.
         return list(await asyncio.gather(*(one(name) for name in burners)))
@@ -186,7 +191,7 @@ class Stove:
             if not sent:
                 hold.write(before)  # nothing reached the relay: no pulse to finish
             return Outcome(name, "shut_off", False, "unknown", f"shut-off NOT confirmed: {err}",
-                           sent=sent)
+                           sent=sent, failure=err.kind)
         cut_ms = round((self._now() - start) * 1000)
         try:
             await self._sleep(plan.seconds)
@@ -201,7 +206,7 @@ class Stove:
                 name, "shut_off", False, "cutting",
                 f"shut off (confirmed in {cut_ms} ms) but the relay did not restore: "
                 f"{restored_err}; the burner cannot be relit until `stove unlock {name}`",
-                cut_ms=cut_ms, restored=False,
+                cut_ms=cut_ms, restored=False, failure=restored_err.kind,
             )
         return Outcome(
             name, "shut_off", True, "resting",
@@ -241,7 +246,7 @@ class Stove:
         except RelayError as err:
             what = "lock" if action == "lock" else "shut-off (locked burner)"
             return Outcome(name, action, False, "unknown", f"{what} NOT confirmed: {err}",
-                           sent=sent or err.may_be_energised is not None)
+                           sent=sent or err.may_be_energised is not None, failure=err.kind)
         cut_ms = round((self._now() - start) * 1000)
         return Outcome(
             name, action, True, "cutting",
@@ -267,7 +272,7 @@ class Stove:
                 f"and another command may end it; `stove lock {name}` again once it can be "
                 "written")
         if outcome.ok:
-            return replace(outcome, ok=False, sent=True, message=(
+            return replace(outcome, ok=False, sent=True, failure="not_recorded", message=(
                 f"locked: the relay holds the loop open (confirmed in {outcome.cut_ms} ms), "
                 f"but {lost}"))
         return replace(outcome, message=f"{outcome.message}; {lost}")
@@ -276,7 +281,8 @@ class Stove:
         found = hold.record.pulse
         err = await self._restore(name)
         if err is not None:
-            return Outcome(name, "unlock", False, "unknown", f"unlock NOT confirmed: {err}")
+            return Outcome(name, "unlock", False, "unknown", f"unlock NOT confirmed: {err}",
+                           failure=err.kind)
         unsaved = hold.write(BurnerRecord())
         if found is not None:
             _LOG.warning("%s: %s; unlocked: restored", name, _cut_short(found))
@@ -284,7 +290,8 @@ class Stove:
             return Outcome(name, "unlock", False, "resting", (
                 "unlocked: the loop is closed and the burner can be lit by hand, but the unlock "
                 f"could NOT be recorded ({unsaved}): other commands may still take it as "
-                f"locked; `stove unlock {name}` again once it can be written"), sent=True)
+                f"locked; `stove unlock {name}` again once it can be written"), sent=True,
+                failure="not_recorded")
         return Outcome(name, "unlock", True, "resting", "unlocked: it can be lit by hand again")
 
     async def _finish(self, name: str, hold: Hold) -> Outcome:
@@ -301,7 +308,7 @@ class Stove:
             return Outcome(name, "restore", False, "unknown",
                            f"relay left cutting: {_cut_short(pulse)} and it could NOT be "
                            f"restored: {err}; the burner cannot be lit until `stove unlock {name}`",
-                           sent=True)
+                           sent=True, failure=err.kind)
         _LOG.warning("%s: %s; restored: it can be lit by hand again", name, _cut_short(pulse))
         return Outcome(name, "restore", True, "resting", f"{_cut_short(pulse)}; restored")
 
@@ -316,7 +323,7 @@ class Stove:
                 message += "; locked"
             elif record.pulse is not None and not self._acting(name):
                 message += f"; relay maybe left cutting: {_cut_short(record.pulse)}"
-            return Outcome(name, "status", False, "unknown", message)
+            return Outcome(name, "status", False, "unknown", message, failure=err.kind)
         state = plan.describe(energised)
         if state == "resting":
             if record.locked and not self._acting(name):

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from gasstove.sim.miio_device import free_loopback_host
+
 from .fixtures_miio import SimRelay, burner_yaml, write_config
 
 _VARYING = [
@@ -83,3 +85,12 @@ def test_through_the_daemon_timer_status_cancel(
                        ("unlock", ("unlock", "right")),
                        ("cancel", ("cancel", "left"))]:
         assert _steady(_stove(two_burners, *args, *flag), tmp_path) == snapshot(name=name)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_shut_off_no_relay_answers(tmp_path: Path, as_json: bool,
+                                     snapshot: SnapshotAssertion) -> None:
+    config = write_config(tmp_path / "gasstove.yaml",
+                          burner_yaml("left", None, host=free_loopback_host()), deadline="0.5s")
+    flag = ("--json",) if as_json else ()
+    assert _steady(_stove(config, "off", "left", *flag), tmp_path) == snapshot(name="off")

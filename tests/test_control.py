@@ -277,3 +277,21 @@ def test_a_lock_that_is_no_longer_held_and_a_damaged_record_are_told(
     (off,) = act(stove_for(burner_yaml("left", sim), sleep=FakeSleep(), guard=guard),
                  "shut_off", ["left"])
     assert off.ok and off.relay == "cutting" and sim.device.energised and not off.restored
+
+
+def test_a_failure_names_its_kind_for_a_front_end_to_say_in_its_language() -> None:
+    """Home Assistant says why an action failed in its user's language from this word,
+    not from the English message (issue 21: the Chinese toast was half English)."""
+    from gasstove.domain.errors import (
+        RelayError,
+        RelayOffline,
+        RelayRefused,
+        RelayUnreachable,
+        TokenRejected,
+        Unconfirmed,
+    )
+
+    kinds = {cls: cls.kind for cls in (RelayError, RelayUnreachable, TokenRejected,
+                                       RelayRefused, RelayOffline, Unconfirmed)}
+    assert len(set(kinds.values())) == len(kinds), kinds
+    assert RelayUnreachable("x").kind == "no_answer"

@@ -53,12 +53,6 @@ RAW_KEY = re.compile(r"component\.gasstove|\[object [A-Za-z]+\]|\bentity\.[a-z_]
 #: Four or more lower-case English words in a row: a sentence nobody translated (HA's own
 #: Chinese pages have none; names such as "Home Assistant" are capitalised).
 ENGLISH_SENTENCE = re.compile(r"\b[a-z]{2,}(?:[ ,;:()]+[a-z]{2,}){3,}\b")
-#: Known and reported, not yet fixed: the library's failure reasons ("no answer from
-#: 127.0.0.3 within the deadline (10 tries); the command may have reached the relay...")
-#: are English inside the Chinese toast and notification. These make the Chinese story
-#: an expected failure (xfail, shown in the summary); once they are gone it fails,
-#: so that this entry is removed.
-KNOWN = re.compile(r"^(?:shut-off-failed|notification-failed) \[zh-Hans\]: English sentence ")
 #: A state that reads as gas flowing.
 GAS_ON = re.compile(r"\b(?:open|opened|opening|on)\b|打开|开启|已开", re.IGNORECASE)
 
@@ -430,13 +424,8 @@ def test_what_a_person_sees(language: str, boot_hass: Callable[[str], Hass], chr
         raise
     finally:
         context.close()
-    known = [p for p in story.problems if KNOWN.match(p)]
-    problems = [p for p in story.problems if not KNOWN.match(p)]
-    log.info("%s: %d problem(s), %d known", language, len(problems), len(known))
-    assert not problems, "\n".join(problems)
-    if language == "zh-Hans":
-        assert known, "the known English failure reasons are gone: remove KNOWN"
-        pytest.xfail("known: " + "\n".join(known))
+    log.info("%s: %d problem(s)", language, len(story.problems))
+    assert not story.problems, "\n".join(story.problems)
 
 
 def burner_entity(story: Story, entities: list[dict[str, Any]], domain: str, key: str,

@@ -84,10 +84,23 @@ def burner_records_path(hass: HomeAssistant, entry_id: str) -> Path:
     return Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{entry_id}.burners"))
 
 
-def reason(message: str) -> str:
-    """Why an action failed, without the library's lead ("shut-off NOT confirmed: ",
-    "shut off (confirmed in 12 ms) but the relay did not restore: ") and its advice for
-    the CLI: the translated sentence around it says those, with the burner's name."""
+def reason(hass: HomeAssistant, outcome: Outcome) -> str:
+    """Why an action failed, in Home Assistant's language: from the kind of failure the
+    library names (``Outcome.failure``), and whether the command may have reached the
+    relay. The translated sentence around it says the rest, with the burner's name."""
+    if outcome.failure is None:  # (a failure the library does not name: its own words)
+        return _library_reason(outcome.message)
+    said = text(hass, f"reason_{outcome.failure}")
+    if outcome.action == "restore":  # a pulse cut short, left cutting
+        return text(hass, "reason_not_restored", reason=said)
+    if outcome.sent and outcome.restored is None:
+        said += "; " + text(hass, "reason_may_have_acted")
+    return said
+
+
+def _library_reason(message: str) -> str:
+    """The library's reason, without its lead ("shut-off NOT confirmed: ") and its advice
+    for the CLI."""
     for lead in (" NOT confirmed: ", " did not restore: "):
         _, found, why = message.partition(lead)
         if found:
@@ -227,7 +240,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
 
     def _failure_placeholders(self, failed: list[Outcome]) -> dict[str, str]:
         return {"stove": self.entry.title, "burners": self.names(o.burner for o in failed),
-                "reason": "; ".join(reason(o.message) for o in failed)}
+                "reason": "; ".join(reason(self.hass, o) for o in failed)}
 
     # -- actions ------------------------------------------------------------------
     async def async_shut_off(self, burners: list[str], *, source: str,
@@ -298,7 +311,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
                 data["late_seconds"] = round(late_s)
             # A cut confirmed before its restore failed still put the gas out:
             # no longer a failed shut-off, though the event says what went wrong.
-            self._set_problem(outcome.burner, None if cut_confirmed(outcome) else outcome.message)
+            self._set_problem(outcome.burner, None if cut_confirmed(outcome) else outcome)
             if outcome.ok:
                 _LOGGER.info("%s %s: %s", self.entry.title, outcome.burner, outcome.message)
                 self.hass.bus.async_fire(EVENT_SHUT_OFF, data, context=context)
@@ -309,7 +322,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             self.hass.bus.async_fire(EVENT_SHUT_OFF_FAILED, data, context=context)
         failed = [o for o in outcomes if not o.ok]
         if failed:
-            lines = "\n".join(text(self.hass, "notify_failed_line", reason=reason(o.message),
+            lines = "\n".join(text(self.hass, "notify_failed_line", reason=reason(self.hass, o),
                                    burner=self.config.display_name(o.burner)) for o in failed)
             if retry_in is not None:
                 lines += "\n\n" + text(self.hass, "notify_retry",
@@ -321,16 +334,16 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
             )
 
     @callback
-    def _set_problem(self, burner: str, message: str | None) -> None:
+    def _set_problem(self, burner: str, outcome: Outcome | None) -> None:
         """Open (message) or close (None) the burner's shut-off problem: its repair issue
         and its "shut-off problem" sensor."""
-        if message is None:
+        if outcome is None:
             async_clear_failure(self.hass, self.entry, burner)
             self.problems.pop(burner, None)
         else:
             async_report_failure(self.hass, self.entry, burner, self.config.display_name(burner),
-                                 reason(message))
-            self.problems[burner] = message
+                                 reason(self.hass, outcome))
+            self.problems[burner] = outcome.message
         self.async_update_listeners()
 
     async def async_finish_pulses(self) -> None:

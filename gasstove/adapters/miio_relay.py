@@ -276,7 +276,8 @@ class MiioRelay:
             return TokenRejected(
                 f"token rejected by {host}: it answered {answered} of {hellos} handshakes but "
                 f"none of {lost} commands (check the token)")
-        message = f"no answer from {host} within the deadline ({tries} tries)"
+        message = (f"no answer from {host} within the deadline "
+                   f"({tries} {'try' if tries == 1 else 'tries'})")
         if may_be is not None:
             if self._plan is None:
                 state = "energised" if may_be else "released"

@@ -351,7 +351,7 @@ class Daemon:
             _LOG.exception("internal error firing the timer of %s", timer.burner)
             outcome = Outcome(timer.burner, "shut_off", False, "unknown",
                               f"shut-off NOT confirmed: internal error ({type(err).__name__}; "
-                              "see the daemon's log)")
+                              "see the daemon's log)", failure="internal")
         finally:
             self._firing.discard(timer.burner)
         mine = self.timers.get(timer.burner) is timer  # not replaced while firing

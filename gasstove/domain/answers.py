@@ -24,6 +24,7 @@ class Answer(TypedDict, total=False):
     cut_ms: int | None
     restored: bool | None
     sent: bool | None
+    failure: str | None  #: on failure, its kind in one word (``Outcome.failure``)
     #: The guard's standing warning of an automatic cut, if any.
     warning: dict[str, Any] | None
     #: What the flame input says: lit, out, unknown or no_input (a one-shot status:

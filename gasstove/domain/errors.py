@@ -30,6 +30,10 @@ class DurationError(UsageError):
 class RelayError(GasstoveError):
     """A relay did not do, or did not confirm, what was asked (exit 1)."""
 
+    #: The kind of failure as one word (``Outcome.failure``), for a front end to say
+    #: in its user's language; the message says it in English with its details.
+    kind = "failed"
+
     #: A command whose answer never came may still have reached the relay and
     #: been carried out: then the state (energised or not) it may have left the
     #: relay in; None when nothing suggests it acted.
@@ -39,18 +43,28 @@ class RelayError(GasstoveError):
 class RelayUnreachable(RelayError):
     """No answer from the relay (or its broker) before the deadline."""
 
+    kind = "no_answer"
+
 
 class TokenRejected(RelayError):
     """The relay answers its handshake but ignores our encrypted commands."""
+
+    kind = "token_rejected"
 
 
 class RelayRefused(RelayError):
     """The relay answered with an error."""
 
+    kind = "refused"
+
 
 class RelayOffline(RelayError):
     """The relay's own availability report (LWT) says it is offline."""
 
+    kind = "offline"
+
 
 class Unconfirmed(RelayError):
     """The relay answered but its reported state never matched the request."""
+
+    kind = "unconfirmed"
