@@ -94,7 +94,7 @@ def reason(hass: HomeAssistant, outcome: Outcome) -> str:
     if outcome.action == "restore":  # a pulse cut short, left cutting
         return text(hass, "reason_not_restored", reason=said)
     if outcome.sent and outcome.restored is None:
-        said += "; " + text(hass, "reason_may_have_acted")
+        said += ("；" if language(hass) == "zh" else "; ") + text(hass, "reason_may_have_acted")
     return said
 
 
@@ -240,7 +240,8 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
 
     def _failure_placeholders(self, failed: list[Outcome]) -> dict[str, str]:
         return {"stove": self.entry.title, "burners": self.names(o.burner for o in failed),
-                "reason": "; ".join(reason(self.hass, o) for o in failed)}
+                "reason": ("；" if language(self.hass) == "zh" else "; ").join(
+                    reason(self.hass, o) for o in failed)}
 
     # -- actions ------------------------------------------------------------------
     async def async_shut_off(self, burners: list[str], *, source: str,
