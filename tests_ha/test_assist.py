@@ -237,22 +237,28 @@ async def test_a_snooze_pushes_back_the_warned_shut_off_and_says_so_when_none_is
     assert assist.left.lit and assist.right.lit
 
 
+async def _ask_is_it_on(hass: HomeAssistant, language: str, left_flame: str) -> str:
+    """Give the left burner a flame input whose state is ``left_flame``; what Assist says."""
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    hass.states.async_set("binary_sensor.left_flame", left_flame)
+    hass.config_entries.async_update_entry(entry, options={
+        **entry.options, "flame": {"left": {"flame_entity": "binary_sensor.left_flame"}}})
+    await hass.async_block_till_done()  # reloaded with it
+    return _speech(await _say(hass, "is the stove on" if language == "en" else "燃气灶关了吗",
+                              language))
+
+
 @pytest.mark.parametrize(("language", "expected"), [
     ("en", "左灶 is still lit; 右灶 can burn, lit or not I cannot know (no flame sensor)."),
     ("zh-cn", "左灶还亮着；右灶可以点火，有没有点着无法知道（没有火焰传感器）。"),
 ])
 async def test_is_the_stove_on_answers_from_the_flame_input(
         hass: HomeAssistant, assist: Assist, language: str, expected: str) -> None:
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    hass.states.async_set("binary_sensor.left_flame", "on")
-    hass.config_entries.async_update_entry(entry, options={
-        **entry.options, "flame": {"left": {"flame_entity": "binary_sensor.left_flame"}}})
-    await hass.async_block_till_done()  # reloaded with it
-    text = "is the stove on" if language == "en" else "燃气灶关了吗"
-    assert _speech(await _say(hass, text, language)) == expected
+    assert await _ask_is_it_on(hass, language, "on") == expected
     hass.states.async_set("binary_sensor.left_flame", "off")
     await hass.async_block_till_done()
-    assert _speech(await _say(hass, text, language)).startswith(
+    assert _speech(await _say(hass, "is the stove on" if language == "en" else "燃气灶关了吗",
+                              language)).startswith(
         "左灶 is out;" if language == "en" else "左灶已经灭了；")
 
 
@@ -262,13 +268,7 @@ async def test_is_the_stove_on_answers_from_the_flame_input(
 ])
 async def test_a_flame_input_that_has_said_nothing_is_not_taken_for_out(
         hass: HomeAssistant, assist: Assist, language: str, expected: str) -> None:
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    hass.states.async_set("binary_sensor.left_flame", "unavailable")
-    hass.config_entries.async_update_entry(entry, options={
-        **entry.options, "flame": {"left": {"flame_entity": "binary_sensor.left_flame"}}})
-    await hass.async_block_till_done()  # reloaded with it
-    text = "is the stove on" if language == "en" else "燃气灶关了吗"
-    assert _speech(await _say(hass, text, language)).startswith(expected)
+    assert (await _ask_is_it_on(hass, language, "unavailable")).startswith(expected)
 
 
 async def test_assist_cannot_unlock_a_hazard_lock(hass: HomeAssistant, assist: Assist) -> None:
