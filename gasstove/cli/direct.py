@@ -4,7 +4,7 @@ The full command line (:mod:`.main`) and the entry point's one-shot path
 (:mod:`.fast`: ``stove off``, ``lock``, ``unlock`` with no daemon running)
 both act through here, so a one-shot shut-off does not load typer (~60 ms of
 its start) and says and does what the full command line does. The whole
-configuration is validated before anything is sent (DESIGN.md §2 rule 6).
+configuration is validated before anything is sent (docs/design.md §2 rule 6).
 """
 
 from __future__ import annotations
