@@ -232,3 +232,23 @@ def test_demo_runs_the_whole_loop_with_nothing_configured(stove: Run) -> None:
     assert "$ stove snooze front 5m" in guard
     assert "NOTE: Front burner shut off after 10m with nobody in the kitchen" in guard
     assert out.rstrip().endswith("demo OK: cut confirmed by the relay, flame out, stove usable again")
+
+
+def test_a_one_shot_command_acts_without_loading_typer_or_python_miio(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """Issue 17 item 3: with no daemon, a plain `lock`, `unlock` or `off` acts from the
+    entry point, without the full command line's typer or python-miio's protocol and
+    construct (~130 ms of its start-up), and is still confirmed by the relay's read-back."""
+    sim = miio_relay()
+    config = write_config(tmp_path / "c.yaml", burner_yaml("left", sim))
+    for args, energised in ((["lock"], True), (["unlock"], False), (["off", "left", "--json"], False)):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "gasstove", "-c",
+                               str(config), *args], capture_output=True, text=True, timeout=60)
+        loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                  if line.startswith("import time:")}
+        errors = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+        assert (done.returncode, errors) == (0, []), args
+        assert not loaded & {"typer", "click", "miio", "construct"}, args
+        assert sim.device.energised is energised and not sim.burner.lit, args
+    assert json.loads(done.stdout)["burners"][0]["restored"] is True

@@ -1,8 +1,10 @@
-"""Xiaomi miio relays over python-miio, with a deadline instead of 5 s × 3 retries.
+"""Xiaomi miio relays, with a deadline instead of python-miio's 5 s × 3 retries.
 
 python-miio's ``send()`` retries the same request and does not check reply
 ids (docs/design.md §5), so we only ever send idempotent sets, confirm by reading
-back, and run our own exchange: a short wait for each answer (handshake,
+back, and run our own exchange, in our own framing (``_Protocol``: python-miio's
+wire format, without its import cost; the simulator and the tests speak
+python-miio's own code, so the two are checked against each other): a short wait for each answer (handshake,
 command), never past the caller's overall deadline. A reply counts only if
 it answers this very request (``_Protocol``). Blocking calls run in worker
 threads so that several burners are cut at the same time, and a write never
@@ -12,19 +14,18 @@ waits behind a read of the same relay (``_Turns``).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import hashlib
+import json
 import logging
 import math
 import secrets
 import socket
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import (
@@ -40,52 +41,16 @@ if TYPE_CHECKING:
     from ..domain.plan import CutPlan
 
 
-def _bare_miio_package() -> None:
-    """Let ``miio.miioprotocol`` be imported without running ``miio/__init__.py`` first.
-
-    That file imports every device class python-miio has: about 300 ms, most
-    of a one-shot ``stove off``, for a protocol that needs three small
-    modules. The package module is registered bare and runs its own
-    ``__init__`` the first time anyone asks it for a name it lacks (a module
-    ``__getattr__``, PEP 562), so ``import miio; miio.MiotDevice`` elsewhere in
-    the process works as usual and every module exists once.
-    """
-    if "miio" in sys.modules:
-        return
-    spec = importlib.util.find_spec("miio")
-    if spec is None or spec.loader is None:
-        return  # not installed: the import below says so
-    package = importlib.util.module_from_spec(spec)
-    loader = spec.loader
-    finishing = threading.Lock()
-
-    def finish(name: str) -> Any:
-        with finishing:
-            if package.__dict__.pop("__getattr__", None) is not None:
-                loader.exec_module(package)
-        return getattr(package, name)
-
-    package.__getattr__ = finish  # type: ignore[method-assign]
-    sys.modules["miio"] = package
-
-
-_bare_miio_package()
-from miio.exceptions import DeviceError  # noqa: E402  (after the bare package)
-from miio.miioprotocol import MiIOProtocol  # noqa: E402
-from miio.protocol import Message  # noqa: E402
-
 _LOG = logging.getLogger(__name__)
 Clock = Callable[[], float]
-# python-miio logs each lost datagram at ERROR; our retries are expected and
-# the driver reports the final result itself, as one line.
-logging.getLogger("miio.miioprotocol").setLevel(logging.CRITICAL)
-
 #: How long a try waits for each answer (handshake, command): a LAN relay
 #: answers in milliseconds; a lost datagram should cost a fraction of the
 #: deadline, not python-miio's 5 s.
 PER_TRY_S = 0.5
 #: Pause between read-backs while waiting for the contact to report a change.
 POLL_S = 0.05
+#: The miIO port every device listens on.
+MIIO_PORT = 54321
 #: The unencrypted handshake ("hello"), sent per try as often as python-miio's
 #: ``discover`` does; a device answers each.
 HELLO = bytes.fromhex("21310020" + "ff" * 28)
@@ -240,9 +205,8 @@ class MiioRelay:
                 except _GaveWay:
                     tries -= 1  # handshaken, and the command left for after the write
                     continue
-                except DeviceError as err:
-                    code = err.args[0].get("code") if err.args and isinstance(err.args[0], dict) else None
-                    code = code if isinstance(code, int) else "?"  # the device's own text stays out
+                except _DeviceError as err:
+                    code = err.code if isinstance(err.code, int) else "?"  # its own text stays out
                     raise RelayRefused(f"{host} refused {method} (error code {code})") from None
                 except _NoAnswer:
                     sent = sent or seen.command_sent
@@ -382,7 +346,7 @@ class _Turns:
         return self._writes > 0
 
 
-class _Protocol(MiIOProtocol):
+class _Protocol:
     """python-miio's framing and crypto, one bounded try at a time, accepting only our answer.
 
     python-miio's own ``send`` takes the first datagram to reach its socket,
@@ -415,9 +379,14 @@ class _Protocol(MiIOProtocol):
     """
 
     def __init__(self, host: str, token: str, monotonic: Clock) -> None:
-        super().__init__(host, token, timeout=1)
+        self.ip, self.port = host, MIIO_PORT
+        self._wire = _Wire(bytes.fromhex(token))
         self._now = monotonic
         self._seq = secrets.randbelow(ID_RANGE)
+        self._discovered = False
+        #: From the handshake: the device's id and its clock (whole seconds, its uptime).
+        self._device_id = bytes(4)
+        self._device_ts = 0
 
     @property
     def _id(self) -> int:
@@ -439,11 +408,9 @@ class _Protocol(MiIOProtocol):
                 if give_way and give_way():
                     raise _GaveWay
             end = min(self._now() + per_try, deadline)
-            request = self._create_request(command, parameters, {})
-            header = {"length": 0, "unknown": 0, "device_id": self._device_id,
-                      "ts": self._device_ts + timedelta(seconds=1)}
-            datagram = Message.build({"data": {"value": request}, "header": {"value": header},
-                                      "checksum": 0}, token=self.token)
+            request = {"id": self._id, "method": command,
+                       "params": [] if parameters is None else parameters}
+            datagram = self._wire.frame(request, self._device_id, self._device_ts + 1)
             with self._socket() as sock:
                 _send(sock, datagram)
                 seen.command_sent = True
@@ -487,10 +454,8 @@ class _Protocol(MiIOProtocol):
     def _answer(self, sock: socket.socket, request: dict[str, Any], end: float, seen: _Try) -> Any:
         for data in _datagrams(sock, end, self._now):
             try:
-                reply = Message.parse(data, token=self.token)
-                payload = reply.data.value
-                stamp = reply.header.value["ts"]
-            except Exception:  # construct raises many kinds on a bad datagram
+                stamp, payload = self._wire.open(data)
+            except _Undecodable:
                 seen.undecodable += 1
                 continue
             if stamp < self._device_ts or not _answers(request, payload):
@@ -500,10 +465,94 @@ class _Protocol(MiIOProtocol):
                 # python-miio reads the error as an object: a reply whose "error" is
                 # anything else (null, a list) escaped as a TypeError traceback
                 error = payload["error"]
-                self._handle_error(error if isinstance(error, dict) else {})  # type: ignore[no-untyped-call]
+                raise _DeviceError(error.get("code") if isinstance(error, dict) else None)
             return payload.get("result", payload)
         raise _NoAnswer
 
+
+
+class _DeviceError(Exception):
+    """The device answered our request with an error (its code, if it gave one as a number)."""
+
+    def __init__(self, code: Any) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Undecodable(Exception):
+    """A datagram that is not a miIO message sealed with our token."""
+
+
+class _Wire:
+    """The miIO datagram, as python-miio's ``miio/protocol.py`` builds and reads it.
+
+    A 32-byte header (magic 0x2131, total length, 4 zero bytes, the device id,
+    its clock in seconds, then md5(first 16 header bytes + token + payload)),
+    then the JSON payload (NUL-terminated) in AES-128-CBC, PKCS#7 padded, with
+    key = md5(token) and iv = md5(key + token). python-miio's framing imports
+    ``construct`` and its ``miio`` package (tens of ms of a one-shot ``stove
+    off``) for these few lines; the simulator still speaks python-miio's own,
+    so each side is tested against the other.
+    """
+
+    def __init__(self, token: bytes) -> None:
+        if len(token) != 16:
+            raise ValueError("a miio token is 16 bytes")
+        self._token = token
+        self._key = hashlib.md5(token).digest()
+        self._iv = hashlib.md5(self._key + token).digest()
+
+    def _cipher(self) -> Any:
+        # (imported here: the config layer builds relays it may never call)
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        return Cipher(algorithms.AES(self._key), modes.CBC(self._iv))
+
+    def frame(self, payload: dict[str, Any], device_id: bytes, stamp: int) -> bytes:
+        plain = json.dumps(payload).encode() + b"\x00"
+        pad = 16 - len(plain) % 16
+        encryptor = self._cipher().encryptor()
+        data: bytes = encryptor.update(plain + bytes([pad]) * pad) + encryptor.finalize()
+        header = (b"\x21\x31" + (32 + len(data)).to_bytes(2, "big") + bytes(4) + device_id
+                  + (stamp & 0xFFFFFFFF).to_bytes(4, "big"))
+        return header + hashlib.md5(header + self._token + data).digest() + data
+
+    def open(self, datagram: bytes) -> tuple[int, Any]:
+        """(the device's clock, the payload) of a reply; raises ``_Undecodable``.
+
+        As python-miio reads it: the checksum is checked unless the header says
+        32 bytes (a handshake's shape); a payload that does not decrypt is
+        returned as its bytes (it answers nothing of ours), one that decrypts
+        to no JSON is undecodable.
+        """
+        if len(datagram) < 32 or datagram[:2] != b"\x21\x31":
+            raise _Undecodable
+        header, data = datagram[:16], datagram[32:]
+        if (int.from_bytes(header[2:4], "big") != 32
+                and hashlib.md5(header + self._token + data).digest() != datagram[16:32]):
+            raise _Undecodable
+        stamp = int.from_bytes(header[12:16], "big")
+        try:
+            decryptor = self._cipher().decryptor()
+            padded: bytes = decryptor.update(data) + decryptor.finalize()
+            pad = padded[-1] if padded else 0
+            if not 1 <= pad <= 16 or padded[-pad:] != bytes([pad]) * pad:
+                raise ValueError("bad padding")
+        except ValueError:
+            return stamp, data
+        return stamp, _json(padded[:-pad].rstrip(b"\x00"))
+
+
+def _json(plain: bytes) -> Any:
+    """The JSON of a decrypted payload, with python-miio's allowances for known firmware slips."""
+    for fixed in (plain, plain.replace(b',,"otu_stat"', b',"otu_stat"'),
+                  plain[: plain.rfind(b"\x00")] if b"\x00" in plain else plain,
+                  plain.replace(b'"value":00', b'"value":0')):
+        try:
+            return json.loads(fixed.decode())
+        except ValueError:
+            continue
+    raise _Undecodable
 
 
 def _shown(value: Any) -> str:
@@ -532,12 +581,11 @@ def _datagrams(sock: socket.socket, end: float, now: Clock) -> Iterator[bytes]:
             continue  # an ICMP "port unreachable" for an earlier datagram: keep listening
 
 
-def _hello(data: bytes) -> tuple[Any, Any] | None:
+def _hello(data: bytes) -> tuple[bytes, int] | None:
     """The device id and stamp of a handshake answer; None for anything else."""
     if len(data) != 32 or data[:4] != HELLO[:4]:
         return None
-    header = Message.parse(data).header.value
-    return header.device_id, header.ts
+    return data[8:12], int.from_bytes(data[12:16], "big")
 
 
 def _answers(request: dict[str, Any], payload: Any) -> bool:

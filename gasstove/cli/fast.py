@@ -3,15 +3,18 @@
 ``stove status``, ``off [--in]``, ``cancel``, ``lock`` and ``unlock`` with plain
 arguments are handed to a running ``stove serve`` from here, with the standard
 library, PyYAML and a few small gasstove modules: no typer (~70 ms), no
-pydantic, no python-miio. Anything else (help, other commands or options, no
-daemon answering, a file the daemon route cannot read) goes to the full
-command line in :mod:`.main`, which then says and does what it always did.
-``stove --version`` alone is answered here too.
-The figures are in bench/README.md.
+pydantic, no python-miio. With no daemon answering, a plain ``off`` (now),
+``lock`` or ``unlock`` acts on the relays from here too (:mod:`.direct`, still
+without typer). Anything else (help, other commands or options, ``off --in``
+with no daemon) goes to the full command line in :mod:`.main`, which then says
+and does what it always did.
+``stove --version`` alone is answered here too. The figures are in bench/README.md.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 from typing import Any
 
@@ -30,9 +33,17 @@ def main(argv: list[str] | None = None) -> None:
 
         print(version_line())
         sys.exit(0)
+    if argv is None:  # the `stove` process itself, which ends with this call
+        # Most of what it imported (pydantic, the models, typer) is alive at exit,
+        # and the interpreter's last cycle collections would walk all of it
+        # (~60 ms of every command). Python does not promise finalizers for
+        # objects alive at exit anyway; atexit handlers and flushes still run.
+        atexit.register(gc.freeze)
     if (plain := _plain_daemon_command(args)) is not None:
         try:
             code = _ask(*plain)
+            if code is None and "delay_s" not in plain[1]:  # no daemon: act from here
+                code = _one_shot(*plain)
         except GasstoveError as err:
             print(f"error: {for_people(str(err))}", file=sys.stderr)
             sys.exit(err.exit_code)
@@ -101,3 +112,18 @@ def _ask(config: str | None, request: dict[str, Any], as_json: bool) -> int | No
         return None
     action = "shut_off" if request["action"] == "off" else request["action"]
     return answer(route, request, as_json=as_json, action=action)
+
+
+def _one_shot(config: str | None, request: dict[str, Any], as_json: bool) -> int | None:
+    """``off`` (now), ``lock`` or ``unlock`` with no daemon: the exit code; None for the rest."""
+    if request["action"] not in ("off", "lock", "unlock"):
+        return None
+    from pathlib import Path
+
+    from ..adapters.config_file import default_config_path
+    from .direct import one_shot
+
+    action = "shut_off" if request["action"] == "off" else request["action"]
+    return one_shot(Path(config) if config else default_config_path(), action,
+                    request["burners"], as_json=as_json)
+

@@ -10,32 +10,32 @@ daemon client stay quick (bench/README.md has the figures).
 
 from __future__ import annotations
 
-import atexit
-import gc
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 from ..domain.errors import GasstoveError, UsageError
 from ..domain.timers import local_clock
+from .direct import act, run_with_stove
+from .direct import load as direct_load
+from .direct import resolve as _resolve
+from .direct import run as _run
 from .results import answer, for_people, print_results
 
 if TYPE_CHECKING:
     from ..adapters.config_file import DaemonRoute
     from ..adapters.mqtt_relay import MqttRelay
-    from ..control import Outcome, Stove
+    from ..control import Stove
     from ..domain.answers import Answer
     from ..domain.config import Config
     from ..domain.config_source import ConfigSource
     from ..domain.plan import Wiring
     from ..domain.voice import VoiceCommand
-
-T = TypeVar("T")
 
 
 def _add_sim(app: typer.Typer) -> None:
@@ -125,52 +125,10 @@ def config_path() -> Path:
 
 
 def load(warnings: list[str] | None = None, *, secrets_needed: bool = True) -> Config:
-    """The configuration. What the user should fix but that does not stop us (a secret
-    others may read) is printed, or added to ``warnings`` for the caller to report.
-
-    ``secrets_needed=False``: for commands that send nothing to a stove (parse,
-    history, check --offline); such a configuration never drives a relay.
-    """
-    from ..adapters.config_file import load_config_source
-
-    found: list[str] = []
-    unset: list[str] | None = None if secrets_needed else []
-    config, _loaded["source"] = load_config_source(config_path(), warnings=found, unset=unset)
-    if warnings is not None and unset:
-        warnings += unset  # (only a check lists them: the others did not need them)
-    if warnings is None:
-        for warning in found:
-            print(f"warning: {warning}", file=sys.stderr)
-    else:
-        warnings += found
+    """The configuration (see :func:`.direct.load`); the file it came from is kept for
+    whatever must ask a daemon to run this very file."""
+    config, _loaded["source"] = direct_load(config_path(), warnings, secrets_needed=secrets_needed)
     return config
-
-
-def run_with_stove(config: Config, act: Callable[[Stove], Awaitable[T]]) -> T:
-    """Build the relays, run ``act``, and always close the relays.
-
-    The burners' records are the daemon's (locks, pulses cut short), and an
-    action here waits for one the daemon or another command has under way.
-    """
-    from ..adapters.burner_guard import FileBurnerGuard
-    from ..adapters.relays import build_relays
-    from ..control import Stove
-
-    async def main() -> T:
-        stove = Stove(config.stove, build_relays(config),
-                      guard=FileBurnerGuard(config.daemon.burners_path()))
-        try:
-            return await act(stove)
-        finally:
-            await stove.close()
-
-    return _run(main())
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    import asyncio
-
-    return asyncio.run(coro)
 
 
 def report(results: list[Answer], *, as_json: bool, stove_name: str,
@@ -209,34 +167,7 @@ def daemon_first(request: dict[str, Any], *, as_json: bool, action: str) -> None
 def direct(config: Config, action: str, names: list[str], *, as_json: bool,
            source: str = "cli") -> NoReturn:
     """No daemon: act on the relays from this process, and put it on the record."""
-
-    async def act(stove: Stove) -> list[Outcome]:
-        outcomes: list[Outcome] = await getattr(stove, action)(names)
-        if action != "status":
-            await record_outcomes(config, outcomes, source=source)
-        return outcomes
-
-    outcomes = run_with_stove(config, act)
-    report([o.as_json() for o in outcomes], as_json=as_json, stove_name=config.stove.name,
-           action=action)
-
-
-async def record_outcomes(config: Config, outcomes: list[Outcome], *, source: str) -> None:
-    """History row and failure alerts for a one-shot action (the daemon does its own)."""
-    import os
-
-    from ..adapters.history import EventLog
-    from ..adapters.local_socket import user_label
-    from ..records import Recorder
-
-    log = EventLog.open(config.daemon.database_path())
-    recorder = Recorder(config.stove.name, log, on_failure=config.alerts.on_failure,
-                        log_alerts=False)
-    try:
-        await recorder.outcomes(outcomes, source=source, requested_by=user_label(os.getuid()))
-    finally:
-        if log is not None:
-            log.close()
+    raise typer.Exit(act(config, action, names, as_json=as_json, source=source))
 
 
 @app.command()
@@ -678,12 +609,6 @@ def _delay(in_: str | None, at: str | None) -> float | None:
     return None
 
 
-def _resolve(config: Config, words: list[str]) -> list[str]:
-    from ..control import Stove
-
-    return Stove(config.stove, {}).resolve(words)
-
-
 def _act_on_voice(command: VoiceCommand, *, wait: bool = False) -> int:
     """`stove say`: the same paths as `stove off`, `cancel` and `status`."""
     config = load()
@@ -709,13 +634,8 @@ _register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one-line errors with the contract's exit codes."""
-    if argv is None:  # the `stove` process itself, which ends with this call
-        # Most of what it imported (typer, pydantic, the models) is alive at exit,
-        # and the interpreter's last cycle collections would walk all of it
-        # (~60 ms of every command). Python does not promise finalizers for
-        # objects alive at exit anyway; atexit handlers and flushes still run.
-        atexit.register(gc.freeze)
+    """The full command line: one-line errors with the contract's exit codes (the ``stove``
+    process comes here through :func:`.fast.main`)."""
     try:
         code = app(args=argv, standalone_mode=False)
     except GasstoveError as err:
