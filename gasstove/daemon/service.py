@@ -356,7 +356,8 @@ class Daemon:
                 pass
             late = late_at_start + max(0.0, min(self.clock.monotonic() - deadline,
                                                 self.clock.wall() - due))
-            started = self._start_firing(timer)
+            self._start_firing(timer)
+            started = self.clock.monotonic()
         else:
             late, started, first = fired
         try:
@@ -423,30 +424,31 @@ class Daemon:
         finally:
             if self._alarms.get(key) is group:  # (a timer set from now on has a new alarm)
                 del self._alarms[key]
-        now, wall = self.clock.monotonic(), self.clock.wall()
         fired: dict[str, tuple[_Waiting, float]] = {}
+        started = self.clock.monotonic()
         for name, waiting in group.items():
             if waiting.woken.done():
                 continue  # (its task was cancelled)
             if self._cutting[name].locked():
                 waiting.woken.set_result(None)  # it waits for that cut itself
                 continue
-            late = waiting.late_at_start + max(0.0, min(now - waiting.deadline, wall - due))
             self._start_firing(waiting.timer)
+            # (each timer's own lateness: the clocks read as its turn came)
+            late = waiting.late_at_start + max(0.0, min(
+                self.clock.monotonic() - waiting.deadline, self.clock.wall() - due))
             fired[name] = (waiting, late)
         if fired:
             # The first shut-off of them all before any of their tasks runs again; its
             # own task, so that a stop (which cancels the alarms) lets it finish.
-            cut = asyncio.create_task(self._first_cut(fired, now), name="timers-due")
+            cut = asyncio.create_task(self._first_cut(fired, started), name="timers-due")
             self._running.add(cut)
             cut.add_done_callback(self._running.discard)
 
-    def _start_firing(self, timer: Timer) -> float:
+    def _start_firing(self, timer: Timer) -> None:
         """From here the shut-off runs to its end: a cancel that arrives now is too late."""
         self._tasks.pop(timer.burner, None)
         self._firing.add(timer.burner)
         self.disk.later(self.store.mark_firing, timer)
-        return self.clock.monotonic()
 
     async def _first_cut(self, fired: dict[str, tuple[_Waiting, float]], started: float) -> None:
         """One shut-off of every burner whose timer fired together (each its own outcome);
