@@ -10,14 +10,25 @@ The guard's limits are shortened for the bench (``away_after`` 3 s instead of at
 least a minute) by building its configuration without validation; the code path is
 the one `stove serve` runs. Errors are against the ideal instants: the warning at
 cut - warn_before, the cut at the announced ``cut_at``.
+
+Each round runs in its own process, once with this tree and once with a baseline tree
+(``git archive`` of ``--baseline``: the tree before the shut-off path's issue 17 work),
+alternated, so both see the same load::
+
+    .venv/bin/python bench/bench_guard.py [--rounds 3] [--baseline REV] 1 1000
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,16 +36,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench_timers import InstantRelay
+from bench_timers import ROOT, InstantRelay, baseline_tree
 
-from gasstove.adapters.config_file import parse_config
-from gasstove.adapters.store import Store
-from gasstove.control import Stove
-from gasstove.daemon.clock import SystemClock
-from gasstove.daemon.service import Daemon
-from gasstove.domain.commands import parse_command
-from gasstove.domain.guard import GuardConfig, PresenceInput
-
+#: main before the shut-off path's work on issue 17 (guard cuts, timers at 10,000).
+BASELINE = "5920d7a"
 WARN_BEFORE_S = 1.0
 AWAY_AFTER_S = 3.0
 TIMER_S = 2.5
@@ -59,6 +64,14 @@ class TimedRelay(InstantRelay):
 async def _round(count: int, reason: str, tmp: Path) -> dict[str, list[float]]:
     """Absolute errors (s) of the warning instant, the announced cut_at and the cut
     instant (against the announced one), per burner."""
+    from gasstove.adapters.config_file import parse_config
+    from gasstove.adapters.store import Store
+    from gasstove.control import Stove
+    from gasstove.daemon.clock import SystemClock
+    from gasstove.daemon.service import Daemon
+    from gasstove.domain.commands import parse_command
+    from gasstove.domain.guard import GuardConfig, PresenceInput
+
     burners = "".join(
         f"    b{i:05d}:\n      cut_seconds: 1s\n"
         f"      flame: {{topic: bench/b{i}/flame}}\n"
@@ -91,8 +104,8 @@ async def _round(count: int, reason: str, tmp: Path) -> dict[str, list[float]]:
     await asyncio.sleep(0.2)
     start = time.time()
     if reason == "timer":
-        # (arming writes each timer to SQLite first, ~4 ms each here: give them time)
-        delay = TIMER_S + count * 0.01
+        # (arming writes the timers to SQLite in one transaction first: give it time)
+        delay = TIMER_S + count * 0.001
         await daemon.handle(parse_command({"action": "off", "burners": ["all"],
                                            "delay_s": delay}, source="bench"))
         ideal = next(iter(daemon.timers.values())).due_at  # (one instant for all)
@@ -114,33 +127,57 @@ async def _round(count: int, reason: str, tmp: Path) -> dict[str, list[float]]:
     return {kind: sorted(values) for kind, values in errors.items()}
 
 
-def run(counts: tuple[int, ...] = (1, 1000)) -> list[tuple[str, str]]:
-    log = logging.getLogger("gasstove")
-    level = log.level
-    log.setLevel(logging.ERROR)  # (a line per warning and cut)
-    try:
-        return _rows(counts)
-    finally:
-        log.setLevel(level)
+def _child(tree: Path, count: int, reason: str) -> dict[str, list[float]]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, __file__, "--child", reason, str(count)], env=env,
+                          capture_output=True, text=True, timeout=600, check=True)
+    result: dict[str, list[float]] = json.loads(done.stdout.splitlines()[-1])
+    return result
 
 
-def _rows(counts: tuple[int, ...]) -> list[tuple[str, str]]:
+def run(counts: tuple[int, ...] = (1, 1000), rounds: int = 1,
+        baseline: str = BASELINE) -> list[tuple[str, str]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        trees = {"before": baseline_tree(baseline, Path(tmp)), "after": ROOT}
         for reason in ("timer", "inactivity"):
             for count in counts:
-                began = time.perf_counter()
-                errors = asyncio.run(_round(count, reason, Path(tmp)))
-                took = time.perf_counter() - began
-                for kind, values in errors.items():
-                    p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-                    rows.append((f"guard, {count} {reason} cut(s) at once: {kind} error",
-                                 f"p50 {statistics.median(values) * 1000:.1f} ms, p99 "
-                                 f"{p99 * 1000:.1f} ms, max {values[-1] * 1000:.1f} ms "
-                                 f"(target p99 <= 100 ms; run {took:.1f} s)"))
+                got: dict[str, dict[str, list[float]]] = {
+                    name: {"warning": [], "cut_at": [], "cut": []} for name in trees}
+                for _ in range(rounds):
+                    for name, tree in trees.items():
+                        for kind, values in _child(tree, count, reason).items():
+                            got[name][kind].extend(values)
+                for name in trees:
+                    tree = baseline if name == "before" else "this tree"
+                    for kind, values in got[name].items():
+                        values.sort()
+                        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+                        rows.append((f"guard, {count} {reason} cut(s) at once: {kind} error, "
+                                     f"{name} ({tree})",
+                                     f"p50 {statistics.median(values) * 1000:.1f} ms, p99 "
+                                     f"{p99 * 1000:.1f} ms, max {values[-1] * 1000:.1f} ms "
+                                     f"(target p99 <= 100 ms; {rounds} round(s) pooled)"))
     return rows
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("counts", nargs="*", type=int, default=[1, 1000])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        logging.getLogger("gasstove").setLevel(logging.ERROR)  # (a line per warning and cut)
+        with tempfile.TemporaryDirectory() as tmp:
+            errors = asyncio.run(_round(args.counts[0], args.child, Path(tmp)))
+        print(json.dumps(errors))
+        return
+    for name, value in run(tuple(args.counts), args.rounds, args.baseline):
+        print(f"{name:<72} {value}")
+
+
 if __name__ == "__main__":
-    for name, value in run():
-        print(f"{name:<58} {value}")
+    main()

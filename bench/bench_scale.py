@@ -61,6 +61,41 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+#: The daemon under tracemalloc: on SIGUSR1 it appends the largest live allocations
+#: (by line, and by the gasstove frame nearest them) and its current and peak traced bytes.
+_TRACED = """
+import runpy, signal, sys, tracemalloc
+tracemalloc.start(12)
+def dump(*_):
+    snap = tracemalloc.take_snapshot()
+    current, peak = tracemalloc.get_traced_memory()
+    with open({path!r}, "a") as out:
+        print(f"traced {{current / 2**20:.1f}} MB, peak {{peak / 2**20:.1f}} MB", file=out)
+        for stat in snap.statistics("lineno")[:25]:
+            print("  ", stat, file=out)
+        by_ours = {{}}
+        for trace in snap.traces:
+            frame = next((f for f in reversed(trace.traceback) if "/gasstove/" in f.filename),
+                         trace.traceback[-1])
+            key = f"{{frame.filename.split('site-packages/')[-1]}}:{{frame.lineno}}"
+            by_ours[key] = by_ours.get(key, 0) + trace.size
+        print("  by the nearest gasstove line:", file=out)
+        for key, size in sorted(by_ours.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"    {{size / 2**20:7.1f}} MB {{key}}", file=out)
+signal.signal(signal.SIGUSR1, dump)
+sys.argv = ["gasstove", *{argv!r}]
+runpy.run_module("gasstove", run_name="__main__")
+"""
+
+
+def _dump_memory(pid: int, when: str) -> None:
+    if path := os.environ.get("BENCH_TRACEMALLOC"):
+        with open(path, "a") as out:
+            print(f"{when}: RSS {_rss_mb(pid):.0f} MB", file=out)
+        os.kill(pid, signal.SIGUSR1)
+        time.sleep(30)  # (a snapshot of ten thousand relays' objects takes a while)
+
+
 def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]:
     tag = secrets.token_hex(2)
     base = f"scale{tag}/big"
@@ -112,7 +147,10 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
         env, tree = dict(os.environ), os.environ.get("BENCH_DAEMON_TREE")
         if tree:  # the daemon of another checkout (`-m` looks in the working folder first)
             env["PYTHONPATH"] = tree
-        serve = subprocess.Popen([sys.executable, "-m", "gasstove", "-c", str(config), "serve"],
+        command = ["-m", "gasstove", "-c", str(config), "serve"]
+        if traced := os.environ.get("BENCH_TRACEMALLOC"):  # where the daemon's memory goes
+            command = ["-c", _TRACED.format(path=traced, argv=command[2:])]
+        serve = subprocess.Popen([sys.executable, *command],
                                  stderr=subprocess.PIPE, text=True, env=env, cwd=tree)
         tail: list[str] = []
         assert serve.stderr is not None
@@ -138,6 +176,7 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
                     break
                 cpu = now
             ready = time.perf_counter() - start
+            _dump_memory(serve.pid, f"{count} relays, first poll done")
             rows.append((f"{count} relays: daemon start to online / first poll done",
                          f"{up:.1f} s / {ready:.1f} s, RSS {_rss_mb(serve.pid):.0f} MB"))
             if profile := os.environ.get("BENCH_PYSPY"):  # where the daemon's time goes
@@ -166,6 +205,7 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             rows.append((f"{count} relays: daemon RSS / idle CPU over {idle_s:.0f} s",
                          f"{_rss_mb(serve.pid):.0f} MB / {idle:.1f} % of one core "
                          "(poll_interval 60 s)"))
+            _dump_memory(serve.pid, f"{count} relays, after the run")
         finally:
             serve.send_signal(signal.SIGTERM)
             try:

@@ -48,7 +48,7 @@ def main() -> None:
     rows = [*bench_cli.import_times(), *bench_cli.run(3 if quick else 9),
             *bench_timers.run((1000,) if quick else (1000, 10000), 1 if quick else 3),
             *bench_config.run((4000,), 1 if quick else 3),
-            *bench_guard.run((1, 100) if quick else (1, 1000)),
+            *bench_guard.run((1, 100) if quick else (1, 1000), 1 if quick else 3),
             *bench_mqtt.run(10 if quick else 60, 2 if quick else 5),
             *bench_mqtt.run(5 if quick else 20, 0, tcp_nodelay=False, dialects=("tasmota",)),
             *bench_scale.run((1000,) if quick else (1000, 10000), 3 if quick else 10),

@@ -241,6 +241,37 @@ def test_replace_cancel_and_shut_off_now(miio_relay: Callable[..., SimRelay], tm
     asyncio.run(main())
 
 
+def test_timers_set_together_fire_together_but_one_cancelled_or_moved_stays_out(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """Timers due at one instant share one alarm: a cancel or a new time for one of them
+    takes it out of that alarm, and the others still fire on time."""
+    sims = {name: miio_relay() for name in ("left", "middle", "right")}
+    clock = FakeClock()
+
+    async def main() -> None:
+        yaml = [burner_yaml(name, sim) for name, sim in sims.items()]
+        async with running(tmp_path / "g.db", clock, *yaml) as (daemon, fired):
+            start = clock.monotonic()
+            armed = await daemon.handle(off_in(600, "left", "middle", "right"))
+            assert [r["ok"] for r in armed] == [True] * 3
+            await daemon.handle(Command("cancel", ("middle",)))
+            await daemon.handle(off_in(1200, "right"))
+            await clock.advance(600.1)
+            await clock.advance_until(lambda: bool(fired))
+            assert [(b, ok) for b, ok, _ in fired] == [("left", True)]
+            assert not sims["left"].burner.lit and fired[0][2] < 0.2
+            assert sims["middle"].burner.lit and sims["right"].burner.lit
+            await clock.advance(start + 1199.9 - clock.monotonic())
+            assert sims["right"].burner.lit, "moved to 1200 s: not before"
+            await clock.advance(0.2)
+            await clock.advance_until(lambda: len(fired) == 2)
+            assert fired[1][:2] == ("right", True) and not sims["right"].burner.lit
+            assert sims["middle"].burner.lit and daemon.timers == {}
+
+    asyncio.run(main())
+
+
 def test_an_unconfirmed_timer_shut_off_is_retried_and_logged_at_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -93,6 +93,9 @@ def test_timers_are_warned_of_but_fired_by_the_daemon() -> None:
     g = guard(presence=None)
     g.timer("right", 1200)
     assert g.look("right", 1140).warn and not g.look("right", 1300).due
+    # Warned: nothing more to look at (its firing tells the guard; ten thousand timers
+    # due at once did cost ten thousand looks at that instant)
+    assert g.look("right", 1140).wake is None
 
 
 def test_warn_before_zero_announces_nothing() -> None:

@@ -214,9 +214,15 @@ class FileBurnerGuard:
         #: Burners held through this guard now: a kept file is one open file for the
         #: whole process, and its flock does not exclude a second holder in it.
         self._held: set[str] = set()
+        #: Each record's path, joined once (pathlib's join cost a cut of every one of
+        #: ten thousand burners ~0.1 s, twice per hold).
+        self._paths: dict[str, Path] = {}
 
     def _path(self, burner: str) -> Path:
-        return self.directory / f"{burner}.record"
+        path = self._paths.get(burner)
+        if path is None:
+            path = self._paths[burner] = self.directory / f"{burner}.record"
+        return path
 
     @contextlib.asynccontextmanager
     async def hold(self, burner: str, *, wait: float) -> AsyncIterator[Hold]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..adapters.disk import DiskWriter
@@ -50,6 +51,20 @@ _LOG = logging.getLogger("gasstove.daemon")
 
 
 Result = Answer
+#: What the alarm tells a timer it fired: how late, when (monotonic), and its first shut-off.
+Fired = tuple[float, float, "asyncio.Future[Outcome]"]
+
+
+@dataclass
+class _Waiting:
+    """A timer waiting for the alarm of its due instant."""
+
+    timer: Timer
+    deadline: float  #: monotonic (see monotonic_deadline)
+    late_at_start: float
+    #: Set by the alarm: what it fired (None: the burner is being cut, the timer waits for
+    #: that cut's outcome itself); cancelled with the timer's task.
+    woken: asyncio.Future[Fired | None]
 
 
 class Daemon:
@@ -82,8 +97,9 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}  #: timers still waiting
         self._running: set[asyncio.Task[None]] = set()  #: waiting or firing
         self._firing: set[str] = set()
-        #: Timers come due in this turn of the loop, waiting for their first shut-off.
-        self._due: dict[str, list[asyncio.Future[Outcome]]] = {}
+        #: Timers waiting, by (due instant, monotonic deadline in ms): one alarm each.
+        self._alarms: dict[tuple[float, int], dict[str, _Waiting]] = {}
+        self._rings: set[asyncio.Task[None]] = set()  #: the alarms' tasks
         #: Held by an immediate shut-off of the burner until its timer is settled:
         #: a timer coming due meanwhile waits for the outcome (see _cut_now).
         self._cutting = {name: asyncio.Lock() for name in stove.config.burners}
@@ -130,7 +146,7 @@ class Daemon:
         A shut-off already under way is let finish (it is bounded by the
         deadlines and the pulse), so a stop never leaves a relay cutting.
         """
-        for task in self._tasks.values():
+        for task in (*self._tasks.values(), *self._rings):
             task.cancel()
         await self.guard.stop()
         await asyncio.gather(*self._running, return_exceptions=True)
@@ -227,7 +243,10 @@ class Daemon:
         return result
 
     async def _shut_off_now(self, names: list[str], command: Command) -> list[Result]:
-        cuts = await asyncio.gather(*(self._cut_now(n, command) for n in names))
+        if len(names) == 1:  # (no task of its own: a guard cut is one, and a thousand come at once)
+            cuts = [await self._cut_now(names[0], command)]
+        else:
+            cuts = await asyncio.gather(*(self._cut_now(n, command) for n in names))
         outcomes = [outcome for outcome, _ in cuts]
         for o in outcomes:
             _log_outcome(o, f"from {command.source}")
@@ -329,24 +348,22 @@ class Daemon:
 
     async def _wait_and_fire(self, timer: Timer, deadline: float, due: float,
                              late_at_start: float, again: int) -> None:
-        # Fired at the earlier of the monotonic deadline and the wall-clock due
-        # instant (see monotonic_deadline): a clock that was behind when the timer was
-        # restored, and that NTP then corrects, does not add its error to the wait.
-        while (wait := min(deadline - self.clock.monotonic(), due - self.clock.wall())) > 0:
-            await self.clock.sleep(min(wait, WALL_CHECK_S))
-        # An immediate cut under way may cover this timer: wait for its outcome
-        # (a confirmed one cancels this task) rather than pulse right after it.
-        async with self._cutting[timer.burner]:
-            pass
-        late = late_at_start + max(0.0, min(self.clock.monotonic() - deadline,
-                                            self.clock.wall() - due))
-        # From here the shut-off runs to its end: a cancel that arrives now is too late.
-        self._tasks.pop(timer.burner, None)
-        self._firing.add(timer.burner)
-        self.disk.later(self.store.mark_firing, timer)
-        started = self.clock.monotonic()
+        fired = await self._alarm(_Waiting(timer, deadline, late_at_start,
+                                           asyncio.get_running_loop().create_future()), due)
+        first = None
+        if fired is None:
+            # An immediate cut under way may cover this timer: wait for its outcome
+            # (a confirmed one cancels this task) rather than pulse right after it.
+            async with self._cutting[timer.burner]:
+                pass
+            late = late_at_start + max(0.0, min(self.clock.monotonic() - deadline,
+                                                self.clock.wall() - due))
+            self._start_firing(timer)
+            started = self.clock.monotonic()
+        else:
+            late, started, first = fired
         try:
-            outcome = await self._fire_with_retries(timer)
+            outcome = await self._fire_with_retries(timer, first)
         except Exception as err:  # a bug must not lose the timer: it stays armed below
             _LOG.exception("internal error firing the timer of %s", timer.burner)
             outcome = Outcome(timer.burner, "shut_off", False, "unknown",
@@ -375,50 +392,95 @@ class Daemon:
             listener(timer, outcome, late)
         self._results([outcome])
 
-    async def _fire_with_retries(self, timer: Timer) -> Outcome:
-        first = True
+    async def _alarm(self, waiting: _Waiting, due: float) -> Fired | None:
+        """Wait with every timer due at the same instant for their one alarm.
 
+        Ten thousand timers of one command are one wake-up and one shut-off of ten
+        thousand burners, sent before any of their tasks runs again (a wake-up per
+        timer, and then their shut-offs, made the last one ~0.3 s late; issue 17).
+        """
+        key = (due, math.ceil(waiting.deadline * 1000))  # (deadlines within 1 ms: one alarm)
+        group = self._alarms.get(key)
+        if group is None:
+            group = self._alarms[key] = {}
+            ring = asyncio.create_task(self._ring(key, group), name=f"alarm-{due}")
+            self._rings.add(ring)
+            ring.add_done_callback(self._rings.discard)
+        name = waiting.timer.burner
+        group[name] = waiting
+        try:
+            return await waiting.woken
+        finally:
+            if group.get(name) is waiting:  # (cancelled: replaced or cancelled timer)
+                del group[name]
+
+    async def _ring(self, key: tuple[float, int], group: dict[str, _Waiting]) -> None:
+        # Fired at the earlier of the monotonic deadline and the wall-clock due
+        # instant (see monotonic_deadline): a clock that was behind when the timer was
+        # restored, and that NTP then corrects, does not add its error to the wait.
+        due, deadline = key[0], key[1] / 1000
+        try:
+            while group and (wait := min(deadline - self.clock.monotonic(),
+                                         due - self.clock.wall())) > 0:
+                await self.clock.sleep(min(wait, WALL_CHECK_S))
+        finally:
+            if self._alarms.get(key) is group:  # (a timer set from now on has a new alarm)
+                del self._alarms[key]
+        fired: dict[str, tuple[_Waiting, float]] = {}
+        started = self.clock.monotonic()
+        for name, waiting in group.items():
+            if waiting.woken.done():
+                continue  # (its task was cancelled)
+            if self._cutting[name].locked():
+                waiting.woken.set_result(None)  # it waits for that cut itself
+                continue
+            self._start_firing(waiting.timer)
+            # (each timer's own lateness: the clocks read as its turn came)
+            late = waiting.late_at_start + max(0.0, min(
+                self.clock.monotonic() - waiting.deadline, self.clock.wall() - due))
+            fired[name] = (waiting, late)
+        if fired:
+            # The first shut-off of them all before any of their tasks runs again; its
+            # own task, so that a stop (which cancels the alarms) lets it finish.
+            cut = asyncio.create_task(self._first_cut(fired, started), name="timers-due")
+            self._running.add(cut)
+            cut.add_done_callback(self._running.discard)
+
+    def _start_firing(self, timer: Timer) -> None:
+        """From here the shut-off runs to its end: a cancel that arrives now is too late."""
+        self._tasks.pop(timer.burner, None)
+        self._firing.add(timer.burner)
+        self.disk.later(self.store.mark_firing, timer)
+
+    async def _first_cut(self, fired: dict[str, tuple[_Waiting, float]], started: float) -> None:
+        """One shut-off of every burner whose timer fired together (each its own outcome);
+        each timer's task goes on with its outcome (its retries, records, removal)."""
+        loop = asyncio.get_running_loop()
+        first = {name: loop.create_future() for name in fired}
+        try:
+            for outcome in await self._cut(list(fired)):
+                first[outcome.burner].set_result(outcome)
+        except Exception as err:  # each timer then says so and stays armed
+            for future in first.values():
+                if not future.done():
+                    future.set_exception(err)
+        for name, (waiting, late) in fired.items():
+            if not waiting.woken.done():
+                waiting.woken.set_result((late, started, first[name]))
+
+    async def _fire_with_retries(self, timer: Timer,
+                                 first: asyncio.Future[Outcome] | None) -> Outcome:
+        """``first``: the outcome of the first attempt, made with the timers due with it."""
         async def attempt() -> Outcome:
             nonlocal first
-            if first:
-                first = False
-                return await self._first_attempt(timer.burner)
+            if first is not None:
+                made, first = first, None
+                return await made
             (outcome,) = await self._cut([timer.burner])
             return outcome
 
         return await shut_off_with_retries(attempt, sleep=self.clock.sleep,
                                            retry_after=self.retry_after)
-
-    async def _first_attempt(self, name: str) -> Outcome:
-        """A timer's first shut-off, with every timer come due in the same turn of the loop:
-        ten thousand timers due together are one shut-off of ten thousand burners, not
-        ten thousand shut-offs of one (each burner still gets its own outcome)."""
-        if not self._due:
-            asyncio.get_running_loop().call_soon(self._cut_due)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._due.setdefault(name, []).append(future)
-        return await future
-
-    def _cut_due(self) -> None:
-        due, self._due = self._due, {}
-
-        async def cut() -> None:
-            try:
-                outcomes = await self._cut(list(due))
-            except Exception as err:  # each timer then says so and stays armed
-                outcomes = []
-                for waiting in due.values():
-                    for future in waiting:
-                        if not future.done():
-                            future.set_exception(err)
-            for outcome in outcomes:
-                for future in due[outcome.burner]:
-                    if not future.done():
-                        future.set_result(outcome)
-
-        task = asyncio.create_task(cut(), name="timers-due")
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
 
     async def _cut(self, names: list[str]) -> list[Outcome]:
         self._pulsing.update(names)

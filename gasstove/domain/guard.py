@@ -285,9 +285,13 @@ class Guard:
         if p is None:
             return Look(None, warn=False, due=False, wake=None)
         warn_at = p.at - self.config.warn_before
+        # A timer fires by itself and tells the guard: nothing to look at when it is due
+        # (ten thousand timers due at once must not also cost ten thousand looks then).
+        cut_at = None if p.reason == "timer" else p.at
         return Look(p, warn=self.config.warn_before > 0 and warn_at <= now,
-                    due=p.reason != "timer" and not self.burners[burner].cutting and p.at <= now,
-                    wake=min((t for t in (warn_at, p.at) if t > now), default=None))
+                    due=cut_at is not None and not self.burners[burner].cutting and cut_at <= now,
+                    wake=min((t for t in (warn_at, cut_at) if t is not None and t > now),
+                             default=None))
 
     def ended(self, burner: str, p: Pending) -> str:
         """Why the warning of ``p``, shown before, is withdrawn now (it was not cut)."""
