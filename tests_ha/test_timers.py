@@ -101,7 +101,8 @@ async def test_a_failed_timer_is_retried_like_the_daemons_and_stays_in_repairs_u
     assert issue.translation_key == "shut_off_failed"
     placeholders = issue.translation_placeholders or {}
     assert placeholders["burner"] == "Left" and placeholders["stove"] == "Kitchen"
-    assert placeholders["message"] == "the relay did not answer in time" and TOKEN not in str(placeholders)
+    assert placeholders["message"].startswith("the relay did not answer in time")
+    assert TOKEN not in str(placeholders)
     # Between attempts the timer is still stored (a restart now fires it again),
     # and a cancel is too late: the shut-off is under way.
     assert set(_stored_timers(hass_storage, entry)) == {"left"}
@@ -319,7 +320,7 @@ async def test_the_repair_shuts_the_burner_off_again(hass: HomeAssistant, miio_r
     result = await manager.async_configure(result["flow_id"], {})
     assert result["type"] == "form" and result["errors"] == {"base": "not_confirmed"}
     # The reason alone: "Still not confirmed: no answer ...", not the whole toast again.
-    assert result["description_placeholders"]["message"] == "the relay did not answer in time"
+    assert result["description_placeholders"]["message"].startswith("the relay did not answer in time")
     assert left.lit and _issue(hass, entry) is not None  # still silent: still a problem
     _silent(left, False)
     result = await manager.async_configure(result["flow_id"], {})
