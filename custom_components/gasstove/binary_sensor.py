@@ -21,7 +21,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .coordinator import GasStoveConfigEntry
-from .entity import GasStoveEntity
+from .entity import GasStoveEntity, per_burner
 
 #: Reads only: the coordinator does the work.
 PARALLEL_UPDATES = 0
@@ -39,13 +39,8 @@ CONNECTION = BinarySensorEntityDescription(
 async def async_setup_entry(
     hass: HomeAssistant, entry: GasStoveConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    coordinator = entry.runtime_data
-    async_add_entities(
-        entity
-        for burner in coordinator.config.burners
-        for entity in (GasStoveProblemSensor(coordinator, burner, PROBLEM),
-                       GasStoveConnectionSensor(coordinator, burner, CONNECTION))
-    )
+    async_add_entities(per_burner(entry.runtime_data, (GasStoveProblemSensor, PROBLEM),
+                                  (GasStoveConnectionSensor, CONNECTION)))
 
 
 class GasStoveProblemSensor(GasStoveEntity, BinarySensorEntity):

@@ -8,7 +8,7 @@ from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .const import DEFAULT_SNOOZE_S
 from .coordinator import GasStoveConfigEntry
-from .entity import GasStoveEntity
+from .entity import GasStoveEntity, per_burner
 
 #: Burners are independent: one relay that does not answer must not hold up
 #: another burner's cut (the library takes one action at a time per burner).
@@ -21,13 +21,8 @@ SNOOZE = ButtonEntityDescription(key="snooze", translation_key="snooze")
 async def async_setup_entry(
     hass: HomeAssistant, entry: GasStoveConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    coordinator = entry.runtime_data
-    async_add_entities(
-        entity
-        for b in coordinator.config.burners
-        for entity in (GasStoveShutOffButton(coordinator, b, SHUT_OFF),
-                       GasStoveSnoozeButton(coordinator, b, SNOOZE))
-    )
+    async_add_entities(per_burner(entry.runtime_data, (GasStoveShutOffButton, SHUT_OFF),
+                                  (GasStoveSnoozeButton, SNOOZE)))
 
 
 class GasStoveShutOffButton(GasStoveEntity, ButtonEntity):

@@ -17,6 +17,13 @@ def unique_id(stove_id: str, burner: str, key: str) -> str:
     return f"{stove_id}_{burner}_{key}"
 
 
+def per_burner(coordinator: GasStoveCoordinator,
+               *kinds: tuple[type[GasStoveEntity], EntityDescription]) -> list[GasStoveEntity]:
+    """A platform's entities: one of each kind for every burner, burner by burner."""
+    return [kind(coordinator, burner, description)
+            for burner in coordinator.config.burners for kind, description in kinds]
+
+
 class GasStoveEntity(CoordinatorEntity[GasStoveCoordinator]):
     _attr_has_entity_name = True
 

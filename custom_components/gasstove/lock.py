@@ -20,7 +20,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .coordinator import GasStoveConfigEntry
-from .entity import GasStoveEntity
+from .entity import GasStoveEntity, per_burner
 
 #: Burners are independent: one relay that does not answer must not hold up
 #: another burner's lock (the library takes one action at a time per burner).
@@ -32,8 +32,7 @@ LOCK = LockEntityDescription(key="lock", translation_key="lock")
 async def async_setup_entry(
     hass: HomeAssistant, entry: GasStoveConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    coordinator = entry.runtime_data
-    async_add_entities(GasStoveLock(coordinator, b, LOCK) for b in coordinator.config.burners)
+    async_add_entities(per_burner(entry.runtime_data, (GasStoveLock, LOCK)))
 
 
 class GasStoveLock(GasStoveEntity, LockEntity):

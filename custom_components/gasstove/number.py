@@ -24,7 +24,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import MAX_DELAY_MINUTES
 from .coordinator import GasStoveConfigEntry
-from .entity import GasStoveEntity
+from .entity import GasStoveEntity, per_burner
 
 #: Burners are independent (each has its own timer).
 PARALLEL_UPDATES = 0
@@ -39,8 +39,7 @@ SHUT_OFF_IN = NumberEntityDescription(
 async def async_setup_entry(
     hass: HomeAssistant, entry: GasStoveConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    coordinator = entry.runtime_data
-    async_add_entities(GasStoveTimerNumber(coordinator, b, SHUT_OFF_IN) for b in coordinator.config.burners)
+    async_add_entities(per_burner(entry.runtime_data, (GasStoveTimerNumber, SHUT_OFF_IN)))
 
 
 class GasStoveTimerNumber(GasStoveEntity, NumberEntity):

@@ -24,7 +24,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.util import dt as dt_util
 
 from .coordinator import GasStoveConfigEntry, GasStoveCoordinator, LastShutOff
-from .entity import GasStoveEntity
+from .entity import GasStoveEntity, per_burner
 
 #: Reads only: the coordinator does the work.
 PARALLEL_UPDATES = 0
@@ -54,15 +54,10 @@ WARNING = SensorEntityDescription(
 async def async_setup_entry(
     hass: HomeAssistant, entry: GasStoveConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    coordinator = entry.runtime_data
-    async_add_entities(
-        entity
-        for burner in coordinator.config.burners
-        for entity in (GasStoveBurnerSensor(coordinator, burner, BURNER),
-                       GasStoveLastShutOffSensor(coordinator, burner, LAST_SHUT_OFF),
-                       GasStoveTimerSensor(coordinator, burner, SCHEDULED),
-                       GasStoveWarningSensor(coordinator, burner, WARNING))
-    )
+    async_add_entities(per_burner(
+        entry.runtime_data, (GasStoveBurnerSensor, BURNER),
+        (GasStoveLastShutOffSensor, LAST_SHUT_OFF), (GasStoveTimerSensor, SCHEDULED),
+        (GasStoveWarningSensor, WARNING)))
 
 
 def burner_state(coordinator: GasStoveCoordinator, burner: str) -> str | None:
