@@ -48,7 +48,7 @@ _FACE: dict[str, tuple[str, ...]] = {
     ),
     "gasstove.domain.voice.reply": ("REPLIES", "join_names", "status_part", "status_sentence"),
     "gasstove.timer_policy": ("cut_confirmed", "retry_pause", "shut_off_with_retries"),
-    "gasstove.domain.flame": ("FlameInput", "MqttInput", "temperature_lit"),
+    "gasstove.domain.flame": ("FlameInput", "MqttInput", "flame_word", "temperature_lit"),
     "gasstove.domain.guard": (
         "HAZARD_RETRY_S", "HAZARD_WORDS", "RETRY_S", "Guard", "GuardConfig", "HazardInput", "Look",
         "Pending", "PresenceInput", "SnoozeRefused", "cut_text", "warning_text", "what_it_knows",
@@ -87,7 +87,7 @@ if TYPE_CHECKING:
         Unconfirmed,
         UsageError,
     )
-    from .domain.flame import FlameInput, MqttInput, temperature_lit
+    from .domain.flame import FlameInput, MqttInput, flame_word, temperature_lit
     from .domain.guard import (
         HAZARD_RETRY_S,
         HAZARD_WORDS,
@@ -172,6 +172,7 @@ __all__ = [
     "cut_confirmed",
     "cut_text",
     "default_config_path",
+    "flame_word",
     "format_duration",
     "join_names",
     "load_config",

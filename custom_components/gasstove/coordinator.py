@@ -68,7 +68,7 @@ from .flame import FlameWatch
 from .guard import HassGuard
 from .repairs import async_clear_failure, async_report_failure, failure_issue_id
 from .stove_config import stove_config_from_entry
-from .words import join_names, language, text
+from .words import join_clauses, join_names, language, text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def reason(hass: HomeAssistant, outcome: Outcome) -> str:
     if outcome.action == "restore":  # a pulse cut short, left cutting
         return text(hass, "reason_not_restored", reason=said)
     if outcome.sent and outcome.restored is None:
-        said += ("；" if language(hass) == "zh" else "; ") + text(hass, "reason_may_have_acted")
+        said = join_clauses(hass, [said, text(hass, "reason_may_have_acted")])
     return said
 
 
@@ -240,8 +240,7 @@ class GasStoveCoordinator(DataUpdateCoordinator[dict[str, BurnerData]]):
 
     def _failure_placeholders(self, failed: list[Outcome]) -> dict[str, str]:
         return {"stove": self.entry.title, "burners": self.names(o.burner for o in failed),
-                "reason": ("；" if language(self.hass) == "zh" else "; ").join(
-                    reason(self.hass, o) for o in failed)}
+                "reason": join_clauses(self.hass, (reason(self.hass, o) for o in failed))}
 
     # -- actions ------------------------------------------------------------------
     async def async_shut_off(self, burners: list[str], *, source: str,

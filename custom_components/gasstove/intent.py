@@ -41,6 +41,7 @@ from gasstove import (
     NOT_UNDERSTOOD_INTENT,
     REPLIES,
     VoiceCommand,
+    flame_word,
     join_names,
     parse_delay,
     parse_utterance,
@@ -204,11 +205,10 @@ class GasStoveIntent(intent.IntentHandler):
             await coordinator.async_refresh()
             for name in burners:
                 data = (coordinator.data or {}).get(name)
-                lit = coordinator.flames.lit.get(name)
                 answer: dict[str, Any] = {
                     "burner": name, "relay": data.state if data else "unknown",
-                    "flame": ("no_input" if not coordinator.guard.has_flame(name)
-                              else "unknown" if lit is None else "lit" if lit else "out")}
+                    "flame": flame_word(coordinator.guard.has_flame(name),
+                                        coordinator.flames.lit.get(name))}
                 if timer := coordinator.timers.get(name):
                     answer["timer"] = {
                         "in_s": max(1, round((timer.due - dt_util.utcnow()).total_seconds()))}

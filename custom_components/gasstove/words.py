@@ -50,3 +50,8 @@ async def async_text(hass: HomeAssistant, key: str, **values: Any) -> str:
 def join_names(hass: HomeAssistant, names: Iterable[str]) -> str:
     """"Left, Right" or "左灶、右灶"."""
     return ("、" if language(hass) == "zh" else ", ").join(names)
+
+
+def join_clauses(hass: HomeAssistant, clauses: Iterable[str]) -> str:
+    """"a; b" or "a；b"."""
+    return ("；" if language(hass) == "zh" else "; ").join(clauses)

@@ -30,6 +30,7 @@ from ..domain.commands import Command
 from ..domain.config_source import ConfigSource, refusal
 from ..domain.durations import format_duration
 from ..domain.errors import UsageError
+from ..domain.flame import flame_word
 from ..domain.guard import GuardConfig
 from ..domain.relay import RelayState
 from ..domain.remote import burner_state
@@ -561,16 +562,11 @@ class Daemon:
             results.append({**outcome.as_json(), "locked": self.stove.locked(outcome.burner),
                             "timer": timer.as_json(self.clock.wall()) if timer else None,
                             "warning": self.guard.warning(outcome.burner),
-                            "flame": self._flame_word(outcome.burner)})
+                            "flame": flame_word(
+                                self.stove.config.burners[outcome.burner].flame is not None,
+                                self.lit[outcome.burner])})
         self._changed([r["burner"] for r in results])
         return results
-
-    def _flame_word(self, name: str) -> str:
-        """What the flame input says: lit, out, unknown (not heard yet) or no_input."""
-        if self.stove.config.burners[name].flame is None:
-            return "no_input"
-        lit = self.lit[name]
-        return "unknown" if lit is None else "lit" if lit else "out"
 
     def _reachability(self, name: str, reachable: bool, source: str, reason: str) -> None:
         """Record a relay going unreachable or coming back (not its first reading)."""

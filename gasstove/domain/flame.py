@@ -91,3 +91,11 @@ def temperature_lit(degrees: float, lit_above: float, out_below: float | None) -
     if degrees < (out_below if out_below is not None else lit_above):
         return False
     return None
+
+
+def flame_word(has_input: bool, lit: bool | None) -> str:
+    """What a burner's flame input says, as status answers give it: lit, out, unknown (not
+    heard from yet) or no_input."""
+    if not has_input:
+        return "no_input"
+    return "unknown" if lit is None else "lit" if lit else "out"
