@@ -39,16 +39,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gasstove.domain.plan import Wiring  # noqa: E402
-from gasstove.sim.burner import Burner  # noqa: E402
 from gasstove.sim.miio_device import (  # noqa: E402
     MiioSimDevice,
     MiioSimSettings,
     free_loopback_host,
     serve_in_thread,
 )
+from tests.fixtures_miio import TOKEN, SimRelay, lit_burner  # noqa: E402  (the library tests')
 
 log = logging.getLogger("browser")
-TOKEN = "00112233445566778899aabbccddeeff"
 #: Where the screenshots go: build/browser/ (ignored by git), or docs/images/ to refresh the
 #: docs' pictures (``GASSTOVE_BROWSER_IMAGES=docs/images bash scripts/test-browser``).
 IMAGES = ROOT / os.environ.get("GASSTOVE_BROWSER_IMAGES", "build/browser")
@@ -58,16 +57,6 @@ SOURCE = Path(os.environ.get("GASSTOVE_BROWSER_SOURCE", ROOT)).resolve()
 BOOT_TIMEOUT_S = 240.0
 
 
-@dataclass
-class SimRelay:
-    device: MiioSimDevice
-    burner: Burner
-
-    @property
-    def host(self) -> str:
-        return self.device.settings.host
-
-
 @pytest.fixture
 def miio_relays() -> Iterator[Callable[[str], SimRelay]]:
     """Factory: a simulated miio relay (normally closed) with a lit burner, on a free 127.0.0.x."""
@@ -75,11 +64,7 @@ def miio_relays() -> Iterator[Callable[[str], SimRelay]]:
     used = [1]
 
     def start(name: str) -> SimRelay:
-        clock = [0.0]
-        burner = Burner(name, clock=lambda: clock[0])
-        burner.push_and_turn()
-        clock[0] += 5
-        burner.release()
+        burner = lit_burner(name)
         host = free_loopback_host(start=used[-1] + 1)
         used.append(int(host.rsplit(".", 1)[1]))
         device = MiioSimDevice(MiioSimSettings(host, TOKEN, wiring=Wiring.NORMALLY_CLOSED,
