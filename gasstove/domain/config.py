@@ -25,7 +25,7 @@ from .daemon_config import DaemonConfig
 from .defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME
 from .fields import check_host, seconds_field
 from .flame import FlameInput
-from .guard import GuardConfig
+from .guard_config import GuardConfig
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from .plan import CutPlan, DevicePulse, Wiring, plan_cut
 
