@@ -121,6 +121,10 @@ def _one_shot(config: str | None, request: dict[str, Any], as_json: bool, *,
     if request["action"] not in ("off", "lock", "unlock"):
         return None
     if process:
+        # A one-shot process does a bounded amount of work and exits (within its
+        # deadlines and one pulse): the cycle collector would only walk, again and
+        # again, the objects pydantic and the models build while they load.
+        gc.disable()
         _models_built()
     from pathlib import Path
 
