@@ -7,6 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gasstove.adapters.config_file import TEXT_KEYS, load_config, parse_config
+from gasstove.domain.config import Config
 from gasstove.domain.errors import ConfigError
 from gasstove.domain.plan import Wiring
 
@@ -227,15 +228,12 @@ def test_the_config_reader_expands_aliases_as_pyyaml_does() -> None:
     assert _load(text, "x.yaml", {}, None) == yaml.safe_load(text)
 
 
-def test_a_large_file_is_read_without_a_copy_of_each_repeated_word() -> None:
-    """Issue 17 item 4 (the daemon's memory at 10,000 relays): reading a file holds its
-    data next to the models until they are built; libyaml gives every key and value a
-    string of its own, and each burner repeats "relay", "type", "mqtt"... The peak of
-    reading 2,000 MQTT burners was 2,754 bytes a burner (1,992 of them the models kept);
-    with each distinct text held once it is 2,428."""
+
+def _read_traced(count: int) -> tuple[Config, int, int]:
+    """A file of ``count`` Tasmota burners read with the models already built: the
+    configuration, what it keeps and the reading's peak (bytes, tracemalloc)."""
     import tracemalloc
 
-    count = 2000
     burners = "".join(f"    b{i}:\n      relay: {{type: mqtt, dialect: tasmota, topic: s-{i}}}\n"
                       for i in range(count))
     text = f"stove:\n  burners:\n{burners}mqtt: {{host: 127.0.0.1}}\n"
@@ -247,6 +245,17 @@ def test_a_large_file_is_read_without_a_copy_of_each_repeated_word() -> None:
     finally:
         tracemalloc.stop()
     assert len(config.stove.burners) == count
+    return config, live, peak
+
+
+def test_a_large_file_is_read_without_a_copy_of_each_repeated_word() -> None:
+    """Issue 17 item 4 (the daemon's memory at 10,000 relays): reading a file holds its
+    data next to the models until they are built; libyaml gives every key and value a
+    string of its own, and each burner repeats "relay", "type", "mqtt"... The peak of
+    reading 2,000 MQTT burners was 2,754 bytes a burner (1,992 of them the models kept);
+    with each distinct text held once it is 2,428 (1,996 with the sets below shared)."""
+    count = 2000
+    config, live, peak = _read_traced(count)
     assert peak / count < 2_550, (peak / count, live / count)
     assert config.stove.burners["b1"].relay.dialect is config.stove.burners["b2"].relay.dialect
 
@@ -257,19 +266,8 @@ def test_ten_thousand_burners_models_keep_no_set_of_their_own() -> None:
     models given the same names share one. Live, 2,000 MQTT burners kept 1,936 bytes
     each with a set per model, 1,504 with them shared; a copy that changes a field
     does not change the others' names."""
-    import tracemalloc
-
     count = 2000
-    burners = "".join(f"    b{i}:\n      relay: {{type: mqtt, dialect: tasmota, topic: s-{i}}}\n"
-                      for i in range(count))
-    text = f"stove:\n  burners:\n{burners}mqtt: {{host: 127.0.0.1}}\n"
-    parse_config(text.replace(burners, burners[:burners.index("    b1:")]))  # models built
-    tracemalloc.start()
-    try:
-        config = parse_config(text)
-        live, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    config, live, _ = _read_traced(count)
     assert live / count < 1_650, live / count
     left, right = config.stove.burners["b1"], config.stove.burners["b2"]
     changed = left.model_copy(update={"cut_seconds": 5.0})
