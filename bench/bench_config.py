@@ -4,7 +4,9 @@ Each measurement runs in its own process, once with this tree and once with
 the baseline tree (``git archive``), alternated round by round. The file is
 the one ``bench_scale.py`` writes (a Tasmota relay per burner, ~12 YAML
 values each); it is parsed by ``parse_config`` as ``stove`` does, best of 3
-per process, with the YAML-to-data and the pydantic parts apart.
+per process, with the YAML-to-data and the pydantic parts apart; and its memory: what
+the process grows by (RSS) at its first reading of the file, what the models keep and
+the reading's peak (tracemalloc).
 
 The configuration's hostile-file budget (adapters/config_file.py: 50,000
 values, 1 MiB) refuses more than ~4,100 such burners; ``--no-budget`` lifts it
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,11 @@ def config_text(count: int) -> str:
             "mqtt: {host: 127.0.0.1, port: 1883}\n")
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+
+
 def _measure(count: int, budget: bool) -> dict[str, float]:
     """In the child: best of 3 of parse_config, and its YAML part alone."""
     import gasstove.adapters.config_file as config_file
@@ -45,6 +53,20 @@ def _measure(count: int, budget: bool) -> dict[str, float]:
         config_file.MAX_VALUES = config_file.MAX_BYTES = 10**9
     text = config_text(count)
     config_file.parse_config(config_text(1))  # the models built, as in a running stove
+    best: dict[str, float] = {}
+    # Memory: what the process grows by at its first reading of the file (a daemon's
+    # floor: the YAML data's peak stays in Python's arenas), then what the models keep
+    # and the reading's peak (tracemalloc, on a second reading).
+    before = _rss_mb()
+    kept = config_file.parse_config(text)
+    best["rss_mb"] = _rss_mb() - before
+    del kept
+    tracemalloc.start()
+    kept = config_file.parse_config(text)
+    live, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del kept
+    best["live_mb"], best["peak_mb"] = live / 1e6, peak / 1e6
     # the YAML part: whichever function this tree has for it
     if hasattr(config_file, "_load"):
         # (without each key's line where this tree reads them only for an error's message)
@@ -56,7 +78,6 @@ def _measure(count: int, budget: bool) -> dict[str, float]:
     else:
         def yaml_part() -> object:
             return config_file._to_python(config_file._compose(text, "x"), (), {}, "x", [])
-    best: dict[str, float] = {}
     for key, work in (("yaml", yaml_part), ("total", lambda: config_file.parse_config(text))):
         runs = []
         for _ in range(3):
@@ -92,6 +113,10 @@ def run(counts: tuple[int, ...] = (4000,), rounds: int = 1, baseline: str = BASE
                              f"{med('total'):.0f} ms (YAML to data {med('yaml'):.0f} ms, models "
                              f"{med('total') - med('yaml'):.0f} ms; median of {rounds}, "
                              "target <= 500 ms for 10,000)"))
+                rows.append((f"{count} burners of config, memory, {name}",
+                             f"RSS +{med('rss_mb'):.1f} MB at the first reading; models keep "
+                             f"{med('live_mb'):.1f} MB, reading's peak {med('peak_mb'):.1f} MB "
+                             "(tracemalloc)"))
     return rows
 
 

@@ -50,9 +50,10 @@ _FACE: dict[str, tuple[str, ...]] = {
     "gasstove.timer_policy": ("cut_confirmed", "retry_pause", "shut_off_with_retries"),
     "gasstove.domain.flame": ("FlameInput", "MqttInput", "flame_word", "temperature_lit"),
     "gasstove.domain.guard": (
-        "HAZARD_RETRY_S", "HAZARD_WORDS", "RETRY_S", "Guard", "GuardConfig", "HazardInput", "Look",
-        "Pending", "PresenceInput", "SnoozeRefused", "cut_text", "warning_text", "what_it_knows",
+        "HAZARD_RETRY_S", "RETRY_S", "Guard", "Look", "Pending", "SnoozeRefused", "cut_text",
+        "warning_text", "what_it_knows",
     ),
+    "gasstove.domain.guard_config": ("HAZARD_WORDS", "GuardConfig", "HazardInput", "PresenceInput"),
 }
 _MODULE_OF = {name: module for module, names in _FACE.items() for name in names}
 
@@ -90,19 +91,16 @@ if TYPE_CHECKING:
     from .domain.flame import FlameInput, MqttInput, flame_word, temperature_lit
     from .domain.guard import (
         HAZARD_RETRY_S,
-        HAZARD_WORDS,
         RETRY_S,
         Guard,
-        GuardConfig,
-        HazardInput,
         Look,
         Pending,
-        PresenceInput,
         SnoozeRefused,
         cut_text,
         warning_text,
         what_it_knows,
     )
+    from .domain.guard_config import HAZARD_WORDS, GuardConfig, HazardInput, PresenceInput
     from .domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
     from .domain.plan import Wiring
     from .domain.relay import Relay, RelayState

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -250,5 +251,56 @@ def test_a_one_shot_command_acts_without_loading_typer_or_python_miio(
         errors = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
         assert (done.returncode, errors) == (0, []), args
         assert not loaded & {"typer", "click", "miio", "construct"}, args
+        # nor the stove guard's brain (only its configuration models are the file's)
+        assert "gasstove.domain.guard" not in loaded, args
         assert sim.device.energised is energised and not sim.burner.lit, args
     assert json.loads(done.stdout)["burners"][0]["restored"] is True
+
+
+def test_a_one_shot_command_skips_pydantic_plugins_unless_the_user_asks_for_them(
+    miio_relay: Callable[..., SimRelay], tmp_path: Path,
+) -> None:
+    """Issue 17 item 3: the `stove` process builds its configuration models without
+    pydantic's scan of every installed distribution for plugins (pydantic's own switch,
+    PYDANTIC_DISABLE_PLUGINS), unless the user set that switch; the programs it starts
+    (alerts) get the environment as the user set it."""
+    site = tmp_path / "site"
+    (site / "fakeplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "fakeplugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fakeplugin\nVersion: 1.0\n")
+    (site / "fakeplugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[pydantic]\nfake = fakeplugin_mod:plugin\n")
+    marker = tmp_path / "plugin-loaded"
+    (site / "fakeplugin_mod.py").write_text(
+        "import os, pathlib\n"
+        f"pathlib.Path({str(marker)!r}).touch()\n"
+        "class _Plugin:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = _Plugin()\n")
+    seen_env = tmp_path / "alert-env.json"
+    alert = tmp_path / "alert.py"
+    alert.write_text(f"import json, os, sys\nsys.stdin.read()\n"
+                     f"open({str(seen_env)!r}, 'w').write(json.dumps(dict(os.environ)))\n")
+    sim = miio_relay()
+    config = write_config(tmp_path / "c.yaml", burner_yaml("left", sim),
+                          burner_yaml("right", None), deadline="0.5s")
+    config.write_text(config.read_text()
+                      + f"alerts:\n  on_failure: [{sys.executable}, {alert}]\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path[:1], str(site),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+
+    def off(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gasstove", "-c", str(config), "off"],
+                              capture_output=True, text=True, timeout=60, env={**env, **extra})
+
+    done = off({})
+    assert done.returncode == 1, done.stderr  # (right's relay is dead: its alert runs)
+    assert not sim.burner.lit
+    assert not marker.exists()
+    assert "PYDANTIC_DISABLE_PLUGINS" not in json.loads(seen_env.read_text())
+    done = off({"PYDANTIC_DISABLE_PLUGINS": ""})  # the user's own setting: plugins load
+    assert done.returncode == 1, done.stderr
+    assert marker.exists()
+    assert json.loads(seen_env.read_text())["PYDANTIC_DISABLE_PLUGINS"] == ""

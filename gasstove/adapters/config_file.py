@@ -276,6 +276,9 @@ def _build(loader: Any, filename: str, lines: dict[Path_, int] | None,
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     mapping_start, ends = yaml.MappingStartEvent, (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     tags: dict[tuple[str, Any], str] = {}
+    #: Each distinct text once: libyaml gives every key and value its own new string,
+    #: and ten thousand burners repeat "relay", "type", "mqtt"... (held until validated).
+    texts: dict[str, str] = {}
 
     def refuse(problem: str, event: Any) -> NoReturn:
         raise ConfigError(f"{filename}:{event.start_mark.line + 1}: {problem}")
@@ -297,6 +300,7 @@ def _build(loader: Any, filename: str, lines: dict[Path_, int] | None,
             is_key = True
         if kind is scalar_event:
             raw = event.value
+            raw = texts.setdefault(raw, raw)
             if is_key:  # (a key is its text: never converted nor taken from the environment)
                 value: Any = raw
             else:

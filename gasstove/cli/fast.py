@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             code = _ask(*plain)
             if code is None and "delay_s" not in plain[1]:  # no daemon: act from here
-                code = _one_shot(*plain)
+                code = _one_shot(*plain, process=argv is None)
         except GasstoveError as err:
             print(f"error: {for_people(str(err))}", file=sys.stderr)
             sys.exit(err.exit_code)
@@ -114,10 +114,18 @@ def _ask(config: str | None, request: dict[str, Any], as_json: bool) -> int | No
     return answer(route, request, as_json=as_json, action=action)
 
 
-def _one_shot(config: str | None, request: dict[str, Any], as_json: bool) -> int | None:
-    """``off`` (now), ``lock`` or ``unlock`` with no daemon: the exit code; None for the rest."""
+def _one_shot(config: str | None, request: dict[str, Any], as_json: bool, *,
+              process: bool = False) -> int | None:
+    """``off`` (now), ``lock`` or ``unlock`` with no daemon: the exit code; None for the rest.
+    ``process``: called by the ``stove`` process itself (see :func:`_models_built`)."""
     if request["action"] not in ("off", "lock", "unlock"):
         return None
+    if process:
+        # A one-shot process does a bounded amount of work and exits (within its
+        # deadlines and one pulse): the cycle collector would only walk, again and
+        # again, the objects pydantic and the models build while they load.
+        gc.disable()
+        _models_built()
     from pathlib import Path
 
     from ..adapters.config_file import default_config_path
@@ -127,3 +135,26 @@ def _one_shot(config: str | None, request: dict[str, Any], as_json: bool) -> int
     return one_shot(Path(config) if config else default_config_path(), action,
                     request["burners"], as_json=as_json)
 
+
+
+def _models_built() -> None:
+    """Build the configuration models without pydantic's plugin scan (a read of every
+    installed distribution's entry points, ~15 M instructions of the one-shot's ~900 M).
+
+    ``PYDANTIC_DISABLE_PLUGINS`` is pydantic's documented switch; gasstove ships no
+    plugin, and a plugin (logfire's, say) would only have observed the validation of
+    this file. A user who set the switch, to anything (``""`` loads plugins), is obeyed;
+    it is unset again once the models are built, so the programs this process starts
+    (alerts) get the environment the user gave it. Only in the ``stove`` process: an
+    in-process caller may have other threads reading the environment.
+    """
+    import os
+
+    ours = "PYDANTIC_DISABLE_PLUGINS" not in os.environ
+    if ours:
+        os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    try:
+        from ..domain import config  # noqa: F401 (its models are built on import)
+    finally:
+        if ours:
+            del os.environ["PYDANTIC_DISABLE_PLUGINS"]

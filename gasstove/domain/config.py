@@ -23,9 +23,9 @@ from pydantic import (
 
 from .daemon_config import DaemonConfig
 from .defaults import CUT_BOUNDS, CUT_SECONDS, DEADLINE_BOUNDS, DEADLINE_S, STOVE_NAME
-from .fields import check_host, seconds_field
+from .fields import check_host, seconds_field, share_fields_set
 from .flame import FlameInput
-from .guard import GuardConfig
+from .guard_config import GuardConfig
 from .mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from .plan import CutPlan, DevicePulse, Wiring, plan_cut
 
@@ -135,6 +135,7 @@ class BurnerConfig(Model):
     def _max_burn_needs_flame(self) -> BurnerConfig:
         if self.max_burn is not None and self.flame is None:
             raise ValueError("max_burn needs a flame input to know when the burner was lit")
+        share_fields_set(self)
         return self
 
     @field_validator("aliases")

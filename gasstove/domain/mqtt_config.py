@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .fields import check_host
+from .fields import check_host, share_fields_set
 from .plan import DevicePulse
 
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ class MqttRelayConfig(BaseModel):
             if getattr(self, key) is None:
                 raise ValueError(f"{key}: missing (dialect {self.dialect} needs it)")
         dialect.check(self)
+        share_fields_set(self)
         return self
 
     def dialect_impl(self) -> Dialect:
