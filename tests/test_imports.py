@@ -119,3 +119,45 @@ def test_the_library_never_imports_home_assistant() -> None:
                      for n in ([a.name for a in node.names] if isinstance(node, ast.Import)
                                else [node.module or ""]))]
     assert not wrong
+
+
+def _others(path: Path) -> set[str]:
+    """The top-level names of what ``path`` imports from outside the package, at run time."""
+    found: set[str] = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found - {"gasstove"}
+
+
+def test_home_assistant_runs_no_python_miio() -> None:
+    """The integration drives miio relays with the library's own framing, so Home Assistant
+    installs no python-miio (and its dependencies) for it: nothing the integration loads
+    imports ``miio``, and the manifest does not ask for it."""
+    import json
+
+    component = ROOT / "custom_components" / "gasstove"
+    by_name = {name: module for module, names in gasstove._FACE.items() for name in names}
+    start: set[str] = set()
+    for path in component.glob("*.py"):
+        for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "gasstove":
+                start |= {by_name.get(a.name, "gasstove") for a in node.names}
+            assert not (isinstance(node, ast.Import | ast.ImportFrom)
+                        and "miio" in ((node.module or "") if isinstance(node, ast.ImportFrom)
+                                       else " ".join(a.name for a in node.names)).split(".")), \
+                f"{path.name}:{getattr(node, 'lineno', '?')} imports python-miio"
+    reached, todo = set(), sorted(start - {"gasstove"})
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo += sorted(GRAPH[module] - {"gasstove"})
+    assert "gasstove.adapters.miio_relay" in reached  # (the walk sees the miio driver)
+    wrong = sorted(m for m in reached if "miio" in _others(MODULES[m]))
+    assert not wrong, f"loaded by the integration and importing python-miio: {wrong}"
+    manifest = json.loads((component / "manifest.json").read_text())
+    assert not [r for r in manifest["requirements"] if r.startswith("python-miio")]
+    assert "miio" not in manifest["loggers"]

@@ -5,9 +5,9 @@ into ``custom_components/gasstove/lib/gasstove`` next to this file. We put
 that folder at the *front* of ``sys.path`` so the component always runs the
 library version it was installed with, even if another copy is installed
 in Home Assistant's environment. Only the ``gasstove`` package lives there:
-its third-party dependencies (python-miio, pydantic 2) come from the
-manifest's requirements through Home Assistant's own installer, so nothing
-we ship can shadow a package another integration relies on.
+what it needs from others comes from the manifest's requirements (pydantic 2;
+cryptography and PyYAML come with Home Assistant) through Home Assistant's
+own installer, so nothing we ship can shadow a package another integration relies on.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ gasstove is not on PyPI, so the integration cannot name it in its manifest's
 ``<config>/custom_components/gasstove/`` and vendors this very ``gasstove``
 package into ``custom_components/gasstove/lib/gasstove``; the component puts
 that ``lib`` folder on ``sys.path`` before importing it (``_vendor.py``).
-Only our own pure-Python package is vendored: its third-party dependencies
-(python-miio, pydantic 2) stay in the manifest's ``requirements`` so Home
-Assistant installs them with its own constraints, and nothing we copy can
+Only our own pure-Python package is vendored: what it needs from others
+stays in the manifest's ``requirements`` (pydantic 2; cryptography and PyYAML
+come with Home Assistant; the miio driver frames miIO itself, so no
+python-miio), which Home Assistant installs with its own constraints, and
+nothing we copy can
 shadow a package another integration uses. ``package`` builds the same tree
 as a zip for a HACS release asset. ``install`` also copies the automation
 blueprints (``blueprints/automation/gasstove/``: Xiao AI) to where Home
