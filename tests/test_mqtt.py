@@ -703,3 +703,31 @@ async def test_a_device_timed_cut_is_confirmed_even_if_it_ended_before_we_looked
             await relay.wait_for(True, deadline=time.monotonic() + 1)
     finally:
         await stove.close()
+
+
+@run
+async def test_a_simulated_tasmota_speaks_qos_0_as_pubsubclient_does(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """Tasmota's MQTT client (PubSubClient) publishes at QoS 0 only (and subscribes at
+    QoS 0): its reports reach even a QoS 1 subscriber at QoS 0. The simulator used
+    QoS 1 both ways, which at 10,000 relays on one connection put every command
+    through the broker's in-flight window (20 unacknowledged) and a PUBACK each."""
+    sim = mqtt_sim(block("tasmota"))
+    topic = sim.relay["topic"]
+    qos: list[int] = []
+    ready = queue.Queue[bool]()
+    spy = paho.Client(CallbackAPIVersion.VERSION2)
+    spy.on_subscribe = lambda *_: ready.put(True)
+    spy.on_message = lambda _c, _u, m: qos.append(m.qos)
+    spy.connect(mosquitto.host, mosquitto.port)
+    spy.subscribe(f"stat/{topic}/#", qos=1)
+    spy.loop_start()
+    try:
+        ready.get(timeout=5)
+        _forge(mosquitto, f"cmnd/{topic}/POWER1", "", retain=False)  # asks for the state
+        assert await until(lambda: len(qos) >= 2, 2), "no state report"
+        assert set(qos) == {0}
+    finally:
+        spy.disconnect()
+        spy.loop_stop()
