@@ -24,6 +24,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gasstove.adapters import mqtt_relay
 from gasstove.adapters.mqtt_relay import MqttRelay
 from gasstove.adapters.relays import build_relays
 from gasstove.control import Stove
@@ -754,12 +755,14 @@ async def test_a_pulse_the_device_reported_ended_needs_no_restore_command(
 
 @run
 async def test_a_pulse_end_is_not_taken_from_a_snapshot_or_a_report_since_contradicted(
-    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What may NOT stand for the device's report that its pulse ended: a periodic
-    ``tele/STATE`` snapshot (it may have left before the device ran our command), or
-    an end reported and then contradicted (the relay reported energised again): the
-    restore command is sent and confirmed as before."""
+    ``tele/STATE`` snapshot (it may have left before the device ran our command), an
+    end reported and then contradicted (the relay reported energised again), or an end
+    reported long before the restore is asked for (an unlock much later: the report is
+    old news by then). The restore command is sent and confirmed as before."""
+    monkeypatch.setattr(mqtt_relay, "PULSE_END_S", 0.2)
     sim = mqtt_sim(block("tasmota"))
     stove, _ = stove_for(mosquitto, {"front": sim.relay})
     relay = stove.relays["front"]
@@ -789,6 +792,15 @@ async def test_a_pulse_end_is_not_taken_from_a_snapshot_or_a_report_since_contra
         await relay.wait_for(False, deadline=time.monotonic() + 2)
         assert await until(lambda: restore in spy.heard, 1), spy.heard
         assert not sim.sim.energised
+        # an end reported, and the restore asked for long after it
+        spy.heard.clear()
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=0.2)
+        await relay.wait_for(True, deadline=time.monotonic() + 2)
+        assert await until(lambda: relay.energised is False, 2)
+        await asyncio.sleep(0.8)  # > the pulse + 2 x PULSE_END_S after its confirmation
+        await relay.switch(False, deadline=time.monotonic() + 2)
+        await relay.wait_for(False, deadline=time.monotonic() + 2)
+        assert await until(lambda: restore in spy.heard, 1), spy.heard
     finally:
         spy.close()
         await stove.close()

@@ -173,6 +173,9 @@ class MqttRelay:
         #: reports before it: the device's own word that its pulse ended.
         self._pulse_due = 0.0
         self._pulse_ended: int | None = None
+        #: The pulse's length, and when we confirmed its start (monotonic; 0: not yet).
+        self._pulse_length = 0.0
+        self._pulse_confirmed_at = 0.0
         #: Replies to requests numbered up to this were asked before our last command.
         self._asked_before = 0
         #: The state a Zigbee2MQTT-style bridge will echo for our last /set, until it has.
@@ -248,7 +251,8 @@ class MqttRelay:
         self._command = self._live  # only reports after this can confirm
         self._pulse, self._pulse_seen = (None if pulse_seconds is None else energised), False
         self._pulse_ended = None
-        self._pulse_due = time.monotonic() + (pulse_seconds or 0.0)
+        self._pulse_length, self._pulse_confirmed_at = pulse_seconds or 0.0, 0.0
+        self._pulse_due = time.monotonic() + self._pulse_length
         self._echo = energised if self.dialect.optimistic_echo else None
         # The last message is the one that switches (Tasmota sends a Backlog clear first).
         for i, message in enumerate(messages):
@@ -273,7 +277,9 @@ class MqttRelay:
         of a shut-off's messages at scale), and ``wait_for`` confirms it by that report,
         as it would confirm the answer to the command. Waits up to PULSE_END_S past
         the pulse's due end for that report; a restore asked for long before it (an
-        unlock mid-pulse) does not wait. Never with a bridge that echoes optimistically
+        unlock mid-pulse) does not wait, and one asked for later than the pulse plus
+        twice PULSE_END_S after we confirmed its start (an unlock later on, or a pulse
+        this process never confirmed) does not take it. Never with a bridge that echoes optimistically
         (Zigbee2MQTT): its report may be its guess, not the device's."""
         if (self._pulse is None or energised is self._pulse or self.dialect.optimistic_echo
                 or time.monotonic() < self._pulse_due - PULSE_END_S):
@@ -283,6 +289,8 @@ class MqttRelay:
             return False
         if not (self._fresh_energised is energised and self._energised is energised):
             return False  # the relay has said otherwise since: ask for it
+        if time.monotonic() > self._pulse_confirmed_at + self._pulse_length + 2 * PULSE_END_S:
+            return False  # not the restore that ends it (an unlock later on): ask afresh
         assert self._pulse_ended is not None
         self._refused = None
         self._command = self._pulse_ended  # the end report answers, as a reply would
@@ -318,6 +326,8 @@ class MqttRelay:
                 or (self._pulse_seen and self._pulse is energised))
 
         if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
+            if energised is self._pulse:
+                self._pulse_confirmed_at = time.monotonic()
             return
         if self._live > baseline:
             state = _state(bool(self._energised))
