@@ -11,7 +11,11 @@ logic of the single simulated relay, N of them on one paho connection, so
   time until the last relay's coil changed (counted at the simulated relays),
   and until the daemon's result (every cut confirmed, every loop restored);
 * the daemon's RSS after that, and its CPU over an idle window of one
-  ``poll_interval`` (60 s): the average includes one periodic read of every relay.
+  ``poll_interval`` (60 s): the average includes one periodic read of every relay;
+* the fleet's own lag, at start-up and during the ``off``: how late the simulated
+  relays' timers ran (each relay's main-loop passes, pulses) and the most bytes
+  left unread at the fleet's socket. A fleet that lags is slower than the firmware
+  it simulates, and the figures above would be the bench's, not the daemon's.
 
 The broker gets ``max_queued_messages 0`` (no limit): with mosquitto's default
 of 1,000 queued QoS 1 messages per client, the daemon's connection drops state
