@@ -241,12 +241,12 @@ class MqttRelay:
             self._check_online()
             self._asked_before = self.dialect.requests()  # the command's own reply counts
             messages = self.dialect.switch(energised, pulse_seconds)
+            if await self._pulse_over(energised, deadline):
+                return
         except CannotHold as err:
             raise RelayRefused(f"{err}; nothing was sent") from None
         except RelayError as err:
             raise _amend(err, "nothing was sent to the relay") from None
-        if await self._pulse_over(energised, deadline):
-            return
         self._refused = None
         self._command = self._live  # only reports after this can confirm
         self._pulse, self._pulse_seen = (None if pulse_seconds is None else energised), False
@@ -279,8 +279,8 @@ class MqttRelay:
         the pulse's due end for that report; a restore asked for long before it (an
         unlock mid-pulse) does not wait, and one asked for later than the pulse plus
         twice PULSE_END_S after we confirmed its start (an unlock later on, or a pulse
-        this process never confirmed) does not take it. Never with a bridge that echoes optimistically
-        (Zigbee2MQTT): its report may be its guess, not the device's."""
+        this process never confirmed) does not take it. Never with a bridge that
+        echoes optimistically (Zigbee2MQTT): its report may be its guess."""
         if (self._pulse is None or energised is self._pulse or self.dialect.optimistic_echo
                 or time.monotonic() < self._pulse_due - PULSE_END_S):
             return False
