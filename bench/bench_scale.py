@@ -11,7 +11,11 @@ logic of the single simulated relay, N of them on one paho connection, so
   time until the last relay's coil changed (counted at the simulated relays),
   and until the daemon's result (every cut confirmed, every loop restored);
 * the daemon's RSS after that, and its CPU over an idle window of one
-  ``poll_interval`` (60 s): the average includes one periodic read of every relay.
+  ``poll_interval`` (60 s): the average includes one periodic read of every relay;
+* the fleet's own lag, at start-up and during the ``off``: how late the simulated
+  relays' timers ran (each relay's main-loop passes, pulses) and the most bytes
+  left unread at the fleet's socket. A fleet that lags is slower than the firmware
+  it simulates, and the figures above would be the bench's, not the daemon's.
 
 The broker gets ``max_queued_messages 0`` (no limit): with mosquitto's default
 of 1,000 queued QoS 1 messages per client, the daemon's connection drops state
@@ -24,6 +28,8 @@ Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``; with ``BENCH_PYSPY
 
 from __future__ import annotations
 
+import array
+import fcntl
 import json
 import os
 import queue
@@ -33,6 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from pathlib import Path
@@ -86,6 +93,33 @@ signal.signal(signal.SIGUSR1, dump)
 sys.argv = ["gasstove", *{argv!r}]
 runpy.run_module("gasstove", run_name="__main__")
 """
+
+
+class _Backlog:
+    """Samples the bytes the fleet's socket holds unread (every 20 ms) while it runs:
+    with the relays' timers' lateness it says whether the simulator keeps up."""
+
+    def __init__(self, fleet: TasmotaFleet) -> None:
+        self.fleet, self.peak, self._stop = fleet, 0, threading.Event()
+        fleet.scheduler.lateness()  # from now on
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            if (sock := self.fleet._client.socket()) is not None:
+                unread = array.array("i", [0])
+                fcntl.ioctl(sock.fileno(), termios.FIONREAD, unread)
+                self.peak = max(self.peak, unread[0])
+
+    def row(self, count: int, when: str) -> tuple[str, str]:
+        self._stop.set()
+        self._thread.join()
+        late = sorted(self.fleet.scheduler.lateness()) or [0.0]
+        return (f"{count} relays: the fleet's own lag ({when})",
+                f"relay timers late p50 {late[len(late) // 2] * 1000:.0f} / p99 "
+                f"{late[int(len(late) * 0.99)] * 1000:.0f} / max {late[-1] * 1000:.0f} ms, "
+                f"unread at its socket max {self.peak / 1024:.0f} KB")
 
 
 def _dump_memory(pid: int, when: str) -> None:
@@ -144,6 +178,7 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
         watcher.loop_start()
         time.sleep(0.2)
         start = time.perf_counter()
+        backlog = _Backlog(fleet)
         env, tree = dict(os.environ), os.environ.get("BENCH_DAEMON_TREE")
         if tree:  # the daemon of another checkout (`-m` looks in the working folder first)
             env["PYTHONPATH"] = tree
@@ -179,11 +214,13 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             _dump_memory(serve.pid, f"{count} relays, first poll done")
             rows.append((f"{count} relays: daemon start to online / first poll done",
                          f"{up:.1f} s / {ready:.1f} s, RSS {_rss_mb(serve.pid):.0f} MB"))
+            rows.append(backlog.row(count, "start-up"))
             if profile := os.environ.get("BENCH_PYSPY"):  # where the daemon's time goes
                 subprocess.Popen([shutil.which("py-spy") or "py-spy", "record", "-r", "50", "-f",
                                   "raw", "-o", profile, "--threads", "--pid", str(serve.pid),
                                   "-d", "25"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
+            backlog = _Backlog(fleet)
             sent = time.perf_counter()
             watcher.publish(f"{base}/set", '{"action": "off"}', qos=1)
             if not all_cut.wait(300):
@@ -198,6 +235,7 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             rows.append((f"{count} relays: result (all confirmed, 3 s pulse, restored)",
                          f"{(when - sent):.1f} s, {len(failed)} failed"
                          + (f": {failed[0]['message']}" if failed else "")))
+            rows.append(backlog.row(count, "off"))
             time.sleep(1)
             cpu = _cpu_s(serve.pid)
             time.sleep(idle_s)

@@ -36,6 +36,13 @@ from .domain.timers import local_clock
 
 _LOG = logging.getLogger(__name__)
 
+#: Reads under way at once in one status of many burners (the daemon's poll of every
+#: relay): ten thousand at once hold ten thousand coroutines, futures, timers and MQTT
+#: messages at the same time, the daemon's memory high water (issue 17), and gain
+#: nothing once the connection is busy. A silent relay holds one of them until its
+#: deadline; the others go on.
+READS_AT_ONCE = 1000
+
 #: "restore": a pulse cut short by a crash, finished by the next one to act.
 Action = Literal["shut_off", "lock", "unlock", "status", "restore"]
 Sleep = Callable[[float], Awaitable[None]]
@@ -122,7 +129,18 @@ class Stove:
 
     async def status(self, burners: Iterable[str]) -> list[Outcome]:
         # A read changes nothing, so it waits for no action (and none waits for it).
-        return list(await asyncio.gather(*(self._status(name) for name in burners)))
+        names = list(burners)
+        if len(names) <= READS_AT_ONCE:
+            return list(await asyncio.gather(*(self._status(name) for name in names)))
+        outcomes: dict[int, Outcome] = {}
+        todo = iter(enumerate(names))
+
+        async def reader() -> None:
+            for i, name in todo:
+                outcomes[i] = await self._status(name)
+
+        await asyncio.gather(*(reader() for _ in range(READS_AT_ONCE)))
+        return [outcomes[i] for i in range(len(names))]
 
     async def finish_pulses(self, burners: Iterable[str]) -> list[Outcome]:
         """Restore the pulses a crash cut short (none for a burner someone is acting on)."""

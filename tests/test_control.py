@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gasstove import control
 from gasstove.adapters.burner_guard import BurnerGuard, FileBurnerGuard
 from gasstove.adapters.config_file import parse_config
 from gasstove.adapters.relays import build_relays
@@ -295,3 +296,53 @@ def test_a_failure_names_its_kind_for_a_front_end_to_say_in_its_language() -> No
                                        RelayRefused, RelayOffline, Unconfirmed)}
     assert len(set(kinds.values())) == len(kinds), kinds
     assert RelayUnreachable("x").kind == "no_answer"
+
+
+class _CountingRelay:
+    """A relay that answers every read after a turn of the loop, counting the reads
+    under way at once (all the relays of one stove share the count)."""
+
+    under_way = 0
+    most = 0
+
+    def describe(self) -> str:
+        return "counting relay"
+
+    async def read(self, *, deadline: float) -> bool:
+        cls = type(self)
+        cls.under_way += 1
+        cls.most = max(cls.most, cls.under_way)
+        await asyncio.sleep(0.001)
+        cls.under_way -= 1
+        return False
+
+    async def identify(self, *, deadline: float) -> str:
+        return self.describe()
+
+    async def switch(self, energised: bool, *, deadline: float,
+                     pulse_seconds: float | None = None) -> None:
+        raise AssertionError("a status switches nothing")
+
+    async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        raise AssertionError("a status switches nothing")
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_status_of_thousands_of_burners_reads_a_bounded_number_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17 (scale): the daemon's poll reads every relay; ten thousand reads at once
+    hold ten thousand coroutines, futures, timers and MQTT messages at the same time
+    (the daemon's RSS high water), with no gain once the connection is busy. At most
+    READS_AT_ONCE are under way; every burner is still read, answers in order."""
+    monkeypatch.setattr(control, "READS_AT_ONCE", 7)
+    names = [f"b{i}" for i in range(40)]
+    config = parse_config("stove:\n  name: test\n  burners:\n" + "".join(
+        burner_yaml(name, None, host=f"127.0.1.{i + 1}") for i, name in enumerate(names)))
+    stove = Stove(config.stove, {name: _CountingRelay() for name in names})
+    outcomes = act(stove, "status", names)
+    assert [o.burner for o in outcomes] == names
+    assert all(o.ok and o.relay == "resting" for o in outcomes)
+    assert _CountingRelay.most == 7

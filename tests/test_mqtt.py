@@ -24,6 +24,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gasstove.adapters import mqtt_relay
 from gasstove.adapters.mqtt_relay import MqttRelay
 from gasstove.adapters.relays import build_relays
 from gasstove.control import Stove
@@ -703,3 +704,131 @@ async def test_a_device_timed_cut_is_confirmed_even_if_it_ended_before_we_looked
             await relay.wait_for(True, deadline=time.monotonic() + 1)
     finally:
         await stove.close()
+
+
+class _Spy:
+    """A client that records every message on ``topic`` (a filter) as it arrives."""
+
+    def __init__(self, broker: Mosquitto, topic: str) -> None:
+        self.heard: list[tuple[str, str]] = []
+        ready = queue.Queue[bool]()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2)
+        self._client.on_subscribe = lambda *_: ready.put(True)
+        self._client.on_message = lambda _c, _u, m: self.heard.append(
+            (m.topic, m.payload.decode()))
+        self._client.connect(broker.host, broker.port)
+        self._client.subscribe(topic, qos=1)
+        self._client.loop_start()
+        ready.get(timeout=5)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+@pytest.mark.parametrize("wiring", [NC, NO])
+@run
+async def test_a_pulse_the_device_reported_ended_needs_no_restore_command(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], wiring: Wiring
+) -> None:
+    """Issue 17 (scale): the device's own live report, after our cut, that its timed
+    pulse ended (the relay back at rest) confirms the restore: no restore command is
+    sent (a third of a shut-off's messages), and the loop is closed, confirmed."""
+    sim = mqtt_sim(block("tasmota"), wiring=wiring)
+    stove, config = stove_for(mosquitto, {"front": sim.relay}, wiring)
+    plan = config.stove.burners["front"].plan()
+    assert plan.device_timed
+    relay = stove.relays["front"]
+    assert isinstance(relay, MqttRelay)
+    spy = _Spy(mosquitto, f"cmnd/{sim.relay['topic']}/#")
+    try:
+        (outcome,) = await stove.shut_off(["front"])
+        await asyncio.sleep(0.3)  # anything still on its way to the device
+    finally:
+        spy.close()
+        await stove.close()
+    assert outcome.ok and outcome.restored, outcome.message
+    assert_out_for_good_and_restored(sim, wiring)
+    cut = [(m.topic, m.payload) for m in relay.dialect.switch(plan.cut, plan.seconds)]
+    assert spy.heard == cut, "only the cut is sent (no restore, no state request)"
+
+
+@run
+async def test_a_pulse_end_is_not_taken_from_a_snapshot_or_a_report_since_contradicted(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What may NOT stand for the device's report that its pulse ended: a periodic
+    ``tele/STATE`` snapshot (it may have left before the device ran our command), an
+    end reported and then contradicted (the relay reported energised again), or an end
+    reported long before the restore is asked for (an unlock much later: the report is
+    old news by then). The restore command is sent and confirmed as before."""
+    monkeypatch.setattr(mqtt_relay, "PULSE_END_S", 0.2)
+    sim = mqtt_sim(block("tasmota"))
+    stove, _ = stove_for(mosquitto, {"front": sim.relay})
+    relay = stove.relays["front"]
+    topic = sim.relay["topic"]
+    restore = (f"cmnd/{topic}/POWER1", "OFF")
+    spy = _Spy(mosquitto, f"cmnd/{topic}/#")
+    try:
+        # a snapshot saying "released" while the device still holds its pulse
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=5.0)
+        await relay.wait_for(True, deadline=time.monotonic() + 2)
+        _forge(mosquitto, f"tele/{topic}/STATE", '{"POWER1": "OFF"}', retain=False)
+        await asyncio.sleep(0.2)
+        await relay.switch(False, deadline=time.monotonic() + 2)
+        await relay.wait_for(False, deadline=time.monotonic() + 2)
+        assert await until(lambda: restore in spy.heard, 1), spy.heard
+        assert not sim.sim.energised
+        # an end reported, then the relay reported energised again
+        spy.heard.clear()
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=0.2)
+        await relay.wait_for(True, deadline=time.monotonic() + 2)
+        assert await until(lambda: not sim.sim.energised, 2)
+        await asyncio.sleep(0.2)
+        sim.sim.pulse_time = 0
+        _forge(mosquitto, f"cmnd/{topic}/POWER1", "ON", retain=False)  # someone else's ON
+        assert await until(lambda: relay.energised is True, 2)
+        await relay.switch(False, deadline=time.monotonic() + 2)
+        await relay.wait_for(False, deadline=time.monotonic() + 2)
+        assert await until(lambda: restore in spy.heard, 1), spy.heard
+        assert not sim.sim.energised
+        # an end reported, and the restore asked for long after it
+        spy.heard.clear()
+        await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=0.2)
+        await relay.wait_for(True, deadline=time.monotonic() + 2)
+        assert await until(lambda: relay.energised is False, 2)
+        await asyncio.sleep(0.8)  # > the pulse + 2 x PULSE_END_S after its confirmation
+        await relay.switch(False, deadline=time.monotonic() + 2)
+        await relay.wait_for(False, deadline=time.monotonic() + 2)
+        assert await until(lambda: restore in spy.heard, 1), spy.heard
+    finally:
+        spy.close()
+        await stove.close()
+
+
+@run
+async def test_a_simulated_tasmota_speaks_qos_0_as_pubsubclient_does(
+    mosquitto: Mosquitto, mqtt_sim: Callable[..., MqttSim]
+) -> None:
+    """Tasmota's MQTT client (PubSubClient) publishes at QoS 0 only (and subscribes at
+    QoS 0): its reports reach even a QoS 1 subscriber at QoS 0. The simulator used
+    QoS 1 both ways, which at 10,000 relays on one connection put every command
+    through the broker's in-flight window (20 unacknowledged) and a PUBACK each."""
+    sim = mqtt_sim(block("tasmota"))
+    topic = sim.relay["topic"]
+    qos: list[int] = []
+    ready = queue.Queue[bool]()
+    spy = paho.Client(CallbackAPIVersion.VERSION2)
+    spy.on_subscribe = lambda *_: ready.put(True)
+    spy.on_message = lambda _c, _u, m: qos.append(m.qos)
+    spy.connect(mosquitto.host, mosquitto.port)
+    spy.subscribe(f"stat/{topic}/#", qos=1)
+    spy.loop_start()
+    try:
+        ready.get(timeout=5)
+        _forge(mosquitto, f"cmnd/{topic}/POWER1", "", retain=False)  # asks for the state
+        assert await until(lambda: len(qos) >= 2, 2), "no state report"
+        assert set(qos) == {0}
+    finally:
+        spy.disconnect()
+        spy.loop_stop()

@@ -48,6 +48,9 @@ _LOG = logging.getLogger(__name__)
 #: thousand relays waiting on one busy connection do not flood it with requests.
 REPOLL_S = 0.5
 REPOLL_MAX_S = 4.0
+#: How long past a device-timed pulse's end a restore waits for the device's own
+#: report of that end (which makes the restore command needless) before sending it.
+PULSE_END_S = 1.0
 #: How long a Zigbee2MQTT-style bridge gets to echo our /set before we ask with /get.
 ECHO_WINDOW_S = 0.3
 
@@ -165,6 +168,14 @@ class MqttRelay:
         #: (as asked) by the time a busy loop looks.
         self._pulse: bool | None = None
         self._pulse_seen = False
+        #: When the device should end that pulse (monotonic), and, once a live report
+        #: after the one of the pulse said the relay left that state, the count of live
+        #: reports before it: the device's own word that its pulse ended.
+        self._pulse_due = 0.0
+        self._pulse_ended: int | None = None
+        #: The pulse's length, and when we confirmed its start (monotonic; 0: not yet).
+        self._pulse_length = 0.0
+        self._pulse_confirmed_at = 0.0
         #: Replies to requests numbered up to this were asked before our last command.
         self._asked_before = 0
         #: The state a Zigbee2MQTT-style bridge will echo for our last /set, until it has.
@@ -230,6 +241,8 @@ class MqttRelay:
             self._check_online()
             self._asked_before = self.dialect.requests()  # the command's own reply counts
             messages = self.dialect.switch(energised, pulse_seconds)
+            if await self._pulse_over(energised, deadline):
+                return
         except CannotHold as err:
             raise RelayRefused(f"{err}; nothing was sent") from None
         except RelayError as err:
@@ -237,6 +250,9 @@ class MqttRelay:
         self._refused = None
         self._command = self._live  # only reports after this can confirm
         self._pulse, self._pulse_seen = (None if pulse_seconds is None else energised), False
+        self._pulse_ended = None
+        self._pulse_length, self._pulse_confirmed_at = pulse_seconds or 0.0, 0.0
+        self._pulse_due = time.monotonic() + self._pulse_length
         self._echo = energised if self.dialect.optimistic_echo else None
         # The last message is the one that switches (Tasmota sends a Backlog clear first).
         for i, message in enumerate(messages):
@@ -252,6 +268,35 @@ class MqttRelay:
                 self._sent = energised  # it may still arrive
                 raise _amend(err, self._may_have(energised), may_be_energised=energised) from None
         self._sent = energised
+
+    async def _pulse_over(self, energised: bool, deadline: float) -> bool:
+        """Whether the device itself ended the pulse of our last command and reported it:
+        a live report (not retained, not a periodic snapshot) received after the live
+        report of the pulse, saying the relay left the pulse's state, and every word
+        since agreeing. Then asking for that state again is needless (issue 17: a third
+        of a shut-off's messages at scale), and ``wait_for`` confirms it by that report,
+        as it would confirm the answer to the command. Waits up to PULSE_END_S past
+        the pulse's due end for that report; a restore asked for long before it (an
+        unlock mid-pulse) does not wait, and one asked for later than the pulse plus
+        twice PULSE_END_S after we confirmed its start (an unlock later on, or a pulse
+        this process never confirmed) does not take it. Never with a bridge that
+        echoes optimistically (Zigbee2MQTT): its report may be its guess."""
+        if (self._pulse is None or energised is self._pulse or self.dialect.optimistic_echo
+                or time.monotonic() < self._pulse_due - PULSE_END_S):
+            return False
+        until = min(deadline, self._pulse_due + PULSE_END_S)
+        if not await self._until(lambda: self._pulse_ended is not None, until, ask=False):
+            return False
+        if not (self._fresh_energised is energised and self._energised is energised):
+            return False  # the relay has said otherwise since: ask for it
+        if time.monotonic() > self._pulse_confirmed_at + self._pulse_length + 2 * PULSE_END_S:
+            return False  # not the restore that ends it (an unlock later on): ask afresh
+        assert self._pulse_ended is not None
+        self._refused = None
+        self._command = self._pulse_ended  # the end report answers, as a reply would
+        self._pulse, self._pulse_ended, self._echo = None, None, None
+        self._sent = energised
+        return True
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
         try:
@@ -281,6 +326,8 @@ class MqttRelay:
                 or (self._pulse_seen and self._pulse is energised))
 
         if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
+            if energised is self._pulse:
+                self._pulse_confirmed_at = time.monotonic()
             return
         if self._live > baseline:
             state = _state(bool(self._energised))
@@ -457,6 +504,9 @@ class MqttRelay:
             if not retained and not report.periodic:
                 self._live += 1
                 self._fresh_energised = report.energised
+                if (self._pulse_seen and self._pulse_ended is None
+                        and report.energised is not self._pulse):
+                    self._pulse_ended = self._live - 1
                 self._pulse_seen = self._pulse_seen or report.energised is self._pulse
         self._changed.notify()
         if (self._online, self._energised) != seen:

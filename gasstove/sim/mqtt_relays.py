@@ -67,6 +67,8 @@ class SimRelay(ABC):
     kind: ClassVar[type[Dialect]]
     #: The firmware reports its state again when set to the state it already has.
     reports_unchanged: ClassVar[bool] = True
+    #: The QoS of the firmware's own publishes and of its command subscription.
+    qos: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -175,7 +177,7 @@ class SimRelay(ABC):
     # -- helpers for firmwares ---------------------------------------------------
     def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
         if self._client is not None:
-            self._client.publish(topic, payload, qos=1, retain=retain)
+            self._client.publish(topic, payload, qos=self.qos, retain=retain)
 
     def set(self, energised: bool, why: str, *, report: bool = True) -> None:
         """The coil changes (or is set again): the burner follows, the firmware reports."""
@@ -216,9 +218,9 @@ class SimRelay(ABC):
             return
         no_delay(client)
         for topic in self.command_topics():
-            client.subscribe(topic, qos=1)
+            client.subscribe(topic, qos=self.qos)
         if (avail := self.availability()) is not None:
-            client.publish(avail[0], avail[1], qos=1, retain=True)
+            client.publish(avail[0], avail[1], qos=self.qos, retain=True)
         with self._lock:
             self.report()  # every firmware here announces its state on (re)connection
             self.connected()
@@ -295,6 +297,13 @@ class TasmotaSim(SimRelay):
     """
 
     kind = Tasmota
+    #: Tasmota's MQTT client is PubSubClient, which publishes at QoS 0 only and
+    #: subscribes at QoS 0 unless told (its README): ``MqttPublishLib`` writes every
+    #: report with ``beginPublish`` (no QoS), ``MqttSubscribeLib`` calls
+    #: ``subscribe(topic)`` (tasmota_xdrv_driver/xdrv_02_9_mqtt.ino). So the broker hands
+    #: it our QoS 1 commands at QoS 0: no PUBACK either way, and no in-flight window
+    #: (mosquitto's max_inflight_messages, 20) to queue ten thousand commands behind.
+    qos = 0
 
     def __init__(self, config: MqttRelayConfig, burner: Burner, wiring: Wiring, *,
                  tele_period: float = TASMOTA_TELE_PERIOD_S, sleep: float = TASMOTA_SLEEP_S,
@@ -737,6 +746,9 @@ class Scheduler:
         self._heap: list[tuple[float, int, list[Callable[[], None] | None]]] = []
         self._seq = 0
         self._wake = threading.Condition()
+        #: How late actions ran (seconds), since the last ``lateness()``: a fleet whose
+        #: timers run late is slower than the firmware it simulates.
+        self._late: list[float] = []
         threading.Thread(target=self._run, daemon=True, name="sim-scheduler").start()
 
     def __call__(self, seconds: float, action: Callable[[], None]) -> Cancel:
@@ -752,9 +764,15 @@ class Scheduler:
             with self._wake:
                 while not self._heap or self._heap[0][0] > time.monotonic():
                     self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
-                _, _, slot = heapq.heappop(self._heap)
+                due, _, slot = heapq.heappop(self._heap)
             if (action := slot[0]) is not None:
+                self._late.append(time.monotonic() - due)
                 action()
+
+    def lateness(self) -> list[float]:
+        """How late each action ran since the last call (seconds), and start afresh."""
+        late, self._late = self._late, []
+        return late
 
 
 class TasmotaFleet:
@@ -804,7 +822,7 @@ class TasmotaFleet:
         if rc.is_failure:
             return
         no_delay(client)
-        client.subscribe("cmnd/#", qos=1)
+        client.subscribe("cmnd/#", qos=TasmotaSim.qos)
         for sim in self.sims.values():
             sim.publish(sim.availability()[0], "Online", retain=True)
             with sim._lock:
