@@ -137,14 +137,14 @@ class _Commands:
         receive = fleet._client.on_message
 
         def counted(client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-            self.heard[f"{msg.topic.rpartition('/')[2]} {msg.payload.decode()[:20] or '?'}"] += 1
+            self.heard[f"{msg.topic.rpartition('/')[2]} {msg.payload.decode()[:30] or '?'}"] += 1
             receive(client, userdata, msg)
 
         fleet._client.on_message = counted
 
     def row(self, count: int) -> tuple[str, str]:
         return (f"{count} relays: commands the fleet received (off)",
-                ", ".join(f"{what} {n}" for what, n in self.heard.most_common(4)))
+                ", ".join(f"{n} x {what!r}" for what, n in self.heard.most_common(4)))
 
 
 def _dump_memory(pid: int, when: str) -> None:
