@@ -29,6 +29,7 @@ Run alone: ``.venv/bin/python bench/bench_scale.py [N ...]``; with ``BENCH_PYSPY
 from __future__ import annotations
 
 import array
+import collections
 import fcntl
 import json
 import os
@@ -69,11 +70,13 @@ def _rss_mb(pid: int) -> float:
 
 
 #: The daemon under tracemalloc: on SIGUSR1 it appends the largest live allocations
-#: (by line, and by the gasstove frame nearest them) and its current and peak traced bytes.
+#: (by line, and by the gasstove frame nearest them), its current and peak traced bytes
+#: and the commonest live objects (those the collector tracks) by type.
 _TRACED = """
-import runpy, signal, sys, tracemalloc
+import collections, gc, runpy, signal, sys, tracemalloc
 tracemalloc.start(12)
 def dump(*_):
+    kinds = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
     snap = tracemalloc.take_snapshot()
     current, peak = tracemalloc.get_traced_memory()
     with open({path!r}, "a") as out:
@@ -89,6 +92,9 @@ def dump(*_):
         print("  by the nearest gasstove line:", file=out)
         for key, size in sorted(by_ours.items(), key=lambda kv: -kv[1])[:25]:
             print(f"    {{size / 2**20:7.1f}} MB {{key}}", file=out)
+        print("  objects by type:", file=out)
+        for kind, n in kinds.most_common(25):
+            print(f"    {{n:8}} {{kind}}", file=out)
 signal.signal(signal.SIGUSR1, dump)
 sys.argv = ["gasstove", *{argv!r}]
 runpy.run_module("gasstove", run_name="__main__")
@@ -120,6 +126,25 @@ class _Backlog:
                 f"relay timers late p50 {late[len(late) // 2] * 1000:.0f} / p99 "
                 f"{late[int(len(late) * 0.99)] * 1000:.0f} / max {late[-1] * 1000:.0f} ms, "
                 f"unread at its socket max {self.peak / 1024:.0f} KB")
+
+
+class _Commands:
+    """Counts the commands the fleet receives from now on, by command (an empty one is
+    a query: ``POWER1 ?`` is a relay's state request when its report is slow to come)."""
+
+    def __init__(self, fleet: TasmotaFleet) -> None:
+        self.heard: collections.Counter[str] = collections.Counter()
+        receive = fleet._client.on_message
+
+        def counted(client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+            self.heard[f"{msg.topic.rpartition('/')[2]} {msg.payload.decode()[:30] or '?'}"] += 1
+            receive(client, userdata, msg)
+
+        fleet._client.on_message = counted
+
+    def row(self, count: int) -> tuple[str, str]:
+        return (f"{count} relays: commands the fleet received (off)",
+                ", ".join(f"{n} x {what!r}" for what, n in self.heard.most_common(4)))
 
 
 def _dump_memory(pid: int, when: str) -> None:
@@ -221,10 +246,14 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
                                   "-d", "25"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
             backlog = _Backlog(fleet)
+            heard = _Commands(fleet)
             sent = time.perf_counter()
             watcher.publish(f"{base}/set", '{"action": "off"}', qos=1)
             if not all_cut.wait(300):
                 raise RuntimeError(f"only {len(cut_at)} of {count} relays cut; log: {tail}")
+            rss_cut = _rss_mb(serve.pid)  # near the peak: every cut in flight, in its pulse
+            # (the snapshot stalls the daemon)
+            _dump_memory(serve.pid, f"{count} relays, all cut, pulse in flight")
             when, payload = results.get(timeout=300)
             answer = json.loads(payload)
             failed = [b for b in answer.get("burners", []) if not b["ok"]]
@@ -233,9 +262,11 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
                          f"{(max(cut_at) - sent) * 1000:.0f} ms (first {(min(cut_at) - sent) * 1000:.0f} "
                          f"ms); daemon's cut_ms p50 {cut_ms[len(cut_ms) // 2]} ms, max {cut_ms[-1]} ms"))
             rows.append((f"{count} relays: result (all confirmed, 3 s pulse, restored)",
-                         f"{(when - sent):.1f} s, {len(failed)} failed"
+                         f"{(when - sent):.1f} s, {len(failed)} failed, RSS when all were cut "
+                         f"{rss_cut:.0f} MB"
                          + (f": {failed[0]['message']}" if failed else "")))
             rows.append(backlog.row(count, "off"))
+            rows.append(heard.row(count))
             time.sleep(1)
             cpu = _cpu_s(serve.pid)
             time.sleep(idle_s)
