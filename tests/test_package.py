@@ -43,10 +43,11 @@ def test_one_version_for_the_library_the_integration_and_the_cli() -> None:
 
 def test_the_integration_requires_what_the_library_does_and_hacs_finds_its_zip() -> None:
     """Home Assistant installs the manifest's requirements for the vendored library: the
-    same lines as pyproject's, so neither drifts from the other."""
+    same lines as pyproject's, so neither drifts from the other (only those the library
+    needs inside Home Assistant: python-miio serves the simulator, see test_imports)."""
     assert set(MANIFEST["requirements"]) <= set(PYPROJECT["dependencies"])
     names = {re.split(r"[<>=!~ \[]", r)[0].lower() for r in MANIFEST["requirements"]}
-    assert {"python-miio", "pydantic"} <= names
+    assert "pydantic" in names
     hacs = json.loads((ROOT / "hacs.json").read_text())
     assert hacs["filename"] == RELEASE_ZIP and hacs["zip_release"] is True
 
