@@ -130,8 +130,6 @@ class Stove:
     async def status(self, burners: Iterable[str]) -> list[Outcome]:
         # A read changes nothing, so it waits for no action (and none waits for it).
         names = list(burners)
-        if len(names) <= READS_AT_ONCE:
-            return list(await asyncio.gather(*(self._status(name) for name in names)))
         outcomes: dict[int, Outcome] = {}
         todo = iter(enumerate(names))
 
@@ -139,7 +137,7 @@ class Stove:
             for i, name in todo:
                 outcomes[i] = await self._status(name)
 
-        await asyncio.gather(*(reader() for _ in range(READS_AT_ONCE)))
+        await asyncio.gather(*(reader() for _ in range(min(READS_AT_ONCE, len(names)))))
         return [outcomes[i] for i in range(len(names))]
 
     async def finish_pulses(self, burners: Iterable[str]) -> list[Outcome]:
