@@ -769,15 +769,19 @@ async def test_a_pulse_end_is_not_taken_from_a_snapshot_or_a_report_since_contra
     topic = sim.relay["topic"]
     restore = (f"cmnd/{topic}/POWER1", "OFF")
     spy = _Spy(mosquitto, f"cmnd/{topic}/#")
+
+    async def restored_by_its_command() -> None:
+        await relay.switch(False, deadline=time.monotonic() + 2)
+        await relay.wait_for(False, deadline=time.monotonic() + 2)
+        assert await until(lambda: restore in spy.heard, 1), spy.heard
+
     try:
         # a snapshot saying "released" while the device still holds its pulse
         await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=5.0)
         await relay.wait_for(True, deadline=time.monotonic() + 2)
         _forge(mosquitto, f"tele/{topic}/STATE", '{"POWER1": "OFF"}', retain=False)
         await asyncio.sleep(0.2)
-        await relay.switch(False, deadline=time.monotonic() + 2)
-        await relay.wait_for(False, deadline=time.monotonic() + 2)
-        assert await until(lambda: restore in spy.heard, 1), spy.heard
+        await restored_by_its_command()
         assert not sim.sim.energised
         # an end reported, then the relay reported energised again
         spy.heard.clear()
@@ -788,9 +792,7 @@ async def test_a_pulse_end_is_not_taken_from_a_snapshot_or_a_report_since_contra
         sim.sim.pulse_time = 0
         _forge(mosquitto, f"cmnd/{topic}/POWER1", "ON", retain=False)  # someone else's ON
         assert await until(lambda: relay.energised is True, 2)
-        await relay.switch(False, deadline=time.monotonic() + 2)
-        await relay.wait_for(False, deadline=time.monotonic() + 2)
-        assert await until(lambda: restore in spy.heard, 1), spy.heard
+        await restored_by_its_command()
         assert not sim.sim.energised
         # an end reported, and the restore asked for long after it
         spy.heard.clear()
@@ -798,9 +800,7 @@ async def test_a_pulse_end_is_not_taken_from_a_snapshot_or_a_report_since_contra
         await relay.wait_for(True, deadline=time.monotonic() + 2)
         assert await until(lambda: relay.energised is False, 2)
         await asyncio.sleep(0.8)  # > the pulse + 2 x PULSE_END_S after its confirmation
-        await relay.switch(False, deadline=time.monotonic() + 2)
-        await relay.wait_for(False, deadline=time.monotonic() + 2)
-        assert await until(lambda: restore in spy.heard, 1), spy.heard
+        await restored_by_its_command()
     finally:
         spy.close()
         await stove.close()
