@@ -19,10 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from gasstove.adapters import mqtt as mqtt_adapter
 from gasstove.adapters.mqtt import MqttBroker
-from gasstove.adapters.mqtt_relay import MqttRelay, Receiver
+from gasstove.adapters.mqtt_relay import MqttRelay, NotSent, Receiver
 from gasstove.domain.errors import RelayUnreachable, Unconfirmed
 from gasstove.domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from gasstove.domain.plan import Wiring
@@ -327,6 +330,51 @@ async def test_a_cut_never_sent_says_nothing_was_sent(
         await stove.close()
     assert not outcome.ok and "nothing was sent to the relay" in outcome.message
     assert "may have reached" not in outcome.message
+
+
+@run
+async def test_a_message_that_waited_past_its_deadline_for_the_window_is_never_sent(
+    own_mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broker that stops answering (SIGSTOP) fills the window of unacknowledged
+    messages: those behind it wait in our queue (not paho's: ~3 KB each there, issue 17)
+    and, at their deadline, fail as not sent, and are not sent when the broker wakes: a
+    cut reported "nothing was sent" must not reach the relay later."""
+    monkeypatch.setattr(mqtt_adapter, "INFLIGHT", 3)
+    heard: list[bytes] = []
+    watcher = paho.Client(CallbackAPIVersion.VERSION2)
+    watcher.on_message = lambda _c, _u, msg: heard.append(msg.payload)
+    watcher.connect(own_mosquitto.host, own_mosquitto.port)
+    watcher.subscribe("w/#", qos=1)
+    watcher.loop_start()
+    broker = MqttBroker(MqttBrokerConfig.model_validate(
+        {"host": own_mosquitto.host, "port": own_mosquitto.port}))
+    broker.attach()
+    proc = own_mosquitto._proc
+    assert proc is not None
+    try:
+        await broker.connected_by(time.monotonic() + 3)
+        await broker.publish("w/0", "before", time.monotonic() + 3)
+        assert await until(lambda: heard == [b"before"], 3)
+        proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 0.5
+        results = await asyncio.gather(
+            *(broker.publish(f"w/{i}", f"m{i}", deadline) for i in range(1, 6)),
+            return_exceptions=True)
+        assert broker._client is not None
+        assert len(broker._client._out_messages) <= 3  # paho holds the window, no more
+        proc.send_signal(signal.SIGCONT)
+        assert await until(lambda: len(heard) == 4, 5), heard
+        await asyncio.sleep(0.5)  # nothing more comes
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        await broker.release()
+        watcher.loop_stop()
+        watcher.disconnect()
+    handed, waited = results[:3], results[3:]
+    assert all(isinstance(r, RelayUnreachable) and not isinstance(r, NotSent) for r in handed)
+    assert all(isinstance(r, NotSent) and "within the deadline" in str(r) for r in waited)
+    assert sorted(heard) == [b"before", b"m1", b"m2", b"m3"]
 
 
 @dataclass
