@@ -24,6 +24,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gasstove.adapters import mqtt as mqtt_adapter
+from gasstove.adapters import mqtt_relay
 from gasstove.adapters.mqtt import MqttBroker
 from gasstove.adapters.mqtt_relay import MqttRelay, NotSent, Receiver
 from gasstove.domain.errors import RelayUnreachable, Unconfirmed
@@ -437,3 +438,47 @@ async def test_a_shelly_rpc_reply_to_a_request_made_before_the_command_never_con
         {"id": early, "result": {"id": 0, "output": True}}).encode(), False)
     with pytest.raises(Unconfirmed):
         await relay.wait_for(True, deadline=time.monotonic() + 0.3)
+
+
+@dataclass
+class QueuedLink(FakeLink):
+    """A busy connection: each message waits ``wait_s`` for its turn to leave; the
+    device (Tasmota, timing its own pulse) reports the cut as it gets it, and the
+    pulse's end ``pulse_s`` later, plus ``report_s`` for that report to come back."""
+
+    wait_s: float = 0.0
+    pulse_s: float = 0.0
+    report_s: float = 0.0
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        await asyncio.sleep(self.wait_s)
+        self.published.append((topic, payload))
+        assert self.receiver is not None
+        loop = asyncio.get_running_loop()
+        if payload.endswith("POWER ON"):
+            loop.call_soon(self.receiver.receive, "stat/t/POWER", b"ON", False)
+            loop.call_later(self.pulse_s + self.report_s, self.receiver.receive,
+                            "stat/t/POWER", b"OFF", False)
+
+
+@run
+async def test_a_pulse_is_due_from_its_confirmed_start_not_from_a_command_that_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17: at scale a command waits its turn to leave (the connection's window)
+    longer than PULSE_END_S, and the device times its pulse from the command's arrival.
+    Its own report of the pulse's end still comes within PULSE_END_S of the confirmed
+    start plus the pulse, and ends it: no restore command (at 10,000 relays, counting
+    from our command sent ~5,700 needless restores)."""
+    monkeypatch.setattr(mqtt_relay, "PULSE_END_S", 0.2)
+    link = QueuedLink(wait_s=0.5, pulse_s=0.3, report_s=0.1)
+    config = MqttRelayConfig.model_validate({"type": "mqtt", "dialect": "tasmota", "topic": "t"})
+    relay = MqttRelay(config, link)
+    await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=0.3)
+    await relay.wait_for(True, deadline=time.monotonic() + 2)
+    await asyncio.sleep(0.3)  # the pulse, as Stove sleeps it
+    await relay.switch(False, deadline=time.monotonic() + 2)
+    await relay.wait_for(False, deadline=time.monotonic() + 2)
+    assert len(link.published) == 1, f"only the cut is sent: {link.published}"
+    assert relay.energised is False

@@ -168,10 +168,8 @@ class MqttRelay:
         #: (as asked) by the time a busy loop looks.
         self._pulse: bool | None = None
         self._pulse_seen = False
-        #: When the device should end that pulse (monotonic), and, once a live report
-        #: after the one of the pulse said the relay left that state, the count of live
-        #: reports before it: the device's own word that its pulse ended.
-        self._pulse_due = 0.0
+        #: Once a live report after the one of the pulse said the relay left that state,
+        #: the count of live reports before it: the device's own word that its pulse ended.
         self._pulse_ended: int | None = None
         #: The pulse's length, and when we confirmed its start (monotonic; 0: not yet).
         self._pulse_length = 0.0
@@ -252,7 +250,6 @@ class MqttRelay:
         self._pulse, self._pulse_seen = (None if pulse_seconds is None else energised), False
         self._pulse_ended = None
         self._pulse_length, self._pulse_confirmed_at = pulse_seconds or 0.0, 0.0
-        self._pulse_due = time.monotonic() + self._pulse_length
         self._echo = energised if self.dialect.optimistic_echo else None
         # The last message is the one that switches (Tasmota sends a Backlog clear first).
         for i, message in enumerate(messages):
@@ -276,20 +273,25 @@ class MqttRelay:
         since agreeing. Then asking for that state again is needless (issue 17: a third
         of a shut-off's messages at scale), and ``wait_for`` confirms it by that report,
         as it would confirm the answer to the command. Waits up to PULSE_END_S past
-        the pulse's due end for that report; a restore asked for long before it (an
-        unlock mid-pulse) does not wait, and one asked for later than the pulse plus
-        twice PULSE_END_S after we confirmed its start (an unlock later on, or a pulse
-        this process never confirmed) does not take it. Never with a bridge that
+        the pulse's due end (its confirmed start plus its length) for that report; a
+        restore asked for long before it (an unlock mid-pulse) does not wait, and one
+        asked for later than twice PULSE_END_S after it (an unlock later on), or of a
+        pulse this process never confirmed, does not take it. Never with a bridge that
         echoes optimistically (Zigbee2MQTT): its report may be its guess."""
         if (self._pulse is None or energised is self._pulse or self.dialect.optimistic_echo
-                or time.monotonic() < self._pulse_due - PULSE_END_S):
+                or not self._pulse_confirmed_at):
             return False
-        until = min(deadline, self._pulse_due + PULSE_END_S)
-        if not await self._until(lambda: self._pulse_ended is not None, until, ask=False):
+        # Due from the report of its start, not from our command: at scale a command
+        # waits its turn to leave, and the device times the pulse from its arrival.
+        due = self._pulse_confirmed_at + self._pulse_length
+        if time.monotonic() < due - PULSE_END_S:
+            return False
+        if not await self._until(lambda: self._pulse_ended is not None,
+                                 min(deadline, due + PULSE_END_S), ask=False):
             return False
         if not (self._fresh_energised is energised and self._energised is energised):
             return False  # the relay has said otherwise since: ask for it
-        if time.monotonic() > self._pulse_confirmed_at + self._pulse_length + 2 * PULSE_END_S:
+        if time.monotonic() > due + 2 * PULSE_END_S:
             return False  # not the restore that ends it (an unlock later on): ask afresh
         assert self._pulse_ended is not None
         self._refused = None
