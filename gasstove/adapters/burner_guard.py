@@ -39,7 +39,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -112,16 +112,29 @@ class BurnerGuard(Protocol):
         ...
 
 
-@dataclass
-class _MemoryHold:
-    record: BurnerRecord
-    records: dict[str, BurnerRecord]
-    burner: str
+class _MemoryHold(contextlib.AbstractAsyncContextManager["_MemoryHold"]):
+    """One hold of a burner in this process: taken on entry, let go on exit. A plain
+    object rather than an async generator: ten thousand burners held at once (an
+    ``off`` of all) each kept a generator's frame and registration (issue 17)."""
+
+    __slots__ = ("burner", "guard", "record")
+
+    def __init__(self, guard: MemoryBurnerGuard, burner: str) -> None:
+        self.guard, self.burner = guard, burner
+        self.record = BurnerRecord()
+
+    async def __aenter__(self) -> _MemoryHold:
+        self.guard._held.add(self.burner)
+        self.record = self.guard.record(self.burner)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.guard._held.discard(self.burner)
 
     def write(self, record: BurnerRecord, *, sync_later: bool = False) -> str | None:
-        self.record = self.records[self.burner] = record
+        self.record = self.guard._records[self.burner] = record
         if record == BurnerRecord():
-            del self.records[self.burner]
+            del self.guard._records[self.burner]
         return None
 
     def sync(self) -> str | None:
@@ -136,13 +149,8 @@ class MemoryBurnerGuard:
         self._records: dict[str, BurnerRecord] = {}
         self._held: set[str] = set()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, burner: str, *, wait: float) -> AsyncIterator[Hold]:
-        self._held.add(burner)
-        try:
-            yield _MemoryHold(self.record(burner), self._records, burner)
-        finally:
-            self._held.discard(burner)
+    def hold(self, burner: str, *, wait: float) -> _MemoryHold:
+        return _MemoryHold(self, burner)
 
     def record(self, burner: str) -> BurnerRecord:
         return self._records.get(burner, BurnerRecord())
@@ -151,14 +159,35 @@ class MemoryBurnerGuard:
         return burner in self._held
 
 
-@dataclass
-class _FileHold:
-    record: BurnerRecord
-    fd: int | None  #: None: the file could not be opened, nothing is written
-    path: Path
-    burner: str
-    unsaved: dict[str, BurnerRecord]  #: the guard's records not on disk, by burner
-    unsynced: bool = False  #: a durable write is waiting for sync()
+class _FileHold(contextlib.AbstractAsyncContextManager["_FileHold"]):
+    """One hold of a burner through its record file: its flock taken and its record read
+    on entry, let go on exit (a plain object: see _MemoryHold)."""
+
+    __slots__ = ("burner", "fd", "guard", "path", "record", "unsynced", "wait")
+
+    def __init__(self, guard: FileBurnerGuard, burner: str, wait: float) -> None:
+        self.guard, self.burner, self.wait = guard, burner, wait
+        self.path = guard._path(burner)
+        self.record = BurnerRecord()
+        self.fd: int | None = None  #: None: the file could not be opened, nothing is written
+        self.unsynced = False  #: a durable write is waiting for sync()
+
+    async def __aenter__(self) -> _FileHold:
+        self.fd = await self.guard._take(self.burner, self.wait)
+        try:
+            unsaved = self.guard._unsaved.get(self.burner)
+            if unsaved is not None:
+                self.write(unsaved, force=True)  # (there may be room again)
+            else:
+                self.record = (self.guard.record(self.burner) if self.fd is None
+                               else _read(self.fd, self.path))
+        except BaseException:
+            self.guard._let_go(self.burner, self.fd)
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.guard._let_go(self.burner, self.fd)
 
     def write(self, record: BurnerRecord, *, force: bool = False,
               sync_later: bool = False) -> str | None:
@@ -178,9 +207,9 @@ class _FileHold:
 
     def _stored(self, why: str | None) -> str | None:
         if why is None:
-            self.unsaved.pop(self.burner, None)
+            self.guard._unsaved.pop(self.burner, None)
             return None
-        self.unsaved[self.burner] = self.record
+        self.guard._unsaved[self.burner] = self.record
         _LOG.error("%s: not written (%s): locked=%s, pulse under way=%s; kept by this "
                    "process only", self.path, why, self.record.locked,
                    self.record.pulse is not None)
@@ -224,25 +253,15 @@ class FileBurnerGuard:
             path = self._paths[burner] = self.directory / f"{burner}.record"
         return path
 
-    @contextlib.asynccontextmanager
-    async def hold(self, burner: str, *, wait: float) -> AsyncIterator[Hold]:
-        path = self._path(burner)
-        fd = await self._take(burner, wait)
-        try:
-            unsaved = self._unsaved.get(burner)
-            if unsaved is not None:
-                hold = _FileHold(unsaved, fd, path, burner, self._unsaved)
-                hold.write(unsaved, force=True)  # (there may be room again)
-            else:
-                record = self.record(burner) if fd is None else _read(fd, path)
-                hold = _FileHold(record, fd, path, burner, self._unsaved)
-            yield hold
-        finally:
-            self._held.discard(burner)
-            if fd is not None and self._fds.get(burner) == fd:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            elif fd is not None:
-                os.close(fd)  # (closing drops the flock)
+    def hold(self, burner: str, *, wait: float) -> _FileHold:
+        return _FileHold(self, burner, wait)
+
+    def _let_go(self, burner: str, fd: int | None) -> None:
+        self._held.discard(burner)
+        if fd is not None and self._fds.get(burner) == fd:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        elif fd is not None:
+            os.close(fd)  # (closing drops the flock)
 
     def open_all(self, burners: Iterable[str]) -> None:
         """Open (create) the burners' record files ahead of their first action: creating
