@@ -137,9 +137,11 @@ class MqttBroker:
         self.on_connect: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
-        self._relays: dict[str, list[Receiver]] = {}
+        #: Receivers by topic: tuples, most hold one (a list each cost ten thousand
+        #: relays' five topics ~4 MB, issue 17).
+        self._relays: dict[str, tuple[Receiver, ...]] = {}
         #: Routes by wildcard (the daemon's sweep of its old retained messages): few and brief.
-        self._patterns: dict[str, list[Receiver]] = {}
+        self._patterns: dict[str, tuple[Receiver, ...]] = {}
         #: The connection (``generation``) each relay's subscriptions were made on.
         self._subscribed: dict[Receiver, int] = {}
         self._users = 0
@@ -189,8 +191,8 @@ class MqttBroker:
     def route(self, topics: tuple[str, ...], relay: Receiver) -> None:
         for topic in topics:
             routes = self._patterns if "+" in topic or "#" in topic else self._relays
-            if relay not in (owners := routes.setdefault(topic, [])):
-                owners.append(relay)
+            if relay not in (owners := routes.get(topic, ())):
+                routes[topic] = (*owners, relay)
 
     def unsubscribe(self, topics: tuple[str, ...]) -> None:
         """Stop receiving ``topics``; what we publish after this is not sent back to us

@@ -187,7 +187,8 @@ class MqttRelay:
         self._sleep_heard = 0
         self._loop_sleep: int | None = None
         self._changed = Signal()
-        self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
+        #: State requests on their way (one or two: a list is a quarter of a set's size).
+        self._polls: list[asyncio.Task[None]] = []
         #: Called when the device's own messages change its availability or state
         #: (its LWT, a live report): the daemon passes them on at once, not at its next poll.
         self.listeners: list[Callable[[], None]] = []
@@ -427,12 +428,13 @@ class MqttRelay:
     def _ask(self, deadline: float) -> asyncio.Task[None]:
         """Send a state request in the background; its end (acknowledged or not) wakes waiters."""
         poll = asyncio.get_running_loop().create_task(self._poll(deadline))
-        self._polls.add(poll)
+        self._polls.append(poll)
         poll.add_done_callback(self._asked)
         return poll
 
     def _asked(self, poll: asyncio.Task[None]) -> None:
-        self._polls.discard(poll)
+        if poll in self._polls:
+            self._polls.remove(poll)
         if not poll.cancelled():
             poll.exception()  # retrieved here; raised by the waiter that still wants it
         self._changed.notify()
