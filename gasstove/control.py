@@ -12,6 +12,7 @@ never wait for an action, so a shut-off never queues behind a status poll.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import time
@@ -95,6 +96,8 @@ class Stove:
         # across processes): a timer firing while someone locks must not
         # interleave its restore with the lock.
         self._busy = {name: asyncio.Lock() for name in config.burners}
+        #: Shut-offs under way, or waiting for their burner, by burner.
+        self._shutting_off: collections.Counter[str] = collections.Counter()
 
     def resolve(self, words: Sequence[str]) -> list[str]:
         """Burner names for what the user typed (names, aliases, "all"); none means all."""
@@ -129,6 +132,16 @@ class Stove:
 
     def unlock(self, burners: Iterable[str]) -> Coroutine[Any, Any, list[Outcome]]:
         return self._each(burners, "unlock", self._unlock)
+
+    def shut_off_burner(self, name: str) -> Coroutine[Any, Any, Outcome]:
+        """One burner's shut-off: :meth:`shut_off` without a list around it (the daemon
+        cuts each burner in a task of its own, ten thousand at once)."""
+        return self._one(name, "shut_off", self._shut_off)
+
+    def shutting_off(self, name: str) -> bool:
+        """Whether a shut-off of ``name`` is under way in this process (or waiting for
+        the burner): the relay may be cutting for it, and will be restored."""
+        return self._shutting_off[name] > 0
 
     async def status(self, burners: Iterable[str]) -> list[Outcome]:
         # A read changes nothing, so it waits for no action (and none waits for it).
@@ -170,14 +183,18 @@ class Stove:
     async def _one(self, name: str, action: Action, act: Act) -> Outcome:
         # Another process's action ends within a deadline and a pulse; wait no longer.
         wait = self.config.deadline + self.config.burners[name].plan().seconds
-        async with self._busy[name]:
-            try:
-                async with self.guard.hold(name, wait=wait) as hold:
-                    return await act(name, hold)
-            except BurnerBusy as err:
-                what = action.replace("_", "-")
-                return Outcome(name, action, False, "unknown", f"{what} NOT done: {err}",
-                               sent=False, failure="busy")
+        if action == "shut_off":
+            self._shutting_off[name] += 1
+        try:
+            async with self._busy[name], self.guard.hold(name, wait=wait) as hold:
+                return await act(name, hold)
+        except BurnerBusy as err:
+            what = action.replace("_", "-")
+            return Outcome(name, action, False, "unknown", f"{what} NOT done: {err}",
+                           sent=False, failure="busy")
+        finally:
+            if action == "shut_off":
+                self._shutting_off[name] -= 1
 
     def _acting(self, name: str) -> bool:
         return self._busy[name].locked() or self.guard.busy(name)
