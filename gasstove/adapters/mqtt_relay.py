@@ -302,46 +302,44 @@ class MqttRelay:
         return True
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        # (one frame, not a wrapper around another: ten thousand relays wait at once)
         try:
-            await self._wait_for(energised, deadline)
+            await self._ready(deadline)
+            baseline = self._command
+            if self.dialect.optimistic_echo:
+                # Ask once the bridge's echo has passed (or after ECHO_WINDOW_S), so
+                # that the answer comes after it; receive() drops the echo itself.
+                until = min(deadline, time.monotonic() + ECHO_WINDOW_S)
+                while self._echo is not None and await self._changed.wait(until):
+                    pass
+
+            def confirmed() -> bool:
+                if self._refused is not None:
+                    raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
+                # The device's own live word since the command, and nothing since against it
+                # (but the end of the device's own pulse, which the command asked for).
+                return self._live > baseline and (
+                    (self._fresh_energised == energised and self._energised == energised)
+                    or (self._pulse_seen and self._pulse is energised))
+
+            if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
+                if energised is self._pulse:
+                    self._pulse_confirmed_at = time.monotonic()
+                return
+            if self._live > baseline:
+                state = _state(bool(self._energised))
+                raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
+            if self._energised == energised and not self.dialect.confirms_unchanged():
+                # That earlier state may be old, retained, or anyone's: never pretend.
+                raise Unconfirmed(
+                    f"no report from {self.describe()} since the command; the last state seen on "
+                    f"its topic (perhaps old or retained) said {_state(energised)}, but "
+                    f"{self._no_state_request()}, so this cannot be confirmed")
+            raise self._silent("no state report since the command")
         except RelayError as err:
             if self._sent is None:
                 raise
             raise _amend(err, self._may_have(self._sent), may_be_energised=self._sent) from None
-
-    async def _wait_for(self, energised: bool, deadline: float) -> None:
-        await self._ready(deadline)
-        baseline = self._command
-        if self.dialect.optimistic_echo:
-            # Ask once the bridge's echo has passed (or after ECHO_WINDOW_S), so
-            # that the answer comes after it; receive() drops the echo itself.
-            until = min(deadline, time.monotonic() + ECHO_WINDOW_S)
-            while self._echo is not None and await self._changed.wait(until):
-                pass
-
-        def confirmed() -> bool:
-            if self._refused is not None:
-                raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
-            # The device's own live word since the command, and nothing since against it
-            # (but the end of the device's own pulse, which the command asked for).
-            return self._live > baseline and (
-                (self._fresh_energised == energised and self._energised == energised)
-                or (self._pulse_seen and self._pulse is energised))
-
-        if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
-            if energised is self._pulse:
-                self._pulse_confirmed_at = time.monotonic()
-            return
-        if self._live > baseline:
-            state = _state(bool(self._energised))
-            raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
-        if self._energised == energised and not self.dialect.confirms_unchanged():
-            # That earlier state may be old, retained, or anyone's: never pretend.
-            raise Unconfirmed(
-                f"no report from {self.describe()} since the command; the last state seen on "
-                f"its topic (perhaps old or retained) said {_state(energised)}, but "
-                f"{self._no_state_request()}, so this cannot be confirmed")
-        raise self._silent("no state report since the command")
 
     async def power_on(self, *, deadline: float) -> PowerOn | None:
         """What the relay does when its power comes back, as it answers now (None: this
