@@ -148,6 +148,10 @@ class _Commands:
 
 
 def _dump_memory(pid: int, when: str) -> None:
+    if path := os.environ.get("BENCH_SMAPS"):  # the daemon's memory map, region by region
+        with open(path, "a") as out:
+            print(f"== {when}", file=out)
+            out.write(Path(f"/proc/{pid}/smaps").read_text())
     if path := os.environ.get("BENCH_TRACEMALLOC"):
         with open(path, "a") as out:
             print(f"{when}: RSS {_rss_mb(pid):.0f} MB", file=out)

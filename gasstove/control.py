@@ -12,12 +12,13 @@ never wait for an action, so a shut-off never queues behind a status poll.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Self, cast
+from typing import Any, Literal, Self, cast
 
 from .adapters.burner_guard import (
     BurnerBusy,
@@ -95,6 +96,8 @@ class Stove:
         # across processes): a timer firing while someone locks must not
         # interleave its restore with the lock.
         self._busy = {name: asyncio.Lock() for name in config.burners}
+        #: Shut-offs under way, or waiting for their burner, by burner.
+        self._shutting_off: collections.Counter[str] = collections.Counter()
 
     def resolve(self, words: Sequence[str]) -> list[str]:
         """Burner names for what the user typed (names, aliases, "all"); none means all."""
@@ -118,14 +121,27 @@ class Stove:
         """Whether a lock was asked for ``name`` (and no unlock confirmed since)."""
         return self.guard.record(name).locked
 
-    async def shut_off(self, burners: Iterable[str]) -> list[Outcome]:
-        return await self._each(burners, "shut_off", self._shut_off)
+    # (Plain functions handing back the action's coroutine: an ``off`` of ten thousand
+    # burners holds every burner's chain of coroutines from the command to the pulse's
+    # end, the daemon's memory high water (issue 17); a wrapper's frame adds to each.)
+    def shut_off(self, burners: Iterable[str]) -> Coroutine[Any, Any, list[Outcome]]:
+        return self._each(burners, "shut_off", self._shut_off)
 
-    async def lock(self, burners: Iterable[str]) -> list[Outcome]:
-        return await self._each(burners, "lock", self._lock)
+    def lock(self, burners: Iterable[str]) -> Coroutine[Any, Any, list[Outcome]]:
+        return self._each(burners, "lock", self._lock)
 
-    async def unlock(self, burners: Iterable[str]) -> list[Outcome]:
-        return await self._each(burners, "unlock", self._unlock)
+    def unlock(self, burners: Iterable[str]) -> Coroutine[Any, Any, list[Outcome]]:
+        return self._each(burners, "unlock", self._unlock)
+
+    def shut_off_burner(self, name: str) -> Coroutine[Any, Any, Outcome]:
+        """One burner's shut-off: :meth:`shut_off` without a list around it (the daemon
+        cuts each burner in a task of its own, ten thousand at once)."""
+        return self._one(name, "shut_off", self._shut_off)
+
+    def shutting_off(self, name: str) -> bool:
+        """Whether a shut-off of ``name`` is under way in this process (or waiting for
+        the burner): the relay may be cutting for it, and will be restored."""
+        return self._shutting_off[name] > 0
 
     async def status(self, burners: Iterable[str]) -> list[Outcome]:
         # A read changes nothing, so it waits for no action (and none waits for it).
@@ -156,25 +172,29 @@ class Stove:
         await self.close()
 
     async def _each(self, burners: Iterable[str], action: Action, act: Act) -> list[Outcome]:
-        async def one(name: str) -> Outcome:
-            # Another process's action ends within a deadline and a pulse; wait no longer.
-            wait = self.config.deadline + self.config.burners[name].plan().seconds
-            async with self._busy[name]:
-                try:
-                    async with self.guard.hold(name, wait=wait) as hold:
-                        return await act(name, hold)
-                except BurnerBusy as err:
-                    what = action.replace("_", "-")
-                    return Outcome(name, action, False, "unknown", f"{what} NOT done: {err}",
-                                   sent=False, failure="busy")
-
         # Burners are independent: one dead relay must not delay the others' cut. (One
         # burner needs no task of its own: a thousand guard cuts due at once are a
         # thousand calls of one burner, each a task already.)
         names = list(burners)
         if len(names) == 1:
-            return [await one(names[0])]
-        return list(await asyncio.gather(*(one(name) for name in names)))
+            return [await self._one(names[0], action, act)]
+        return list(await asyncio.gather(*(self._one(name, action, act) for name in names)))
+
+    async def _one(self, name: str, action: Action, act: Act) -> Outcome:
+        # Another process's action ends within a deadline and a pulse; wait no longer.
+        wait = self.config.deadline + self.config.burners[name].plan().seconds
+        if action == "shut_off":
+            self._shutting_off[name] += 1
+        try:
+            async with self._busy[name], self.guard.hold(name, wait=wait) as hold:
+                return await act(name, hold)
+        except BurnerBusy as err:
+            what = action.replace("_", "-")
+            return Outcome(name, action, False, "unknown", f"{what} NOT done: {err}",
+                           sent=False, failure="busy")
+        finally:
+            if action == "shut_off":
+                self._shutting_off[name] -= 1
 
     def _acting(self, name: str) -> bool:
         return self._busy[name].locked() or self.guard.busy(name)

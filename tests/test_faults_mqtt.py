@@ -19,10 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from gasstove.adapters import mqtt as mqtt_adapter
+from gasstove.adapters import mqtt_relay
 from gasstove.adapters.mqtt import MqttBroker
-from gasstove.adapters.mqtt_relay import MqttRelay, Receiver
+from gasstove.adapters.mqtt_relay import MqttRelay, NotSent, Receiver
 from gasstove.domain.errors import RelayUnreachable, Unconfirmed
 from gasstove.domain.mqtt_config import MqttBrokerConfig, MqttRelayConfig
 from gasstove.domain.plan import Wiring
@@ -329,6 +333,51 @@ async def test_a_cut_never_sent_says_nothing_was_sent(
     assert "may have reached" not in outcome.message
 
 
+@run
+async def test_a_message_that_waited_past_its_deadline_for_the_window_is_never_sent(
+    own_mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broker that stops answering (SIGSTOP) fills the window of unacknowledged
+    messages: those behind it wait in our queue (not paho's: ~3 KB each there, issue 17)
+    and, at their deadline, fail as not sent, and are not sent when the broker wakes: a
+    cut reported "nothing was sent" must not reach the relay later."""
+    monkeypatch.setattr(mqtt_adapter, "INFLIGHT", 3)
+    heard: list[bytes] = []
+    watcher = paho.Client(CallbackAPIVersion.VERSION2)
+    watcher.on_message = lambda _c, _u, msg: heard.append(msg.payload)
+    watcher.connect(own_mosquitto.host, own_mosquitto.port)
+    watcher.subscribe("w/#", qos=1)
+    watcher.loop_start()
+    broker = MqttBroker(MqttBrokerConfig.model_validate(
+        {"host": own_mosquitto.host, "port": own_mosquitto.port}))
+    broker.attach()
+    proc = own_mosquitto._proc
+    assert proc is not None
+    try:
+        await broker.connected_by(time.monotonic() + 3)
+        await broker.publish("w/0", "before", time.monotonic() + 3)
+        assert await until(lambda: heard == [b"before"], 3)
+        proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 0.5
+        results = await asyncio.gather(
+            *(broker.publish(f"w/{i}", f"m{i}", deadline) for i in range(1, 6)),
+            return_exceptions=True)
+        assert broker._client is not None
+        assert len(broker._client._out_messages) <= 3  # paho holds the window, no more
+        proc.send_signal(signal.SIGCONT)
+        assert await until(lambda: len(heard) == 4, 5), heard
+        await asyncio.sleep(0.5)  # nothing more comes
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        await broker.release()
+        watcher.loop_stop()
+        watcher.disconnect()
+    handed, waited = results[:3], results[3:]
+    assert all(isinstance(r, RelayUnreachable) and not isinstance(r, NotSent) for r in handed)
+    assert all(isinstance(r, NotSent) and "within the deadline" in str(r) for r in waited)
+    assert sorted(heard) == [b"before", b"m1", b"m2", b"m3"]
+
+
 @dataclass
 class SlowEchoLink(FakeLink):
     """A Zigbee2MQTT bridge whose optimistic echo of a /set comes late (a slow Zigbee
@@ -389,3 +438,47 @@ async def test_a_shelly_rpc_reply_to_a_request_made_before_the_command_never_con
         {"id": early, "result": {"id": 0, "output": True}}).encode(), False)
     with pytest.raises(Unconfirmed):
         await relay.wait_for(True, deadline=time.monotonic() + 0.3)
+
+
+@dataclass
+class QueuedLink(FakeLink):
+    """A busy connection: each message waits ``wait_s`` for its turn to leave; the
+    device (Tasmota, timing its own pulse) reports the cut as it gets it, and the
+    pulse's end ``pulse_s`` later, plus ``report_s`` for that report to come back."""
+
+    wait_s: float = 0.0
+    pulse_s: float = 0.0
+    report_s: float = 0.0
+
+    async def publish(self, topic: str, payload: str, deadline: float, *,
+                      retain: bool = False) -> None:
+        await asyncio.sleep(self.wait_s)
+        self.published.append((topic, payload))
+        assert self.receiver is not None
+        loop = asyncio.get_running_loop()
+        if payload.endswith("POWER ON"):
+            loop.call_soon(self.receiver.receive, "stat/t/POWER", b"ON", False)
+            loop.call_later(self.pulse_s + self.report_s, self.receiver.receive,
+                            "stat/t/POWER", b"OFF", False)
+
+
+@run
+async def test_a_pulse_is_due_from_its_confirmed_start_not_from_a_command_that_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17: at scale a command waits its turn to leave (the connection's window)
+    longer than PULSE_END_S, and the device times its pulse from the command's arrival.
+    Its own report of the pulse's end still comes within PULSE_END_S of the confirmed
+    start plus the pulse, and ends it: no restore command (at 10,000 relays, counting
+    from our command sent ~5,700 needless restores)."""
+    monkeypatch.setattr(mqtt_relay, "PULSE_END_S", 0.2)
+    link = QueuedLink(wait_s=0.5, pulse_s=0.3, report_s=0.1)
+    config = MqttRelayConfig.model_validate({"type": "mqtt", "dialect": "tasmota", "topic": "t"})
+    relay = MqttRelay(config, link)
+    await relay.switch(True, deadline=time.monotonic() + 2, pulse_seconds=0.3)
+    await relay.wait_for(True, deadline=time.monotonic() + 2)
+    await asyncio.sleep(0.3)  # the pulse, as Stove sleeps it
+    await relay.switch(False, deadline=time.monotonic() + 2)
+    await relay.wait_for(False, deadline=time.monotonic() + 2)
+    assert len(link.published) == 1, f"only the cut is sent: {link.published}"
+    assert relay.energised is False

@@ -39,7 +39,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -112,16 +112,29 @@ class BurnerGuard(Protocol):
         ...
 
 
-@dataclass
-class _MemoryHold:
-    record: BurnerRecord
-    records: dict[str, BurnerRecord]
-    burner: str
+class _MemoryHold(contextlib.AbstractAsyncContextManager["_MemoryHold"]):
+    """One hold of a burner in this process: taken on entry, let go on exit. A plain
+    object rather than an async generator: ten thousand burners held at once (an
+    ``off`` of all) each kept a generator's frame and registration (issue 17)."""
+
+    __slots__ = ("burner", "guard", "record")
+
+    def __init__(self, guard: MemoryBurnerGuard, burner: str) -> None:
+        self.guard, self.burner = guard, burner
+        self.record = BurnerRecord()
+
+    async def __aenter__(self) -> _MemoryHold:
+        self.guard._held.add(self.burner)
+        self.record = self.guard.record(self.burner)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.guard._held.discard(self.burner)
 
     def write(self, record: BurnerRecord, *, sync_later: bool = False) -> str | None:
-        self.record = self.records[self.burner] = record
+        self.record = self.guard._records[self.burner] = record
         if record == BurnerRecord():
-            del self.records[self.burner]
+            del self.guard._records[self.burner]
         return None
 
     def sync(self) -> str | None:
@@ -136,13 +149,8 @@ class MemoryBurnerGuard:
         self._records: dict[str, BurnerRecord] = {}
         self._held: set[str] = set()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, burner: str, *, wait: float) -> AsyncIterator[Hold]:
-        self._held.add(burner)
-        try:
-            yield _MemoryHold(self.record(burner), self._records, burner)
-        finally:
-            self._held.discard(burner)
+    def hold(self, burner: str, *, wait: float) -> _MemoryHold:
+        return _MemoryHold(self, burner)
 
     def record(self, burner: str) -> BurnerRecord:
         return self._records.get(burner, BurnerRecord())
@@ -151,14 +159,35 @@ class MemoryBurnerGuard:
         return burner in self._held
 
 
-@dataclass
-class _FileHold:
-    record: BurnerRecord
-    fd: int | None  #: None: the file could not be opened, nothing is written
-    path: Path
-    burner: str
-    unsaved: dict[str, BurnerRecord]  #: the guard's records not on disk, by burner
-    unsynced: bool = False  #: a durable write is waiting for sync()
+class _FileHold(contextlib.AbstractAsyncContextManager["_FileHold"]):
+    """One hold of a burner through its record file: its flock taken and its record read
+    on entry, let go on exit (a plain object: see _MemoryHold)."""
+
+    __slots__ = ("burner", "fd", "guard", "path", "record", "unsynced", "wait")
+
+    def __init__(self, guard: FileBurnerGuard, burner: str, wait: float) -> None:
+        self.guard, self.burner, self.wait = guard, burner, wait
+        self.path = guard._path(burner)
+        self.record = BurnerRecord()
+        self.fd: int | None = None  #: None: the file could not be opened, nothing is written
+        self.unsynced = False  #: a durable write is waiting for sync()
+
+    async def __aenter__(self) -> _FileHold:
+        self.fd = await self.guard._take(self.burner, self.wait)
+        try:
+            unsaved = self.guard._unsaved.get(self.burner)
+            if unsaved is not None:
+                self.write(unsaved, force=True)  # (there may be room again)
+            else:
+                self.record = (self.guard.record(self.burner) if self.fd is None
+                               else _read(self.fd, self.path))
+        except BaseException:
+            self.guard._let_go(self.burner, self.fd)
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.guard._let_go(self.burner, self.fd)
 
     def write(self, record: BurnerRecord, *, force: bool = False,
               sync_later: bool = False) -> str | None:
@@ -178,16 +207,16 @@ class _FileHold:
 
     def _stored(self, why: str | None) -> str | None:
         if why is None:
-            self.unsaved.pop(self.burner, None)
+            self.guard._unsaved.pop(self.burner, None)
             return None
-        self.unsaved[self.burner] = self.record
+        self.guard._unsaved[self.burner] = self.record
         _LOG.error("%s: not written (%s): locked=%s, pulse under way=%s; kept by this "
                    "process only", self.path, why, self.record.locked,
                    self.record.pulse is not None)
         return why
 
 
-def _store(fd: int | None, path: Path, record: BurnerRecord, *, durable: bool) -> str | None:
+def _store(fd: int | None, path: str, record: BurnerRecord, *, durable: bool) -> str | None:
     """Write ``record``; why not, if it could not be."""
     try:
         if fd is None:
@@ -216,33 +245,25 @@ class FileBurnerGuard:
         self._held: set[str] = set()
         #: Each record's path, joined once (pathlib's join cost a cut of every one of
         #: ten thousand burners ~0.1 s, twice per hold).
-        self._paths: dict[str, Path] = {}
+        self._paths: dict[str, str] = {}
+        self._folder = str(directory)
 
-    def _path(self, burner: str) -> Path:
+    def _path(self, burner: str) -> str:
+        # (a str, not a Path: a Path and its parts are ~400 B more per burner, kept)
         path = self._paths.get(burner)
         if path is None:
-            path = self._paths[burner] = self.directory / f"{burner}.record"
+            path = self._paths[burner] = os.path.join(self._folder, f"{burner}.record")
         return path
 
-    @contextlib.asynccontextmanager
-    async def hold(self, burner: str, *, wait: float) -> AsyncIterator[Hold]:
-        path = self._path(burner)
-        fd = await self._take(burner, wait)
-        try:
-            unsaved = self._unsaved.get(burner)
-            if unsaved is not None:
-                hold = _FileHold(unsaved, fd, path, burner, self._unsaved)
-                hold.write(unsaved, force=True)  # (there may be room again)
-            else:
-                record = self.record(burner) if fd is None else _read(fd, path)
-                hold = _FileHold(record, fd, path, burner, self._unsaved)
-            yield hold
-        finally:
-            self._held.discard(burner)
-            if fd is not None and self._fds.get(burner) == fd:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            elif fd is not None:
-                os.close(fd)  # (closing drops the flock)
+    def hold(self, burner: str, *, wait: float) -> _FileHold:
+        return _FileHold(self, burner, wait)
+
+    def _let_go(self, burner: str, fd: int | None) -> None:
+        self._held.discard(burner)
+        if fd is not None and self._fds.get(burner) == fd:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        elif fd is not None:
+            os.close(fd)  # (closing drops the flock)
 
     def open_all(self, burners: Iterable[str]) -> None:
         """Open (create) the burners' record files ahead of their first action: creating
@@ -356,7 +377,7 @@ def _encode(record: BurnerRecord) -> bytes:
     return text.encode().ljust(RECORD_BYTES)  # fixed size: a rewrite leaves no old tail
 
 
-def _read(fd: int, path: Path) -> BurnerRecord:
+def _read(fd: int, path: str) -> BurnerRecord:
     # A reader that does not hold the burner may meet a rewrite half done:
     # read again before calling the record damaged.
     for _ in range(3):
@@ -374,7 +395,7 @@ def _read(fd: int, path: Path) -> BurnerRecord:
     return _damaged(path, error)
 
 
-def _damaged(path: Path, err: Exception) -> BurnerRecord:
+def _damaged(path: str, err: Exception) -> BurnerRecord:
     # Taken as locked, the side that never lets gas on: a shut-off holds the
     # loop open, and nothing restores it unasked.
     _LOG.error("%s: unreadable (%s); taken as locked until `stove unlock`", path, err)

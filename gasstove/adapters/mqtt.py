@@ -43,10 +43,25 @@ _LOG = logging.getLogger(__name__)
 RECONNECT_S = (1, 30)
 #: Topics per SUBSCRIBE packet when many relays subscribe at once.
 SUBSCRIBE_CHUNK = 2000
-#: QoS 1 messages sent and not yet acknowledged (paho's default is 20). More wait
-#: in paho's queue; with 20, ten thousand relays' commands crawl out 20 round
-#: trips at a time (README "Scaling").
+#: QoS 1 messages sent and not yet acknowledged (paho's default is 20): with 20, ten
+#: thousand relays' commands crawl out 20 round trips at a time (README "Scaling").
+#: More wait in our own queue, not paho's: paho keeps ~3 KB per message it holds (a
+#: threading.Condition each), ten thousand cuts' worth was a third of the daemon's
+#: high water (issue 17); and one still waiting at its deadline is never sent.
 INFLIGHT = 200
+
+
+class _Outgoing:
+    """One message of ours to publish: waiting for a place in the window, then (``mid``)
+    handed to paho and waiting for its PUBACK."""
+
+    __slots__ = ("deadline", "done", "mid", "payload", "retain", "topic")
+
+    def __init__(self, topic: str, payload: str, retain: bool, deadline: float,
+                 done: asyncio.Future[ReasonCode | None]) -> None:
+        self.topic, self.payload, self.retain = topic, payload, retain
+        self.deadline, self.done = deadline, done
+        self.mid: int | None = None
 
 
 @dataclass
@@ -68,7 +83,7 @@ def _pass_on(done: asyncio.Future[list[ReasonCode]],
         mine.set_result(done.result())
 
 
-def _fail(fut: asyncio.Future[list[ReasonCode]], err: Exception) -> None:
+def _fail(fut: asyncio.Future[Any], err: BaseException) -> None:
     if not fut.done():
         fut.set_exception(err)
 
@@ -122,9 +137,11 @@ class MqttBroker:
         self.on_connect: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
-        self._relays: dict[str, list[Receiver]] = {}
+        #: Receivers by topic: tuples, most hold one (a list each cost ten thousand
+        #: relays' five topics ~4 MB, issue 17).
+        self._relays: dict[str, tuple[Receiver, ...]] = {}
         #: Routes by wildcard (the daemon's sweep of its old retained messages): few and brief.
-        self._patterns: dict[str, list[Receiver]] = {}
+        self._patterns: dict[str, tuple[Receiver, ...]] = {}
         #: The connection (``generation``) each relay's subscriptions were made on.
         self._subscribed: dict[Receiver, int] = {}
         self._users = 0
@@ -136,6 +153,10 @@ class MqttBroker:
         self.unreachable_why: str | None = None
         self._changed = Signal()
         self._acks: dict[int, asyncio.Future[list[ReasonCode] | None]] = {}
+        #: Our publishes handed to paho and not yet acknowledged (by mid), and those
+        #: waiting for a place among them (see INFLIGHT).
+        self._window: dict[int, _Outgoing] = {}
+        self._waiting: collections.deque[_Outgoing] = collections.deque()
         self._barrier_topic = ""
         #: Relays asking to subscribe in this turn of the loop, and the batches under way.
         self._joining: _Joining | None = None
@@ -170,8 +191,8 @@ class MqttBroker:
     def route(self, topics: tuple[str, ...], relay: Receiver) -> None:
         for topic in topics:
             routes = self._patterns if "+" in topic or "#" in topic else self._relays
-            if relay not in (owners := routes.setdefault(topic, [])):
-                owners.append(relay)
+            if relay not in (owners := routes.get(topic, ())):
+                routes[topic] = (*owners, relay)
 
     def unsubscribe(self, topics: tuple[str, ...]) -> None:
         """Stop receiving ``topics``; what we publish after this is not sent back to us
@@ -307,7 +328,7 @@ class MqttBroker:
         self._post(self._ack, mid, codes)
 
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        self._post(self._ack, mid, [rc] if rc.is_failure else None)
+        self._post(self._puback, mid, rc)
 
     # loop ----------------------------------------------------------------------
     def _connection(self, up: bool, refused: str | None) -> None:
@@ -328,6 +349,12 @@ class MqttBroker:
                 if not fut.done():
                     fut.set_exception(RelayUnreachable(f"lost {self.describe()}"))
             self._acks.clear()
+            for out in self._window.values():
+                _fail(out.done, RelayUnreachable(f"lost {self.describe()}"))
+            self._window.clear()
+            while self._waiting:
+                _fail(self._waiting.popleft().done,
+                      NotSent(f"lost {self.describe()} before the message was sent"))
         self._changed.notify()
 
     def _dispatch(self, topic: str, payload: bytes, retained: bool) -> None:
@@ -471,21 +498,72 @@ class MqttBroker:
 
         Commands are never retained; only the daemon's own state, availability
         and discovery messages are (``retain=True``). Raises :class:`NotSent`
-        when paho did not take the message; once taken, paho keeps it and sends
-        it again on the next connection, so it may still arrive.
+        when nothing left for the broker: not connected, or still waiting for a
+        place in the window (INFLIGHT) at ``deadline``, and then it never will.
+        Once handed to paho, paho keeps it and sends it again on the next
+        connection, so it may still arrive.
         """
         try:
-            client = self._client_or_raise()
+            self._client_or_raise()
         except RelayUnreachable as err:
             raise NotSent(str(err)) from None
-        info = client.publish(topic, payload, qos=1, retain=retain)
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-            raise NotSent(f"cannot publish to {topic} on {self.describe()}: "
-                          f"{paho.error_string(info.rc)}")
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise RelayUnreachable(f"lost {self.describe()} while publishing to {topic} (paho "
-                                   "sends it again when the connection returns)")
-        if await self._acked(info.mid, deadline, f"the command to {topic}"):
+        loop = asyncio.get_running_loop()
+        out = _Outgoing(topic, payload, retain, deadline, loop.create_future())
+        timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._publish_timeout, out)
+        self._waiting.append(out)
+        self._pump()
+        try:
+            refused = await out.done
+        finally:
+            timer.cancel()
+        if refused is not None:
             # PUBACK with a failure code: the broker (its ACL) dropped it
             raise RelayRefused(f"{self.describe()} refused our message to {topic} (not "
                                "authorised by its access list?)")
+
+    def _pump(self) -> None:
+        """Hand waiting messages to paho, in order, while the window has room."""
+        while self._waiting and len(self._window) < INFLIGHT:
+            out = self._waiting.popleft()
+            if out.deadline <= time.monotonic():  # (its timer may not have run yet)
+                self._publish_timeout(out)
+            elif not out.done.done():
+                self._hand(out)
+
+    def _hand(self, out: _Outgoing) -> None:
+        if self._client is None or not self.connected:
+            _fail(out.done, NotSent(f"not connected to {self.describe()}"))
+            return
+        try:
+            info = self._client.publish(out.topic, out.payload, qos=1, retain=out.retain)
+        except ValueError as err:  # (a topic paho refuses: raised to the caller)
+            _fail(out.done, err)
+            return
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            _fail(out.done, NotSent(f"cannot publish to {out.topic} on {self.describe()}: "
+                                    f"{paho.error_string(info.rc)}"))
+        elif info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            _fail(out.done, RelayUnreachable(
+                f"lost {self.describe()} while publishing to {out.topic} (paho sends it again "
+                "when the connection returns)"))
+        else:
+            out.mid = info.mid
+            self._window[info.mid] = out
+
+    def _puback(self, mid: int, code: ReasonCode) -> None:
+        out = self._window.pop(mid, None)
+        if out is not None:
+            if not out.done.done():
+                out.done.set_result(code if code.is_failure else None)
+            self._pump()
+
+    def _publish_timeout(self, out: _Outgoing) -> None:
+        # A message handed to paho keeps its place in the window until its PUBACK (or
+        # the connection's end): paho still has it in flight.
+        if out.mid is None:
+            _fail(out.done, NotSent(f"the message to {out.topic} could not be sent to "
+                                    f"{self.describe()} within the deadline (its window of "
+                                    f"{INFLIGHT} unacknowledged messages stayed full)"))
+        else:
+            _fail(out.done, RelayUnreachable(f"{self.describe()} did not acknowledge the "
+                                             f"command to {out.topic} within the deadline"))

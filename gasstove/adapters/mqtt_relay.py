@@ -168,10 +168,8 @@ class MqttRelay:
         #: (as asked) by the time a busy loop looks.
         self._pulse: bool | None = None
         self._pulse_seen = False
-        #: When the device should end that pulse (monotonic), and, once a live report
-        #: after the one of the pulse said the relay left that state, the count of live
-        #: reports before it: the device's own word that its pulse ended.
-        self._pulse_due = 0.0
+        #: Once a live report after the one of the pulse said the relay left that state,
+        #: the count of live reports before it: the device's own word that its pulse ended.
         self._pulse_ended: int | None = None
         #: The pulse's length, and when we confirmed its start (monotonic; 0: not yet).
         self._pulse_length = 0.0
@@ -189,7 +187,8 @@ class MqttRelay:
         self._sleep_heard = 0
         self._loop_sleep: int | None = None
         self._changed = Signal()
-        self._polls: set[asyncio.Task[None]] = set()  #: state requests on their way
+        #: State requests on their way (one or two: a list is a quarter of a set's size).
+        self._polls: list[asyncio.Task[None]] = []
         #: Called when the device's own messages change its availability or state
         #: (its LWT, a live report): the daemon passes them on at once, not at its next poll.
         self.listeners: list[Callable[[], None]] = []
@@ -252,7 +251,6 @@ class MqttRelay:
         self._pulse, self._pulse_seen = (None if pulse_seconds is None else energised), False
         self._pulse_ended = None
         self._pulse_length, self._pulse_confirmed_at = pulse_seconds or 0.0, 0.0
-        self._pulse_due = time.monotonic() + self._pulse_length
         self._echo = energised if self.dialect.optimistic_echo else None
         # The last message is the one that switches (Tasmota sends a Backlog clear first).
         for i, message in enumerate(messages):
@@ -276,20 +274,25 @@ class MqttRelay:
         since agreeing. Then asking for that state again is needless (issue 17: a third
         of a shut-off's messages at scale), and ``wait_for`` confirms it by that report,
         as it would confirm the answer to the command. Waits up to PULSE_END_S past
-        the pulse's due end for that report; a restore asked for long before it (an
-        unlock mid-pulse) does not wait, and one asked for later than the pulse plus
-        twice PULSE_END_S after we confirmed its start (an unlock later on, or a pulse
-        this process never confirmed) does not take it. Never with a bridge that
+        the pulse's due end (its confirmed start plus its length) for that report; a
+        restore asked for long before it (an unlock mid-pulse) does not wait, and one
+        asked for later than twice PULSE_END_S after it (an unlock later on), or of a
+        pulse this process never confirmed, does not take it. Never with a bridge that
         echoes optimistically (Zigbee2MQTT): its report may be its guess."""
         if (self._pulse is None or energised is self._pulse or self.dialect.optimistic_echo
-                or time.monotonic() < self._pulse_due - PULSE_END_S):
+                or not self._pulse_confirmed_at):
             return False
-        until = min(deadline, self._pulse_due + PULSE_END_S)
-        if not await self._until(lambda: self._pulse_ended is not None, until, ask=False):
+        # Due from the report of its start, not from our command: at scale a command
+        # waits its turn to leave, and the device times the pulse from its arrival.
+        due = self._pulse_confirmed_at + self._pulse_length
+        if time.monotonic() < due - PULSE_END_S:
+            return False
+        if not await self._until(lambda: self._pulse_ended is not None,
+                                 min(deadline, due + PULSE_END_S), ask=False):
             return False
         if not (self._fresh_energised is energised and self._energised is energised):
             return False  # the relay has said otherwise since: ask for it
-        if time.monotonic() > self._pulse_confirmed_at + self._pulse_length + 2 * PULSE_END_S:
+        if time.monotonic() > due + 2 * PULSE_END_S:
             return False  # not the restore that ends it (an unlock later on): ask afresh
         assert self._pulse_ended is not None
         self._refused = None
@@ -299,46 +302,44 @@ class MqttRelay:
         return True
 
     async def wait_for(self, energised: bool, *, deadline: float) -> None:
+        # (one frame, not a wrapper around another: ten thousand relays wait at once)
         try:
-            await self._wait_for(energised, deadline)
+            await self._ready(deadline)
+            baseline = self._command
+            if self.dialect.optimistic_echo:
+                # Ask once the bridge's echo has passed (or after ECHO_WINDOW_S), so
+                # that the answer comes after it; receive() drops the echo itself.
+                until = min(deadline, time.monotonic() + ECHO_WINDOW_S)
+                while self._echo is not None and await self._changed.wait(until):
+                    pass
+
+            def confirmed() -> bool:
+                if self._refused is not None:
+                    raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
+                # The device's own live word since the command, and nothing since against it
+                # (but the end of the device's own pulse, which the command asked for).
+                return self._live > baseline and (
+                    (self._fresh_energised == energised and self._energised == energised)
+                    or (self._pulse_seen and self._pulse is energised))
+
+            if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
+                if energised is self._pulse:
+                    self._pulse_confirmed_at = time.monotonic()
+                return
+            if self._live > baseline:
+                state = _state(bool(self._energised))
+                raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
+            if self._energised == energised and not self.dialect.confirms_unchanged():
+                # That earlier state may be old, retained, or anyone's: never pretend.
+                raise Unconfirmed(
+                    f"no report from {self.describe()} since the command; the last state seen on "
+                    f"its topic (perhaps old or retained) said {_state(energised)}, but "
+                    f"{self._no_state_request()}, so this cannot be confirmed")
+            raise self._silent("no state report since the command")
         except RelayError as err:
             if self._sent is None:
                 raise
             raise _amend(err, self._may_have(self._sent), may_be_energised=self._sent) from None
-
-    async def _wait_for(self, energised: bool, deadline: float) -> None:
-        await self._ready(deadline)
-        baseline = self._command
-        if self.dialect.optimistic_echo:
-            # Ask once the bridge's echo has passed (or after ECHO_WINDOW_S), so
-            # that the answer comes after it; receive() drops the echo itself.
-            until = min(deadline, time.monotonic() + ECHO_WINDOW_S)
-            while self._echo is not None and await self._changed.wait(until):
-                pass
-
-        def confirmed() -> bool:
-            if self._refused is not None:
-                raise RelayRefused(f"{self.describe()} refused the command: {self._refused}")
-            # The device's own live word since the command, and nothing since against it
-            # (but the end of the device's own pulse, which the command asked for).
-            return self._live > baseline and (
-                (self._fresh_energised == energised and self._energised == energised)
-                or (self._pulse_seen and self._pulse is energised))
-
-        if await self._until(confirmed, deadline, ask=self.dialect.optimistic_echo):
-            if energised is self._pulse:
-                self._pulse_confirmed_at = time.monotonic()
-            return
-        if self._live > baseline:
-            state = _state(bool(self._energised))
-            raise Unconfirmed(f"{self.describe()} still reports the relay {state}")
-        if self._energised == energised and not self.dialect.confirms_unchanged():
-            # That earlier state may be old, retained, or anyone's: never pretend.
-            raise Unconfirmed(
-                f"no report from {self.describe()} since the command; the last state seen on "
-                f"its topic (perhaps old or retained) said {_state(energised)}, but "
-                f"{self._no_state_request()}, so this cannot be confirmed")
-        raise self._silent("no state report since the command")
 
     async def power_on(self, *, deadline: float) -> PowerOn | None:
         """What the relay does when its power comes back, as it answers now (None: this
@@ -425,12 +426,13 @@ class MqttRelay:
     def _ask(self, deadline: float) -> asyncio.Task[None]:
         """Send a state request in the background; its end (acknowledged or not) wakes waiters."""
         poll = asyncio.get_running_loop().create_task(self._poll(deadline))
-        self._polls.add(poll)
+        self._polls.append(poll)
         poll.add_done_callback(self._asked)
         return poll
 
     def _asked(self, poll: asyncio.Task[None]) -> None:
-        self._polls.discard(poll)
+        if poll in self._polls:
+            self._polls.remove(poll)
         if not poll.cancelled():
             poll.exception()  # retrieved here; raised by the waiter that still wants it
         self._changed.notify()

@@ -14,7 +14,6 @@ keeps trying.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import math
 import os
@@ -106,8 +105,6 @@ class Daemon:
         self._cutting = {name: asyncio.Lock() for name in stove.config.burners}
         #: Monotonic time of the burner's last confirmed immediate cut.
         self._confirmed_at: dict[str, float] = {}
-        #: Shut-offs under way per burner: their pulse is "cutting", not "left cutting".
-        self._pulsing: collections.Counter[str] = collections.Counter()
         #: Called with the burners whose visible state changed (MQTT state...).
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
@@ -269,7 +266,7 @@ class Daemon:
         async with self._cutting[name]:
             started = self.clock.monotonic()
             timer = self.timers.get(name)
-            (outcome,) = await self._cut([name])
+            outcome = await self.stove.shut_off_burner(name)
             if cut_confirmed(outcome):
                 self._confirmed_at[name] = started
                 # (a timer set during the cut asked for a later shut-off; one
@@ -459,7 +456,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         first = {name: loop.create_future() for name in fired}
         try:
-            for outcome in await self._cut(list(fired)):
+            for outcome in await self.stove.shut_off(list(fired)):
                 first[outcome.burner].set_result(outcome)
         except Exception as err:  # each timer then says so and stays armed
             for future in first.values():
@@ -477,18 +474,10 @@ class Daemon:
             if first is not None:
                 made, first = first, None
                 return await made
-            (outcome,) = await self._cut([timer.burner])
-            return outcome
+            return await self.stove.shut_off_burner(timer.burner)
 
         return await shut_off_with_retries(attempt, sleep=self.clock.sleep,
                                            retry_after=self.retry_after)
-
-    async def _cut(self, names: list[str]) -> list[Outcome]:
-        self._pulsing.update(names)
-        try:
-            return await self.stove.shut_off(names)
-        finally:
-            self._pulsing.subtract(names)
 
     def _cancel_task(self, name: str) -> None:
         if task := self._tasks.pop(name, None):
@@ -601,7 +590,7 @@ class Daemon:
         timer = self.timers.get(name)
         return burner_state(relay=relay, reachable=reachable, locked=self.stove.locked(name),
                             timer_due=timer.due_at if timer else None, lit=self.lit[name],
-                            problem=self.problem[name], cutting=self._pulsing[name] > 0,
+                            problem=self.problem[name], cutting=self.stove.shutting_off(name),
                             now=self.clock.wall(), warning=self.guard.warning(name))
 
     async def poll(self, interval: float) -> None:
