@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -213,8 +214,42 @@ async def test_our_connection_sends_small_packets_at_once(mosquitto: Mosquitto) 
     try:
         await broker.connected_by(time.monotonic() + 3)
         assert broker._client is not None
-        sock: Any = broker._client.socket()
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        sock = socket.socket(fileno=os.dup(broker._client.socket().fileno()))  # (paho's, read ahead)
+        with sock:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        await broker.release()
+
+
+@run
+async def test_reports_that_arrive_together_are_each_handed_on_at_once(
+        mosquitto: Mosquitto) -> None:
+    """Many packets in one read from the socket (thousands of relays answering at once,
+    a re-subscription's retained replay) are each handled straight away, not one per
+    wait on the socket: paho's loop sleeps up to a second there (issue 17)."""
+    topics = tuple(f"gs-{secrets.token_hex(3)}/{i}" for i in range(50))
+    other = paho.Client(CallbackAPIVersion.VERSION2)
+    other.connect(mosquitto.host, mosquitto.port)
+    other.loop_start()
+    for topic in topics:
+        other.publish(topic, "ON", qos=1, retain=True).wait_for_publish(2)
+    other.loop_stop()
+    other.disconnect()
+    heard: list[str] = []
+
+    class Ear:
+        def receive(self, topic: str, payload: bytes, retained: bool) -> None:
+            heard.append(topic)
+
+    broker = MqttBroker(MqttBrokerConfig.model_validate(
+        {"host": mosquitto.host, "port": mosquitto.port}))
+    broker.attach()
+    try:
+        await broker.connected_by(time.monotonic() + 3)
+        broker.route(topics, Ear())
+        await broker.subscribe(topics, time.monotonic() + 3)
+        assert await until(lambda: len(heard) == len(topics), 3), (
+            f"{len(heard)} of {len(topics)} retained reports handed on within 3 s")
     finally:
         await broker.release()
 

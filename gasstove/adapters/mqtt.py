@@ -88,17 +88,72 @@ def _fail(fut: asyncio.Future[Any], err: BaseException) -> None:
         fut.set_exception(err)
 
 
-def no_delay(client: paho.Client) -> None:
-    """Turn Nagle's algorithm off on the client's socket.
+#: Bytes read from the broker's socket at once (see _ReadAhead).
+READ_AHEAD = 65536
 
-    A command often follows another small packet (the PUBACK of the command
+
+class _ReadAhead:
+    """The broker's socket, read in gulps of up to READ_AHEAD bytes.
+
+    paho reads each packet in three small ``recv`` calls (its type, its length, the
+    rest): each is a system call that lets go of the GIL, and while the event loop
+    is busy (an ``off`` of thousands of relays, each answering with three reports)
+    paho's thread waits up to a switch interval (5 ms) to take it back, every time
+    (issue 17). paho asks ``pending()`` before it sleeps in ``select``, as it does of
+    a TLS socket, so bytes held here are read without waiting for the socket.
+    """
+
+    __slots__ = ("_at", "_held", "_sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._held = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._at == len(self._held):
+            data = self._sock.recv(READ_AHEAD)  # (b"" at the end: the connection closed)
+            if len(data) <= size:
+                return data
+            self._held, self._at = data, 0
+        chunk = self._held[self._at:self._at + size]
+        self._at += len(chunk)
+        return chunk
+
+    def pending(self) -> int:
+        held = len(self._held) - self._at
+        # (a TLS socket may hold decrypted bytes of its own)
+        return held + (self._sock.pending() if isinstance(self._sock, ssl.SSLSocket) else 0)
+
+    def send(self, data: bytes | bytearray) -> int:
+        return self._sock.send(data)
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class Client(paho.Client):
+    """paho's client with Nagle's algorithm off and the socket read ahead.
+
+    Nagle: a command often follows another small packet (the PUBACK of the command
     that asked for it, a state request); with Nagle on, it then waits for the
     broker's delayed ACK: +40 ms on Linux, per hop.
     """
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
+
+    def _create_socket(self) -> Any:
+        # (paho's own hook for the socket of each connection, as its websocket wrapper uses)
+        sock = super()._create_socket()
+        if not isinstance(sock, socket.socket):
+            return sock
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _ReadAhead(sock)
 
 
 def _tls_reason(err: ssl.SSLError) -> str:
@@ -229,8 +284,7 @@ class MqttBroker:
         # published with retain while we are subscribed reaches us with the flag
         # cleared under 3.1.1 (§3.3.1.3), so only v5 lets us refuse it (mqtt_remote).
         # v5 also tells us when the broker's ACL refuses a publish (PUBACK 0x87).
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=paho.MQTTv5)
+        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         if cfg.username is not None:
             password = cfg.password.get_secret_value() if cfg.password else None
             client.username_pw_set(cfg.username, password)
@@ -290,7 +344,6 @@ class MqttBroker:
     # paho thread ---------------------------------------------------------------
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         if not rc.is_failure:
-            no_delay(client)
             # Every connection is a clean session; the barrier topic orders
             # retained messages before the answer to a barrier (see barrier()).
             client.subscribe(self._barrier_topic, qos=1)
