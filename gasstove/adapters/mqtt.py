@@ -83,6 +83,11 @@ def _pass_on(done: asyncio.Future[list[ReasonCode]],
         mine.set_result(done.result())
 
 
+def _add_route(routes: dict[str, tuple[Receiver, ...]], topic: str, receiver: Receiver) -> None:
+    if receiver not in (owners := routes.get(topic, ())):
+        routes[topic] = (*owners, receiver)
+
+
 def _fail(fut: asyncio.Future[Any], err: BaseException) -> None:
     if not fut.done():
         fut.set_exception(err)
@@ -192,9 +197,10 @@ class MqttBroker:
         self.on_connect: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
-        #: Receivers by topic: tuples, most hold one (a list each cost ten thousand
-        #: relays' five topics ~4 MB, issue 17).
-        self._relays: dict[str, tuple[Receiver, ...]] = {}
+        #: The receiver of each topic, and any others of the same topic (rare): a
+        #: container each cost ten thousand relays' five topics ~3-4 MB (issue 17).
+        self._relays: dict[str, Receiver] = {}
+        self._also: dict[str, tuple[Receiver, ...]] = {}
         #: Routes by wildcard (the daemon's sweep of its old retained messages): few and brief.
         self._patterns: dict[str, tuple[Receiver, ...]] = {}
         #: The connection (``generation``) each relay's subscriptions were made on.
@@ -245,15 +251,17 @@ class MqttBroker:
 
     def route(self, topics: tuple[str, ...], relay: Receiver) -> None:
         for topic in topics:
-            routes = self._patterns if "+" in topic or "#" in topic else self._relays
-            if relay not in (owners := routes.get(topic, ())):
-                routes[topic] = (*owners, relay)
+            if "+" in topic or "#" in topic:
+                _add_route(self._patterns, topic, relay)
+            elif self._relays.setdefault(topic, relay) is not relay:
+                _add_route(self._also, topic, relay)
 
     def unsubscribe(self, topics: tuple[str, ...]) -> None:
         """Stop receiving ``topics``; what we publish after this is not sent back to us
         (the broker handles our packets in order), so no acknowledgement is awaited."""
         for topic in topics:
             self._relays.pop(topic, None)
+            self._also.pop(topic, None)
             self._patterns.pop(topic, None)
         if self._client is not None and self.connected:
             self._client.unsubscribe(list(topics))
@@ -414,8 +422,10 @@ class MqttBroker:
         if topic == self._barrier_topic:
             self._ack(-int.from_bytes(payload[:4], "big") - 1, None)
             return
-        for relay in self._relays.get(topic, ()):
+        if (relay := self._relays.get(topic)) is not None:
             relay.receive(topic, payload, retained)
+            for other in self._also.get(topic, ()):
+                other.receive(topic, payload, retained)
         for pattern, receivers in self._patterns.items():
             if paho.topic_matches_sub(pattern, topic):
                 for receiver in receivers:

@@ -184,12 +184,15 @@ class Daemon:
         return self._results(outcomes)
 
     async def status(self, names: Iterable[str]) -> list[Result]:
-        results: list[Outcome] = []
+        return self._results(await self._read_relays(names))
+
+    async def _read_relays(self, names: Iterable[str]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         for outcome in await self.stove.status(names):
             if failed := self._failed_timer(outcome.burner):
                 outcome = replace(outcome, ok=False, message=f"{outcome.message}; {failed}")
-            results.append(outcome)
-        return self._results(results)
+            outcomes.append(outcome)
+        return outcomes
 
     def _failed_timer(self, name: str) -> str | None:
         """What to say of a timer whose shut-off failed and that waits to try again."""
@@ -388,7 +391,7 @@ class Daemon:
         await self.recorder.outcomes([outcome], source="timer", requested_by=by)
         for listener in self.fired:
             listener(timer, outcome, late)
-        self._results([outcome])
+        self._remember([outcome])
 
     async def _alarm(self, waiting: _Waiting, due: float) -> Fired | None:
         """Wait with every timer due at the same instant for their one alarm.
@@ -537,16 +540,11 @@ class Daemon:
         return {"config": self.source.path if self.source else None, "since": iso(self.started_at),
                 "started_at": self.started_at, "pid": os.getpid()}
 
-    def _results(self, outcomes: Iterable[Outcome]) -> list[Result]:
+    def _results(self, outcomes: list[Outcome]) -> list[Result]:
         """Remember what the relays said, tell listeners, and give the answers."""
+        self._remember(outcomes)
         results: list[Result] = []
         for outcome in outcomes:
-            reachable = outcome.relay != "unknown"
-            if outcome.action == "status":
-                self._reachability(outcome.burner, reachable, "poll", outcome.message)
-            self.relay[outcome.burner] = (outcome.relay, reachable)
-            if outcome.action == "shut_off":
-                self.problem[outcome.burner] = None if outcome.ok else outcome.message
             timer = self.timers.get(outcome.burner)
             results.append({**outcome.as_json(), "locked": self.stove.locked(outcome.burner),
                             "timer": timer.as_json(self.clock.wall()) if timer else None,
@@ -554,8 +552,20 @@ class Daemon:
                             "flame": flame_word(
                                 self.stove.config.burners[outcome.burner].flame is not None,
                                 self.lit[outcome.burner])})
-        self._changed([r["burner"] for r in results])
         return results
+
+    def _remember(self, outcomes: list[Outcome]) -> None:
+        """Remember what the relays said and tell listeners. (Without the answers: the
+        poll's answers for ten thousand burners, a dict each, were ~10 MB built and
+        dropped every round, and the heap kept the space, issue 17.)"""
+        for outcome in outcomes:
+            reachable = outcome.relay != "unknown"
+            if outcome.action == "status":
+                self._reachability(outcome.burner, reachable, "poll", outcome.message)
+            self.relay[outcome.burner] = (outcome.relay, reachable)
+            if outcome.action == "shut_off":
+                self.problem[outcome.burner] = None if outcome.ok else outcome.message
+        self._changed([o.burner for o in outcomes])
 
     def _reachability(self, name: str, reachable: bool, source: str, reason: str) -> None:
         """Record a relay going unreachable or coming back (not its first reading)."""
@@ -583,7 +593,7 @@ class Daemon:
         self._changed([name])
 
     async def _read(self, name: str) -> None:
-        await self.status([name])
+        self._remember(await self._read_relays([name]))
 
     def burner_state(self, name: str) -> dict[str, Any]:
         relay, reachable = self.relay[name]
@@ -604,7 +614,7 @@ class Daemon:
         while True:
             if finished := await self.stove.finish_pulses(names):
                 await self.recorder.outcomes(finished, source="poll")
-            await self.status(names)
+            self._remember(await self._read_relays(names))
             await self.clock.sleep(interval)
 
     def _changed(self, names: list[str]) -> None:
