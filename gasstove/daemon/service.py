@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, get_args
 
 from ..adapters.disk import DiskWriter
 from ..adapters.store import Store, StoreError
@@ -48,6 +48,12 @@ from .clock import Clock
 from .guard import GuardDriver
 
 _LOG = logging.getLogger("gasstove.daemon")
+#: Every (relay, reachable) the daemon remembers, made once and shared: ten thousand
+#: burners' pairs, made as the first poll's answers came in, held its memory there
+#: long after the poll's own objects were gone (issue 17).
+_RELAY_STATES: dict[tuple[RelayState, bool | None], tuple[RelayState, bool | None]] = {
+    (relay, reachable): (relay, reachable)
+    for relay in get_args(RelayState) for reachable in (True, False, None)}
 
 
 Result = Answer
@@ -109,8 +115,8 @@ class Daemon:
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
         #: (None until first read).
-        self.relay: dict[str, tuple[RelayState, bool | None]] = {n: ("unknown", None)
-                                                           for n in stove.config.burners}
+        self.relay: dict[str, tuple[RelayState, bool | None]] = {
+            n: _RELAY_STATES["unknown", None] for n in stove.config.burners}
         #: Flame inputs: lit or not (None: no input, or nothing heard yet).
         self.lit: dict[str, bool | None] = dict.fromkeys(stove.config.burners)
         #: Called with each finished timer firing (for tests and the event log).
@@ -562,7 +568,7 @@ class Daemon:
             reachable = outcome.relay != "unknown"
             if outcome.action == "status":
                 self._reachability(outcome.burner, reachable, "poll", outcome.message)
-            self.relay[outcome.burner] = (outcome.relay, reachable)
+            self.relay[outcome.burner] = _RELAY_STATES[outcome.relay, reachable]
             if outcome.action == "shut_off":
                 self.problem[outcome.burner] = None if outcome.ok else outcome.message
         self._changed([o.burner for o in outcomes])
@@ -581,10 +587,11 @@ class Daemon:
         back = self.relay[name][1] is False
         if online is False:
             self._reachability(name, False, "mqtt", "its availability topic says offline")
-            self.relay[name] = ("unknown", False)
+            self.relay[name] = _RELAY_STATES["unknown", False]
         elif energised is not None:
             self._reachability(name, True, "mqtt", "")
-            self.relay[name] = (self.stove.config.burners[name].plan().describe(energised), True)
+            self.relay[name] = _RELAY_STATES[
+                self.stove.config.burners[name].plan().describe(energised), True]
         if back and online is not False:
             # "Online", or a report that may be from before it went away: read it now
             task = asyncio.get_running_loop().create_task(self._read(name))
