@@ -62,9 +62,10 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """The process's resident memory now, or its high water (``VmHWM``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -116,7 +117,7 @@ class _Backlog:
             if (sock := self.fleet._client.socket()) is not None:
                 unread = array.array("i", [0])
                 fcntl.ioctl(sock.fileno(), termios.FIONREAD, unread)
-                self.peak = max(self.peak, unread[0])
+                self.peak = max(self.peak, unread[0] + sock.pending())  # (+ read ahead)
 
     def row(self, count: int, when: str) -> tuple[str, str]:
         self._stop.set()
@@ -242,7 +243,8 @@ def run_one(count: int, idle_s: float, queued: int = 0) -> list[tuple[str, str]]
             ready = time.perf_counter() - start
             _dump_memory(serve.pid, f"{count} relays, first poll done")
             rows.append((f"{count} relays: daemon start to online / first poll done",
-                         f"{up:.1f} s / {ready:.1f} s, RSS {_rss_mb(serve.pid):.0f} MB"))
+                         f"{up:.1f} s / {ready:.1f} s, RSS {_rss_mb(serve.pid):.0f} MB (high "
+                          f"water {_rss_mb(serve.pid, 'VmHWM'):.0f} MB)"))
             rows.append(backlog.row(count, "start-up"))
             if profile := os.environ.get("BENCH_PYSPY"):  # where the daemon's time goes
                 subprocess.Popen([shutil.which("py-spy") or "py-spy", "record", "-r", "50", "-f",

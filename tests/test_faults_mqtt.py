@@ -10,14 +10,16 @@ broker restarted between commands, a relay that ignores commands, garbage payloa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import secrets
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -213,8 +215,68 @@ async def test_our_connection_sends_small_packets_at_once(mosquitto: Mosquitto) 
     try:
         await broker.connected_by(time.monotonic() + 3)
         assert broker._client is not None
-        sock: Any = broker._client.socket()
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        sock = socket.socket(fileno=os.dup(broker._client.socket().fileno()))  # (paho's, read ahead)
+        with sock:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        await broker.release()
+
+
+@run
+async def test_reports_that_arrive_together_are_each_handed_on_at_once(
+        mosquitto: Mosquitto) -> None:
+    """Many packets in one read from the socket (thousands of relays answering at once,
+    a re-subscription's retained replay) are each handled straight away, not one per
+    wait on the socket: paho's loop sleeps up to a second there (issue 17)."""
+    topics = tuple(f"gs-{secrets.token_hex(3)}/{i}" for i in range(50))
+    ear = _Ear()
+    async with _retained_heard(mosquitto, topics, ear):
+        assert await until(lambda: len(ear.heard) == len(topics), 3), (
+            f"{len(ear.heard)} of {len(topics)} retained reports handed on within 3 s")
+
+
+@run
+async def test_every_relay_of_a_shared_topic_hears_its_messages(mosquitto: Mosquitto) -> None:
+    """Two relays of one device share its LWT, RESULT and STATE topics (Tasmota's POWER1
+    and POWER2): each hears every message, also when routed again after a reconnection."""
+    topic = f"tele/gs-{secrets.token_hex(3)}/LWT"
+    first, second = _Ear(), _Ear()
+    async with _retained_heard(mosquitto, (topic,), first, second) as broker:
+        broker.route((topic,), first)
+        broker.route((topic,), second)
+        assert await until(lambda: first.heard == second.heard == [topic], 3), (
+            first.heard, second.heard)
+
+
+class _Ear:
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+
+    def receive(self, topic: str, payload: bytes, retained: bool) -> None:
+        self.heard.append(topic)
+
+
+@contextlib.asynccontextmanager
+async def _retained_heard(mosquitto: Mosquitto, topics: tuple[str, ...],
+                          *ears: _Ear) -> AsyncIterator[MqttBroker]:
+    """A retained message on each of ``topics``, then our connection subscribed to them
+    with ``ears`` routed."""
+    other = paho.Client(CallbackAPIVersion.VERSION2)
+    other.connect(mosquitto.host, mosquitto.port)
+    other.loop_start()
+    for topic in topics:
+        other.publish(topic, "Online", qos=1, retain=True).wait_for_publish(2)
+    other.loop_stop()
+    other.disconnect()
+    broker = MqttBroker(MqttBrokerConfig.model_validate(
+        {"host": mosquitto.host, "port": mosquitto.port}))
+    broker.attach()
+    try:
+        await broker.connected_by(time.monotonic() + 3)
+        for ear in ears:
+            broker.route(topics, ear)
+        await broker.subscribe(topics, time.monotonic() + 3)
+        yield broker
     finally:
         await broker.release()
 

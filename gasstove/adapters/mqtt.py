@@ -83,22 +83,82 @@ def _pass_on(done: asyncio.Future[list[ReasonCode]],
         mine.set_result(done.result())
 
 
+def _add_route(routes: dict[str, tuple[Receiver, ...]], topic: str, receiver: Receiver) -> None:
+    if receiver not in (owners := routes.get(topic, ())):
+        routes[topic] = (*owners, receiver)
+
+
 def _fail(fut: asyncio.Future[Any], err: BaseException) -> None:
     if not fut.done():
         fut.set_exception(err)
 
 
-def no_delay(client: paho.Client) -> None:
-    """Turn Nagle's algorithm off on the client's socket.
+#: Bytes read from the broker's socket at once (see _ReadAhead).
+READ_AHEAD = 65536
 
-    A command often follows another small packet (the PUBACK of the command
+
+class _ReadAhead:
+    """The broker's socket, read in gulps of up to READ_AHEAD bytes.
+
+    paho reads each packet in three small ``recv`` calls (its type, its length, the
+    rest): each is a system call that lets go of the GIL, and while the event loop
+    is busy (an ``off`` of thousands of relays, each answering with three reports)
+    paho's thread waits up to a switch interval (5 ms) to take it back, every time
+    (issue 17). paho asks ``pending()`` before it sleeps in ``select``, as it does of
+    a TLS socket, so bytes held here are read without waiting for the socket.
+    """
+
+    __slots__ = ("_at", "_held", "_sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._held = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._at == len(self._held):
+            data = self._sock.recv(READ_AHEAD)  # (b"" at the end: the connection closed)
+            if len(data) <= size:
+                return data
+            self._held, self._at = data, 0
+        chunk = self._held[self._at:self._at + size]
+        self._at += len(chunk)
+        return chunk
+
+    def pending(self) -> int:
+        held = len(self._held) - self._at
+        # (a TLS socket may hold decrypted bytes of its own)
+        return held + (self._sock.pending() if isinstance(self._sock, ssl.SSLSocket) else 0)
+
+    def send(self, data: bytes | bytearray) -> int:
+        return self._sock.send(data)
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class Client(paho.Client):
+    """paho's client with Nagle's algorithm off and the socket read ahead.
+
+    Nagle: a command often follows another small packet (the PUBACK of the command
     that asked for it, a state request); with Nagle on, it then waits for the
     broker's delayed ACK: +40 ms on Linux, per hop.
     """
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
+
+    def _create_socket(self) -> Any:
+        # (paho's own hook for the socket of each connection, as its websocket wrapper uses)
+        sock = super()._create_socket()
+        if not isinstance(sock, socket.socket):
+            return sock
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _ReadAhead(sock)
 
 
 def _tls_reason(err: ssl.SSLError) -> str:
@@ -137,9 +197,10 @@ class MqttBroker:
         self.on_connect: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
-        #: Receivers by topic: tuples, most hold one (a list each cost ten thousand
-        #: relays' five topics ~4 MB, issue 17).
-        self._relays: dict[str, tuple[Receiver, ...]] = {}
+        #: The receiver of each topic, and any others of the same topic (rare): a
+        #: container each cost ten thousand relays' five topics ~3-4 MB (issue 17).
+        self._relays: dict[str, Receiver] = {}
+        self._also: dict[str, tuple[Receiver, ...]] = {}
         #: Routes by wildcard (the daemon's sweep of its old retained messages): few and brief.
         self._patterns: dict[str, tuple[Receiver, ...]] = {}
         #: The connection (``generation``) each relay's subscriptions were made on.
@@ -190,15 +251,17 @@ class MqttBroker:
 
     def route(self, topics: tuple[str, ...], relay: Receiver) -> None:
         for topic in topics:
-            routes = self._patterns if "+" in topic or "#" in topic else self._relays
-            if relay not in (owners := routes.get(topic, ())):
-                routes[topic] = (*owners, relay)
+            if "+" in topic or "#" in topic:
+                _add_route(self._patterns, topic, relay)
+            elif self._relays.setdefault(topic, relay) is not relay:
+                _add_route(self._also, topic, relay)
 
     def unsubscribe(self, topics: tuple[str, ...]) -> None:
         """Stop receiving ``topics``; what we publish after this is not sent back to us
         (the broker handles our packets in order), so no acknowledgement is awaited."""
         for topic in topics:
             self._relays.pop(topic, None)
+            self._also.pop(topic, None)
             self._patterns.pop(topic, None)
         if self._client is not None and self.connected:
             self._client.unsubscribe(list(topics))
@@ -229,8 +292,7 @@ class MqttBroker:
         # published with retain while we are subscribed reaches us with the flag
         # cleared under 3.1.1 (§3.3.1.3), so only v5 lets us refuse it (mqtt_remote).
         # v5 also tells us when the broker's ACL refuses a publish (PUBACK 0x87).
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=paho.MQTTv5)
+        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         if cfg.username is not None:
             password = cfg.password.get_secret_value() if cfg.password else None
             client.username_pw_set(cfg.username, password)
@@ -290,7 +352,6 @@ class MqttBroker:
     # paho thread ---------------------------------------------------------------
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         if not rc.is_failure:
-            no_delay(client)
             # Every connection is a clean session; the barrier topic orders
             # retained messages before the answer to a barrier (see barrier()).
             client.subscribe(self._barrier_topic, qos=1)
@@ -361,8 +422,10 @@ class MqttBroker:
         if topic == self._barrier_topic:
             self._ack(-int.from_bytes(payload[:4], "big") - 1, None)
             return
-        for relay in self._relays.get(topic, ()):
+        if (relay := self._relays.get(topic)) is not None:
             relay.receive(topic, payload, retained)
+            for other in self._also.get(topic, ()):
+                other.receive(topic, payload, retained)
         for pattern, receivers in self._patterns.items():
             if paho.topic_matches_sub(pattern, topic):
                 for receiver in receivers:

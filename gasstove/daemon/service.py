@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, get_args
 
 from ..adapters.disk import DiskWriter
 from ..adapters.store import Store, StoreError
@@ -48,6 +48,12 @@ from .clock import Clock
 from .guard import GuardDriver
 
 _LOG = logging.getLogger("gasstove.daemon")
+#: Every (relay, reachable) the daemon remembers, made once and shared: ten thousand
+#: burners' pairs, made as the first poll's answers came in, held its memory there
+#: long after the poll's own objects were gone (issue 17).
+_RELAY_STATES: dict[tuple[RelayState, bool | None], tuple[RelayState, bool | None]] = {
+    (relay, reachable): (relay, reachable)
+    for relay in get_args(RelayState) for reachable in (True, False, None)}
 
 
 Result = Answer
@@ -109,8 +115,8 @@ class Daemon:
         self.listeners: list[Callable[[list[str]], None]] = []
         #: The relay as last seen: "resting"/"cutting"/"unknown", and reachable
         #: (None until first read).
-        self.relay: dict[str, tuple[RelayState, bool | None]] = {n: ("unknown", None)
-                                                           for n in stove.config.burners}
+        self.relay: dict[str, tuple[RelayState, bool | None]] = {
+            n: _RELAY_STATES["unknown", None] for n in stove.config.burners}
         #: Flame inputs: lit or not (None: no input, or nothing heard yet).
         self.lit: dict[str, bool | None] = dict.fromkeys(stove.config.burners)
         #: Called with each finished timer firing (for tests and the event log).
@@ -184,12 +190,15 @@ class Daemon:
         return self._results(outcomes)
 
     async def status(self, names: Iterable[str]) -> list[Result]:
-        results: list[Outcome] = []
+        return self._results(await self._read_relays(names))
+
+    async def _read_relays(self, names: Iterable[str]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         for outcome in await self.stove.status(names):
             if failed := self._failed_timer(outcome.burner):
                 outcome = replace(outcome, ok=False, message=f"{outcome.message}; {failed}")
-            results.append(outcome)
-        return self._results(results)
+            outcomes.append(outcome)
+        return outcomes
 
     def _failed_timer(self, name: str) -> str | None:
         """What to say of a timer whose shut-off failed and that waits to try again."""
@@ -388,7 +397,7 @@ class Daemon:
         await self.recorder.outcomes([outcome], source="timer", requested_by=by)
         for listener in self.fired:
             listener(timer, outcome, late)
-        self._results([outcome])
+        self._remember([outcome])
 
     async def _alarm(self, waiting: _Waiting, due: float) -> Fired | None:
         """Wait with every timer due at the same instant for their one alarm.
@@ -537,16 +546,11 @@ class Daemon:
         return {"config": self.source.path if self.source else None, "since": iso(self.started_at),
                 "started_at": self.started_at, "pid": os.getpid()}
 
-    def _results(self, outcomes: Iterable[Outcome]) -> list[Result]:
+    def _results(self, outcomes: list[Outcome]) -> list[Result]:
         """Remember what the relays said, tell listeners, and give the answers."""
+        self._remember(outcomes)
         results: list[Result] = []
         for outcome in outcomes:
-            reachable = outcome.relay != "unknown"
-            if outcome.action == "status":
-                self._reachability(outcome.burner, reachable, "poll", outcome.message)
-            self.relay[outcome.burner] = (outcome.relay, reachable)
-            if outcome.action == "shut_off":
-                self.problem[outcome.burner] = None if outcome.ok else outcome.message
             timer = self.timers.get(outcome.burner)
             results.append({**outcome.as_json(), "locked": self.stove.locked(outcome.burner),
                             "timer": timer.as_json(self.clock.wall()) if timer else None,
@@ -554,8 +558,20 @@ class Daemon:
                             "flame": flame_word(
                                 self.stove.config.burners[outcome.burner].flame is not None,
                                 self.lit[outcome.burner])})
-        self._changed([r["burner"] for r in results])
         return results
+
+    def _remember(self, outcomes: list[Outcome]) -> None:
+        """Remember what the relays said and tell listeners. (Without the answers: the
+        poll's answers for ten thousand burners, a dict each, were ~10 MB built and
+        dropped every round, and the heap kept the space, issue 17.)"""
+        for outcome in outcomes:
+            reachable = outcome.relay != "unknown"
+            if outcome.action == "status":
+                self._reachability(outcome.burner, reachable, "poll", outcome.message)
+            self.relay[outcome.burner] = _RELAY_STATES[outcome.relay, reachable]
+            if outcome.action == "shut_off":
+                self.problem[outcome.burner] = None if outcome.ok else outcome.message
+        self._changed([o.burner for o in outcomes])
 
     def _reachability(self, name: str, reachable: bool, source: str, reason: str) -> None:
         """Record a relay going unreachable or coming back (not its first reading)."""
@@ -571,10 +587,11 @@ class Daemon:
         back = self.relay[name][1] is False
         if online is False:
             self._reachability(name, False, "mqtt", "its availability topic says offline")
-            self.relay[name] = ("unknown", False)
+            self.relay[name] = _RELAY_STATES["unknown", False]
         elif energised is not None:
             self._reachability(name, True, "mqtt", "")
-            self.relay[name] = (self.stove.config.burners[name].plan().describe(energised), True)
+            self.relay[name] = _RELAY_STATES[
+                self.stove.config.burners[name].plan().describe(energised), True]
         if back and online is not False:
             # "Online", or a report that may be from before it went away: read it now
             task = asyncio.get_running_loop().create_task(self._read(name))
@@ -583,7 +600,7 @@ class Daemon:
         self._changed([name])
 
     async def _read(self, name: str) -> None:
-        await self.status([name])
+        self._remember(await self._read_relays([name]))
 
     def burner_state(self, name: str) -> dict[str, Any]:
         relay, reachable = self.relay[name]
@@ -604,7 +621,7 @@ class Daemon:
         while True:
             if finished := await self.stove.finish_pulses(names):
                 await self.recorder.outcomes(finished, source="poll")
-            await self.status(names)
+            self._remember(await self._read_relays(names))
             await self.clock.sleep(interval)
 
     def _changed(self, names: list[str]) -> None:

@@ -6,6 +6,7 @@ A user says "stove off"; only this module knows what that means for a coil.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,6 +47,7 @@ class CutPlan:
         return "cutting" if self.loop_open(energised) else "resting"
 
 
+@functools.cache  # (few distinct plans, each shared by the burners it fits: issue 17)
 def plan_cut(wiring: Wiring, cut_seconds: float, device: DevicePulse = DevicePulse()) -> CutPlan:
     cut = wiring is Wiring.NORMALLY_CLOSED
     return CutPlan(

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..adapters.mqtt import no_delay
+from ..adapters.mqtt import Client
 from ..domain.dialects import Dialect, EspHome, Generic, Shelly, ShellyRpc, Tasmota, Zigbee2Mqtt
 from ..domain.dialects.tasmota import pulse_seconds
 from ..domain.mqtt_config import MqttRelayConfig
@@ -131,8 +131,8 @@ class SimRelay(ABC):
     # -- life cycle ----------------------------------------------------------------
     def start(self, timeout: float = 5.0) -> None:
         """Connect (raises OSError if the broker is not there) and announce."""
-        client = paho.Client(CallbackAPIVersion.VERSION2,
-                             client_id=f"sim-{self.dialect_name}-{secrets.token_hex(3)}")
+        client = Client(CallbackAPIVersion.VERSION2,
+                        client_id=f"sim-{self.dialect_name}-{secrets.token_hex(3)}")
         if (will := self.will()) is not None:
             client.will_set(will[0], will[1], qos=1, retain=True)
         if self.auth is not None:
@@ -216,7 +216,6 @@ class SimRelay(ABC):
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
             return
-        no_delay(client)
         for topic in self.command_topics():
             client.subscribe(topic, qos=self.qos)
         if (avail := self.availability()) is not None:
@@ -797,8 +796,8 @@ class TasmotaFleet:
             self.sims[topic] = TasmotaSim(config, burner, wiring, schedule=self.scheduler,
                                           on_change=changed)
         self._connected = threading.Event()
-        self._client = paho.Client(CallbackAPIVersion.VERSION2,
-                                   client_id=f"sim-fleet-{secrets.token_hex(3)}")
+        self._client = Client(CallbackAPIVersion.VERSION2,
+                              client_id=f"sim-fleet-{secrets.token_hex(3)}")
         self._client.max_queued_messages_set(0)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -821,7 +820,6 @@ class TasmotaFleet:
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
             return
-        no_delay(client)
         client.subscribe("cmnd/#", qos=TasmotaSim.qos)
         for sim in self.sims.values():
             sim.publish(sim.availability()[0], "Online", retain=True)
