@@ -238,7 +238,8 @@ async def test_reports_that_arrive_together_are_each_handed_on_at_once(
 @run
 async def test_every_relay_of_a_shared_topic_hears_its_messages(mosquitto: Mosquitto) -> None:
     """Two relays of one device share its LWT, RESULT and STATE topics (Tasmota's POWER1
-    and POWER2): each hears every message, also when routed again after a reconnection."""
+    and POWER2): each hears every message once, also when each routes the topic again (as
+    every relay does on a new connection)."""
     topic = f"tele/gs-{secrets.token_hex(3)}/LWT"
     first, second = _Ear(), _Ear()
     async with _retained_heard(mosquitto, (topic,), first, second) as broker:
