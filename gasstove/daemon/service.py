@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, get_args
 
 from ..adapters.disk import DiskWriter
+from ..adapters.memory import give_back_freed_memory
 from ..adapters.store import Store, StoreError
 from ..control import Outcome, Stove
 from ..domain.answers import Answer
@@ -622,6 +623,8 @@ class Daemon:
             if finished := await self.stove.finish_pulses(names):
                 await self.recorder.outcomes(finished, source="poll")
             self._remember(await self._read_relays(names))
+            # (a round's reports, and what came before it, are done with: a quiet moment)
+            give_back_freed_memory()
             await self.clock.sleep(interval)
 
     def _changed(self, names: list[str]) -> None:
