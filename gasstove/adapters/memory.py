@@ -30,7 +30,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def give_back_freed_memory() -> bool:
     """Return the allocator's free pages to the system; True if any went back.
 
-    It walks every arena holding each one's lock (1-2 ms at 10,000 relays): call
+    It walks every arena holding each one's lock (0.6-2.3 ms measured at 10,000 relays): call
     it when a burst is over, not in the middle of one.
     """
     trim = _malloc_trim()
